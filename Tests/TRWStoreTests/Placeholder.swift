@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderTRWStore() { #expect(Bool(true)) }

@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderTRWSync() { #expect(Bool(true)) }

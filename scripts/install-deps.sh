@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages trw needs to build, test and benchmark.
+# Idempotent: packages already present are skipped without touching apt.
+set -euo pipefail
+PKGS=(
+  pkg-config
+  libsqlite3-dev     # session store (GRDB on the system SQLite)
+  libzstd-dev        # frame and audio codecs
+  libasound2-dev     # ALSA acoustic-emission driver
+  libasound2-plugins # ALSA test configs
+  alsa-utils
+  libv4l-dev         # V4L2 headers (linux/videodev2.h via linux-libc-dev)
+  linux-libc-dev
+  ffmpeg             # FFV1 reference in `make bench`
+  sox                # independent AE test signals
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
