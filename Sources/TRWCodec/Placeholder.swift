@@ -1,2 +1,20 @@
-// Placeholder so the target builds; replaced by the real implementation.
-public enum TRWCodecPlaceholder {}
+// TEMPORARY raw codecs so the store builds before the codec branch lands.
+import TRWCore
+public enum FrameCodecName: String, Sendable { case raw16le = "raw16le" }
+public enum CodecError: Error { case badPayload(String) }
+public final class FrameEncoder {
+    public init() {}
+    public var codecName: String { "raw16le" }
+    public func encode(_ pixels: [UInt16], width: Int, height: Int) throws -> [UInt8] {
+        var out = [UInt8](); out.reserveCapacity(pixels.count * 2)
+        for p in pixels { out.append(UInt8(p & 0xFF)); out.append(UInt8(p >> 8)) }
+        return out
+    }
+}
+public final class FrameDecoder {
+    public init() {}
+    public func decode(_ bytes: [UInt8], codec: String, width: Int, height: Int) throws -> [UInt16] {
+        guard codec == "raw16le", bytes.count == width * height * 2 else { throw CodecError.badPayload(codec) }
+        return (0..<(width * height)).map { UInt16(bytes[2 * $0]) | UInt16(bytes[2 * $0 + 1]) << 8 }
+    }
+}

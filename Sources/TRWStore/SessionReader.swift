@@ -1,0 +1,286 @@
+import Foundation
+import GRDB
+import TRWCore
+
+/// Read access to a session file, shared by `info`, `annotate`, `export`,
+/// `replay`, `resync`. Opens read-only; safe to use while a recorder writes
+/// (WAL readers see the last commit).
+public final class SessionReader: Sendable {
+    public let path: String
+    let dbQueue: DatabaseQueue
+
+    public init(path: String) throws {
+        self.path = path
+        dbQueue = try SessionFile.openExisting(path: path, readonly: true)
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try dbQueue.read(body) } catch { throw SessionStoreError.wrap(error, path: path) }
+    }
+
+    public func session() throws -> SessionRecord {
+        guard let s = try read({ try SessionRecord.fetchOne($0, key: 1) }) else {
+            throw SessionStoreError.notASession(path: path, reason: "it has no session row")
+        }
+        return s
+    }
+
+    public func streams() throws -> [StreamRecord] {
+        try read { try StreamRecord.order(Column("id")).fetchAll($0) }
+    }
+
+    public func stream(key: String) throws -> StreamRecord? {
+        try read { try StreamRecord.filter(Column("key") == key).fetchOne($0) }
+    }
+
+    public func streams(kind: StreamKind) throws -> [StreamRecord] {
+        try streams().filter { $0.kind == kind.rawValue }
+    }
+
+    // MARK: thermal
+
+    /// Frame statistics (no payload) in a half-open session-time range.
+    public func frameSummaries(streamId: Int64, range: Range<Int64>? = nil) throws -> [ThermalFrameSummary] {
+        try read { db in
+            try ThermalFrameSummary.fetchAll(
+                db,
+                sql: """
+                    SELECT id, sequence, t_ns, min_counts, max_counts, mean_counts, hotspot_x, hotspot_y, flags
+                    FROM thermal_frame WHERE stream_id = ? AND t_ns >= ? AND t_ns < ? ORDER BY t_ns
+                    """,
+                arguments: [streamId, range?.lowerBound ?? Int64.min, range?.upperBound ?? Int64.max])
+        }
+    }
+
+    /// Frames with payloads in a range. For long ranges use `forEachFrame`.
+    public func frames(streamId: Int64, range: Range<Int64>? = nil) throws -> [ThermalFrameRecord] {
+        try read { db in
+            try ThermalFrameRecord
+                .filter(ThermalFrameRecord.Columns.streamId == streamId)
+                .filter(ThermalFrameRecord.Columns.tNs >= (range?.lowerBound ?? Int64.min))
+                .filter(ThermalFrameRecord.Columns.tNs < (range?.upperBound ?? Int64.max))
+                .order(ThermalFrameRecord.Columns.tNs).fetchAll(db)
+        }
+    }
+
+    /// Visits frames one at a time (bounded memory).
+    public func forEachFrame(streamId: Int64, range: Range<Int64>? = nil,
+                             _ body: (ThermalFrameRecord) throws -> Void) throws {
+        try read { db in
+            let cursor = try ThermalFrameRecord
+                .filter(ThermalFrameRecord.Columns.streamId == streamId)
+                .filter(ThermalFrameRecord.Columns.tNs >= (range?.lowerBound ?? Int64.min))
+                .filter(ThermalFrameRecord.Columns.tNs < (range?.upperBound ?? Int64.max))
+                .order(ThermalFrameRecord.Columns.tNs).fetchCursor(db)
+            while let f = try cursor.next() { try body(f) }
+        }
+    }
+
+    /// The frame nearest to `tNs` (at or before it if any).
+    public func frame(streamId: Int64, nearest tNs: Int64) throws -> ThermalFrameRecord? {
+        try read { db in
+            if let f = try ThermalFrameRecord.fetchOne(
+                db, sql: "SELECT * FROM thermal_frame WHERE stream_id = ? AND t_ns <= ? ORDER BY t_ns DESC LIMIT 1",
+                arguments: [streamId, tNs]) { return f }
+            return try ThermalFrameRecord.fetchOne(
+                db, sql: "SELECT * FROM thermal_frame WHERE stream_id = ? ORDER BY t_ns LIMIT 1", arguments: [streamId])
+        }
+    }
+
+    // MARK: audio, hits, bms
+
+    public func audioChunks(streamId: Int64, range: Range<Int64>? = nil) throws -> [AudioChunkRecord] {
+        try read { db in
+            try AudioChunkRecord.fetchAll(
+                db, sql: "SELECT * FROM audio_chunk WHERE stream_id = ? AND t_ns >= ? AND t_ns < ? ORDER BY first_sample_index",
+                arguments: [streamId, range?.lowerBound ?? Int64.min, range?.upperBound ?? Int64.max])
+        }
+    }
+
+    public func forEachAudioChunk(streamId: Int64, range: Range<Int64>? = nil,
+                                  _ body: (AudioChunkRecord) throws -> Void) throws {
+        try read { db in
+            let c = try AudioChunkRecord.fetchCursor(
+                db, sql: "SELECT * FROM audio_chunk WHERE stream_id = ? AND t_ns >= ? AND t_ns < ? ORDER BY first_sample_index",
+                arguments: [streamId, range?.lowerBound ?? Int64.min, range?.upperBound ?? Int64.max])
+            while let r = try c.next() { try body(r) }
+        }
+    }
+
+    public func aeHits(streamId: Int64? = nil, range: Range<Int64>? = nil) throws -> [AEHitRecord] {
+        try read { db in
+            try AEHitRecord.fetchAll(
+                db, sql: "SELECT * FROM ae_hit WHERE (? IS NULL OR stream_id = ?) AND t_ns >= ? AND t_ns < ? ORDER BY t_ns",
+                arguments: [streamId, streamId, range?.lowerBound ?? Int64.min, range?.upperBound ?? Int64.max])
+        }
+    }
+
+    public func bmsSamples(streamId: Int64? = nil, range: Range<Int64>? = nil) throws -> [BMSSampleRecord] {
+        try read { db in
+            try BMSSampleRecord.fetchAll(
+                db, sql: "SELECT * FROM bms_sample WHERE (? IS NULL OR stream_id = ?) AND t_ns >= ? AND t_ns < ? ORDER BY t_ns",
+                arguments: [streamId, streamId, range?.lowerBound ?? Int64.min, range?.upperBound ?? Int64.max])
+        }
+    }
+
+    // MARK: events
+
+    public func gaps(streamId: Int64? = nil) throws -> [GapRecord] {
+        try read { db in
+            try GapRecord.fetchAll(
+                db, sql: "SELECT * FROM gap WHERE (? IS NULL OR stream_id = ?) ORDER BY start_t_ns, id",
+                arguments: [streamId, streamId])
+        }
+    }
+
+    public func markers() throws -> [MarkerRecord] {
+        try read { try MarkerRecord.order(Column("t_ns"), Column("id")).fetchAll($0) }
+    }
+
+    /// Current labels (not superseded, not deleted), or every row with `includeHistory`.
+    public func annotations(includeHistory: Bool = false) throws -> [AnnotationRecord] {
+        try read { db in
+            if includeHistory {
+                return try AnnotationRecord.order(Column("id")).fetchAll(db)
+            }
+            return try AnnotationRecord.fetchAll(db, sql: """
+                SELECT a.* FROM annotation a
+                WHERE a.deleted = 0 AND NOT EXISTS (SELECT 1 FROM annotation b WHERE b.supersedes_id = a.id)
+                ORDER BY a.start_t_ns, a.id
+                """)
+        }
+    }
+
+    public func clockModels(streamId: Int64, includeHistory: Bool = false) throws -> [ClockModelRecord] {
+        try read { db in
+            try ClockModelRecord.fetchAll(
+                db, sql: "SELECT * FROM clock_model WHERE stream_id = ? AND (? OR is_current = 1) ORDER BY id",
+                arguments: [streamId, includeHistory])
+        }
+    }
+
+    public func predictions(model: String? = nil) throws -> [PredictionRecord] {
+        try read { db in
+            try PredictionRecord.fetchAll(
+                db, sql: "SELECT * FROM prediction WHERE (? IS NULL OR model = ?) ORDER BY model, run_id, t_ns",
+                arguments: [model, model])
+        }
+    }
+
+    // MARK: summary
+
+    /// Per-stream counts, time spans and payload sizes, gaps by kind, labels.
+    public func summary() throws -> SessionSummary {
+        let s = try session()
+        let streamRows = try streams()
+        return try read { db in
+            var out: [SessionSummary.StreamSummary] = []
+            for st in streamRows {
+                let id = st.id!
+                var ss = SessionSummary.StreamSummary(stream: st)
+                switch st.kind {
+                case StreamKind.thermal.rawValue:
+                    if let row = try Row.fetchOne(db, sql: """
+                        SELECT COUNT(*), MIN(t_ns), MAX(t_ns), COALESCE(SUM(LENGTH(payload)),0), MAX(max_counts),
+                               GROUP_CONCAT(DISTINCT codec)
+                        FROM thermal_frame WHERE stream_id = ?
+                        """, arguments: [id]) {
+                        ss.count = row[0]
+                        ss.firstTNs = row[1]
+                        ss.lastTNs = row[2]
+                        ss.payloadBytes = row[3]
+                        ss.rawBytes = Int64(ss.count) * Int64((st.width ?? 0) * (st.height ?? 0) * 2)
+                        if let mc: Int = row[4], let cal = st.calibration { ss.peakValue = cal.celsius(UInt16(clamping: mc)) }
+                        ss.codecs = (row[5] as String?) ?? ""
+                    }
+                case StreamKind.ae.rawValue:
+                    if let row = try Row.fetchOne(db, sql: """
+                        SELECT COUNT(*), MIN(t_ns), MAX(t_ns), COALESCE(SUM(LENGTH(payload)),0), COALESCE(SUM(frame_count),0),
+                               MAX(peak), GROUP_CONCAT(DISTINCT codec)
+                        FROM audio_chunk WHERE stream_id = ?
+                        """, arguments: [id]) {
+                        ss.count = row[0]
+                        ss.firstTNs = row[1]
+                        ss.lastTNs = row[2]
+                        ss.payloadBytes = row[3]
+                        let frames: Int64 = row[4]
+                        ss.sampleFrames = frames
+                        ss.rawBytes = frames * Int64(st.channels ?? 1)
+                            * Int64(SampleFormat(rawValue: st.sampleFormat ?? "")?.bytesPerSample ?? 4)
+                        ss.peakValue = row[5]
+                        ss.codecs = (row[6] as String?) ?? ""
+                    }
+                    ss.hits = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ae_hit WHERE stream_id = ?", arguments: [id]) ?? 0
+                default:
+                    if let row = try Row.fetchOne(db, sql: """
+                        SELECT COUNT(*), MIN(t_ns), MAX(t_ns), MAX(voltage_v), MAX(cell_temp_c) FROM bms_sample WHERE stream_id = ?
+                        """, arguments: [id]) {
+                        ss.count = row[0]
+                        ss.firstTNs = row[1]
+                        ss.lastTNs = row[2]
+                        ss.peakVoltage = row[3]
+                        ss.peakValue = row[4]
+                    }
+                }
+                let gapRows = try Row.fetchAll(
+                    db, sql: "SELECT kind, COUNT(*), SUM(lost_count) FROM gap WHERE stream_id = ? GROUP BY kind ORDER BY kind",
+                    arguments: [id])
+                ss.gaps = gapRows.map { SessionSummary.GapCount(kind: $0[0], events: $0[1], lost: $0[2]) }
+                out.append(ss)
+            }
+            let globalGaps = try Row.fetchAll(
+                db, sql: "SELECT kind, COUNT(*), SUM(lost_count) FROM gap WHERE stream_id IS NULL GROUP BY kind ORDER BY kind")
+            let markers = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM marker") ?? 0
+            let labels = try AnnotationRecord.fetchAll(db, sql: """
+                SELECT a.* FROM annotation a
+                WHERE a.deleted = 0 AND NOT EXISTS (SELECT 1 FROM annotation b WHERE b.supersedes_id = a.id)
+                ORDER BY a.start_t_ns, a.id
+                """)
+            return SessionSummary(
+                session: s, streams: out,
+                recorderGaps: globalGaps.map { SessionSummary.GapCount(kind: $0[0], events: $0[1], lost: $0[2]) },
+                markerCount: markers, labels: labels, fileBytes: Self.fileBytes(path))
+        }
+    }
+
+    static func fileBytes(_ path: String) -> Int64 {
+        var total: Int64 = 0
+        for p in [path, path + "-wal"] {
+            if let s = try? FileManager.default.attributesOfItem(atPath: p)[.size] as? NSNumber { total += s.int64Value }
+        }
+        return total
+    }
+}
+
+/// What `trw info` and `trw ls` print.
+public struct SessionSummary: Sendable {
+    public struct GapCount: Sendable, Equatable {
+        public var kind: String
+        public var events: Int
+        public var lost: Int64
+    }
+    public struct StreamSummary: Sendable {
+        public var stream: StreamRecord
+        public var count: Int = 0
+        public var firstTNs: Int64?
+        public var lastTNs: Int64?
+        public var payloadBytes: Int64 = 0
+        public var rawBytes: Int64 = 0
+        public var sampleFrames: Int64 = 0
+        public var hits: Int = 0
+        public var peakValue: Double?
+        public var peakVoltage: Double?
+        public var codecs: String = ""
+        public var gaps: [GapCount] = []
+
+        public var durationNs: Int64 { (lastTNs ?? 0) - (firstTNs ?? 0) }
+        public var compressionRatio: Double? { payloadBytes > 0 && rawBytes > 0 ? Double(rawBytes) / Double(payloadBytes) : nil }
+        public var lostTotal: Int64 { gaps.reduce(0) { $0 + $1.lost } }
+    }
+    public var session: SessionRecord
+    public var streams: [StreamSummary]
+    public var recorderGaps: [GapCount]
+    public var markerCount: Int
+    public var labels: [AnnotationRecord]
+    public var fileBytes: Int64
+}

@@ -1,0 +1,210 @@
+import Foundation
+import GRDB
+import TRWCore
+
+/// Rows to write in one transaction.
+public struct WriteBatch: Sendable {
+    public var frames: [ThermalFrameRecord] = []
+    public var audio: [AudioChunkRecord] = []
+    public var hits: [AEHitRecord] = []
+    public var bms: [BMSSampleRecord] = []
+    public var gaps: [GapRecord] = []
+    public var markers: [MarkerRecord] = []
+    public var annotations: [AnnotationRecord] = []
+
+    public init() {}
+
+    public var isEmpty: Bool {
+        frames.isEmpty && audio.isEmpty && hits.isEmpty && bms.isEmpty && gaps.isEmpty && markers.isEmpty
+            && annotations.isEmpty
+    }
+    public var rowCount: Int {
+        frames.count + audio.count + hits.count + bms.count + gaps.count + markers.count + annotations.count
+    }
+    /// Payload bytes (frames and audio), for batch sizing.
+    public var payloadBytes: Int {
+        frames.reduce(0) { $0 + $1.payload.count } + audio.reduce(0) { $0 + $1.payload.count }
+    }
+    public mutating func append(contentsOf other: WriteBatch) {
+        frames += other.frames
+        audio += other.audio
+        hits += other.hits
+        bms += other.bms
+        gaps += other.gaps
+        markers += other.markers
+        annotations += other.annotations
+    }
+}
+
+/// Writes one session file. Every method is one SQLite transaction through a
+/// serialized `DatabaseQueue`, so the writer is safe to share; the recorder
+/// nevertheless calls it from its single writer thread.
+public final class SessionWriter: Sendable {
+    public let path: String
+    let dbQueue: DatabaseQueue
+
+    /// Creates a new session file (never overwrites one), in WAL mode with
+    /// synchronous=NORMAL, migrated to the current schema, status `recording`.
+    public init(creating path: String, session: NewSession, softwareVersion: String) throws {
+        self.path = path
+        if FileManager.default.fileExists(atPath: path) { throw SessionStoreError.alreadyExists(path: path) }
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        do {
+            dbQueue = try DatabaseQueue(path: path, configuration: SessionFile.configuration(readonly: false))
+            try dbQueue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                try SessionSchema.migrate(db)
+            }
+            try dbQueue.write { db in
+                var row = SessionRecord(
+                    uuid: session.uuid.uuidString.lowercased(), name: session.name, operator: session.operatorName,
+                    cellChemistry: session.cell?.chemistry, cellCapacityAh: session.cell?.capacityAh,
+                    cellFormat: session.cell?.format, cellMaker: session.cell?.maker, cellSerial: session.cell?.serial,
+                    protocol: session.testProtocol, rigName: session.rigName, rigConfig: session.rigConfig,
+                    softwareVersion: softwareVersion, hostName: ProcessInfo.processInfo.hostName,
+                    startMonotonicNs: session.clock.startMonotonicNs, startRealtimeNs: session.clock.startRealtimeNs,
+                    startUtc: ISOTime.string(realtimeNs: session.clock.startRealtimeNs), endTNs: nil,
+                    status: .recording, statusDetail: "")
+                row.id = 1
+                try row.insert(db)
+            }
+        } catch {
+            throw SessionStoreError.wrap(error, path: path)
+        }
+    }
+
+    /// Opens an existing session to append (markers, annotations, resync, repair).
+    public init(appendingTo path: String) throws {
+        self.path = path
+        dbQueue = try SessionFile.openExisting(path: path, readonly: false)
+    }
+
+    /// Registers a stream and returns its id.
+    public func addStream(_ descriptor: StreamDescriptor, aeDetector: AEDetectorSettings? = nil) throws -> Int64 {
+        try guarded {
+            try dbQueue.write { db in
+                var row = StreamRecord(descriptor, aeDetector: aeDetector)
+                try row.insert(db)
+                return row.id!
+            }
+        }
+    }
+
+    /// Updates what a stream's driver reported after it started (granted values, warnings).
+    public func updateStreamProperties(streamId: Int64, properties: [String: String]) throws {
+        try guarded {
+            try dbQueue.write { db in
+                try db.execute(sql: "UPDATE stream SET properties_json = ? WHERE id = ?",
+                               arguments: [JSONText.encode(properties), streamId])
+            }
+        }
+    }
+
+    /// Writes a batch in one transaction.
+    public func write(_ batch: WriteBatch) throws {
+        if batch.isEmpty { return }
+        try guarded {
+            try dbQueue.write { db in
+                for var r in batch.frames { try r.insert(db) }
+                for var r in batch.audio { try r.insert(db) }
+                for var r in batch.hits { try r.insert(db) }
+                for var r in batch.bms { try r.insert(db) }
+                for var r in batch.gaps { try r.insert(db) }
+                for var r in batch.markers { try r.insert(db) }
+                for var r in batch.annotations { try r.insert(db) }
+            }
+        }
+    }
+
+    /// Adds an operator marker.
+    @discardableResult
+    public func addMarker(_ marker: MarkerRecord) throws -> Int64 {
+        try guarded {
+            try dbQueue.write { db in
+                var m = marker
+                try m.insert(db)
+                return m.id!
+            }
+        }
+    }
+
+    /// Adds a label. If `annotation.supersedesId` is set, the named row must be current.
+    @discardableResult
+    public func addAnnotation(_ annotation: AnnotationRecord) throws -> Int64 {
+        try guarded {
+            try dbQueue.write { db in
+                if let old = annotation.supersedesId {
+                    let supersededAlready = try Int.fetchOne(
+                        db, sql: "SELECT COUNT(*) FROM annotation WHERE supersedes_id = ?", arguments: [old]) ?? 0
+                    guard try AnnotationRecord.fetchOne(db, key: old) != nil, supersededAlready == 0 else {
+                        throw SessionStoreError.notASession(
+                            path: path, reason: "annotation \(old) does not exist or was already edited; edit its latest version")
+                    }
+                }
+                var a = annotation
+                try a.insert(db)
+                return a.id!
+            }
+        }
+    }
+
+    /// Stores a new current clock model for a stream; older ones stay as history.
+    @discardableResult
+    public func setClockModel(streamId: Int64, method: String, modelJSON: String) throws -> Int64 {
+        try guarded {
+            try dbQueue.write { db in
+                try db.execute(sql: "UPDATE clock_model SET is_current = 0 WHERE stream_id = ?", arguments: [streamId])
+                var row = ClockModelRecord(streamId: streamId, method: method, modelJson: modelJSON, createdUtc: ISOTime.now())
+                try row.insert(db)
+                return row.id!
+            }
+        }
+    }
+
+    /// Rewrites session times (resync). `updates` are (table, row id, new t_ns).
+    public func updateTimes(table: String, updates: [(id: Int64, tNs: Int64)]) throws {
+        precondition(["thermal_frame", "audio_chunk", "bms_sample", "ae_hit"].contains(table), "not a sample table: \(table)")
+        try guarded {
+            try dbQueue.write { db in
+                let stmt = try db.makeStatement(sql: "UPDATE \(table) SET t_ns = ? WHERE id = ?")
+                for u in updates { try stmt.execute(arguments: [u.tNs, u.id]) }
+            }
+        }
+    }
+
+    /// Ends the recording: status, end time, and a WAL checkpoint so the file
+    /// is self-contained.
+    public func finalize(status: SessionRecord.Status, endTNs: Int64?, detail: String = "") throws {
+        try guarded {
+            try dbQueue.write { db in
+                try db.execute(sql: "UPDATE session SET status = ?, end_t_ns = COALESCE(?, end_t_ns), status_detail = ? WHERE id = 1",
+                               arguments: [status.rawValue, endTNs, detail])
+            }
+            try checkpoint()
+        }
+    }
+
+    /// PRAGMA wal_checkpoint(TRUNCATE).
+    public func checkpoint() throws {
+        try guarded {
+            try dbQueue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+        }
+    }
+
+    /// File size including WAL, bytes.
+    public func fileBytes() -> Int64 {
+        let fm = FileManager.default
+        var total: Int64 = 0
+        for p in [path, path + "-wal"] {
+            if let s = try? fm.attributesOfItem(atPath: p)[.size] as? NSNumber { total += s.int64Value }
+        }
+        return total
+    }
+
+    private func guarded<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw SessionStoreError.wrap(error, path: path) }
+    }
+}
