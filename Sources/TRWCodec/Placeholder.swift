@@ -18,3 +18,12 @@ public final class FrameDecoder {
         return (0..<(width * height)).map { UInt16(bytes[2 * $0]) | UInt16(bytes[2 * $0 + 1]) << 8 }
     }
 }
+public final class AudioEncoder {
+    public init() {}
+    public func codecName(format: SampleFormat) -> String { "pcm-raw-s32le" }
+    public func encode(_ samples: [Int32], channels: Int, format: SampleFormat) throws -> [UInt8] {
+        var out = [UInt8](); out.reserveCapacity(samples.count * 4)
+        for s in samples { let u = UInt32(bitPattern: s); out += [UInt8(u & 0xFF), UInt8((u >> 8) & 0xFF), UInt8((u >> 16) & 0xFF), UInt8(u >> 24)] }
+        return out
+    }
+}

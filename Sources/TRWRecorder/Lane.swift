@@ -1,0 +1,166 @@
+import Atomics
+import Foundation
+import TRWCodec
+import TRWCore
+import TRWStore
+
+/// One stream's path through the recorder: its device-facing queue, its loss
+/// accounting and its live figures.
+final class Lane: @unchecked Sendable {
+    let descriptor: StreamDescriptor
+    let streamId: Int64
+    let queue: SourceQueue
+    let aeDetector: AEDetectorSettings?
+    // Loss accounting, guarded by `lock`.
+    private let lock = NSLock()
+    private var droppedPending: Int64 = 0
+    private var firstDropHostNs: Int64 = 0
+    private var lastDropHostNs: Int64 = 0
+    private var lastValues: [String: Double] = [:]
+    private var lastTNs: Int64 = 0
+    let events = ManagedAtomic<Int64>(0)
+    let droppedTotal = ManagedAtomic<Int64>(0)
+    let payloadBytes = ManagedAtomic<Int64>(0)
+
+    typealias SourceQueue = BoundedQueue<SourceEvent>
+
+    init(descriptor: StreamDescriptor, streamId: Int64, capacity: Int, clock: SessionClock, aeDetector: AEDetectorSettings?) {
+        self.descriptor = descriptor
+        self.streamId = streamId
+        queue = SourceQueue(capacity: capacity)
+        self.aeDetector = aeDetector
+    }
+
+    func countDrop(hostNs: Int64) {
+        droppedTotal.wrappingIncrement(ordering: .relaxed)
+        lock.withLock {
+            if droppedPending == 0 { firstDropHostNs = hostNs }
+            droppedPending += 1
+            lastDropHostNs = max(lastDropHostNs, hostNs)
+        }
+    }
+
+    /// The queue-overflow losses since the last call, as one gap row.
+    func takeDropGap(clock: SessionClock) -> GapRecord? {
+        lock.withLock {
+            guard droppedPending > 0 else { return nil }
+            defer { droppedPending = 0 }
+            return GapRecord(streamId: streamId, kind: GapEvent.Kind.queueOverflow.rawValue,
+                             startTNs: clock.sessionTime(monotonic: firstDropHostNs),
+                             endTNs: clock.sessionTime(monotonic: lastDropHostNs), lostCount: droppedPending,
+                             detail: "recorder queue full (\(queue.capacity) events): events dropped, not stored")
+        }
+    }
+
+    func noteProcessed(tNs: Int64, values: [String: Double]) {
+        events.wrappingIncrement(ordering: .relaxed)
+        lock.withLock {
+            lastTNs = max(lastTNs, tNs)
+            for (k, v) in values { lastValues[k] = v }
+        }
+    }
+
+    func addBytes(_ n: Int) { payloadBytes.wrappingIncrement(by: Int64(n), ordering: .relaxed) }
+
+    func status() -> StreamStatus {
+        let (vals, t) = lock.withLock { (lastValues, lastTNs) }
+        let f = queue.fill
+        return StreamStatus(key: descriptor.key, kind: descriptor.kind, events: events.load(ordering: .relaxed),
+                            droppedInQueue: droppedTotal.load(ordering: .relaxed),
+                            payloadBytes: payloadBytes.load(ordering: .relaxed), queueFill: f.current,
+                            queueCapacity: queue.capacity, queueHighWater: f.highWater, lastTNs: t, lastValues: vals)
+    }
+}
+
+/// The compressor stage of one lane: time base, statistics, encoding.
+/// Used only on that lane's compressor thread.
+final class LaneWorker {
+    let lane: Lane
+    let clock: SessionClock
+    var timebase: OnlineTimebase
+    let frameEncoder = FrameEncoder()
+    let audioEncoder = AudioEncoder()
+    private(set) var lastTNs: Int64?
+
+    init(lane: Lane, clock: SessionClock) {
+        self.lane = lane
+        self.clock = clock
+        timebase = OnlineTimebase(lane.descriptor)
+    }
+
+    func process(_ event: SourceEvent, into batch: inout WriteBatch) throws {
+        let sid = lane.streamId
+        switch event {
+        case .thermal(let f):
+            let t = clock.sessionTime(monotonic: timebase.hostTime(of: f))
+            let stats = FrameStatistics.compute(pixels: f.pixels, width: f.width, height: f.height)
+            let payload = try frameEncoder.encode(f.pixels, width: f.width, height: f.height)
+            batch.frames.append(ThermalFrameRecord(
+                streamId: sid, sequence: f.sequence, deviceTsNs: f.deviceTimestampNs, hostArrivalNs: f.hostArrivalNs,
+                tNs: t, codec: frameEncoder.codecName, payload: Data(payload), stats: stats,
+                flags: f.isErroneous ? ThermalFrameRecord.flagDriverError : 0))
+            var values: [String: Double] = [:]
+            if let cal = lane.descriptor.calibration { values["max_c"] = cal.celsius(stats.maxCounts) }
+            lane.noteProcessed(tNs: t, values: values)
+            lastTNs = t
+        case .audio(let c):
+            let t = clock.sessionTime(monotonic: timebase.hostTime(of: c))
+            let (rms, peak) = Self.levels(c)
+            let payload = try audioEncoder.encode(c.samples, channels: c.channels, format: c.format)
+            batch.audio.append(AudioChunkRecord(
+                streamId: sid, firstSampleIndex: c.firstSampleIndex, frameCount: c.frameCount, hostArrivalNs: c.hostArrivalNs,
+                pairSampleIndex: c.clockPair?.sampleIndex, pairHostNs: c.clockPair?.hostNs, tNs: t,
+                codec: audioEncoder.codecName(format: c.format), payload: Data(payload), rms: rms, peak: peak))
+            lane.noteProcessed(tNs: t, values: ["rms": rms, "peak": peak])
+            lastTNs = t
+        case .bms(let s):
+            let t = clock.sessionTime(monotonic: timebase.hostTime(of: s))
+            batch.bms.append(BMSSampleRecord(streamId: sid, sample: s, tNs: t))
+            var values: [String: Double] = [:]
+            if let v = s.voltageV { values["voltage_v"] = v }
+            if let i = s.currentA { values["current_a"] = i }
+            if let c = s.cellTempsC.first { values["cell_c"] = c }
+            lane.noteProcessed(tNs: t, values: values)
+            lastTNs = t
+        case .gap(let g):
+            batch.gaps.append(GapRecord(
+                streamId: sid, kind: g.kind.rawValue, startTNs: clock.sessionTime(monotonic: g.startHostNs),
+                endTNs: g.endHostNs.map { clock.sessionTime(monotonic: $0) }, lostCount: g.lostCount, detail: g.detail))
+        case .marker(let text, let h):
+            batch.markers.append(MarkerRecord(tNs: clock.sessionTime(monotonic: h), text: text, author: "", origin: "source"))
+        case .annotation(let a):
+            batch.annotations.append(AnnotationRecord(
+                label: a.label, startTNs: clock.sessionTime(monotonic: a.startHostNs),
+                endTNs: a.endHostNs.map { clock.sessionTime(monotonic: $0) }, author: a.author, method: a.method,
+                parametersJson: a.parametersJSON))
+        }
+    }
+
+    /// Rows still held by the worker at the end (AE hits spanning the last chunk).
+    func finish() -> [WriteBatch] { [] }
+
+    /// RMS and peak of a chunk as fractions of full scale, all channels.
+    static func levels(_ c: AudioChunk) -> (rms: Double, peak: Double) {
+        guard !c.samples.isEmpty else { return (0, 0) }
+        let fs = c.format.fullScale
+        var sum = 0.0
+        var peak = 0.0
+        if c.format == .floatle {
+            for s in c.samples {
+                let v = Double(Float(bitPattern: UInt32(bitPattern: s)))
+                sum += v * v
+                peak = max(peak, abs(v))
+            }
+        } else {
+            var m: Int64 = 0
+            for s in c.samples {
+                let v = Double(s)
+                sum += v * v
+                m = max(m, abs(Int64(s)))
+            }
+            peak = Double(m) / fs
+            sum /= fs * fs
+        }
+        return ((sum / Double(c.samples.count)).squareRoot(), peak)
+    }
+}

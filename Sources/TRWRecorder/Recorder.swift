@@ -1,0 +1,374 @@
+import Atomics
+import Foundation
+import Logging
+import TRWCodec
+import TRWCore
+import TRWStore
+
+/// What the recorder is asked to do.
+public struct RecorderOptions: Sendable {
+    public var name: String
+    public var operatorName: String = ""
+    public var outputPath: String
+    public var rigName: String
+    public var rigConfig: String = ""
+    /// Stop when session time reaches this many seconds (nil: until the sources end or stop()).
+    public var durationS: Double?
+    /// Whether the rig runs in real time (real devices, paced simulator): the
+    /// duration is then also enforced on the wall clock.
+    public var realTime: Bool = true
+    /// Longest time between commits, s (DESIGN: at least one commit per second).
+    public var commitIntervalS: Double = 0.25
+    /// Commit early when this many payload bytes are pending.
+    public var commitBytes: Int = 32 << 20
+    /// Capacity of each stream's device-facing queue, in events.
+    public var thermalQueueCapacity: Int = 128
+    public var audioQueueCapacity: Int = 1024
+    public var bmsQueueCapacity: Int = 4096
+    public var softwareVersion: String = TRWVersion.string
+    /// AE hit detector settings applied to every AE stream.
+    public var aeDetector: AEDetectorSettings = AEDetectorSettings()
+
+    public init(name: String, outputPath: String, rigName: String) {
+        self.name = name
+        self.outputPath = outputPath
+        self.rigName = rigName
+    }
+}
+
+public enum TRWVersion {
+    public static let string = "0.1.0"
+}
+
+/// Live figures of one stream, for the dashboard and the final summary.
+public struct StreamStatus: Sendable {
+    public var key: String
+    public var kind: StreamKind
+    public var events: Int64
+    public var droppedInQueue: Int64
+    public var payloadBytes: Int64
+    public var queueFill: Int
+    public var queueCapacity: Int
+    public var queueHighWater: Int
+    public var lastTNs: Int64
+    /// Last values: max temperature (thermal, degC), voltage/current (bms), RMS (ae, fraction of full scale).
+    public var lastValues: [String: Double]
+}
+
+/// Live figures of the whole recording.
+public struct RecorderStatus: Sendable {
+    public var streams: [StreamStatus]
+    public var commits: Int64
+    public var rowsWritten: Int64
+    public var fileBytes: Int64
+    public var elapsedWallS: Double
+    public var sessionTimeS: Double
+    public var writerError: String?
+}
+
+/// What a finished recording reports.
+public struct RecordingResult: Sendable {
+    public var path: String
+    public var status: SessionRecord.Status
+    public var detail: String
+    public var final: RecorderStatus
+    public var sourceErrors: [String]
+}
+
+/// The recording pipeline of DESIGN.md:
+///
+///     device thread(s) --> bounded queue --> compressor(s) --> writer (batched transactions)
+///
+/// Each source runs on its own thread and hands events to a per-stream lane.
+/// A lane's queue never blocks a device: when it is full the event is dropped
+/// and counted, and the loss becomes a `queue_overflow` gap row. One compressor
+/// thread per lane computes frame statistics and encodes payloads; one writer
+/// thread commits batches at least every `commitIntervalS`.
+public final class Recorder: @unchecked Sendable {
+    // Immutable after init, or guarded (atomics, queues, `stateLock`).
+    public let options: RecorderOptions
+    let sources: [any Source]
+    let logger: Logger
+    private var lanes: [String: Lane] = [:]
+    private var laneOrder: [Lane] = []
+    private var writer: SessionWriter!
+    private let writeQueue = BoundedQueue<WriteBatch>(capacity: 512)
+    private let stopRequested = ManagedAtomic<Bool>(false)
+    private let commits = ManagedAtomic<Int64>(0)
+    private let rowsWritten = ManagedAtomic<Int64>(0)
+    private let fileBytes = ManagedAtomic<Int64>(0)
+    private let maxTNs = ManagedAtomic<Int64>(0)
+    private let stateLock = NSLock()
+    private var writerError: String?
+    private var sourceErrors: [String] = []
+    private let threadsDone = DispatchGroup()
+    private let compressorsDone = DispatchGroup()
+    private let writerDone = DispatchGroup()
+    private var clock: SessionClock!
+    private var wallStart = Date()
+    public private(set) var sessionPath: String
+    /// Testing: compressors wait for this before taking events (forces queue overflow deterministically).
+    var compressorGate: DispatchSemaphore?
+
+    public init(sources: [any Source], options: RecorderOptions, logger: Logger = Logger(label: "trw.recorder")) {
+        self.sources = sources
+        self.options = options
+        self.logger = logger
+        sessionPath = options.outputPath
+    }
+
+    /// Creates the session file, registers every stream and starts all threads.
+    public func start() throws {
+        var keys = Set<String>()
+        for s in sources {
+            for d in s.streams {
+                guard keys.insert(d.key).inserted else {
+                    throw RecorderError.duplicateStream(key: d.key, source: s.name)
+                }
+            }
+        }
+        clock = SessionClock.now()
+        wallStart = Date()
+        let cell = sources.lazy.compactMap(\.cell).first
+        let proto = sources.lazy.compactMap(\.testProtocol).first
+        writer = try SessionWriter(
+            creating: options.outputPath,
+            session: NewSession(name: options.name, operatorName: options.operatorName, cell: cell, testProtocol: proto,
+                                rigName: options.rigName, rigConfig: options.rigConfig, clock: clock),
+            softwareVersion: options.softwareVersion)
+        for s in sources {
+            for d in s.streams {
+                let det = d.kind == .ae ? options.aeDetector : nil
+                let id = try writer.addStream(d, aeDetector: det)
+                let cap = switch d.kind {
+                case .thermal: options.thermalQueueCapacity
+                case .ae: options.audioQueueCapacity
+                case .bms: options.bmsQueueCapacity
+                }
+                let lane = Lane(descriptor: d, streamId: id, capacity: cap, clock: clock, aeDetector: det)
+                lanes[d.key] = lane
+                laneOrder.append(lane)
+            }
+        }
+        logger.info("recording started", metadata: ["session": "\(options.outputPath)", "streams": "\(laneOrder.map(\.descriptor.key))"])
+
+        writerDone.enter()
+        spawn(name: "trw-writer") { [self] in
+            writerLoop()
+            writerDone.leave()
+        }
+        for lane in laneOrder {
+            compressorsDone.enter()
+            spawn(name: "trw-compress-\(lane.descriptor.key)") { [self] in
+                compressorLoop(lane)
+                compressorsDone.leave()
+            }
+        }
+        let sink = LaneSink(recorder: self)
+        for source in sources {
+            threadsDone.enter()
+            spawn(name: "trw-src-\(source.name)") { [self] in
+                do {
+                    try source.run(into: sink)
+                } catch {
+                    let message = "\(source.name): \(error)"
+                    logger.error("source failed", metadata: ["source": "\(source.name)", "error": "\(error)"])
+                    stateLock.withLock { sourceErrors.append(message) }
+                    // The failing source's streams get a device_loss gap; the others go on.
+                    for d in source.streams {
+                        _ = sink.emit(.gap(GapEvent(kind: .deviceLoss, startHostNs: HostClock.monotonicNanoseconds(),
+                                                     lostCount: 0, detail: message)),
+                                      stream: d.key, mode: .blockIfFull)
+                    }
+                }
+                threadsDone.leave()
+            }
+        }
+        if let d = options.durationS, options.realTime {
+            spawn(name: "trw-timer") { [self] in
+                let deadline = Date(timeIntervalSinceNow: d)
+                while !stopRequested.load(ordering: .relaxed) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+                stop()
+            }
+        }
+    }
+
+    /// Asks every source to stop. Safe from any thread and from signal-handling code paths.
+    public func stop() {
+        if stopRequested.exchange(true, ordering: .acquiringAndReleasing) { return }
+        for s in sources { s.stop() }
+    }
+
+    public var isStopping: Bool { stopRequested.load(ordering: .relaxed) }
+
+    /// Adds an operator marker now (session time of the call).
+    public func addMarker(_ text: String, author: String = "", origin: String = "key") {
+        let t = clock.sessionTime(monotonic: HostClock.monotonicNanoseconds())
+        var b = WriteBatch()
+        b.markers = [MarkerRecord(tNs: t, text: text, author: author, origin: origin)]
+        writeQueue.push(b)
+    }
+
+    /// Waits for the sources to end (or `stop()`), drains the pipeline and
+    /// finalizes the session: status, end time, WAL checkpoint.
+    public func wait() -> RecordingResult {
+        threadsDone.wait()
+        for lane in laneOrder { lane.queue.close() }
+        compressorsDone.wait()
+        writeQueue.close()
+        writerDone.wait()
+        let (werr, serrs) = stateLock.withLock { (writerError, sourceErrors) }
+        let interrupted = stopRequested.load(ordering: .relaxed) && !durationReached
+        let status: SessionRecord.Status = werr != nil ? .aborted : .complete
+        var detail = werr ?? (interrupted ? "stopped by operator" : "")
+        if werr == nil && !serrs.isEmpty { detail = "source errors: " + serrs.joined(separator: "; ") }
+        do {
+            try writer.finalize(status: status, endTNs: maxTNs.load(ordering: .relaxed), detail: detail)
+        } catch {
+            logger.error("finalize failed", metadata: ["error": "\(error)"])
+            detail += (detail.isEmpty ? "" : "; ") + "finalize failed: \(error)"
+        }
+        fileBytes.store(writer.fileBytes(), ordering: .relaxed)
+        return RecordingResult(path: options.outputPath, status: status, detail: detail, final: self.status(), sourceErrors: serrs)
+    }
+
+    private var durationReached: Bool {
+        guard let d = options.durationS else { return false }
+        return Double(maxTNs.load(ordering: .relaxed)) / 1e9 >= d - 0.5 || Date().timeIntervalSince(wallStart) >= d - 0.5
+    }
+
+    /// Live figures (cheap; safe from any thread).
+    public func status() -> RecorderStatus {
+        RecorderStatus(
+            streams: laneOrder.map { $0.status() },
+            commits: commits.load(ordering: .relaxed), rowsWritten: rowsWritten.load(ordering: .relaxed),
+            fileBytes: fileBytes.load(ordering: .relaxed), elapsedWallS: Date().timeIntervalSince(wallStart),
+            sessionTimeS: Double(maxTNs.load(ordering: .relaxed)) / 1e9,
+            writerError: stateLock.withLock { writerError })
+    }
+
+    // MARK: - stages
+
+    fileprivate func accept(_ event: SourceEvent, stream key: String, mode: EmitMode) -> Bool {
+        guard let lane = lanes[key] else {
+            preconditionFailure("source emitted on undeclared stream '\(key)'")
+        }
+        if stateLock.withLock({ writerError != nil }) {
+            lane.countDrop(hostNs: HostClock.monotonicNanoseconds())
+            return false
+        }
+        let ok = mode == .blockIfFull ? lane.queue.push(event) : lane.queue.tryPush(event)
+        if !ok { lane.countDrop(hostNs: hostTime(of: event)) }
+        return ok
+    }
+
+    private func hostTime(of e: SourceEvent) -> Int64 {
+        switch e {
+        case .thermal(let f): f.hostArrivalNs
+        case .audio(let c): c.hostArrivalNs
+        case .bms(let s): s.hostArrivalNs
+        case .gap(let g): g.startHostNs
+        case .marker(_, let h): h
+        case .annotation(let a): a.startHostNs
+        }
+    }
+
+    private func compressorLoop(_ lane: Lane) {
+        let work = LaneWorker(lane: lane, clock: clock)
+        if let gate = compressorGate { gate.wait(); gate.signal() }
+        while true {
+            guard let ev = lane.queue.pop(timeout: 0.1) else {
+                if lane.queue.isClosedAndEmpty { break }
+                if let g = lane.takeDropGap(clock: clock) { var b = WriteBatch(); b.gaps = [g]; writeQueue.push(b) }
+                continue
+            }
+            var batch = WriteBatch()
+            if let g = lane.takeDropGap(clock: clock) { batch.gaps.append(g) }
+            do {
+                try work.process(ev, into: &batch)
+            } catch {
+                batch.gaps.append(GapRecord(streamId: lane.streamId, kind: GapEvent.Kind.deviceError.rawValue,
+                                            startTNs: clock.sessionTime(monotonic: hostTime(of: ev)), endTNs: nil,
+                                            lostCount: 1, detail: "could not encode: \(error)"))
+            }
+            if let t = work.lastTNs {
+                maxTNs.fetchAndMax(t)
+                if let d = options.durationS, Double(t) / 1e9 >= d { stop() }
+            }
+            if !writeQueue.push(batch) { break }
+        }
+        if let g = lane.takeDropGap(clock: clock) { var b = WriteBatch(); b.gaps = [g]; writeQueue.push(b) }
+        for extra in work.finish() { writeQueue.push(extra) }
+    }
+
+    private func writerLoop() {
+        var pending = WriteBatch()
+        var lastCommit = Date()
+        func commit() {
+            guard !pending.isEmpty else { lastCommit = Date(); return }
+            do {
+                try writer.write(pending)
+                commits.wrappingIncrement(ordering: .relaxed)
+                rowsWritten.wrappingIncrement(by: Int64(pending.rowCount), ordering: .relaxed)
+                for f in pending.frames { lanes.values.first { $0.streamId == f.streamId }?.addBytes(f.payload.count) }
+                for a in pending.audio { lanes.values.first { $0.streamId == a.streamId }?.addBytes(a.payload.count) }
+            } catch {
+                let message = "\(error)"
+                logger.critical("writer failed; stopping the recording", metadata: ["error": "\(message)"])
+                stateLock.withLock { if writerError == nil { writerError = message } }
+                stop()
+            }
+            pending = WriteBatch()
+            lastCommit = Date()
+            fileBytes.store(writer.fileBytes(), ordering: .relaxed)
+        }
+        while true {
+            let wait = max(0.01, options.commitIntervalS - Date().timeIntervalSince(lastCommit))
+            if let b = writeQueue.pop(timeout: wait) {
+                if stateLock.withLock({ writerError == nil }) { pending.append(contentsOf: b) }
+            } else if writeQueue.isClosedAndEmpty {
+                break
+            }
+            if Date().timeIntervalSince(lastCommit) >= options.commitIntervalS || pending.payloadBytes >= options.commitBytes {
+                commit()
+            }
+        }
+        commit()
+    }
+
+    private func spawn(name: String, _ body: @escaping @Sendable () -> Void) {
+        let t = Thread(block: body)
+        t.name = name
+        t.stackSize = 1 << 20
+        t.start()
+    }
+}
+
+extension ManagedAtomic where Value == Int64 {
+    func fetchAndMax(_ v: Int64) {
+        var cur = load(ordering: .relaxed)
+        while v > cur {
+            let (done, now) = compareExchange(expected: cur, desired: v, ordering: .relaxed)
+            if done { return }
+            cur = now
+        }
+    }
+}
+
+public enum RecorderError: Error, CustomStringConvertible {
+    case duplicateStream(key: String, source: String)
+    public var description: String {
+        switch self {
+        case .duplicateStream(let k, let s):
+            return "stream key '\(k)' of \(s) is already used by another source; give each stream a unique key in the rig"
+        }
+    }
+}
+
+/// The sink handed to sources.
+struct LaneSink: SampleSink {
+    let recorder: Recorder
+    func emit(_ event: SourceEvent, stream: String, mode: EmitMode) -> Bool {
+        recorder.accept(event, stream: stream, mode: mode)
+    }
+}

@@ -1,2 +1,0 @@
-import Testing
-@Test func placeholderTRWRecorder() { #expect(Bool(true)) }
