@@ -1,0 +1,85 @@
+import Foundation
+import TRWCore
+import TRWStore
+
+/// The text of `trw info`: what a lab engineer checks after a run.
+public enum InfoReport {
+    public static func render(_ s: SessionSummary, path: String) -> String {
+        var out: [String] = []
+        let sess = s.session
+        let dur = Double(sess.endTNs ?? s.streams.compactMap(\.lastTNs).max() ?? 0) / 1e9
+        out.append("session   \(sess.name)  (\(path))")
+        out.append("id        \(sess.uuid)")
+        out.append("status    \(sess.status.rawValue)\(sess.statusDetail.isEmpty ? "" : " — \(sess.statusDetail)")")
+        out.append("started   \(sess.startUtc)   duration \(duration(dur))   rig \(sess.rigName)")
+        if let cell = sess.cell {
+            out.append("cell      \(cell.chemistry) \(fmt(cell.capacityAh, 2)) Ah \(cell.format)"
+                       + "\(cell.maker.isEmpty ? "" : " \(cell.maker)")\(cell.serial.isEmpty ? "" : " s/n \(cell.serial)")")
+        }
+        if let p = sess.protocol { out.append("protocol  \(p)") }
+        if !sess.operator.isEmpty { out.append("operator  \(sess.operator)") }
+        out.append("file      \(bytes(s.fileBytes))   software \(sess.softwareVersion)")
+        out.append("")
+        out.append("streams")
+        for st in s.streams {
+            let r = st.stream
+            var line = "  \(pad(r.key, 6)) \(pad(r.kind, 8)) \(pad(r.device, 16)) "
+            let span = st.durationNs > 0 ? Double(st.durationNs) / 1e9 : 0
+            switch r.kind {
+            case StreamKind.thermal.rawValue:
+                let rate = span > 0 ? Double(st.count - 1) / span : 0
+                line += "\(r.width ?? 0)x\(r.height ?? 0) \(r.format) \(st.count) frames, \(fmt(rate, 1)) fps"
+                if let p = st.peakValue { line += ", max \(fmt(p, 1)) °C" }
+            case StreamKind.ae.rawValue:
+                line += "\(r.channels ?? 1) ch \(r.sampleFormat ?? "") @ \(Int(r.nominalRateHz)) Hz, \(st.count) chunks, "
+                line += "\(duration(Double(st.sampleFrames) / max(r.nominalRateHz, 1))) of audio, \(st.hits) AE hits"
+            default:
+                let rate = span > 0 ? Double(st.count - 1) / span : 0
+                line += "\(r.format) \(st.count) samples, \(fmt(rate, 2)) Hz"
+                if let v = st.peakVoltage { line += ", max \(fmt(v, 3)) V" }
+                if let t = st.peakValue { line += ", max cell \(fmt(t, 1)) °C" }
+            }
+            out.append(line)
+            if st.payloadBytes > 0 {
+                let ratio = st.compressionRatio.map { "ratio \(fmt($0, 2))x" } ?? ""
+                out.append("         stored \(bytes(st.payloadBytes)) (\(st.codecs)) \(ratio)")
+            }
+            if st.gaps.isEmpty {
+                out.append("         gaps: none")
+            } else {
+                let g = st.gaps.map { "\($0.kind) \($0.events) (\($0.lost) lost)" }.joined(separator: ", ")
+                out.append("         gaps: \(g)")
+            }
+        }
+        if !s.recorderGaps.isEmpty {
+            out.append("  recorder gaps: " + s.recorderGaps.map { "\($0.kind) \($0.events) (\($0.lost) lost)" }.joined(separator: ", "))
+        }
+        out.append("")
+        out.append("markers   \(s.markerCount)")
+        if s.labels.isEmpty {
+            out.append("labels    none")
+        } else {
+            out.append("labels")
+            for a in s.labels {
+                let end = a.endTNs.map { " – \(fmt(Double($0) / 1e9, 3)) s" } ?? ""
+                out.append("  \(pad(a.label, 20)) t = \(fmt(Double(a.startTNs) / 1e9, 3)) s\(end)   \(a.method) by \(a.author)")
+            }
+        }
+        return out.joined(separator: "\n")
+    }
+
+    static func fmt(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
+    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    public static func bytes(_ n: Int64) -> String {
+        let d = Double(n)
+        if d >= 1e9 { return String(format: "%.2f GB", d / 1e9) }
+        if d >= 1e6 { return String(format: "%.1f MB", d / 1e6) }
+        if d >= 1e3 { return String(format: "%.1f kB", d / 1e3) }
+        return "\(n) B"
+    }
+    public static func duration(_ s: Double) -> String {
+        if s >= 3600 { return String(format: "%dh%02dm%02.0fs", Int(s) / 3600, Int(s) % 3600 / 60, s.truncatingRemainder(dividingBy: 60)) }
+        if s >= 60 { return String(format: "%dm%04.1fs", Int(s) / 60, s.truncatingRemainder(dividingBy: 60)) }
+        return String(format: "%.1fs", s)
+    }
+}

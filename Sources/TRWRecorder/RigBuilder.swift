@@ -1,0 +1,26 @@
+import Foundation
+import TRWCore
+
+/// Turns a rig choice into sources.
+public enum RigBuilder {
+    public struct Built: Sendable {
+        public var sources: [any Source]
+        /// Whether the rig runs in real time (so a duration is also wall-clock time).
+        public var realTime: Bool
+        /// The rig configuration as recorded in the session.
+        public var configText: String
+    }
+
+    public static func build(_ choice: RigChoice, speed: RigSpeed, durationS: Double?) throws -> Built {
+        switch choice {
+        case .synthetic:
+            var o = SyntheticSource.Options()
+            o.durationS = durationS
+            o.paced = speed != .max
+            return Built(sources: [SyntheticSource(options: o)], realTime: o.paced,
+                         configText: "rig = \"synthetic\"\n# \(o.width)x\(o.height) @ \(o.fps) fps, AE \(o.aeRateHz) Hz x \(o.aeChannels), BMS \(o.bmsRateHz) Hz\n")
+        case .sim:
+            throw RigError.unknown(choice.name)
+        }
+    }
+}

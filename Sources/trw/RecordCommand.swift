@@ -1,0 +1,134 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import TRWCore
+import TRWRecorder
+import TRWStore
+
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Record a run into a new session file.",
+        discussion: """
+            Starts every source of the rig, puts every sample on the session time base and \
+            writes sessions/NAME.sqlite (committed at least every second: a killed recorder \
+            loses at most the last second). Ctrl-C stops the run cleanly and keeps everything.
+
+            Examples:
+              trw record --rig synthetic --name pipeline-check --duration 10
+            """)
+
+    @Option(name: .long, help: "The rig: 'synthetic' (built-in test patterns), 'sim' or 'sim:SCENARIO' (simulated cell).")
+    var rig: String = "synthetic"
+
+    @Option(name: .long, help: "Session name (default: run-YYYYMMDD-HHMMSS).")
+    var name: String?
+
+    @Option(name: .long, help: "Session file to write (default: sessions/NAME.sqlite). Never overwritten.")
+    var out: String?
+
+    @Option(name: .long, help: "Stop after this many seconds of session time.")
+    var duration: Double?
+
+    @Option(name: .customLong("operator"), help: "Who runs the test (stored in the session).")
+    var operatorName: String = ""
+
+    @Option(name: .long, help: "Simulated rigs: run at N times real time.")
+    var speed: Double?
+
+    @Flag(name: .long, help: "Simulated rigs: run as fast as the machine goes.")
+    var max = false
+
+    @Flag(name: .long, help: "No progress lines.")
+    var quiet = false
+
+    func validate() throws {
+        if let d = duration, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds, got \(d)") }
+        if let s = speed, !(s > 0) { throw ValidationError("--speed must be positive, got \(s)") }
+        if speed != nil && max { throw ValidationError("give either --speed N or --max, not both") }
+        _ = try RigChoice(parsing: rig)
+        if let n = name, n.isEmpty || n.contains("/") { throw ValidationError("--name must be a plain name without '/', got '\(n)'") }
+    }
+
+    func run() throws {
+        let choice = try RigChoice(parsing: rig)
+        let sessionName = name ?? Self.defaultName()
+        let path = out ?? "sessions/\(sessionName).sqlite"
+        let rigSpeed: RigSpeed = max ? .max : .realTime(speed ?? 1)
+        let built = try RigBuilder.build(choice, speed: rigSpeed, durationS: duration)
+        var o = RecorderOptions(name: sessionName, outputPath: path, rigName: choice.name)
+        o.operatorName = operatorName
+        o.durationS = duration
+        o.realTime = built.realTime
+        o.rigConfig = built.configText
+        let recorder = Recorder(sources: built.sources, options: o, logger: Logger(label: "trw.record"))
+        try recorder.start()
+        printErr("recording \(choice.name) into \(path)\(duration.map { " for \($0) s" } ?? " (Ctrl-C to stop)")")
+        let signals = SignalStopper(recorder)
+        let progress = quiet ? nil : ProgressPrinter(recorder)
+        let result = recorder.wait()
+        progress?.stop()
+        signals.cancel()
+        printErr("\(result.status.rawValue): \(path)\(result.detail.isEmpty ? "" : " — \(result.detail)")")
+        let summary = try SessionReader(path: path).summary()
+        print(InfoReport.render(summary, path: path))
+        if result.status == .aborted { throw ExitCode(2) }
+    }
+
+    static func defaultName() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.timeZone = TimeZone(identifier: "UTC")
+        return "run-" + f.string(from: Date())
+    }
+}
+
+/// SIGINT / SIGTERM stop the recording cleanly (the session is finalized).
+final class SignalStopper {
+    let sources: [any DispatchSourceSignal]
+    init(_ recorder: Recorder) {
+        var list: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler {
+                printErr("\nstopping (signal \(sig)); finalizing the session...")
+                recorder.stop()
+            }
+            s.resume()
+            list.append(s)
+        }
+        sources = list
+    }
+    func cancel() {
+        for s in sources { s.cancel() }
+    }
+}
+
+/// Plain progress lines once a second on stderr (works without a TTY).
+final class ProgressPrinter: @unchecked Sendable {
+    private let timer: any DispatchSourceTimer
+    init(_ recorder: Recorder) {
+        timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + 1, repeating: 1)
+        timer.setEventHandler {
+            let s = recorder.status()
+            var parts = [String(format: "t=%7.1fs", s.sessionTimeS)]
+            for st in s.streams {
+                var p = "\(st.key) \(st.events)"
+                if st.droppedInQueue > 0 { p += " (\(st.droppedInQueue) LOST)" }
+                if let v = st.lastValues["max_c"] { p += String(format: " %.1f°C", v) }
+                if let v = st.lastValues["voltage_v"] { p += String(format: " %.3fV", v) }
+                if let v = st.lastValues["current_a"] { p += String(format: " %.2fA", v) }
+                if let v = st.lastValues["rms"] { p += String(format: " rms %.4f", v) }
+                p += " q\(st.queueFill)/\(st.queueCapacity)"
+                parts.append(p)
+            }
+            parts.append(InfoReport.bytes(s.fileBytes))
+            printErr(parts.joined(separator: " | "))
+        }
+        timer.resume()
+    }
+    func stop() { timer.cancel() }
+}

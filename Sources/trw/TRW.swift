@@ -1,0 +1,22 @@
+import ArgumentParser
+
+/// trw — Thermal Runaway Workbench. The root command only configures.
+@main
+struct TRW: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trw",
+        abstract: "Thermal Runaway Workbench: record, label and score battery abuse tests.",
+        discussion: """
+            trw records an abuse test (IR camera, acoustic emission, BMS / power supply) on one \
+            time base into one SQLite session file, lets you label it, and exports it to train \
+            runaway detectors. Without hardware it runs a physics-based simulated rig.
+
+            Start here:
+              trw record --rig sim --name first-run      record a simulated overcharge run
+              trw info sessions/first-run.sqlite         what is in it
+              trw ls                                     every session in sessions/
+            """,
+        version: "0.1.0",
+        subcommands: [RecordCommand.self, InfoCommand.self, ListCommand.self, MarkCommand.self]
+    )
+}
