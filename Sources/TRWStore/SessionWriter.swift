@@ -53,6 +53,8 @@ public final class SessionWriter: Sendable {
         do {
             dbQueue = try DatabaseQueue(path: path, configuration: SessionFile.configuration(readonly: false))
             try dbQueue.writeWithoutTransaction { db in
+                // Large pages: frames are 100-600 kB blobs; fewer overflow pages per row.
+                try db.execute(sql: "PRAGMA page_size = 65536")
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
                 try SessionSchema.migrate(db)
             }

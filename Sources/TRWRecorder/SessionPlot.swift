@@ -1,0 +1,143 @@
+import Foundation
+import TRWCore
+import TRWStore
+
+/// A stacked time-series SVG of a session: IR max temperature (and BMS cell
+/// temperature), voltage, current, AE hit rate; labels and markers drawn as
+/// vertical lines. Written without any plotting library.
+public enum SessionPlot {
+    public struct Series: Sendable {
+        public var name: String
+        public var unit: String
+        public var color: String
+        public var points: [(t: Double, v: Double)]
+    }
+
+    public struct Panel: Sendable {
+        public var title: String
+        public var series: [Series]
+    }
+
+    /// Reads the session and builds the four panels.
+    public static func panels(_ r: SessionReader, hitRateBinS: Double = 1) throws -> [Panel] {
+        var temp: [Series] = []
+        for s in try r.streams(kind: .thermal) {
+            guard let cal = s.calibration else { continue }
+            let pts = try r.frameSummaries(streamId: s.id!).map { (Double($0.tNs) / 1e9, cal.celsius(UInt16(clamping: $0.maxCounts))) }
+            temp.append(Series(name: "\(s.key) IR max", unit: "°C", color: "#d62728", points: pts))
+        }
+        let bms = try r.bmsSamples()
+        let cellT = bms.compactMap { b in b.cellTempC.map { (Double(b.tNs) / 1e9, $0) } }
+        if !cellT.isEmpty { temp.append(Series(name: "cell TC", unit: "°C", color: "#ff7f0e", points: cellT)) }
+        let volts = bms.compactMap { b in b.voltageV.map { (Double(b.tNs) / 1e9, $0) } }
+        let amps = bms.compactMap { b in b.currentA.map { (Double(b.tNs) / 1e9, $0) } }
+        var hitSeries: [Series] = []
+        for s in try r.streams(kind: .ae) {
+            let hits = try r.aeHits(streamId: s.id!)
+            let end = Double(try r.session().endTNs ?? hits.last?.tNs ?? 0) / 1e9
+            let bins = max(1, Int((end / hitRateBinS).rounded(.up)))
+            var counts = [Double](repeating: 0, count: bins)
+            for h in hits {
+                let b = min(bins - 1, max(0, Int(Double(h.tNs) / 1e9 / hitRateBinS)))
+                counts[b] += 1
+            }
+            let pts = counts.enumerated().map { (Double($0.offset) * hitRateBinS, $0.element / hitRateBinS) }
+            hitSeries.append(Series(name: "\(s.key) AE hits", unit: "hits/s", color: "#9467bd", points: pts))
+        }
+        return [
+            Panel(title: "Temperature (°C)", series: temp),
+            Panel(title: "Voltage (V)", series: [Series(name: "voltage", unit: "V", color: "#1f77b4", points: volts)]),
+            Panel(title: "Current (A)", series: [Series(name: "current", unit: "A", color: "#2ca02c", points: amps)]),
+            Panel(title: "AE hit rate (hits/s)", series: hitSeries),
+        ]
+    }
+
+    /// Renders panels and event lines to SVG text.
+    public static func svg(title: String, panels: [Panel], events: [(t: Double, label: String, color: String)],
+                           width: Int = 1000, panelHeight: Int = 170) -> String {
+        let left = 70.0, right = 20.0, top = 40.0, gapY = 30.0
+        let plotW = Double(width) - left - right
+        let allT = panels.flatMap { $0.series.flatMap { $0.points.map(\.t) } } + events.map(\.t)
+        let t0 = 0.0, t1 = max(allT.max() ?? 1, 1e-9)
+        let height = Int(top + Double(panels.count) * (Double(panelHeight) + gapY) + 30)
+        var s = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" font-family="sans-serif" font-size="11">
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(left)" y="22" font-size="15" font-weight="bold">\(esc(title))</text>
+
+            """
+        func x(_ t: Double) -> Double { left + (t - t0) / (t1 - t0) * plotW }
+        for (i, p) in panels.enumerated() {
+            let y0 = top + Double(i) * (Double(panelHeight) + gapY)
+            let h = Double(panelHeight)
+            let vs = p.series.flatMap { $0.points.map(\.v) }
+            var lo = vs.min() ?? 0, hi = vs.max() ?? 1
+            if hi - lo < 1e-9 { lo -= 0.5; hi += 0.5 }
+            let pad = (hi - lo) * 0.05
+            lo -= pad; hi += pad
+            func y(_ v: Double) -> Double { y0 + h - (v - lo) / (hi - lo) * h }
+            s += "<rect x=\"\(left)\" y=\"\(y0)\" width=\"\(plotW)\" height=\"\(h)\" fill=\"none\" stroke=\"#888\"/>\n"
+            s += "<text x=\"\(left + 4)\" y=\"\(y0 + 13)\" font-weight=\"bold\">\(esc(p.title))</text>\n"
+            for k in 0...4 {
+                let v = lo + (hi - lo) * Double(k) / 4
+                s += "<text x=\"\(left - 6)\" y=\"\(fmt(y(v) + 4))\" text-anchor=\"end\">\(fmt(v, 2))</text>\n"
+                s += "<line x1=\"\(left)\" x2=\"\(left + plotW)\" y1=\"\(fmt(y(v)))\" y2=\"\(fmt(y(v)))\" stroke=\"#eee\"/>\n"
+            }
+            if vs.isEmpty {
+                s += "<text x=\"\(left + plotW / 2)\" y=\"\(y0 + h / 2)\" text-anchor=\"middle\" fill=\"#999\">no data</text>\n"
+            }
+            for (j, ser) in p.series.enumerated() {
+                let pts = decimate(ser.points, maxPoints: Int(plotW) * 2)
+                guard !pts.isEmpty else { continue }
+                let d = pts.map { "\(fmt(x($0.t))),\(fmt(y($0.v)))" }.joined(separator: " ")
+                s += "<polyline fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.3\" points=\"\(d)\"/>\n"
+                s += "<text x=\"\(left + plotW - 4)\" y=\"\(y0 + 13 + Double(j) * 13)\" text-anchor=\"end\" fill=\"\(ser.color)\">\(esc(ser.name))</text>\n"
+            }
+            for e in events {
+                s += "<line x1=\"\(fmt(x(e.t)))\" x2=\"\(fmt(x(e.t)))\" y1=\"\(y0)\" y2=\"\(y0 + h)\" stroke=\"\(e.color)\" stroke-dasharray=\"4 3\"/>\n"
+                if i == 0 {
+                    s += "<text x=\"\(fmt(x(e.t) + 3))\" y=\"\(y0 + h - 4)\" fill=\"\(e.color)\" transform=\"rotate(-90 \(fmt(x(e.t) + 3)) \(y0 + h - 4))\">\(esc(e.label))</text>\n"
+                }
+            }
+        }
+        let yb = top + Double(panels.count) * (Double(panelHeight) + gapY) - gapY + 16
+        for k in 0...8 {
+            let t = t0 + (t1 - t0) * Double(k) / 8
+            s += "<text x=\"\(fmt(x(t)))\" y=\"\(fmt(yb))\" text-anchor=\"middle\">\(fmt(t, t1 > 100 ? 0 : 1))</text>\n"
+        }
+        s += "<text x=\"\(left + plotW / 2)\" y=\"\(fmt(yb + 14))\" text-anchor=\"middle\">session time (s)</text>\n</svg>\n"
+        return s
+    }
+
+    /// Min/max decimation per pixel column: keeps spikes visible.
+    static func decimate(_ p: [(t: Double, v: Double)], maxPoints: Int) -> [(t: Double, v: Double)] {
+        guard p.count > maxPoints, maxPoints >= 2 else { return p }
+        let per = Int((Double(p.count) / Double(maxPoints / 2)).rounded(.up))
+        var out: [(t: Double, v: Double)] = []
+        var i = 0
+        while i < p.count {
+            let chunk = p[i..<min(p.count, i + per)]
+            let lo = chunk.min { $0.v < $1.v }!, hi = chunk.max { $0.v < $1.v }!
+            if lo.t <= hi.t { out += [lo, hi] } else { out += [hi, lo] }
+            i += per
+        }
+        return out
+    }
+
+    static func fmt(_ v: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", v) }
+    static func esc(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    /// Panels + labels + markers of a session, as SVG.
+    public static func render(_ r: SessionReader) throws -> String {
+        let sess = try r.session()
+        var events: [(t: Double, label: String, color: String)] = []
+        for a in try r.annotations() {
+            events.append((Double(a.startTNs) / 1e9, "\(a.label) (\(a.method))", a.label == "runaway_onset" ? "#d62728" : "#555"))
+        }
+        for m in try r.markers() { events.append((Double(m.tNs) / 1e9, m.text, "#1f77b4")) }
+        let cell = sess.cell.map { " — \($0.chemistry) \(String(format: "%.1f", $0.capacityAh)) Ah \($0.format)" } ?? ""
+        return svg(title: "\(sess.name)\(cell)\(sess.protocol.map { ", \($0)" } ?? "")", panels: try panels(r), events: events)
+    }
+}
