@@ -26,6 +26,10 @@ public struct RecorderOptions: Sendable {
     public var audioQueueCapacity: Int = 1024
     public var bmsQueueCapacity: Int = 4096
     public var softwareVersion: String = TRWVersion.string
+    /// Conditions that end the recording by themselves.
+    public var stopRules: [StopRule] = []
+    /// Refuse to start when the disk cannot hold `durationS` at the streams' rates.
+    public var preflight: Bool = true
     /// AE hit detector settings applied to every AE stream.
     public var aeDetector: AEDetectorSettings = AEDetectorSettings()
 
@@ -105,6 +109,8 @@ public final class Recorder: @unchecked Sendable {
     private let compressorsDone = DispatchGroup()
     private let writerDone = DispatchGroup()
     private var clock: SessionClock!
+    /// Evaluates `options.stopRules` (and the duration) on what the lanes see.
+    public private(set) var stopEngine = StopRuleEngine(rules: [])
     private var wallStart = Date()
     public private(set) var sessionPath: String
     /// Testing: compressors wait for this before taking events (forces queue overflow deterministically).
@@ -126,6 +132,12 @@ public final class Recorder: @unchecked Sendable {
                     throw RecorderError.duplicateStream(key: d.key, source: s.name)
                 }
             }
+        }
+        var rules = options.stopRules
+        if let d = options.durationS { rules.append(.duration(seconds: d)) }
+        stopEngine = StopRuleEngine(rules: rules)
+        if options.preflight {
+            _ = try Preflight.check(streams: sources.flatMap(\.streams), outputPath: options.outputPath, durationS: options.durationS)
         }
         clock = SessionClock.now()
         wallStart = Date()
@@ -218,9 +230,10 @@ public final class Recorder: @unchecked Sendable {
         writeQueue.close()
         writerDone.wait()
         let (werr, serrs) = stateLock.withLock { (writerError, sourceErrors) }
-        let interrupted = stopRequested.load(ordering: .relaxed) && !durationReached
+        let rule = stopEngine.firedRule
+        let interrupted = stopRequested.load(ordering: .relaxed) && !durationReached && rule == nil
         let status: SessionRecord.Status = werr != nil ? .aborted : .complete
-        var detail = werr ?? (interrupted ? "stopped by operator" : "")
+        var detail = werr ?? (rule.map { "stopped by rule: \($0)" } ?? (interrupted ? "stopped by operator" : ""))
         if werr == nil && !serrs.isEmpty { detail = "source errors: " + serrs.joined(separator: "; ") }
         do {
             try writer.finalize(status: status, endTNs: maxTNs.load(ordering: .relaxed), detail: detail)
@@ -293,7 +306,18 @@ public final class Recorder: @unchecked Sendable {
             }
             if let t = work.lastTNs {
                 maxTNs.fetchAndMax(t)
-                if let d = options.durationS, Double(t) / 1e9 >= d { stop() }
+                var fired = stopEngine.observeTime(tNs: t)
+                switch ev {
+                case .thermal: if let c = lane.status().lastValues["max_c"] { fired = fired ?? stopEngine.observeTemperature(tNs: t, celsius: c) }
+                case .bms(let b):
+                    if let c = b.cellTempsC.max() { fired = fired ?? stopEngine.observeTemperature(tNs: t, celsius: c) }
+                    if let v = b.voltageV { fired = fired ?? stopEngine.observeVoltage(tNs: t, volts: v) }
+                default: break
+                }
+                if let r = fired {
+                    logger.notice("stop rule fired", metadata: ["rule": "\(r)"])
+                    stop()
+                }
             }
             if !writeQueue.push(batch) { break }
         }

@@ -50,5 +50,18 @@ import TRWTestSupport
         }
         let q = try DatabaseQueue(path: path)
         #expect(try q.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok")
+
+        // trw repair marks it recovered and says up to when data was kept.
+        let report = try SessionRepair.repair(path: path)
+        #expect(report.previousStatus == .recording && report.newStatus == .recovered && report.changed)
+        #expect(report.integrity == "ok")
+        #expect(report.streams.first { $0.key == "ir0" }?.rows == frames.count)
+        #expect(report.streams.first { $0.key == "ir0" }?.sequenceHoles == 0)
+        let after = try SessionReader(path: path)
+        #expect(try after.session().status == .recovered)
+        #expect(try after.session().endTNs == report.lastTNs)
+        #expect(try after.gaps().contains { $0.kind == "recorder_loss" && $0.streamId == nil })
+        // A second repair changes nothing.
+        #expect(try SessionRepair.repair(path: path).changed == false)
     }
 }

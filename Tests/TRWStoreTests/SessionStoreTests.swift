@@ -219,3 +219,27 @@ let irDescriptor = StreamDescriptor(key: "ir0", kind: .thermal, device: "test", 
         #expect(try r.clockModels(streamId: ir, includeHistory: true).map(\.method) == ["online", "offline-resync"])
     }
 }
+
+@Suite struct DiskFullTests {
+    @Test func sqliteFullIsAClearErrorAndCommittedDataStays() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("a.sqlite")
+        let w = try SessionWriter(creating: path, session: newSession(), softwareVersion: "test")
+        let ir = try w.addStream(irDescriptor)
+        let pages = try w.dbQueue.read { try Int.fetchOne($0, sql: "PRAGMA page_count")! }
+        try w.dbQueue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA max_page_count = \(pages + 20)") }
+        var committed = 0
+        var failure: (any Error)?
+        for i in 0..<100 {
+            var b = WriteBatch()
+            b.frames = [ThermalFrameRecord(streamId: ir, sequence: Int64(i), deviceTsNs: 0, hostArrivalNs: 0, tNs: Int64(i),
+                                           codec: "raw16le", payload: Data(repeating: 7, count: 100_000),
+                                           stats: FrameStatistics(minCounts: 0, maxCounts: 0, meanCounts: 0, hotspotX: 0, hotspotY: 0))]
+            do { try w.write(b); committed += 1 } catch { failure = error; break }
+        }
+        #expect(failure as? SessionStoreError == .diskFull(path: path))
+        #expect((failure as? SessionStoreError)?.description.contains("disk full") == true)
+        #expect(committed > 0)
+        #expect(try SessionReader(path: path).frameSummaries(streamId: ir).count == committed)
+    }
+}

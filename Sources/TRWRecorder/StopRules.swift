@@ -1,0 +1,145 @@
+import Foundation
+import TRWCore
+
+/// Conditions that end a recording by themselves (from the rig file or flags).
+/// Every path finalizes the session; the rule that fired is its status detail.
+public enum StopRule: Sendable, Equatable, CustomStringConvertible {
+    /// Session time reached (seconds).
+    case duration(seconds: Double)
+    /// The hottest observed temperature (IR max or cell thermocouple) stayed at
+    /// or above `celsius` for `holdS` seconds.
+    case maxTemperature(celsius: Double, holdS: Double)
+    /// After runaway (GB 38031: dT/dt >= 1 degC/s for 3 s on the hottest
+    /// temperature), the voltage fell below `volts`.
+    case voltageBelowAfterRunaway(volts: Double)
+
+    public var description: String {
+        switch self {
+        case .duration(let s): String(format: "duration %.1f s reached", s)
+        case .maxTemperature(let c, let h): String(format: "temperature >= %.1f °C held %.1f s", c, h)
+        case .voltageBelowAfterRunaway(let v): String(format: "voltage below %.3f V after runaway", v)
+        }
+    }
+}
+
+/// Evaluates stop rules on the values the pipeline sees. Thread-safe.
+public final class StopRuleEngine: @unchecked Sendable {
+    public let rules: [StopRule]
+    private let lock = NSLock()
+    // Guarded by lock.
+    private var hotSince: Int64?
+    private var runawayAt: Int64?
+    private var fired: StopRule?
+    private var temps: [(t: Int64, c: Double)] = []  // hottest temperature history for dT/dt
+    private var riseSince: Int64?
+
+    public init(rules: [StopRule]) { self.rules = rules }
+
+    /// The rule that fired, if any.
+    public var firedRule: StopRule? { lock.withLock { fired } }
+    /// Session time at which runaway was seen (GB 38031), if it was.
+    public var runawayTNs: Int64? { lock.withLock { runawayAt } }
+
+    /// Feeds a temperature (degC) at session time t; returns the rule that fires now, if one does.
+    public func observeTemperature(tNs: Int64, celsius: Double) -> StopRule? {
+        lock.withLock {
+            guard fired == nil else { return nil }
+            // GB 38031 runaway: dT/dt >= 1 degC/s sustained 3 s (rate over 1 s windows).
+            temps.append((tNs, celsius))
+            while let f = temps.first, tNs - f.t > 2_000_000_000 { temps.removeFirst() }
+            if let ref = temps.first(where: { tNs - $0.t >= 1_000_000_000 }) ?? (temps.count > 1 && tNs - temps[0].t >= 500_000_000 ? temps[0] : nil) {
+                let rate = (celsius - ref.c) / (Double(tNs - ref.t) / 1e9)
+                if rate >= 1 {
+                    if riseSince == nil { riseSince = ref.t }
+                    if runawayAt == nil, tNs - riseSince! >= 3_000_000_000 { runawayAt = riseSince }
+                } else {
+                    riseSince = nil
+                }
+            }
+            for r in rules {
+                if case .maxTemperature(let c, let hold) = r {
+                    if celsius >= c {
+                        if hotSince == nil { hotSince = tNs }
+                        if Double(tNs - hotSince!) / 1e9 >= hold { fired = r; return r }
+                    } else {
+                        hotSince = nil
+                    }
+                }
+            }
+            return nil
+        }
+    }
+
+    public func observeVoltage(tNs: Int64, volts: Double) -> StopRule? {
+        lock.withLock {
+            guard fired == nil, let ra = runawayAt, tNs >= ra else { return nil }
+            for r in rules {
+                if case .voltageBelowAfterRunaway(let v) = r, volts < v { fired = r; return r }
+            }
+            return nil
+        }
+    }
+
+    public func observeTime(tNs: Int64) -> StopRule? {
+        lock.withLock {
+            guard fired == nil else { return nil }
+            for r in rules {
+                if case .duration(let s) = r, Double(tNs) / 1e9 >= s { fired = r; return r }
+            }
+            return nil
+        }
+    }
+}
+
+/// Refuses to start when the disk cannot hold the run.
+public enum Preflight {
+    /// Expected stored bytes per second of a stream (compressed estimates:
+    /// frames ~2.2x, PCM ~1.4x, BMS ~250 B per row with its raw line).
+    public static func expectedBytesPerSecond(_ d: StreamDescriptor) -> Double {
+        switch d.kind {
+        case .thermal: Double((d.width ?? 640) * (d.height ?? 480) * 2) / 2.2 * d.nominalRateHz + 120 * d.nominalRateHz
+        case .ae: Double((d.channels ?? 1) * (d.sampleFormat?.bytesPerSample ?? 4)) * d.nominalRateHz / 1.4
+        case .bms: 250 * d.nominalRateHz
+        }
+    }
+
+    public static func freeBytes(atDirectoryOf path: String) -> Int64? {
+        var dir = (path as NSString).deletingLastPathComponent
+        if dir.isEmpty { dir = "." }
+        while !FileManager.default.fileExists(atPath: dir) && dir != "/" { dir = (dir as NSString).deletingLastPathComponent }
+        var st = statvfs()
+        guard statvfs(dir, &st) == 0 else { return nil }
+        return Int64(st.f_bavail) * Int64(st.f_frsize)
+    }
+
+    public struct Estimate: Sendable {
+        public var bytesPerSecond: Double
+        public var freeBytes: Int64?
+        public var hoursAvailable: Double? { freeBytes.map { Double($0) / bytesPerSecond / 3600 } }
+    }
+
+    public static func estimate(streams: [StreamDescriptor], outputPath: String) -> Estimate {
+        Estimate(bytesPerSecond: streams.map(expectedBytesPerSecond).reduce(0, +), freeBytes: freeBytes(atDirectoryOf: outputPath))
+    }
+
+    /// Throws when `durationS` of recording will not fit (with a 10% margin).
+    public static func check(streams: [StreamDescriptor], outputPath: String, durationS: Double?) throws -> Estimate {
+        let e = estimate(streams: streams, outputPath: outputPath)
+        if let d = durationS, let free = e.freeBytes, e.bytesPerSecond * d * 1.1 > Double(free) {
+            throw PreflightError.diskTooSmall(path: outputPath, needBytes: Int64(e.bytesPerSecond * d * 1.1), freeBytes: free,
+                                              bytesPerSecond: e.bytesPerSecond, durationS: d)
+        }
+        return e
+    }
+}
+
+public enum PreflightError: Error, CustomStringConvertible {
+    case diskTooSmall(path: String, needBytes: Int64, freeBytes: Int64, bytesPerSecond: Double, durationS: Double)
+    public var description: String {
+        switch self {
+        case .diskTooSmall(let p, let need, let free, let bps, let d):
+            return String(format: "not starting: %@ needs about %.1f MB for %.0f s at %.2f MB/s (incl. 10%% margin) but only %.1f MB are free there; free space, record elsewhere (--out), or shorten --duration",
+                          p, Double(need) / 1e6, d, bps / 1e6, Double(free) / 1e6)
+        }
+    }
+}
