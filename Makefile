@@ -25,6 +25,7 @@ demo: release
 
 test: deps
 	$(SWIFT) build --build-tests
+	bash tests/terminal/dashboard-tmux.sh .build/debug/trw
 	$(SWIFT) test --skip-build
 
 bench: deps

@@ -13,6 +13,7 @@ PKGS=(
   linux-libc-dev
   ffmpeg             # FFV1 reference in `make bench`
   sox                # independent AE test signals
+  tmux               # terminal test of the live dashboard
 )
 missing=()
 for p in "${PKGS[@]}"; do

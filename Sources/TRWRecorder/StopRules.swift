@@ -104,9 +104,12 @@ public enum Preflight {
     }
 
     public static func freeBytes(atDirectoryOf path: String) -> Int64? {
+        // The nearest existing folder above the file (the session folder may not exist yet).
         var dir = (path as NSString).deletingLastPathComponent
+        while !dir.isEmpty && dir != "/" && !FileManager.default.fileExists(atPath: dir) {
+            dir = (dir as NSString).deletingLastPathComponent
+        }
         if dir.isEmpty { dir = "." }
-        while !FileManager.default.fileExists(atPath: dir) && dir != "/" { dir = (dir as NSString).deletingLastPathComponent }
         var st = statvfs()
         guard statvfs(dir, &st) == 0 else { return nil }
         return Int64(st.f_bavail) * Int64(st.f_frsize)

@@ -66,9 +66,10 @@ struct RecordCommand: ParsableCommand {
         try recorder.start()
         printErr("recording \(choice.name) into \(path)\(duration.map { " for \($0) s" } ?? " (Ctrl-C to stop)")")
         let signals = SignalStopper(recorder)
-        let progress = quiet ? nil : ProgressPrinter(recorder)
+        let live = quiet ? nil : LiveTerminal(recorder: recorder, title: "trw record — \(sessionName) (\(choice.name)) -> \(path)",
+                                              outputPath: path, interactive: true)
         let result = recorder.wait()
-        progress?.stop()
+        live?.stop()
         signals.cancel()
         printErr("\(result.status.rawValue): \(path)\(result.detail.isEmpty ? "" : " — \(result.detail)")")
         let summary = try SessionReader(path: path).summary()
@@ -106,29 +107,3 @@ final class SignalStopper {
     }
 }
 
-/// Plain progress lines once a second on stderr (works without a TTY).
-final class ProgressPrinter: @unchecked Sendable {
-    private let timer: any DispatchSourceTimer
-    init(_ recorder: Recorder) {
-        timer = DispatchSource.makeTimerSource(queue: .global())
-        timer.schedule(deadline: .now() + 1, repeating: 1)
-        timer.setEventHandler {
-            let s = recorder.status()
-            var parts = [String(format: "t=%7.1fs", s.sessionTimeS)]
-            for st in s.streams {
-                var p = "\(st.key) \(st.events)"
-                if st.droppedInQueue > 0 { p += " (\(st.droppedInQueue) LOST)" }
-                if let v = st.lastValues["max_c"] { p += String(format: " %.1f°C", v) }
-                if let v = st.lastValues["voltage_v"] { p += String(format: " %.3fV", v) }
-                if let v = st.lastValues["current_a"] { p += String(format: " %.2fA", v) }
-                if let v = st.lastValues["rms"] { p += String(format: " rms %.4f", v) }
-                p += " q\(st.queueFill)/\(st.queueCapacity)"
-                parts.append(p)
-            }
-            parts.append(InfoReport.bytes(s.fileBytes))
-            printErr(parts.joined(separator: " | "))
-        }
-        timer.resume()
-    }
-    func stop() { timer.cancel() }
-}

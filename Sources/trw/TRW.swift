@@ -1,8 +1,30 @@
 import ArgumentParser
+import Foundation
+import Logging
 
 /// trw — Thermal Runaway Workbench. The root command only configures.
 @main
 struct TRW: ParsableCommand {
+    /// Log level from TRW_LOG_LEVEL (trace, debug, info, notice, warning, error, critical); default warning.
+    static func bootstrapLogging() {
+        let level = ProcessInfo.processInfo.environment["TRW_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+    }
+
+    static func main() {
+        bootstrapLogging()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "trw",
         abstract: "Thermal Runaway Workbench: record, label and score battery abuse tests.",

@@ -123,3 +123,10 @@ import TRWTestSupport
         #expect(frames.map(\.sequence) == Array(0..<Int64(frames.count)))
     }
 }
+
+@Suite struct PreflightPathTests {
+    @Test(arguments: ["sessions/new/x.sqlite", "x.sqlite", "/nonexistent-root-dir/a/b.sqlite", "./a/b/c.sqlite"])
+    func freeSpaceIsFoundForFoldersThatDoNotExistYet(path: String) {
+        #expect(Preflight.freeBytes(atDirectoryOf: path) != nil)
+    }
+}
