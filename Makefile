@@ -10,6 +10,7 @@ DEMO_DURATION ?= 20
 
 deps:
 	@bash scripts/install-deps.sh
+	@bash scripts/install-python-deps.sh
 
 build: deps
 	$(SWIFT) build
@@ -26,6 +27,7 @@ demo: release
 test: deps
 	$(SWIFT) build --build-tests
 	bash tests/terminal/dashboard-tmux.sh .build/debug/trw
+	python3 -m pytest -q tests/python
 	$(SWIFT) test --skip-build
 
 bench: deps

@@ -61,11 +61,16 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        // Per-tick features, detectors and scoring (shared by export, replay, predict, annotate).
+        .target(name: "TRWAnalysis", dependencies: ["TRWCore", "TRWStore", "TRWCodec"]),
+        // Datasets out (NPZ), streams out (JSON Lines replay).
+        .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis"]),
         // The CLI: one subcommand per file.
         .executableTarget(
             name: "trw",
             dependencies: [
                 "TRWCore", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync", "TRWCodec",
+                "TRWAnalysis", "TRWDatasets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -83,6 +88,8 @@ let package = Package(
         .testTarget(name: "TRWStoreTests", dependencies: ["TRWStore", "TRWTestSupport"]),
         .testTarget(name: "TRWSimulatorTests", dependencies: ["TRWSimulator", "TRWTestSupport"]),
         .testTarget(name: "TRWRecorderTests", dependencies: ["TRWRecorder", "TRWStore", "TRWTestSupport"]),
+        .testTarget(name: "TRWAnalysisTests", dependencies: ["TRWAnalysis", "TRWRecorder", "TRWStore", "TRWTestSupport"]),
+        .testTarget(name: "TRWDatasetsTests", dependencies: ["TRWDatasets", "TRWAnalysis", "TRWRecorder", "TRWStore", "TRWTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

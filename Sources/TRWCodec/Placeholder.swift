@@ -27,3 +27,18 @@ public final class AudioEncoder {
         return out
     }
 }
+public final class AudioDecoder {
+    public init() {}
+    public func decode(_ bytes: [UInt8], codec: String, channels: Int, frameCount: Int) throws -> [Int32] {
+        guard codec == "pcm-raw-s32le", bytes.count == channels * frameCount * 4 else { throw CodecError.badPayload(codec) }
+        var out = [Int32](repeating: 0, count: channels * frameCount)
+        for i in 0..<out.count {
+            var u = UInt32(bytes[4 * i])
+            u |= UInt32(bytes[4 * i + 1]) << 8
+            u |= UInt32(bytes[4 * i + 2]) << 16
+            u |= UInt32(bytes[4 * i + 3]) << 24
+            out[i] = Int32(bitPattern: u)
+        }
+        return out
+    }
+}

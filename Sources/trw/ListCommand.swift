@@ -22,9 +22,8 @@ struct ListCommand: ParsableCommand {
             print("no sessions in \(directory)/ (record one: trw record --name NAME)")
             return
         }
-        print(String(format: "%-28@ %-10@ %-20@ %9@ %7@ %7@ %6@ %10@", "session" as NSString, "status" as NSString,
-                     "started (UTC)" as NSString, "duration" as NSString, "frames" as NSString, "bms" as NSString,
-                     "labels" as NSString, "size" as NSString))
+        print(pad("session", 28) + " " + pad("status", 10) + " " + pad("started (UTC)", 20) + " " + lpad("duration", 9) + " "
+              + lpad("frames", 7) + " " + lpad("bms", 7) + " " + lpad("labels", 6) + " " + lpad("size", 10))
         for f in files {
             let path = directory + "/" + f
             do {
@@ -32,9 +31,9 @@ struct ListCommand: ParsableCommand {
                 let dur = Double(s.session.endTNs ?? s.streams.compactMap(\.lastTNs).max() ?? 0) / 1e9
                 let frames = s.streams.filter { $0.stream.kind == "thermal" }.reduce(0) { $0 + $1.count }
                 let bms = s.streams.filter { $0.stream.kind == "bms" }.reduce(0) { $0 + $1.count }
-                print(String(format: "%-28@ %-10@ %-20@ %9@ %7d %7d %6d %10@", f as NSString, s.session.status.rawValue as NSString,
-                             String(s.session.startUtc.prefix(19)) as NSString, InfoReport.duration(dur) as NSString,
-                             frames, bms, s.labels.count, InfoReport.bytes(s.fileBytes) as NSString))
+                print(pad(f, 28) + " " + pad(s.session.status.rawValue, 10) + " " + pad(String(s.session.startUtc.prefix(19)), 20) + " "
+                      + lpad(InfoReport.duration(dur), 9) + " " + lpad("\(frames)", 7) + " " + lpad("\(bms)", 7) + " "
+                      + lpad("\(s.labels.count)", 6) + " " + lpad(InfoReport.bytes(s.fileBytes), 10))
             } catch {
                 print("\(f): \(error)")
             }

@@ -1,0 +1,158 @@
+import Foundation
+import TRWAnalysis
+import TRWCodec
+import TRWCore
+import TRWStore
+
+/// What `trw export` writes; the layout is documented in schemas/export-npz.md.
+public struct ExportOptions: Sendable {
+    public var features = FeatureOptions()
+    /// "runaway within horizon H" label, seconds.
+    public var horizonS: Double = 60
+    /// Which labels define onset and exclusions: a method ("manual",
+    /// "simulator_ground_truth", "detector:gb38031", ...) or nil for any current label.
+    public var labelMethod: String?
+    /// Restrict to one author's labels (a label set per annotator).
+    public var labelAuthor: String?
+    /// Optional IR tensors downsampled (block mean) to this size, °C as float16.
+    public var irFrameSize: (width: Int, height: Int)?
+    public init() {}
+}
+
+public struct ExportReport: Sendable {
+    public var path: String
+    public var sessions: Int
+    public var ticks: Int
+    public var features: Int
+    public var bytes: Int64
+    public var sessionsWithOnset: Int
+}
+
+public enum ExportError: Error, CustomStringConvertible {
+    case noSessions
+    case badFrameSize(String)
+    public var description: String {
+        switch self {
+        case .noSessions: "no sessions given; pass one or more .sqlite files"
+        case .badFrameSize(let m): m
+        }
+    }
+}
+
+public enum DatasetExporter {
+    /// Exports sessions to one NPZ, one session at a time (memory: one
+    /// session's feature table, which is small, plus one frame).
+    public static func export(sessions paths: [String], to outPath: String, options o: ExportOptions = ExportOptions(),
+                              progress: ((String, Double) -> Void)? = nil) throws -> ExportReport {
+        guard !paths.isEmpty else { throw ExportError.noSessions }
+        let tmp = NSTemporaryDirectory() + "trw-export-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let names = FeatureExtractor.names(o.features)
+        let nf = names.count
+        func w(_ n: String, _ t: NPYDType, _ shape: [Int] = []) throws -> NPYStreamWriter {
+            try NPYStreamWriter(path: "\(tmp)/\(n).npy", dtype: t, trailingShape: shape)
+        }
+        let features = try w("features", .float32, [nf])
+        let tS = try w("t_s", .float64)
+        let sessionIndex = try w("session_index", .int32)
+        let tto = try w("time_to_onset_s", .float32)
+        let within = try w("runaway_within_horizon", .int8)
+        let post = try w("post_onset", .bool)
+        let mask = try w("mask", .bool)
+        let ir = try o.irFrameSize.map { try w("ir_frames_c", .float16, [$0.height, $0.width]) }
+        var sUUID: [String] = [], sName: [String] = [], sChem: [String] = [], sCap: [Double] = [], sFormat: [String] = []
+        var sOnset: [Double] = [], sHasOnset: [Bool] = [], sTicks: [Int32] = [], sLabelSet: [String] = []
+        var total = 0
+        for (si, path) in paths.enumerated() {
+            let r = try SessionReader(path: path)
+            let sess = try r.session()
+            let table = try FeatureExtractor.extract(r, options: o.features) { progress?(path, $0 * 0.9) }
+            let labels = try r.annotations().filter { a in
+                (o.labelMethod == nil || a.method == o.labelMethod) && (o.labelAuthor == nil || a.author == o.labelAuthor)
+            }
+            let onset = labels.filter { $0.label == "runaway_onset" }.map { Double($0.startTNs) / 1e9 }.min()
+            let excluded = labels.filter { $0.label == "exclude" }.map {
+                (Double($0.startTNs) / 1e9, Double($0.endTNs ?? $0.startTNs) / 1e9)
+            }
+            try features.append(table.values)
+            try tS.append(table.tickTimesS)
+            try sessionIndex.append([Int32](repeating: Int32(si), count: table.count))
+            try tto.append(table.tickTimesS.map { t in onset.map { Float($0 - t) } ?? .nan })
+            try within.append(table.tickTimesS.map { t -> Int8 in onset.map { t >= $0 - o.horizonS ? 1 : 0 } ?? 0 })
+            try post.append(table.tickTimesS.map { t in onset.map { t >= $0 } ?? false })
+            try mask.append(table.tickTimesS.map { t in !excluded.contains { t >= $0.0 && t <= $0.1 } })
+            if let ir, let size = o.irFrameSize {
+                try appendFrames(r, ticks: table.tickTimesS, size: size, to: ir)
+            }
+            sUUID.append(sess.uuid); sName.append(sess.name)
+            sChem.append(sess.cellChemistry ?? ""); sCap.append(sess.cellCapacityAh ?? .nan); sFormat.append(sess.cellFormat ?? "")
+            sOnset.append(onset ?? .nan); sHasOnset.append(onset != nil); sTicks.append(Int32(table.count))
+            let sets = Set(labels.map { "\($0.method) by \($0.author)" }).sorted()
+            sLabelSet.append(sets.isEmpty ? "none" : sets.joined(separator: "; "))
+            total += table.count
+            progress?(path, 1)
+        }
+        func strings(_ n: String, _ v: [String]) throws {
+            let x = try w(n, .unicode(max(1, v.map(\.unicodeScalars.count).max() ?? 1)))
+            try x.append(strings: v)
+            try x.finish()
+        }
+        try strings("feature_names", names)
+        try strings("session_uuid", sUUID)
+        try strings("session_name", sName)
+        try strings("session_cell_chemistry", sChem)
+        try strings("session_cell_format", sFormat)
+        try strings("session_label_set", sLabelSet)
+        let cap = try w("session_cell_capacity_ah", .float64); try cap.append(sCap); try cap.finish()
+        let on = try w("session_onset_s", .float64); try on.append(sOnset); try on.finish()
+        let ho = try w("session_has_onset", .bool); try ho.append(sHasOnset); try ho.finish()
+        let tk = try w("session_ticks", .int32); try tk.append(sTicks); try tk.finish()
+        let meta = try w("meta_json", .unicode(4096))
+        let metaText = JSONText.encode([
+            "format": "trw-dataset-1", "rate_hz": String(o.features.rateHz), "horizon_s": String(o.horizonS),
+            "label_method": o.labelMethod ?? "any", "label_author": o.labelAuthor ?? "any",
+            "ir_frame_size": o.irFrameSize.map { "\($0.width)x\($0.height)" } ?? "none",
+        ])
+        try meta.append(strings: [metaText])
+        try meta.finish()
+        for x in [features, tS, sessionIndex, tto, within, post, mask] { try x.finish() }
+        try ir?.finish()
+        var members = ["features", "feature_names", "t_s", "session_index", "time_to_onset_s", "runaway_within_horizon",
+                       "post_onset", "mask", "session_uuid", "session_name", "session_cell_chemistry", "session_cell_format",
+                       "session_cell_capacity_ah", "session_onset_s", "session_has_onset", "session_ticks", "session_label_set",
+                       "meta_json"]
+        if ir != nil { members.append("ir_frames_c") }
+        try NPZArchive.write(members: members.map { ($0, "\(tmp)/\($0).npy") }, to: outPath)
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: outPath)[.size] as? NSNumber)?.int64Value ?? 0
+        return ExportReport(path: outPath, sessions: paths.count, ticks: total, features: nf, bytes: bytes,
+                            sessionsWithOnset: sHasOnset.filter { $0 }.count)
+    }
+
+    /// The frame at each tick's end, block-mean downsampled, in °C.
+    static func appendFrames(_ r: SessionReader, ticks: [Double], size: (width: Int, height: Int),
+                             to out: NPYStreamWriter) throws {
+        let st = try r.streams(kind: .thermal).first
+        let dec = FrameDecoder()
+        let n = size.width * size.height
+        for t in ticks {
+            var cell = [Float16](repeating: .nan, count: n)
+            if let st, let cal = st.calibration, let w = st.width, let h = st.height,
+               let f = try r.frame(streamId: st.id!, nearest: Int64(t * 1e9)), f.tNs <= Int64(t * 1e9) {
+                let px = try dec.decode([UInt8](f.payload), codec: f.codec, width: w, height: h)
+                var sum = [Double](repeating: 0, count: n), cnt = [Int](repeating: 0, count: n)
+                for y in 0..<h {
+                    let oy = y * size.height / h
+                    for x in 0..<w {
+                        let o = oy * size.width + x * size.width / w
+                        sum[o] += Double(px[y * w + x]); cnt[o] += 1
+                    }
+                }
+                for i in 0..<n where cnt[i] > 0 {
+                    cell[i] = Float16(cal.kelvin(0) - 273.15 + sum[i] / Double(cnt[i]) * cal.kelvinPerCount)
+                }
+            }
+            try out.append(cell)
+        }
+    }
+}
