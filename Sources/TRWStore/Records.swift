@@ -434,6 +434,18 @@ public struct PredictionRecord: Codable, Sendable, Equatable, FetchableRecord, M
         case latencyNs = "latency_ns", parametersJson = "parameters_json"
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    public init(id: Int64? = nil, model: String, modelVersion: String, runId: String, tNs: Int64, score: Double, alarm: Bool,
+                latencyNs: Int64?, parametersJson: String) {
+        self.id = id
+        self.model = model
+        self.modelVersion = modelVersion
+        self.runId = runId
+        self.tNs = tNs
+        self.score = score
+        self.alarm = alarm
+        self.latencyNs = latencyNs
+        self.parametersJson = parametersJson
+    }
 }
 
 /// Small JSON helpers for the *_json columns (sorted keys: stable files).

@@ -151,6 +151,15 @@ public final class SessionWriter: Sendable {
         }
     }
 
+    /// Adds a detector's score stream.
+    public func addPredictions(_ rows: [PredictionRecord]) throws {
+        try guarded {
+            try dbQueue.write { db in
+                for var r in rows { try r.insert(db) }
+            }
+        }
+    }
+
     /// Stores a new current clock model for a stream; older ones stay as history.
     @discardableResult
     public func setClockModel(streamId: Int64, method: String, modelJSON: String) throws -> Int64 {

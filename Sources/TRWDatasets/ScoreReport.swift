@@ -1,0 +1,123 @@
+import Foundation
+import TRWAnalysis
+import TRWStore
+
+/// `trw score`: detectors side by side on a set of runs.
+public struct ScoreOptions: Sendable {
+    public var detectors: [String] = ["gb38031", "dtdt", "vdrop"]
+    public var window = ScoringWindow()
+    public var alarm = AlarmRule()
+    public var features = FeatureOptions()
+    /// Labels that define onset (nil: any current runaway_onset label).
+    public var labelMethod: String?
+    public init() {}
+}
+
+public struct ScoreReport: Sendable {
+    public var scores: [DetectorScore]
+    public var outcomes: [String: [RunOutcome]]
+    public var options: ScoreOptions
+
+    public static func run(sessions: [String], options o: ScoreOptions, progress: ((String) -> Void)? = nil) throws -> ScoreReport {
+        var outcomes: [String: [RunOutcome]] = [:]
+        for path in sessions {
+            progress?(path)
+            let r = try SessionReader(path: path)
+            let table = try FeatureExtractor.extract(r, options: o.features)
+            let onset = try r.annotations()
+                .filter { $0.label == "runaway_onset" && (o.labelMethod == nil || $0.method == o.labelMethod) }
+                .map { Double($0.startTNs) / 1e9 }.min()
+            let dur = table.tickTimesS.last ?? 0
+            var noLabels = ReplayOptions()
+            noLabels.features = o.features
+            noLabels.includeLabels = false
+            var replay: [ReplayEvent]?
+            for d in o.detectors {
+                let run: PredictionRun
+                if d.hasPrefix("exec:") {
+                    if replay == nil { replay = try ReplayBuilder.events(r, options: noLabels) }
+                    run = try Predictor.runExternal(command: String(d.dropFirst(5)), events: replay!, alarm: o.alarm, runId: "score")
+                } else {
+                    run = try Predictor.runBuiltIn(d, table: table, alarm: o.alarm, runId: "score")
+                }
+                outcomes[d, default: []].append(RunOutcome(session: path, onsetS: onset, durationS: dur,
+                                                           alarmTimesS: run.alarmTimesS, latenciesNs: run.latenciesNs))
+            }
+        }
+        let scores = o.detectors.map { DetectorScore.compute(detector: $0, outcomes: outcomes[$0] ?? [], window: o.window) }
+        return ScoreReport(scores: scores, outcomes: outcomes, options: o)
+    }
+
+    static func f(_ v: Double, _ d: Int = 2) -> String { v.isFinite ? String(format: "%.\(d)f", v) : "-" }
+    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    static func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+
+    public var table: String {
+        var lines = [
+            "window: alarm counts as detection in [onset - \(Self.f(options.window.earlyS, 0)) s, onset + \(Self.f(options.window.lateS, 0)) s]; alarm when score > \(options.alarm.threshold) for \(options.alarm.k) tick(s)",
+            Self.pad("detector", 12) + Self.lpad("runs", 5) + Self.lpad("pos", 5) + Self.lpad("recall", 8) + Self.lpad("FA", 5)
+                + Self.lpad("FA/run", 8) + Self.lpad("FA/h", 8) + Self.lpad("neg alarmed", 13) + Self.lpad("lead s mean±std", 18)
+                + Self.lpad("median", 8) + Self.lpad("lat p50/p99 µs", 16),
+        ]
+        for s in scores {
+            lines.append(Self.pad(s.detector, 12) + Self.lpad("\(s.runs)", 5) + Self.lpad("\(s.positives)", 5)
+                         + Self.lpad("\(s.detected)/\(s.positives)", 8) + Self.lpad("\(s.falseAlarms)", 5)
+                         + Self.lpad(Self.f(s.falseAlarmsPerRun), 8) + Self.lpad(Self.f(s.falseAlarmsPerHour), 8)
+                         + Self.lpad("\(s.negativeRunsWithAlarm)/\(s.negativeRuns)", 13)
+                         + Self.lpad(Self.f(s.leadMean, 1) + "±" + Self.f(s.leadStd, 1), 18) + Self.lpad(Self.f(s.leadMedian, 1), 8)
+                         + Self.lpad(Self.f(s.latencyP50Us, 1) + "/" + Self.f(s.latencyP99Us, 1), 16))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public var csv: String {
+        var out = "detector,runs,positives,detected,recall,false_alarms,false_alarms_per_run,false_alarms_per_hour,negative_runs,negative_runs_with_alarm,lead_mean_s,lead_std_s,lead_median_s,latency_p50_us,latency_p99_us\n"
+        for s in scores {
+            out += [s.detector, "\(s.runs)", "\(s.positives)", "\(s.detected)", Self.f(s.recall, 4), "\(s.falseAlarms)",
+                    Self.f(s.falseAlarmsPerRun, 4), Self.f(s.falseAlarmsPerHour, 4), "\(s.negativeRuns)", "\(s.negativeRunsWithAlarm)",
+                    Self.f(s.leadMean, 3), Self.f(s.leadStd, 3), Self.f(s.leadMedian, 3), Self.f(s.latencyP50Us, 2),
+                    Self.f(s.latencyP99Us, 2)].joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    public var json: String {
+        let rows = scores.map { s -> String in
+            var l = JSONLine()
+            l.add("detector", s.detector); l.add("runs", Double(s.runs)); l.add("positives", Double(s.positives))
+            l.add("detected", Double(s.detected)); l.add("recall", s.recall); l.add("false_alarms", Double(s.falseAlarms))
+            l.add("false_alarms_per_run", s.falseAlarmsPerRun); l.add("false_alarms_per_hour", s.falseAlarmsPerHour)
+            l.add("negative_runs", Double(s.negativeRuns)); l.add("negative_runs_with_alarm", Double(s.negativeRunsWithAlarm))
+            l.add("lead_mean_s", s.leadMean); l.add("lead_std_s", s.leadStd); l.add("lead_median_s", s.leadMedian)
+            l.addRaw("lead_times_s", "[" + s.leadTimesS.map { JSONLine.number($0) }.joined(separator: ",") + "]")
+            l.add("latency_p50_us", s.latencyP50Us); l.add("latency_p99_us", s.latencyP99Us)
+            return l.text
+        }
+        return "[\n" + rows.joined(separator: ",\n") + "\n]\n"
+    }
+
+    /// Lead-time distribution per detector (strip plot), SVG.
+    public var svg: String {
+        let w = 800.0, rowH = 40.0, left = 120.0, right = 30.0, top = 40.0
+        let all = scores.flatMap(\.leadTimesS)
+        let lo = min(0, all.min() ?? 0), hi = max(1, all.max() ?? 1)
+        func x(_ v: Double) -> Double { left + (v - lo) / (hi - lo) * (w - left - right) }
+        let h = top + rowH * Double(scores.count) + 50
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/><text x=\"\(left)\" y=\"22\" font-weight=\"bold\">Lead time before labelled onset (s), per detector</text>\n"
+        for (i, sc) in scores.enumerated() {
+            let y = top + rowH * Double(i) + rowH / 2
+            s += "<text x=\"\(left - 8)\" y=\"\(y + 4)\" text-anchor=\"end\">\(sc.detector) (\(sc.detected)/\(sc.positives))</text>\n"
+            s += "<line x1=\"\(left)\" x2=\"\(w - right)\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"#ddd\"/>\n"
+            for v in sc.leadTimesS { s += "<circle cx=\"\(Self.f(x(v), 1))\" cy=\"\(y)\" r=\"4\" fill=\"#1f77b4\" fill-opacity=\"0.7\"/>\n" }
+            if sc.leadMedian.isFinite { s += "<line x1=\"\(Self.f(x(sc.leadMedian), 1))\" x2=\"\(Self.f(x(sc.leadMedian), 1))\" y1=\"\(y - 10)\" y2=\"\(y + 10)\" stroke=\"#d62728\" stroke-width=\"2\"/>\n" }
+        }
+        let yb = top + rowH * Double(scores.count) + 15
+        for k in 0...5 {
+            let v = lo + (hi - lo) * Double(k) / 5
+            s += "<text x=\"\(Self.f(x(v), 1))\" y=\"\(yb)\" text-anchor=\"middle\">\(Self.f(v, 0))</text>\n"
+        }
+        s += "<text x=\"\(left + (w - left - right) / 2)\" y=\"\(yb + 18)\" text-anchor=\"middle\">seconds before onset (red: median)</text>\n</svg>\n"
+        return s
+    }
+}
