@@ -66,12 +66,10 @@ public final class FrameEncoder {
     private let output = ScratchBytes()
     private let rows = ScratchBytes()
 
-    /// - Parameters:
-    ///   - codec: the bitstream to write.
-    ///   - zstdLevel: zstd compression level for the zstd-based codecs (1 is the tuned default).
-    public init(codec: FrameCodecName = .default, zstdLevel: Int = 1) throws(CodecError) {
+    /// - Parameter codec: the bitstream to write (its zstd tuning comes with it).
+    public init(codec: FrameCodecName = .default) throws(CodecError) {
         self.codec = codec
-        zstd = try ZstdCompressor(level: Int32(clamping: zstdLevel))
+        zstd = try ZstdCompressor(codec == .deltaShuffleZstd ? .level(1) : .entropyOnly)
     }
 
     /// Encodes one frame of row-major counts. Throws `invalidGeometry` if

@@ -97,12 +97,10 @@ public final class PCMEncoder {
     private let planes = ScratchBytes()
     private let output = ScratchBytes()
 
-    /// - Parameters:
-    ///   - codec: the bitstream to write.
-    ///   - zstdLevel: zstd level for `fixedZstd` (1 is the tuned default).
-    public init(codec: PCMCodecName = .default, zstdLevel: Int = 1) throws(CodecError) {
+    /// - Parameter codec: the bitstream to write (its zstd tuning comes with it).
+    public init(codec: PCMCodecName = .default) throws(CodecError) {
         self.codec = codec
-        zstd = try ZstdCompressor(level: Int32(clamping: zstdLevel))
+        zstd = try ZstdCompressor(.level(1))
     }
 
     /// Encodes interleaved samples of `channels` channels (1...255).

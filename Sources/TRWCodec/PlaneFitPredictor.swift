@@ -14,9 +14,9 @@
 ///     pred = (105*S0[y-1] - 53*S0[y-2] + 23*(S1[y-1] + S1[y-2])
 ///             + 243*v[x-1] + 220*v[x-2] + 197*v[x-3] + 512) >> 10
 ///
-/// clamped to 0...65535 (weights sum to 1024). Integer arithmetic in Int32
-/// with wrapping adds; the exact sum always fits, so encoder and decoder
-/// agree bit for bit on every platform.
+/// (weights sum to 1024), and the residual is (v - pred) mod 2^16, zigzagged.
+/// Integer arithmetic in Int32 with wrapping adds; the exact sum always fits
+/// (|sum| < 2^29), so encoder and decoder agree bit for bit on every platform.
 ///
 /// Borders: pixel (0,0) is predicted as 0; the rest of row 0 by its left
 /// neighbour; column 0 of later rows by the pixel above; every other border
@@ -43,10 +43,11 @@ enum PlaneFit {
         Int32(Int16(bitPattern: (z >> 1) ^ (0 &- (z & 1))))
     }
 
+    /// Prediction mod 2^16 (no clamp: residuals are taken mod 2^16, so a
+    /// prediction past 0 or 65535 wraps to the same small residual).
     @inline(__always)
     static func interior(_ t: Int32, _ l1: Int32, _ l2: Int32, _ l3: Int32) -> Int32 {
-        let acc = t &+ wLeft1 &* l1 &+ wLeft2 &* l2 &+ wLeft3 &* l3
-        return min(max(acc >> shift, 0), 65535)
+        (t &+ wLeft1 &* l1 &+ wLeft2 &* l2 &+ wLeft3 &* l3) >> shift
     }
 
     @inline(__always)
@@ -54,28 +55,21 @@ enum PlaneFit {
         x == 0 ? Int32(prev[0]) : (Int32(cur[x - 1]) &+ Int32(prev[x]) &+ 1) >> 1
     }
 
-    /// Box sum S0 and ramp sum S1 over x-3...x+3 for 3 <= x < width-3.
-    static func rowSums(_ v: UnsafePointer<UInt16>, width: Int,
-                        s0: UnsafeMutablePointer<Int32>, s1: UnsafeMutablePointer<Int32>) {
+    /// For one row, for 3 <= x < width-3, with box sum S0 = sum of v[x-3...x+3]
+    /// and ramp sum S1 = sum of d*v[x+d], d in -3...3:
+    /// asRow1 = 105*S0 + 23*S1 (its weight as the row above) and
+    /// asRow2 = -53*S0 + 23*S1 (its weight two rows above).
+    static func rowTerms(_ v: UnsafePointer<UInt16>, width: Int,
+                         asRow1: UnsafeMutablePointer<Int32>, asRow2: UnsafeMutablePointer<Int32>) {
         var x = 3
         let end = width - 3
         while x < end {
             let a = Int32(v[x - 3]), b = Int32(v[x - 2]), c = Int32(v[x - 1]), d = Int32(v[x])
             let e = Int32(v[x + 1]), f = Int32(v[x + 2]), g = Int32(v[x + 3])
-            s0[x] = a &+ b &+ c &+ d &+ e &+ f &+ g
-            s1[x] = 3 &* (g &- a) &+ 2 &* (f &- b) &+ (e &- c)
-            x += 1
-        }
-    }
-
-    /// t[x] = contribution of the two rows above plus the rounding term.
-    static func aboveTerm(s0a: UnsafePointer<Int32>, s1a: UnsafePointer<Int32>,
-                          s0b: UnsafePointer<Int32>, s1b: UnsafePointer<Int32>,
-                          width: Int, t: UnsafeMutablePointer<Int32>) {
-        var x = 3
-        let end = width - 3
-        while x < end {
-            t[x] = wBox1 &* s0a[x] &+ wBox2 &* s0b[x] &+ wRamp &* (s1a[x] &+ s1b[x]) &+ rounding
+            let s0 = a &+ b &+ c &+ d &+ e &+ f &+ g
+            let ramp = wRamp &* (3 &* (g &- a) &+ 2 &* (f &- b) &+ (e &- c))
+            asRow1[x] = wBox1 &* s0 &+ ramp &+ rounding
+            asRow2[x] = wBox2 &* s0 &+ ramp
             x += 1
         }
     }
@@ -89,8 +83,9 @@ enum PlaneFit {
             lo[i] = UInt8(truncatingIfNeeded: z)
             hi[i] = UInt8(truncatingIfNeeded: z >> 8)
         }
-        var sA0 = scratch, sA1 = scratch + w, sB0 = scratch + 2 * w, sB1 = scratch + 3 * w
-        let t = scratch + 4 * w
+        // Terms of the row above (r1) and of the row two above (r2); each row's
+        // terms are computed once and reused for the next two rows.
+        var r1 = (scratch, scratch + w), r2 = (scratch + 2 * w, scratch + 3 * w)
         // Row 0.
         put(0, p[0], 0)
         for x in 1..<w { put(x, p[x], Int32(p[x - 1])) }
@@ -101,19 +96,18 @@ enum PlaneFit {
                 continue
             }
             if y == 2 {
-                rowSums(p, width: w, s0: sB0, s1: sB1)
+                rowTerms(p, width: w, asRow1: r2.0, asRow2: r2.1)
             } else {
-                swap(&sA0, &sB0)
-                swap(&sA1, &sB1)
+                swap(&r1, &r2)
             }
-            rowSums(prev, width: w, s0: sA0, s1: sA1)
-            aboveTerm(s0a: sA0, s1a: sA1, s0b: sB0, s1b: sB1, width: w, t: t)
+            rowTerms(prev, width: w, asRow1: r1.0, asRow2: r1.1)
+            let t1 = r1.0, t2 = r2.1
             for x in 0..<3 { put(base + x, cur[x], border(cur, prev, x)) }
             let lo2 = lo + base, hi2 = hi + base
             var x = 3
             let end = w - 3
             while x < end {
-                let pred = interior(t[x], Int32(cur[x - 1]), Int32(cur[x - 2]), Int32(cur[x - 3]))
+                let pred = interior(t1[x] &+ t2[x], Int32(cur[x - 1]), Int32(cur[x - 2]), Int32(cur[x - 3]))
                 let z = zigzag(Int32(cur[x]) &- pred)
                 lo2[x] = UInt8(truncatingIfNeeded: z)
                 hi2[x] = UInt8(truncatingIfNeeded: z >> 8)
@@ -130,8 +124,9 @@ enum PlaneFit {
             let z = UInt16(lo[i]) | UInt16(hi[i]) << 8
             return UInt16(truncatingIfNeeded: pred &+ unzigzag(z))
         }
-        var sA0 = scratch, sA1 = scratch + w, sB0 = scratch + 2 * w, sB1 = scratch + 3 * w
-        let t = scratch + 4 * w
+        // Terms of the row above (r1) and of the row two above (r2); each row's
+        // terms are computed once and reused for the next two rows.
+        var r1 = (scratch, scratch + w), r2 = (scratch + 2 * w, scratch + 3 * w)
         p[0] = get(0, 0)
         for x in 1..<w { p[x] = get(x, Int32(p[x - 1])) }
         for y in 1..<h {
@@ -141,20 +136,19 @@ enum PlaneFit {
                 continue
             }
             if y == 2 {
-                rowSums(p, width: w, s0: sB0, s1: sB1)
+                rowTerms(p, width: w, asRow1: r2.0, asRow2: r2.1)
             } else {
-                swap(&sA0, &sB0)
-                swap(&sA1, &sB1)
+                swap(&r1, &r2)
             }
-            rowSums(prev, width: w, s0: sA0, s1: sA1)
-            aboveTerm(s0a: sA0, s1a: sA1, s0b: sB0, s1b: sB1, width: w, t: t)
+            rowTerms(prev, width: w, asRow1: r1.0, asRow2: r1.1)
+            let t1 = r1.0, t2 = r2.1
             for x in 0..<3 { cur[x] = get(base + x, border(cur, prev, x)) }
             let lo2 = lo + base, hi2 = hi + base
             var l1 = Int32(cur[2]), l2 = Int32(cur[1]), l3 = Int32(cur[0])
             var x = 3
             let end = w - 3
             while x < end {
-                let pred = interior(t[x], l1, l2, l3)
+                let pred = interior(t1[x] &+ t2[x], l1, l2, l3)
                 let z = UInt16(lo2[x]) | UInt16(hi2[x]) << 8
                 let v = Int32(UInt16(truncatingIfNeeded: pred &+ unzigzag(z)))
                 cur[x] = UInt16(truncatingIfNeeded: v)
