@@ -93,7 +93,7 @@ public enum FeatureExtractor {
                 let f = Double(k) * binHz
                 return o.aeBandEdgesHz.indices.dropLast().first { f >= o.aeBandEdgesHz[$0] && f < o.aeBandEdgesHz[$0 + 1] } ?? -1
             }
-            let dec = AudioDecoder()
+            let dec = try PCMDecoder()
             var carry: [Double] = []  // channel-averaged samples not yet in a full window
             var carryT0: Int64 = 0
             let samplePeriodNs = 1e9 / rate
@@ -130,7 +130,7 @@ public enum FeatureExtractor {
 
         // Pass 2: ticks.
         let cal = thermal?.calibration
-        let fdec = FrameDecoder()
+        let fdec = try FrameDecoder()
         var values = [Float](repeating: .nan, count: ticks * names.count)
         var ib = 0, iff = 0, ih = 0
         var prevV = Double.nan, prevT = Double.nan, prevIR = Double.nan

@@ -133,7 +133,7 @@ public enum DatasetExporter {
     static func appendFrames(_ r: SessionReader, ticks: [Double], size: (width: Int, height: Int),
                              to out: NPYStreamWriter) throws {
         let st = try r.streams(kind: .thermal).first
-        let dec = FrameDecoder()
+        let dec = try FrameDecoder()
         let n = size.width * size.height
         for t in ticks {
             var cell = [Float16](repeating: .nan, count: n)

@@ -80,7 +80,7 @@ public enum ReplayBuilder {
             }
         }
         if o.frames != .none {
-            let dec = FrameDecoder()
+            let dec = try FrameDecoder()
             for st in streams where st.kind == StreamKind.thermal.rawValue {
                 let cal = st.calibration ?? .tLinear10mK
                 for f in try r.frameSummaries(streamId: st.id!) {

@@ -78,14 +78,21 @@ final class LaneWorker {
     let lane: Lane
     let clock: SessionClock
     var timebase: OnlineTimebase
-    let frameEncoder = FrameEncoder()
-    let audioEncoder = AudioEncoder()
+    let frameEncoder: FrameEncoder
+    let audioEncoder: PCMEncoder
     private(set) var lastTNs: Int64?
 
     init(lane: Lane, clock: SessionClock) {
         self.lane = lane
         self.clock = clock
         timebase = OnlineTimebase(lane.descriptor)
+        // Creating a zstd context fails only when out of memory.
+        do {
+            frameEncoder = try FrameEncoder()
+            audioEncoder = try PCMEncoder()
+        } catch {
+            fatalError("cannot create codec contexts: \(error)")
+        }
     }
 
     func process(_ event: SourceEvent, into batch: inout WriteBatch) throws {
@@ -97,7 +104,7 @@ final class LaneWorker {
             let payload = try frameEncoder.encode(f.pixels, width: f.width, height: f.height)
             batch.frames.append(ThermalFrameRecord(
                 streamId: sid, sequence: f.sequence, deviceTsNs: f.deviceTimestampNs, hostArrivalNs: f.hostArrivalNs,
-                tNs: t, codec: frameEncoder.codecName, payload: Data(payload), stats: stats,
+                tNs: t, codec: frameEncoder.codec.rawValue, payload: Data(payload), stats: stats,
                 flags: f.isErroneous ? ThermalFrameRecord.flagDriverError : 0))
             var values: [String: Double] = [:]
             if let cal = lane.descriptor.calibration { values["max_c"] = cal.celsius(stats.maxCounts) }
@@ -106,11 +113,11 @@ final class LaneWorker {
         case .audio(let c):
             let t = clock.sessionTime(monotonic: timebase.hostTime(of: c))
             let (rms, peak) = Self.levels(c)
-            let payload = try audioEncoder.encode(c.samples, channels: c.channels, format: c.format)
+            let payload = try audioEncoder.encode(c.samples, channels: c.channels)
             batch.audio.append(AudioChunkRecord(
                 streamId: sid, firstSampleIndex: c.firstSampleIndex, frameCount: c.frameCount, hostArrivalNs: c.hostArrivalNs,
                 pairSampleIndex: c.clockPair?.sampleIndex, pairHostNs: c.clockPair?.hostNs, tNs: t,
-                codec: audioEncoder.codecName(format: c.format), payload: Data(payload), rms: rms, peak: peak))
+                codec: audioEncoder.codec.rawValue, payload: Data(payload), rms: rms, peak: peak))
             lane.noteProcessed(tNs: t, values: ["rms": rms, "peak": peak])
             lastTNs = t
         case .bms(let s):

@@ -43,7 +43,7 @@ import TRWTestSupport
         let frames = try reader.frames(streamId: ir.id!)
         #expect(frames.count >= seenBeforeKill, "a commit seen before the kill was lost")
         #expect(frames.map(\.sequence) == Array(0..<Int64(frames.count)), "frames are contiguous up to the last commit")
-        let dec = FrameDecoder()
+        let dec = try FrameDecoder()
         for f in frames.suffix(3) {
             let px = try dec.decode([UInt8](f.payload), codec: f.codec, width: ir.width!, height: ir.height!)
             #expect(px[0] == SyntheticSource.pixel(frame: f.sequence, x: 0, y: 0, width: ir.width!, height: ir.height!))

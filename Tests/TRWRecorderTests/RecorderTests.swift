@@ -31,7 +31,7 @@ func record(_ source: any Source, dir: TemporaryDirectory, configure: (inout Rec
         let ir = try #require(try reader.stream(key: "ir0"))
         let frames = try reader.frames(streamId: ir.id!)
         #expect(frames.map(\.sequence) == Array(0...100))
-        let dec = FrameDecoder()
+        let dec = try FrameDecoder()
         for f in frames {
             let px = try dec.decode([UInt8](f.payload), codec: f.codec, width: 33, height: 7)
             let expected = (0..<7).flatMap { y in (0..<33).map { x in

@@ -1,0 +1,33 @@
+/// Why a payload could not be encoded or decoded. Each case names the input
+/// and what was expected, so a message read in a log is enough to act on.
+public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The codec name stored with a row is not one this build knows.
+    case unknownCodec(name: String, known: [String])
+    /// Width/height do not describe the pixel buffer (or are not positive).
+    case invalidGeometry(width: Int, height: Int, pixelCount: Int)
+    /// Channel count out of range, or samples not a whole number of frames.
+    case invalidChannels(channels: Int, sampleCount: Int)
+    /// The payload ended before the codec had what it needed.
+    case truncated(codec: String, needed: Int, got: Int)
+    /// The payload is structurally wrong for its codec.
+    case corrupt(codec: String, reason: String)
+    /// libzstd reported an error (`ZSTD_isError`); `message` is `ZSTD_getErrorName`.
+    case zstd(operation: String, code: Int, message: String)
+
+    public var description: String {
+        switch self {
+        case let .unknownCodec(name, known):
+            return "unknown codec \"\(name)\"; expected one of: \(known.joined(separator: ", "))"
+        case let .invalidGeometry(width, height, pixelCount):
+            return "frame geometry \(width)x\(height) does not match \(pixelCount) pixels; expected width >= 1, height >= 1 and width*height == pixel count"
+        case let .invalidChannels(channels, sampleCount):
+            return "\(sampleCount) samples in \(channels) channels; expected 1...255 channels and a whole number of frames"
+        case let .truncated(codec, needed, got):
+            return "\(codec) payload truncated: needed at least \(needed) bytes, got \(got)"
+        case let .corrupt(codec, reason):
+            return "corrupt \(codec) payload: \(reason)"
+        case let .zstd(operation, code, message):
+            return "zstd \(operation) failed (code \(code)): \(message)"
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import Testing
-@Test func placeholderTRWCodec() { #expect(Bool(true)) }
