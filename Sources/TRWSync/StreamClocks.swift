@@ -86,6 +86,12 @@ public struct VideoClockConfig: Sendable, Codable, Equatable {
         /// The camera's own clock: fitted against dequeue time (lower envelope,
         /// since dequeue is always after capture).
         case deviceClock = "device_clock"
+        /// Monotonic driver timestamps with interrupt/USB jitter, dejittered
+        /// through the sequence number: the camera's frame clock is a crystal,
+        /// so frame n is at a fitted offset + n / (effective frame rate) (the
+        /// LSL dejitter idea, as for audio). Dropped frames keep their sequence
+        /// numbers, so they need no break; a sequence going back is a reset.
+        case sequenceDejitter = "sequence_dejitter"
     }
 
     public var timebase: Timebase
@@ -98,8 +104,13 @@ public struct VideoClockConfig: Sendable, Codable, Equatable {
     /// which the lower envelope cannot see and which is subtracted as well.
     public var minimumDequeueLatencyNs: Int64
 
-    public init(timebase: Timebase = .hostMonotonic, exposureToTimestampNs: Int64 = 0, minimumDequeueLatencyNs: Int64 = 0) {
+    /// Nominal frame rate, for `.sequenceDejitter`.
+    public var nominalFps: Double
+
+    public init(timebase: Timebase = .hostMonotonic, exposureToTimestampNs: Int64 = 0, minimumDequeueLatencyNs: Int64 = 0,
+                nominalFps: Double = 50) {
         self.timebase = timebase
+        self.nominalFps = nominalFps
         self.exposureToTimestampNs = exposureToTimestampNs
         self.minimumDequeueLatencyNs = minimumDequeueLatencyNs
     }
@@ -136,21 +147,56 @@ public enum VideoClock {
         ClockFitter(.init(mode: .oneSided, nominalSlope: 1, jumpThresholdNs: 5_000_000))
     }
 
-    /// Offline model: identity for monotonic driver timestamps, else a lower-envelope fit.
+    /// A fitter for (sequence, monotonic driver timestamp) pairs at `fps`.
+    public static func sequenceFitter(fps: Double) -> ClockFitter {
+        ClockFitter(.init(mode: .automatic, nominalSlope: 1e9 / fps, jumpThresholdNs: 2_000_000))
+    }
+
+    /// Offline model from (driver timestamp, dequeue time) pairs: identity for
+    /// monotonic driver timestamps, else a lower-envelope fit. For
+    /// `.sequenceDejitter` use `fit(sequences:deviceTimestampsNs:hostArrivalsNs:config:)`.
     public static func fit(_ pairs: [ClockPair], breaks: [ClockBreak], config: VideoClockConfig) -> ClockModel {
         switch config.timebase {
         case .hostMonotonic: return .identity
-        case .deviceClock: return fitter().fit(pairs, breaks: breaks)
+        case .deviceClock, .sequenceDejitter: return fitter().fit(pairs, breaks: breaks)
         }
     }
 
+    /// Offline model of a camera for any timebase, from the raw per-frame times.
+    public static func fit(sequences: [Int64], deviceTimestampsNs: [Nanoseconds], hostArrivalsNs: [Nanoseconds],
+                           config: VideoClockConfig) -> ClockModel {
+        if config.timebase == .sequenceDejitter {
+            let p = zip(sequences, deviceTimestampsNs).map { ClockPair(device: $0.0, host: $0.1) }
+            return sequenceFitter(fps: config.nominalFps).fit(p)
+        }
+        let (p, b) = pairs(sequences: sequences, deviceTimestampsNs: deviceTimestampsNs, hostArrivalsNs: hostArrivalsNs)
+        return fit(p, breaks: b, config: config)
+    }
+
+    /// The value a frame is looked up by in its model: the sequence number for
+    /// `.sequenceDejitter`, the driver timestamp otherwise.
+    public static func modelDevice(sequence: Int64, deviceTimestampNs: Nanoseconds, config: VideoClockConfig) -> Int64 {
+        config.timebase == .sequenceDejitter ? sequence : deviceTimestampNs
+    }
+
     /// Host CLOCK_MONOTONIC of the start of exposure of a frame.
+    public static func exposureStart(sequence: Int64, deviceTimestampNs: Nanoseconds, arrivalHostNs: Nanoseconds? = nil,
+                                     model: ClockModel, config: VideoClockConfig) -> Nanoseconds {
+        let mapped: Nanoseconds
+        switch config.timebase {
+        case .hostMonotonic: mapped = deviceTimestampNs
+        case .deviceClock:
+            mapped = model.hostTime(device: deviceTimestampNs, arrivalHost: arrivalHostNs) - config.minimumDequeueLatencyNs
+        case .sequenceDejitter: mapped = model.hostTime(device: sequence, arrivalHost: arrivalHostNs)
+        }
+        return mapped - config.exposureToTimestampNs
+    }
+
+    /// Host CLOCK_MONOTONIC of the start of exposure of a frame (timebases other than `.sequenceDejitter`).
     public static func exposureStart(deviceTimestampNs: Nanoseconds, arrivalHostNs: Nanoseconds? = nil,
                                      model: ClockModel, config: VideoClockConfig) -> Nanoseconds {
-        let mapped = config.timebase == .hostMonotonic
-            ? deviceTimestampNs
-            : model.hostTime(device: deviceTimestampNs, arrivalHost: arrivalHostNs) - config.minimumDequeueLatencyNs
-        return mapped - config.exposureToTimestampNs
+        exposureStart(sequence: 0, deviceTimestampNs: deviceTimestampNs, arrivalHostNs: arrivalHostNs, model: model,
+                      config: config)
     }
 
     /// The per-sample correction (ns subtracted after the model) used by `ResyncPlanner`.
