@@ -1,3 +1,4 @@
+import Foundation
 import TRWCore
 
 /// One (device time, host time) observation of a stream's clock.
@@ -186,8 +187,3 @@ public struct ClockModel: Sendable, Codable, Equatable {
     }
 }
 
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
