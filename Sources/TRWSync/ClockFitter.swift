@@ -43,7 +43,8 @@ public struct ClockFitter: Sendable {
         /// One-sided delay (arrival is never early): lower envelope.
         case oneSided = "one_sided"
         /// Chooses per segment from the skew of the residuals of a Huber fit
-        /// (one-sided when (q99 - q50) / (q50 - q01) > 2.5).
+        /// (one-sided when (q95 - q50) / (q50 - q05) > 2: about 3.6 for exponential
+        /// delay, 1 for symmetric jitter; a few per cent of outliers do not move q05/q95).
         case automatic
     }
 
@@ -109,10 +110,9 @@ public struct ClockFitter: Sendable {
             case .pairIndex(let i):
                 if i > 0 && i < pairs.count { starts[i] = (b.reason, nil) }
             case .device(let d):
+                // A break at or before the first pair changes nothing: the first segment starts there anyway.
                 if let i = (1..<Swift.max(1, pairs.count)).first(where: { pairs[$0 - 1].device < d && pairs[$0].device >= d }) {
                     starts[i] = (b.reason, d)
-                } else if pairs.count > 0, pairs[0].device >= d {
-                    starts[0] = (starts[0]!.reason, nil)
                 }
             case .host(let h):
                 if let i = pairs.firstIndex(where: { $0.host >= h }), i > 0 { starts[i] = (b.reason, nil) }
@@ -181,7 +181,7 @@ public struct ClockFitter: Sendable {
             return (envelope(), .lowerEnvelope)
         case .automatic:
             let h = LineFit.huber(x: x, y: y)
-            if x.count >= 20 && LineFit.skewRatio(x: x, y: y, line: h) > 2.5 {
+            if x.count >= 20 && LineFit.skewRatio(x: x, y: y, line: h) > 2 {
                 return (envelope(), .lowerEnvelope)
             }
             return (h, .huber)

@@ -252,13 +252,14 @@ enum LineFit {
         return LocalLine(xc: line.xc, yc: line.yc, c: line.c, scale: meanDelay, seYc: seYc, seC: seC, inliers: keep.count)
     }
 
-    /// Right-skew of residuals around a robust line: (q99 - q50) / (q50 - q01).
-    /// About 1 for symmetric jitter, about 6 for exponential (one-sided) delay.
+    /// Right-skew of residuals around a robust line: (q95 - q50) / (q50 - q05)
+    /// (Bowley-style quantile skewness). About 1 for symmetric jitter, about 3.6
+    /// for exponential (one-sided) delay.
     static func skewRatio(x: [Double], y: [Double], line: LocalLine) -> Double {
         var r = zip(x, y).map { $0.1 - line.value($0.0) }
         r.sort()
-        let q01 = quantile(sorted: r, 0.01), q50 = quantile(sorted: r, 0.5), q99 = quantile(sorted: r, 0.99)
-        let lower = q50 - q01
-        return lower > 0 ? (q99 - q50) / lower : 1
+        let q05 = quantile(sorted: r, 0.05), q50 = quantile(sorted: r, 0.5), q95 = quantile(sorted: r, 0.95)
+        let lower = q50 - q05
+        return lower > 0 ? (q95 - q50) / lower : 1
     }
 }

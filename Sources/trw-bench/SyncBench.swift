@@ -78,7 +78,8 @@ func runSyncBench() throws {
     let camConfig = VideoClockConfig(timebase: .sequenceDejitter, exposureToTimestampNs: Int64(camExpToStamp), nominalFps: camFps)
 
     // ---- AE: 192 kHz, -80 ppm, sample 0 at t = 0.25 s; htstamp every 1024-sample period,
-    // late by Exp(100 us) (interrupt latency, one-sided). One xrun at t ~ 300 s loses 0.2 s.
+    // late by Exp(100 us) (interrupt latency, one-sided) plus 3 us Gaussian (timer read).
+    // One xrun at t ~ 300 s loses 0.2 s.
     let aeRate = 192_000.0, aeDrift = -80.0, aeStartS = 0.25
     let aeEff = aeRate * (1 + aeDrift * 1e-6)
     let xrunAtIndex: Int64 = 1024 * Int64((300 * aeEff / 1024).rounded())
@@ -91,7 +92,8 @@ func runSyncBench() throws {
         var idx: Int64 = 0
         while aeTrueTime(idx) < durationS * 1e9 {
             aePairs.append(AudioClockPair(sampleIndex: idx,
-                                          hostNs: sessionStart + Int64((aeTrueTime(idx) + rng.exponential(mean: 100_000)).rounded())))
+                                          hostNs: sessionStart + Int64((aeTrueTime(idx) + rng.exponential(mean: 100_000)
+                                                                        + 3_000 * rng.gaussian()).rounded())))
             idx += 1024
         }
     }

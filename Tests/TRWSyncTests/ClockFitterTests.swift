@@ -81,6 +81,8 @@ import Testing
         let expectedDrift = driftPpm
         #expect(abs(model.segments[0].driftPpm - expectedDrift) <= 0.3)
         #expect(model.segments[0].inlierCount <= pairs.count - outliers)
+        // `.automatic` is not fooled by the (mostly late) outliers into a one-sided fit.
+        #expect(ClockFitter(mode: .automatic).fit(pairs).segments[0].method == .huber)
         // Least squares is worse than the bound (so the test can tell the two apart).
         let x = pairs.map { Double($0.device - pairs[0].device) }
         let y = pairs.indices.map { Double(pairs[$0].host - pairs[0].host) - x[$0] }
