@@ -1,5 +1,18 @@
 import TRWCore
 
+// TRWSync in one page.
+//
+// Every stream has a clock model (`ClockModel`: segments of host = f(device)).
+// While recording, the recorder keeps one `OnlineStreamClock` per stream on the
+// stream's own thread and stores, for each frame / chunk / reading, its raw
+// device-side times and t_ns = clock.time(...) - session.startMonotonicNs; gaps
+// go to `gap(_:)`. At the end it stores `clock.model.jsonText()` as the
+// stream's causal model. `trw resync` reads each stream's raw times, calls
+// `ResyncPlanner.thermal / .audio / .bms` (or `plan` / `apply` for custom
+// cases), writes `plan.newTNs` and `plan.newModel`, keeps `plan.oldModel` in
+// the history and prints `plan.moved`. `trw info` / `trw sync-report` build a
+// `SyncReport` from the stored models and print `report.text`.
+
 /// How one stream is timed: the per-stream settings the recorder and
 /// `trw resync` share (stored with the stream so a re-fit uses the same ones).
 public enum StreamTiming: Sendable, Codable, Equatable {
@@ -84,10 +97,14 @@ public struct OnlineStreamClock: Sendable {
             return frame.deviceTimestampNs - c.exposureToTimestampNs
         case .deviceClock:
             if !frame.isErroneous { estimator.add(device: frame.deviceTimestampNs, host: frame.hostArrivalNs) }
-            return estimator.hostTime(device: frame.deviceTimestampNs) - c.minimumDequeueLatencyNs - c.exposureToTimestampNs
+            // Nothing fitted yet (an erroneous first frame): arrival is all we have.
+            let mapped = estimator.pairsInSegment == 0
+                ? frame.hostArrivalNs : estimator.hostTime(device: frame.deviceTimestampNs)
+            return mapped - c.minimumDequeueLatencyNs - c.exposureToTimestampNs
         case .sequenceDejitter:
             if !frame.isErroneous { estimator.add(device: frame.sequence, host: frame.deviceTimestampNs) }
-            return estimator.hostTime(device: frame.sequence) - c.exposureToTimestampNs
+            let mapped = estimator.pairsInSegment == 0 ? frame.deviceTimestampNs : estimator.hostTime(device: frame.sequence)
+            return mapped - c.exposureToTimestampNs
         }
     }
 
@@ -96,7 +113,11 @@ public struct OnlineStreamClock: Sendable {
         guard case .ae = timing else { preconditionFailure("time(chunk:) on a \(timing) stream") }
         applyBreak(atDevice: chunk.firstSampleIndex)
         if let p = chunk.clockPair { estimator.add(device: p.sampleIndex, host: p.hostNs) }
-        if estimator.pairsInSegment == 0 { return chunk.hostArrivalNs }  // nothing known yet: arrival is all we have
+        if estimator.pairsInSegment == 0 {
+            // Nothing fitted yet: the chunk was read after its last sample; step back at the nominal rate.
+            guard case .ae(let rate, _) = timing else { return chunk.hostArrivalNs }
+            return chunk.hostArrivalNs - Int64((Double(chunk.frameCount) / rate * 1e9).rounded())
+        }
         return estimator.hostTime(device: chunk.firstSampleIndex)
     }
 
