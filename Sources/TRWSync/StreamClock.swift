@@ -208,6 +208,13 @@ extension ResyncPlanner {
         return apply(model: clock.model, samples: samples, oldModel: oldModel, sessionStartMonotonicNs: sessionStartMonotonicNs)
     }
 
+    /// The first sample index after each xrun, from the xrun gaps' host times
+    /// (`GapEvent.startHostNs`) and the stored chunks: the first chunk that
+    /// arrived after the gap started.
+    public static func xrunSampleIndices(xrunGapStartHostNs: [Nanoseconds], chunks: [StoredChunkTime]) -> [Int64] {
+        xrunGapStartHostNs.compactMap { g in chunks.first(where: { $0.hostArrivalNs >= g })?.firstSampleIndex }
+    }
+
     /// Re-fit of a serial stream. Readings with a device clock go through the
     /// fitted model; readings without one get the corrected arrival time.
     /// `breaks`: known gaps (e.g. `ClockBreak(gap:)` of the stream's gap rows).

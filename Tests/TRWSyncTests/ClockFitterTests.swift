@@ -166,6 +166,36 @@ import Testing
         #expect(maxError(model.segments[1], clock: clock, from: b.first!.device, to: b.last!.device) <= 150_000)
     }
 
+    /// A device-position break between two pairs: samples from the break on (even
+    /// before the new segment's first pair) map through the new segment, within 10 us,
+    /// with or without the arrival hint; samples before it through the old one.
+    @Test func breakBetweenPairs() {
+        let rate = 48_000.0
+        let c1 = TrueClock(deviceAtZero: 0, unitsPerNs: rate / 1e9, driftPpm: 20)
+        var c2 = c1
+        c2.deviceAtZero -= 0.25 * rate  // 0.25 s of samples lost and not counted
+        let breakAt: Int64 = 1024 * 3000 + 500
+        var pairs: [ClockPair] = []
+        var d = Draw(seed: 31)
+        for k in 0..<6000 {
+            let idx = Int64(k) * 1024
+            let c = idx >= breakAt ? c2 : c1
+            pairs.append(ClockPair(device: idx, host: Int64(c.host(ofDevice: idx) + 20_000 * d.gaussian())))
+        }
+        var f = ClockFitter.Configuration(mode: .symmetric, nominalSlope: 1e9 / rate)
+        f.jumpThresholdNs = 1e12  // only the known break
+        let model = ClockFitter(f).fit(pairs, breaks: [ClockBreak(.device(breakAt), reason: .xrun)])
+        #expect(model.segments.map(\.reason) == [.start, .xrun])
+        #expect(model.segments[1].deviceStart == breakAt && model.segments[1].firstPairDevice == 1024 * 3001)
+        for idx: Int64 in [breakAt - 1, breakAt, breakAt + 100, 1024 * 3001 - 1] {
+            let c = idx >= breakAt ? c2 : c1
+            #expect(abs(Double(model.hostTime(device: idx)) - c.host(ofDevice: idx)) <= 10_000, "index \(idx)")
+            let arrival = Int64(c.host(ofDevice: idx)) + 5_000_000
+            #expect(abs(Double(model.hostTime(device: idx, arrivalHost: arrival)) - c.host(ofDevice: idx)) <= 10_000,
+                    "index \(idx) with arrival")
+        }
+    }
+
     /// The model survives the store: JSON text round trip is lossless.
     @Test func jsonRoundTrip() throws {
         let clock = TrueClock(deviceAtZero: 1e9, unitsPerNs: 1, driftPpm: 33)

@@ -73,6 +73,8 @@ import Testing
             pairs.append(pair)
         }
         #expect(online.model.segments.map(\.reason) == [.start, .xrun])
+        // The xrun's sample index recovered from its gap's host time and the stored chunks.
+        #expect(ResyncPlanner.xrunSampleIndices(xrunGapStartHostNs: [chunks[4999].hostArrivalNs + 1], chunks: chunks) == [xrunIndex])
         let plan = ResyncPlanner.audio(chunks: chunks, pairs: pairs, xrunSampleIndices: [xrunIndex], nominalRateHz: rate,
                                        oldModel: online.model, sessionStartMonotonicNs: 1_000_000)
         #expect(plan.newModel.segments.map(\.reason) == [.start, .xrun])
