@@ -45,14 +45,51 @@ private func syncSegmentLines(_ model: ClockModel) -> [String] {
     }
 }
 
+/// One run to evaluate: each stream's raw times as the recorder stores them,
+/// with the truth. `makeSyntheticSyncRun()` makes one from synthetic clocks; a
+/// simulated session (whose simulator knows the true times) can fill the same.
+struct SyncBenchRun {
+    var durationS: Double
+    /// Host CLOCK_MONOTONIC of t = 0.
+    var sessionStart: Int64
+    /// Common events (venting: IR cooling step, AE burst, BMS voltage glitch), true session times, s.
+    var eventTimesS: [Double]
+    // Thermal camera
+    var camConfig: VideoClockConfig
+    var camTrueDriftPpm: Double
+    var camSeq: [Int64], camStamp: [Int64], camArrival: [Int64]
+    /// True session time of each frame's start of exposure, ns.
+    var camTrueExposure: [Double]
+    // AE
+    var aeRate: Double
+    var aeTrueDriftPpm: Double
+    var aePairs: [AudioClockPair]
+    var aeXrunSampleIndices: [Int64]
+    /// True session time of a sample index, ns (monotone in the index).
+    var aeTrueTime: (Int64) -> Double
+    // BMS
+    var serial: SerialClockConfig
+    var bmsDeviceResolutionNs: Int64
+    var bmsTrueDriftPpm: Double
+    var bmsSamples: [BMSSample]
+    /// True session time of each reading, ns.
+    var bmsTrue: [Double]
+}
+
 /// Runs the synchronisation benchmark and prints labelled figures.
 func runSyncBench() throws {
+    let run = makeSyntheticSyncRun()
+    print("sync: synthetic \(Int(run.durationS)) s run, \(run.eventTimesS.count) common events; goals: audio residual <= 0.05 ms, drift within 1 ppm, cross-stream < 1 ms mean")
+    evaluateSyncRun(run)
+}
+
+/// Three streams on synthetic clocks with known drift, offset and jitter.
+func makeSyntheticSyncRun() -> SyncBenchRun {
     let durationS = 600.0
     let sessionStart: Int64 = 1_000_000_000_000  // host CLOCK_MONOTONIC of t = 0
     var rng = SyncBenchRandom(state: 0x5EED_2026)
     // Common events (venting, bursts, glitches) at known true session times, s.
     let eventTimesS: [Double] = [37.123_456, 121.5, 250.000_3, 333.333_333, 471.9, 512.25, 599.0]
-    print("sync: simulated \(Int(durationS)) s run, \(eventTimesS.count) common events, goals: audio residual <= 0.05 ms, drift within 1 ppm, cross-stream < 1 ms mean")
 
     // ---- Thermal camera: 50 Hz, frame clock +35 ppm, V4L2 monotonic end-of-frame
     // timestamps with 100 us Gaussian IRQ jitter and 0.5 % late outliers (+2..10 ms),
@@ -114,11 +151,28 @@ func runSyncBench() throws {
         bmsTrue.append(t)
     }
 
-    // ================= Offline fits
+    return SyncBenchRun(
+        durationS: durationS, sessionStart: sessionStart, eventTimesS: eventTimesS,
+        camConfig: camConfig, camTrueDriftPpm: camDrift, camSeq: camSeq, camStamp: camStamp, camArrival: camArrival,
+        camTrueExposure: camTrueExposure,
+        aeRate: aeRate, aeTrueDriftPpm: aeDrift, aePairs: aePairs, aeXrunSampleIndices: [xrunAtIndex], aeTrueTime: aeTrueTime,
+        serial: serial, bmsDeviceResolutionNs: 1_000_000, bmsTrueDriftPpm: bmsDrift, bmsSamples: bmsSamples, bmsTrue: bmsTrue)
+}
+
+/// Fits every stream offline and online and prints the figures against truth.
+func evaluateSyncRun(_ run: SyncBenchRun) {
+    let (sessionStart, durationS, eventTimesS) = (run.sessionStart, run.durationS, run.eventTimesS)
+    let (camConfig, camSeq, camStamp, camArrival, camTrueExposure) = (run.camConfig, run.camSeq, run.camStamp, run.camArrival, run.camTrueExposure)
+    let camExpToStamp = Double(camConfig.exposureToTimestampNs), camFps = camConfig.nominalFps
+    let (aeRate, aePairs, aeTrueTime) = (run.aeRate, run.aePairs, run.aeTrueTime)
+    let (serial, bmsSamples, bmsTrue) = (run.serial, run.bmsSamples, run.bmsTrue)
+    let (camDrift, aeDrift, bmsDrift) = (run.camTrueDriftPpm, run.aeTrueDriftPpm, run.bmsTrueDriftPpm)
+    let xrunBreaks = run.aeXrunSampleIndices
+
     let camModel = VideoClock.fit(sequences: camSeq, deviceTimestampsNs: camStamp, hostArrivalsNs: camArrival, config: camConfig)
-    let aeClock = AudioClock.fit(pairs: aePairs, xrunSampleIndices: [xrunAtIndex], nominalRateHz: aeRate)
+    let aeClock = AudioClock.fit(pairs: aePairs, xrunSampleIndices: xrunBreaks, nominalRateHz: aeRate)
     let bmsPairs = SerialClock.pairs(samples: bmsSamples, config: serial)
-    let bmsModel = SerialClock.fitter(deviceResolutionNs: 1_000_000).fit(bmsPairs)
+    let bmsModel = SerialClock.fitter(deviceResolutionNs: run.bmsDeviceResolutionNs).fit(bmsPairs)
 
     // Per-sample time errors after sync, and of the raw references.
     var camErr = SyncErrorStats(), camRawErr = SyncErrorStats()
@@ -200,7 +254,7 @@ func runSyncBench() throws {
     let unc = [
         Alignment.uncertainty(stream: "ir0", model: camModel),
         Alignment.uncertainty(stream: "ae0", model: aeClock.model),
-        Alignment.uncertainty(stream: "bms0", model: bmsModel, unmodelledNs: 500_000 / 3.0.squareRoot()),
+        Alignment.uncertainty(stream: "bms0", model: bmsModel, unmodelledNs: Double(run.bmsDeviceResolutionNs) / 12.0.squareRoot()),
     ]
     for p in Alignment.estimate(unc) {
         print(String(format: "  predicted %@-%@: sigma %.1f us, E|e| %.1f us", p.a, p.b, p.sigmaNs / 1e3, p.expectedAbsNs / 1e3))
@@ -211,29 +265,37 @@ func runSyncBench() throws {
                  aeErr.maxAbs / 1e3, aeGoal ? "MET" : "NOT MET", aeDriftErr, aeDriftErr <= 1 ? "MET" : "NOT MET"))
 
     // ================= Online (causal) vs offline
-    var camOnline = OnlineClockEstimator(.init(mode: .symmetric, nominalSlope: 1e9 / camFps))
+    // The recorder's per-stream clocks, fed in order as the recorder would.
+    var camOnline = OnlineStreamClock(timing: .thermal(camConfig))
     var onCam = SyncErrorStats(), onCamVsOff = SyncErrorStats()
     for i in camSeq.indices {
-        let t = camOnline.add(device: camSeq[i], host: camStamp[i]) - Int64(camExpToStamp)
-        let off = VideoClock.exposureStart(sequence: camSeq[i], deviceTimestampNs: camStamp[i], model: camModel, config: camConfig)
+        if i > 0 && camSeq[i] != camSeq[i - 1] + 1 {
+            camOnline.gap(GapEvent(kind: .frameDrop, startHostNs: camArrival[i], lostCount: camSeq[i] - camSeq[i - 1] - 1, detail: ""))
+        }
+        let frame = ThermalFrame(width: 1, height: 1, pixels: [0], sequence: camSeq[i], deviceTimestampNs: camStamp[i],
+                                 hostArrivalNs: camArrival[i])
+        let t = camOnline.time(frame: frame)
+        let off = VideoClock.exposureStart(sequence: camSeq[i], deviceTimestampNs: camStamp[i], arrivalHostNs: camArrival[i],
+                                           model: camModel, config: camConfig)
         onCam.add(Double(t - sessionStart) - camTrueExposure[i])
         onCamVsOff.add(Double(t - off))
     }
     var aeOnline = OnlineAudioClock(nominalRateHz: aeRate, oneSided: true)
     var onAe = SyncErrorStats(), onAeVsOff = SyncErrorStats()
     for p in aePairs {
-        if p.sampleIndex == xrunAtIndex { aeOnline.xrun(nextSampleIndex: xrunAtIndex) }
+        if let x = xrunBreaks.first(where: { $0 == p.sampleIndex }) { aeOnline.xrun(nextSampleIndex: x) }
         let t = aeOnline.add(p)
         onAe.add(Double(t - sessionStart) - aeTrueTime(p.sampleIndex))
         onAeVsOff.add(Double(t - aeClock.hostTime(sampleIndex: p.sampleIndex)))
     }
-    var bmsOnline = OnlineClockEstimator(.init(mode: .oneSided, nominalSlope: 1, bucketNs: 8_000_000_000, windowBuckets: 40,
-                                               jumpThresholdNs: 50_000_000))
+    var bmsOnline = OnlineStreamClock(timing: .bms(serial, deviceResolutionNs: run.bmsDeviceResolutionNs))
     var onBms = SyncErrorStats(), onBmsVsOff = SyncErrorStats()
-    for (i, p) in bmsPairs.enumerated() {
-        let t = bmsOnline.add(device: p.device, host: p.host)
+    for (i, smp) in bmsSamples.enumerated() {
+        let t = bmsOnline.time(sample: smp)
+        let off = smp.deviceTimeS.map { bmsModel.hostTime(device: SerialClock.deviceNs(seconds: $0)) }
+            ?? SerialClock.correctedArrival(arrivalNs: smp.hostArrivalNs, lineBytes: smp.raw.utf8.count + 1, config: serial)
         onBms.add(Double(t - sessionStart) - bmsTrue[i])
-        onBmsVsOff.add(Double(t - bmsModel.hostTime(device: p.device)))
+        onBmsVsOff.add(Double(t - off))
     }
     print("sync online (causal) vs truth and vs offline:")
     print("  ir0  online vs truth:   \(onCam.text)")
@@ -247,13 +309,13 @@ func runSyncBench() throws {
     var aeOnline2 = OnlineAudioClock(nominalRateHz: aeRate, oneSided: true)
     var raw: [RawSampleTime] = []
     for p in aePairs {
-        if p.sampleIndex == xrunAtIndex { aeOnline2.xrun(nextSampleIndex: xrunAtIndex) }
+        if let x = xrunBreaks.first(where: { $0 == p.sampleIndex }) { aeOnline2.xrun(nextSampleIndex: x) }
         let t = aeOnline2.add(p)
         raw.append(RawSampleTime(device: p.sampleIndex, arrivalHostNs: p.hostNs, storedTNs: t - sessionStart))
     }
     let clock0 = Date()
     let plan = ResyncPlanner.plan(pairs: aePairs.map { ClockPair(device: $0.sampleIndex, host: $0.hostNs) },
-                                  breaks: [ClockBreak(.device(xrunAtIndex), reason: .xrun)], samples: raw,
+                                  breaks: xrunBreaks.map { ClockBreak(.device($0), reason: .xrun) }, samples: raw,
                                   oldModel: aeOnline2.model, fitter: AudioClock.fitter(nominalRateHz: aeRate),
                                   sessionStartMonotonicNs: sessionStart)
     let planS = Date().timeIntervalSince(clock0)
