@@ -35,7 +35,6 @@ private struct SyncErrorStats {
     var text: String { String(format: "mean |e| %8.1f us  rms %8.1f us  max %8.1f us", meanAbs / 1e3, rms / 1e3, maxAbs / 1e3) }
 }
 
-private func syncFmtUs(_ ns: Double) -> String { String(format: "%.1f us", ns / 1e3) }
 
 private func syncSegmentLines(_ model: ClockModel) -> [String] {
     model.segments.enumerated().map { i, s in
@@ -163,7 +162,7 @@ func makeSyntheticSyncRun() -> SyncBenchRun {
 func evaluateSyncRun(_ run: SyncBenchRun) {
     let (sessionStart, durationS, eventTimesS) = (run.sessionStart, run.durationS, run.eventTimesS)
     let (camConfig, camSeq, camStamp, camArrival, camTrueExposure) = (run.camConfig, run.camSeq, run.camStamp, run.camArrival, run.camTrueExposure)
-    let camExpToStamp = Double(camConfig.exposureToTimestampNs), camFps = camConfig.nominalFps
+    let camExpToStamp = Double(camConfig.exposureToTimestampNs)
     let (aeRate, aePairs, aeTrueTime) = (run.aeRate, run.aePairs, run.aeTrueTime)
     let (serial, bmsSamples, bmsTrue) = (run.serial, run.bmsSamples, run.bmsTrue)
     let (camDrift, aeDrift, bmsDrift) = (run.camTrueDriftPpm, run.aeTrueDriftPpm, run.bmsTrueDriftPpm)
@@ -322,5 +321,4 @@ func evaluateSyncRun(_ run: SyncBenchRun) {
     print(String(format: "sync resync ae0: %d samples, moved mean |dt| %.1f us, max %.1f us, %d changed; %d -> %d segments; plan %.3f s (%.0f pairs/s)",
                  plan.moved.samples, plan.moved.meanAbsDeltaNs / 1e3, Double(plan.moved.maxAbsDeltaNs) / 1e3, plan.moved.changed,
                  plan.moved.oldSegmentCount, plan.moved.newSegmentCount, planS, Double(aePairs.count) / max(planS, 1e-9)))
-    _ = syncFmtUs
 }
