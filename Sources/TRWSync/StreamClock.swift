@@ -26,6 +26,16 @@ public enum StreamTiming: Sendable, Codable, Equatable {
     /// clock in the lines (ignored when they carry none).
     case bms(SerialClockConfig, deviceResolutionNs: Int64)
 
+    /// What the fit cannot see, ns, for `SyncReport` / `Alignment.uncertainty`: the
+    /// rounding of a serial device clock (uniform, resolution / sqrt(12)); 0 otherwise
+    /// (a mis-set exposure offset or minimum latency is a bias no fit can reveal).
+    public var unmodelledNs: Double {
+        switch self {
+        case .bms(_, let resolution): Double(resolution) / 12.0.squareRoot()
+        case .thermal, .ae: 0
+        }
+    }
+
     /// A sensible default per stream kind.
     public static func defaultFor(_ d: StreamDescriptor) -> StreamTiming {
         switch d.kind {

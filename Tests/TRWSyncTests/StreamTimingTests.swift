@@ -120,6 +120,9 @@ import Testing
         let c = TrueClock(deviceAtZero: 2e9, unitsPerNs: 1, driftPpm: 25)
         let pairs = makePairs(clock: c, startNs: 0, periodNs: 20e6, count: 3000, jitter: .gaussian(sigmaNs: 60_000), seed: 2)
         let m = ClockFitter(mode: .symmetric).fit(pairs, breaks: [ClockBreak(.pairIndex(1500), reason: .gap)])
+        // A 1 ms device clock: uniform rounding, 1 ms / sqrt(12) = 288.7 us.
+        let bmsTiming = StreamTiming.bms(SerialClockConfig(), deviceResolutionNs: 1_000_000)
+        #expect(abs(bmsTiming.unmodelledNs - 288_675.13) < 0.01)
         let r = SyncReport(models: [("ir0", m), ("bms0", .identity)], unmodelledNs: ["bms0": 300_000])
         #expect(r.streams.count == 2)
         #expect(abs(r.streams[0].driftPpm - 25) <= 1)
