@@ -74,6 +74,8 @@ public struct OnlineClockEstimator: Sendable {
     private var residualMax = 0.0
     private var residualSum = 0.0
     private var closedSegments: [ClockSegment] = []
+    /// Slope excess of the last well-fitted segment, used while a new one warms up.
+    private var carriedC: Double = 0
 
     public init(_ configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -93,6 +95,8 @@ public struct OnlineClockEstimator: Sendable {
     /// the new segment begins (e.g. the first sample index after an xrun).
     public mutating func startSegment(reason: SegmentReason, atDevice device: Int64? = nil) {
         if let s = currentSegment() { closedSegments.append(s) }
+        // Same oscillator: its drift carries over until the new segment has its own.
+        if let l = line, reps.count >= 2 { carriedC = l.c }
         resetState()
         self.reason = reason
         self.pendingBreakDevice = device
@@ -220,15 +224,13 @@ public struct OnlineClockEstimator: Sendable {
 
     private mutating func refit(points: [(Double, Double, Double)], raw: Bool) {
         let x = points.map { $0.0 }, y = points.map { $0.1 }
-        if x.count == 1 || (x.max()! - x.min()!) <= 0 {
-            let yc = oneSided ? y.min()! : LineFit.median(y)
-            line = LocalLine(xc: x[0], yc: yc, c: 0, scale: 0, seYc: 0, seC: 0, inliers: x.count)
-            return
-        }
-        if raw && spanHostNs(x) < Double(configuration.bucketNs) / 2 {
-            // Less than half a bucket: a slope from so short a span is noise; offset on the nominal slope.
-            let yc = oneSided ? y.min()! : LineFit.median(y)
-            line = LocalLine(xc: x[0], yc: yc, c: 0, scale: 0, seYc: 0, seC: 0, inliers: x.count)
+        if x.count == 1 || (x.max()! - x.min()!) <= 0 || (raw && spanHostNs(x) < Double(configuration.bucketNs) / 2) {
+            // One pair, or less than half a bucket: a slope from so short a span is noise;
+            // an offset on the carried (previous segment's) or nominal slope.
+            let c = carriedC
+            let off = x.indices.map { y[$0] - c * (x[$0] - x[0]) }
+            let yc = oneSided ? off.min()! : LineFit.median(off)
+            line = LocalLine(xc: x[0], yc: yc, c: c, scale: 0, seYc: 0, seC: 0, inliers: x.count)
             return
         }
         if oneSided {
