@@ -32,7 +32,15 @@ private struct SyncErrorStats {
     var meanAbs: Double { values.isEmpty ? 0 : values.reduce(0) { $0 + abs($1) } / Double(values.count) }
     var maxAbs: Double { values.map { abs($0) }.max() ?? 0 }
     var rms: Double { values.isEmpty ? 0 : (values.reduce(0) { $0 + $1 * $1 } / Double(values.count)).squareRoot() }
-    var text: String { String(format: "mean |e| %8.1f us  rms %8.1f us  max %8.1f us", meanAbs / 1e3, rms / 1e3, maxAbs / 1e3) }
+    var p99Abs: Double {
+        guard !values.isEmpty else { return 0 }
+        let a = values.map { abs($0) }.sorted()
+        return a[min(a.count - 1, Int(Double(a.count) * 0.99))]
+    }
+    var text: String {
+        String(format: "mean |e| %8.1f us  rms %8.1f us  p99 %8.1f us  max %8.1f us", meanAbs / 1e3, rms / 1e3, p99Abs / 1e3,
+               maxAbs / 1e3)
+    }
 }
 
 
