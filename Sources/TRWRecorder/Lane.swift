@@ -3,6 +3,7 @@ import Foundation
 import TRWCodec
 import TRWCore
 import TRWStore
+import TRWSync
 
 /// One stream's path through the recorder: its device-facing queue, its loss
 /// accounting and its live figures.
@@ -11,6 +12,12 @@ final class Lane: @unchecked Sendable {
     let streamId: Int64
     let queue: SourceQueue
     let aeDetector: AEDetectorSettings?
+    /// How this stream is put on the session time base (stored with the stream for resync).
+    let timing: StreamTiming
+    /// The causal clock model at the end of recording (set by the compressor thread).
+    var finalClockModelJSON: String? { lock.withLock { _finalModel } }
+    private var _finalModel: String?
+    func setFinalClockModel(_ json: String?) { lock.withLock { _finalModel = json } }
     // Loss accounting, guarded by `lock`.
     private let lock = NSLock()
     private var droppedPending: Int64 = 0
@@ -29,6 +36,7 @@ final class Lane: @unchecked Sendable {
         self.streamId = streamId
         queue = SourceQueue(capacity: capacity)
         self.aeDetector = aeDetector
+        timing = StreamTimingChoice.timing(for: descriptor)
     }
 
     func countDrop(hostNs: Int64) {
@@ -77,7 +85,7 @@ final class Lane: @unchecked Sendable {
 final class LaneWorker {
     let lane: Lane
     let clock: SessionClock
-    var timebase: OnlineTimebase
+    var clock_: OnlineStreamClock
     let frameEncoder: FrameEncoder
     let audioEncoder: PCMEncoder
     private(set) var lastTNs: Int64?
@@ -85,7 +93,7 @@ final class LaneWorker {
     init(lane: Lane, clock: SessionClock) {
         self.lane = lane
         self.clock = clock
-        timebase = OnlineTimebase(lane.descriptor)
+        clock_ = OnlineStreamClock(timing: lane.timing)
         // Creating a zstd context fails only when out of memory.
         do {
             frameEncoder = try FrameEncoder()
@@ -99,7 +107,7 @@ final class LaneWorker {
         let sid = lane.streamId
         switch event {
         case .thermal(let f):
-            let t = clock.sessionTime(monotonic: timebase.hostTime(of: f))
+            let t = clock.sessionTime(monotonic: clock_.time(frame: f))
             let stats = FrameStatistics.compute(pixels: f.pixels, width: f.width, height: f.height)
             let payload = try frameEncoder.encode(f.pixels, width: f.width, height: f.height)
             batch.frames.append(ThermalFrameRecord(
@@ -111,7 +119,7 @@ final class LaneWorker {
             lane.noteProcessed(tNs: t, values: values)
             lastTNs = t
         case .audio(let c):
-            let t = clock.sessionTime(monotonic: timebase.hostTime(of: c))
+            let t = clock.sessionTime(monotonic: clock_.time(chunk: c))
             let (rms, peak) = Self.levels(c)
             let payload = try audioEncoder.encode(c.samples, channels: c.channels)
             batch.audio.append(AudioChunkRecord(
@@ -121,7 +129,7 @@ final class LaneWorker {
             lane.noteProcessed(tNs: t, values: ["rms": rms, "peak": peak])
             lastTNs = t
         case .bms(let s):
-            let t = clock.sessionTime(monotonic: timebase.hostTime(of: s))
+            let t = clock.sessionTime(monotonic: clock_.time(sample: s))
             batch.bms.append(BMSSampleRecord(streamId: sid, sample: s, tNs: t))
             var values: [String: Double] = [:]
             if let v = s.voltageV { values["voltage_v"] = v }
@@ -130,6 +138,7 @@ final class LaneWorker {
             lane.noteProcessed(tNs: t, values: values)
             lastTNs = t
         case .gap(let g):
+            clock_.gap(g)
             batch.gaps.append(GapRecord(
                 streamId: sid, kind: g.kind.rawValue, startTNs: clock.sessionTime(monotonic: g.startHostNs),
                 endTNs: g.endHostNs.map { clock.sessionTime(monotonic: $0) }, lostCount: g.lostCount, detail: g.detail))
@@ -145,6 +154,12 @@ final class LaneWorker {
 
     /// Rows still held by the worker at the end (AE hits spanning the last chunk).
     func finish() -> [WriteBatch] { [] }
+
+    /// The causal clock model fitted while recording, as JSON (nil if the stream saw nothing).
+    func clockModelJSON() -> String? {
+        guard lane.events.load(ordering: .relaxed) > 0 else { return nil }
+        return try? clock_.model.jsonText()
+    }
 
     /// RMS and peak of a chunk as fractions of full scale, all channels.
     static func levels(_ c: AudioChunk) -> (rms: Double, peak: Double) {

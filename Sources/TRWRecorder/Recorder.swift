@@ -4,6 +4,7 @@ import Logging
 import TRWCodec
 import TRWCore
 import TRWStore
+import TRWSync
 
 /// What the recorder is asked to do.
 public struct RecorderOptions: Sendable {
@@ -158,6 +159,9 @@ public final class Recorder: @unchecked Sendable {
                 case .bms: options.bmsQueueCapacity
                 }
                 let lane = Lane(descriptor: d, streamId: id, capacity: cap, clock: clock, aeDetector: det)
+                var props = d.properties
+                props["sync.timing"] = JSONText.encode(lane.timing)
+                try writer.updateStreamProperties(streamId: id, properties: props)
                 lanes[d.key] = lane
                 laneOrder.append(lane)
             }
@@ -235,6 +239,13 @@ public final class Recorder: @unchecked Sendable {
         let status: SessionRecord.Status = werr != nil ? .aborted : .complete
         var detail = werr ?? (rule.map { "stopped by rule: \($0)" } ?? (interrupted ? "stopped by operator" : ""))
         if werr == nil && !serrs.isEmpty { detail = "source errors: " + serrs.joined(separator: "; ") }
+        for lane in laneOrder {
+            if let json = lane.finalClockModelJSON {
+                do { try writer.setClockModel(streamId: lane.streamId, method: "online", modelJSON: json) } catch {
+                    logger.error("could not store the clock model", metadata: ["stream": "\(lane.descriptor.key)", "error": "\(error)"])
+                }
+            }
+        }
         do {
             try writer.finalize(status: status, endTNs: maxTNs.load(ordering: .relaxed), detail: detail)
         } catch {
@@ -323,6 +334,7 @@ public final class Recorder: @unchecked Sendable {
         }
         if let g = lane.takeDropGap(clock: clock) { var b = WriteBatch(); b.gaps = [g]; writeQueue.push(b) }
         for extra in work.finish() { writeQueue.push(extra) }
+        lane.setFinalClockModel(work.clockModelJSON())
     }
 
     private func writerLoop() {

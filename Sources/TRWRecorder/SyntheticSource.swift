@@ -43,7 +43,8 @@ public final class SyntheticSource: Source, @unchecked Sendable {
         [
             StreamDescriptor(key: "ir0", kind: .thermal, device: "synthetic:ir", format: "Y16", nominalRateHz: options.fps,
                              width: options.width, height: options.height, calibration: .tLinear10mK,
-                             units: ["pixel": "0.01 K"], properties: ["pattern": "gradient+orbiting hotspot+hash noise"]),
+                             units: ["pixel": "0.01 K"],
+                             properties: ["pattern": "gradient+orbiting hotspot+hash noise", "camera.timebase": "device_clock"]),
             StreamDescriptor(key: "ae0", kind: .ae, device: "synthetic:ae", format: "S32_LE",
                              nominalRateHz: Double(options.aeRateHz), channels: options.aeChannels, sampleFormat: .s32le,
                              units: ["sample": "ADC counts"], properties: ["pattern": "50 kHz tone + bursts every 0.5 s"]),

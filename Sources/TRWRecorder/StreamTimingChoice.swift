@@ -1,0 +1,35 @@
+import TRWCore
+import TRWSync
+
+/// Chooses how each stream is put on the session time base, from what its
+/// source declares in `StreamDescriptor.properties`:
+///
+/// * thermal: `camera.timebase` = `host_monotonic` (driver timestamps already
+///   CLOCK_MONOTONIC, dejittered through the sequence: the default, as V4L2
+///   UVC drivers do), or `device_clock` (the camera's own clock, fitted against
+///   dequeue time, e.g. the simulator's camera); `camera.exposure_offset_ns`;
+/// * ae: sample index through the fitted rate, htstamps one-sided;
+/// * bms: `serial.baud`, `serial.bits_per_char`, `serial.device_latency_ns`,
+///   `serial.clock_resolution_ns` (the device clock's resolution, default 1 ms).
+public enum StreamTimingChoice {
+    public static func timing(for d: StreamDescriptor) -> StreamTiming {
+        let p = d.properties
+        switch d.kind {
+        case .thermal:
+            var cfg = VideoClockConfig(timebase: .sequenceDejitter, nominalFps: d.nominalRateHz)
+            if p["camera.timebase"] == "device_clock" { cfg.timebase = .deviceClock }
+            if p["camera.timebase"] == "host_monotonic_raw" { cfg.timebase = .hostMonotonic }
+            if let e = p["camera.exposure_offset_ns"].flatMap(Int64.init) { cfg.exposureToTimestampNs = e }
+            return .thermal(cfg)
+        case .ae:
+            return .ae(nominalRateHz: d.nominalRateHz, oneSided: true)
+        case .bms:
+            var cfg = SerialClockConfig()
+            if let b = p["serial.baud"].flatMap(Int.init) { cfg.baud = b }
+            if let b = p["serial.bits_per_char"].flatMap(Int.init) { cfg.bitsPerChar = b }
+            if let l = p["serial.device_latency_ns"].flatMap(Int64.init) { cfg.deviceLatencyNs = l }
+            let res = p["serial.clock_resolution_ns"].flatMap(Int64.init) ?? 1_000_000
+            return .bms(cfg, deviceResolutionNs: res)
+        }
+    }
+}
