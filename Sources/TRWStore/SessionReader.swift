@@ -87,6 +87,23 @@ public final class SessionReader: Sendable {
         }
     }
 
+    /// Raw times of every frame (no payload), for resync.
+    public func rawFrameTimes(streamId: Int64) throws -> [(id: Int64, sequence: Int64, deviceTsNs: Int64, hostArrivalNs: Int64, tNs: Int64)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, sequence, device_ts_ns, host_arrival_ns, t_ns FROM thermal_frame WHERE stream_id = ? ORDER BY sequence, id",
+                             arguments: [streamId]).map { ($0[0], $0[1], $0[2], $0[3], $0[4]) }
+        }
+    }
+
+    /// Raw times of every audio chunk (no payload), for resync.
+    public func rawChunkTimes(streamId: Int64) throws
+        -> [(id: Int64, firstSampleIndex: Int64, frameCount: Int, hostArrivalNs: Int64, pairSampleIndex: Int64?, pairHostNs: Int64?, tNs: Int64)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, first_sample_index, frame_count, host_arrival_ns, pair_sample_index, pair_host_ns, t_ns FROM audio_chunk WHERE stream_id = ? ORDER BY first_sample_index, id",
+                             arguments: [streamId]).map { ($0[0], $0[1], $0[2], $0[3], $0[4], $0[5], $0[6]) }
+        }
+    }
+
     // MARK: audio, hits, bms
 
     public func audioChunks(streamId: Int64, range: Range<Int64>? = nil) throws -> [AudioChunkRecord] {
