@@ -1,0 +1,197 @@
+import Atomics
+import CALSA
+import Foundation
+import TRWCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Property keys the ALSA source writes on its `StreamDescriptor`.
+public enum ALSAStreamProperty {
+    public static let askedRate = "alsa.asked_rate"
+    public static let grantedRate = "alsa.granted_rate"
+    public static let askedPeriodUs = "alsa.asked_period_us"
+    public static let periodFrames = "alsa.period_frames"
+    public static let askedPeriods = "alsa.asked_periods"
+    public static let bufferFrames = "alsa.buffer_frames"
+    public static let chunkFrames = "alsa.chunk_frames"
+    public static let access = "alsa.access"
+    public static let timestamp = "alsa.tstamp"
+    /// JSON of `AEDetectorSettings`, when live detection is configured.
+    public static let detectorSettings = "ae.detector_settings"
+}
+
+/// An ALSA capture device as a trw `Source`: one `ae` stream of interleaved
+/// PCM chunks with (sample index, htstamp) clock pairs, and gaps for every
+/// xrun, suspend and device loss.
+///
+/// The device is opened and configured in `init`, so `streams` holds what it
+/// granted. `run(into:)` blocks on `snd_pcm_readi` on the caller's dedicated
+/// thread. After a device loss (-ENODEV) the stream ends with a `.deviceLoss`
+/// gap and `run` returns normally: other sources go on.
+public final class ALSACaptureSource: Source, @unchecked Sendable {
+    // @unchecked: `device`, `readFunction` and the counters are touched only by
+    // `run`, which a second caller cannot enter (`running` guards it); `stop()`
+    // touches only the atomic flag.
+    public let name: String
+    public let streams: [StreamDescriptor]
+    public let config: ALSACaptureConfig
+    public let granted: ALSAGrantedParameters
+
+    private let device: ALSACaptureDevice
+    private let stopRequested = ManagedAtomic<Bool>(false)
+    private let running = ManagedAtomic<Bool>(false)
+    /// The read seam (tests replace it to inject -EPIPE, -ESTRPIPE, -ENODEV).
+    var readFunction: PCMReadFunction = alsaReadi
+
+    /// Opens and configures `config.device`.
+    public convenience init(config: ALSACaptureConfig) throws {
+        try self.init(config: config, alsaConfigOverlay: nil)
+    }
+
+    /// Testing hook: resolves the PCM name in the global ALSA configuration with
+    /// the file at `alsaConfigOverlay` loaded on top (`snd_pcm_open_lconf`).
+    init(config: ALSACaptureConfig, alsaConfigOverlay: String?) throws {
+        let tree = try alsaConfigOverlay.map { path throws(ALSAError) in try ConfigTree(overlayFile: path) }
+        device = try ALSACaptureDevice(config: config, configTree: tree)
+        self.config = config
+        granted = device.granted
+        name = "ae \(config.device)"
+        var props: [String: String] = [
+            ALSAStreamProperty.askedRate: String(config.rateHz),
+            ALSAStreamProperty.grantedRate: String(granted.rateHz),
+            ALSAStreamProperty.askedPeriodUs: String(config.periodTimeUs),
+            ALSAStreamProperty.periodFrames: String(granted.periodFrames),
+            ALSAStreamProperty.askedPeriods: String(config.periods),
+            ALSAStreamProperty.bufferFrames: String(granted.bufferFrames),
+            ALSAStreamProperty.chunkFrames: String(granted.periodFrames * config.periodsPerChunk),
+            ALSAStreamProperty.access: "RW_INTERLEAVED",
+            ALSAStreamProperty.timestamp: "ENABLE/MONOTONIC",
+        ]
+        if let d = config.detector {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            props[ALSAStreamProperty.detectorSettings] = String(decoding: try enc.encode(d), as: UTF8.self)
+        }
+        streams = [
+            StreamDescriptor(
+                key: config.streamKey, kind: .ae, device: config.device, format: granted.format.rawValue,
+                nominalRateHz: Double(granted.rateHz), channels: granted.channels, sampleFormat: granted.format,
+                units: ["sample": "counts (full scale \(granted.format.fullScale))"], properties: props)
+        ]
+    }
+
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+    }
+
+    public func run(into sink: any SampleSink) throws {
+        guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            throw ALSAError.invalidConfiguration(device: config.device, reason: "run(into:) called while already running")
+        }
+        defer { running.store(false, ordering: .releasing) }
+
+        let key = config.streamKey
+        let channels = granted.channels
+        let format = granted.format
+        let bytesPerFrame = channels * format.bytesPerSample
+        let chunkFrames = granted.periodFrames * config.periodsPerChunk
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkFrames * bytesPerFrame, alignment: 16)
+        defer { raw.deallocate() }
+
+        var sampleIndex: Int64 = 0  // per-channel index of the next frame to read
+        var delivered: Int64 = 0  // frames handed to the sink (for frameLimit)
+        try device.start()
+        while !stopRequested.load(ordering: .acquiring) {
+            var want = chunkFrames
+            if let limit = config.frameLimit {
+                if delivered >= limit { break }
+                want = Int(min(Int64(want), limit - delivered))
+            }
+            let n = readFunction(device.handle.pcm, raw.baseAddress!, want)
+            if n >= 0 {
+                guard n > 0 else { continue }
+                let arrival = HostClock.monotonicNanoseconds()
+                let st = try device.readStatus()
+                // htstamp is the time of the sample `delay` frames past the application pointer.
+                let pair: AudioClockPair? = st.htstampNs == 0
+                    ? nil : AudioClockPair(sampleIndex: sampleIndex + Int64(n) + Int64(st.delay), hostNs: st.htstampNs)
+                let samples = Self.decode(raw, frames: n, channels: channels, format: format)
+                let chunk = AudioChunk(
+                    firstSampleIndex: sampleIndex, channels: channels, format: format, samples: samples,
+                    hostArrivalNs: arrival, clockPair: pair)
+                sampleIndex += Int64(n)
+                delivered += Int64(n)
+                sink.emit(.audio(chunk), stream: key, mode: .dropIfFull)
+                continue
+            }
+            let code = Int32(truncatingIfNeeded: n)
+            switch -code {
+            case EINTR, EAGAIN:
+                continue
+            case EPIPE, ESTRPIPE:
+                let gap = try recoverFromXrun(code: code)
+                sampleIndex += gap.lostCount
+                sink.emit(.gap(gap), stream: key, mode: .dropIfFull)
+            case ENODEV, EBADFD, EIO:
+                let now = HostClock.monotonicNanoseconds()
+                sink.emit(.gap(GapEvent(
+                    kind: .deviceLoss, startHostNs: now, endHostNs: nil, lostCount: 0,
+                    detail: "\(config.device): snd_pcm_readi failed with \(ALSAError.text(code)) (\(code)); stream ended after \(sampleIndex) frames")),
+                    stream: key, mode: .dropIfFull)
+                return
+            default:
+                throw ALSAError.call(function: "snd_pcm_readi", device: config.device, code: code, message: ALSAError.text(code))
+            }
+        }
+        try device.drop()
+    }
+
+    /// Recovers from an overrun (-EPIPE) or a suspend (-ESTRPIPE) with the real
+    /// `snd_pcm_recover`, restarts, and returns the gap with the frames lost:
+    /// the frames in the buffer when the stream stopped (`avail`, discarded by
+    /// the prepare) plus those the device captured between the stop (trigger
+    /// time in XRUN/SUSPENDED state) and the restart, from the granted rate.
+    private func recoverFromXrun(code: Int32) throws -> GapEvent {
+        let before = try device.readStatus()
+        let detectedNs = HostClock.monotonicNanoseconds()
+        try device.recover(from: code)
+        let afterRecover = try device.readStatus()
+        if afterRecover.state == SND_PCM_STATE_PREPARED {
+            try device.start()
+        }
+        let after = try device.readStatus()
+        var lost = Int64(max(0, before.avail))
+        let stoppedState = before.state == SND_PCM_STATE_XRUN || before.state == SND_PCM_STATE_SUSPENDED
+        let stopNs = stoppedState && before.triggerNs != 0 ? before.triggerNs : detectedNs
+        let restartNs = after.triggerNs != 0 && after.triggerNs >= stopNs ? after.triggerNs : HostClock.monotonicNanoseconds()
+        if stoppedState && before.triggerNs != 0 && after.triggerNs != 0 {
+            lost += Int64((Double(after.triggerNs - before.triggerNs) * Double(granted.rateHz) / 1e9).rounded())
+        }
+        let what = -code == EPIPE ? "overrun (EPIPE)" : "suspend (ESTRPIPE)"
+        return GapEvent(
+            kind: -code == EPIPE ? .xrun : .deviceError, startHostNs: stopNs, endHostNs: restartNs, lostCount: lost,
+            detail: "\(config.device): \(what) recovered with snd_pcm_recover; \(lost) frames lost (avail \(before.avail) at stop)")
+    }
+
+    /// Raw interleaved little-endian PCM -> trw's Int32 samples (S16/S24
+    /// sign-extended, FLOAT_LE as its bit pattern).
+    static func decode(_ raw: UnsafeMutableRawBufferPointer, frames: Int, channels: Int, format: SampleFormat) -> [Int32] {
+        let count = frames * channels
+        return [Int32](unsafeUninitializedCapacity: count) { out, initialized in
+            switch format {
+            case .s16le:
+                let src = raw.bindMemory(to: Int16.self)
+                for i in 0..<count { out[i] = Int32(Int16(littleEndian: src[i])) }
+            case .s24le:
+                let src = raw.bindMemory(to: Int32.self)
+                for i in 0..<count { out[i] = (Int32(littleEndian: src[i]) << 8) >> 8 }
+            case .s32le, .floatle:
+                let src = raw.bindMemory(to: Int32.self)
+                for i in 0..<count { out[i] = Int32(littleEndian: src[i]) }
+            }
+            initialized = count
+        }
+    }
+}
