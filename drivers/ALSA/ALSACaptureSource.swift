@@ -150,9 +150,10 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
 
     /// Recovers from an overrun (-EPIPE) or a suspend (-ESTRPIPE) with the real
     /// `snd_pcm_recover`, restarts, and returns the gap with the frames lost:
-    /// the frames in the buffer when the stream stopped (`avail`, discarded by
-    /// the prepare) plus those the device captured between the stop (trigger
-    /// time in XRUN/SUSPENDED state) and the restart, from the granted rate.
+    /// the frames in the buffer when the stream stopped (`avail`, if a prepare
+    /// discarded them) plus those the device would have captured between the
+    /// stop (trigger time in XRUN/SUSPENDED state) and the restart, from the
+    /// granted rate. The sample index skips them, so audio time stays right.
     private func recoverFromXrun(code: Int32) throws -> GapEvent {
         let before = try device.readStatus()
         let detectedNs = HostClock.monotonicNanoseconds()
@@ -162,7 +163,9 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
             try device.start()
         }
         let after = try device.readStatus()
-        var lost = Int64(max(0, before.avail))
+        // A prepare (always after an overrun; after a suspend when resume failed) discards the buffer.
+        let discarded = afterRecover.state == SND_PCM_STATE_PREPARED
+        var lost = discarded ? Int64(max(0, before.avail)) : 0
         let stoppedState = before.state == SND_PCM_STATE_XRUN || before.state == SND_PCM_STATE_SUSPENDED
         let stopNs = stoppedState && before.triggerNs != 0 ? before.triggerNs : detectedNs
         let restartNs = after.triggerNs != 0 && after.triggerNs >= stopNs ? after.triggerNs : HostClock.monotonicNanoseconds()

@@ -118,6 +118,8 @@ extension ALSACaptureSource {
         let pcm = try PCMHandle(device: name, stream: SND_PCM_STREAM_CAPTURE, nonBlocking: true, configTree: configTree)
         let hw = try HWParams(device: name)
         try check(snd_pcm_hw_params_any(pcm.pcm, hw.params), "snd_pcm_hw_params_any", device: name)
+        // Native rates only (as capture asks by default): no alsa-lib rate conversion.
+        try check(snd_pcm_hw_params_set_rate_resample(pcm.pcm, hw.params, 0), "snd_pcm_hw_params_set_rate_resample", device: name)
         return try ALSACaptureDevice.capabilities(pcm: pcm.pcm, hw: hw, device: name)
     }
 }
