@@ -50,9 +50,12 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
         try self.init(config: config, alsaConfigOverlay: nil)
     }
 
-    /// Testing hook: resolves the PCM name in the global ALSA configuration with
-    /// the file at `alsaConfigOverlay` loaded on top (`snd_pcm_open_lconf`).
-    init(config: ALSACaptureConfig, alsaConfigOverlay: String?) throws {
+    /// Testing hook (tests and `trw-bench` only, through `@_spi(Testing) import`):
+    /// resolves the PCM name in the global ALSA configuration with the file at
+    /// `alsaConfigOverlay` loaded on top (`snd_pcm_open_lconf`), e.g. to define
+    /// a `file`-plugin PCM that plays a known signal.
+    @_spi(Testing)
+    public init(config: ALSACaptureConfig, alsaConfigOverlay: String?) throws {
         let tree = try alsaConfigOverlay.map { path throws(ALSAError) in try ConfigTree(overlayFile: path) }
         device = try ALSACaptureDevice(config: config, configTree: tree)
         self.config = config
