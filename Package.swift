@@ -87,7 +87,11 @@ let package = Package(
         // The ALSA capture driver and its Source (knows nothing of SQLite).
         .target(
             name: "TRWALSA",
-            dependencies: ["TRWCore", "CALSA", .product(name: "Atomics", package: "swift-atomics")],
+            dependencies: [
+                "TRWCore", "CALSA",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "drivers/ALSA"
         ),
         // Pure AE signal processing: hit detector, WAV writer, synthetic bursts.

@@ -101,6 +101,14 @@ public final class WAVWriter {
         framesWritten += Int64(samples.count / channels)
     }
 
+    /// Appends one captured chunk; its channels and format must be the file's.
+    public func write(_ chunk: AudioChunk) throws(WAVWriterError) {
+        guard chunk.channels == channels, chunk.format == format else {
+            throw .badSamples(path: path, reason: "chunk at sample \(chunk.firstSampleIndex) is \(chunk.channels) ch \(chunk.format.rawValue); the file is \(channels) ch \(format.rawValue)")
+        }
+        try write(chunk.samples)
+    }
+
     /// Patches the RIFF, data (and fact) sizes and closes the file.
     public func finish() throws(WAVWriterError) {
         guard fd >= 0 else { return }

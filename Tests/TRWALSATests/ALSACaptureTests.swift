@@ -4,7 +4,7 @@ import Testing
 import TRWAcoustics
 import TRWCore
 import TRWTestSupport
-@testable import TRWALSA
+@_spi(Testing) @testable import TRWALSA
 
 #if canImport(Glibc)
 import Glibc
@@ -59,7 +59,8 @@ import Glibc
             let buffer = Int(d.properties[ALSAStreamProperty.bufferFrames] ?? "") ?? 0
             #expect(period == source.granted.periodFrames && buffer == source.granted.bufferFrames)
             #expect(period > 0 && buffer >= 4 * period, "period \(period), buffer \(buffer)")
-            #expect(d.properties[ALSAStreamProperty.detectorSettings] != nil)
+            #expect(try AEDetectorSettings(stream: d) == Self.settings, "the detector settings travel on the stream")
+            #expect(ALSAStreamProperty.detectorSettings == AEDetectorSettings.streamPropertyKey)
 
             // Live detection over the captured chunks equals detection over the source signal.
             var live = AEHitDetector(stream: d, settings: Self.settings)
@@ -305,5 +306,36 @@ import Glibc
         for (a, b) in zip(pairs, pairs.dropFirst()) {
             #expect(b.sampleIndex > a.sampleIndex && b.hostNs > a.hostNs)
         }
+    }
+}
+
+/// Stops the source after `after` chunks, from inside `emit` (the capture thread).
+final class StoppingSink: SampleSink, @unchecked Sendable {
+    // @unchecked: called only on the capture thread; read after `run` returns.
+    let inner = CollectingSink()
+    weak var source: ALSACaptureSource?
+    let after: Int
+    init(after: Int) { self.after = after }
+    func emit(_ event: SourceEvent, stream: String, mode: EmitMode) -> Bool {
+        inner.emit(event, stream: stream, mode: mode)
+        if inner.chunks.count == after { source?.stop() }
+        return true
+    }
+}
+
+@Suite struct ALSASourceLifecycleTests {
+    /// `stop()` ends `run` at the next read; a source runs once.
+    @Test func stopEndsRunAndSourceRunsOnce() throws {
+        let samples = AESignal.render(frames: 48_000, channels: 1, sampleRate: 96_000, format: .s16le,
+                                      settings: AEDetectorSettings(), bursts: [[]], noiseV: 1e-4, seed: 4)
+        let pcm = try FilePCM(raw: rawBytes(samples, format: .s16le), label: "alsa-stop")
+        defer { pcm.remove() }
+        let source = try pcm.source(ALSACaptureConfig(device: pcm.pcmName, rateHz: 96_000, channels: 1, format: .s16le))
+        let sink = StoppingSink(after: 3)
+        sink.source = source
+        try source.run(into: sink)  // no frame limit: only stop() ends it
+        #expect(sink.inner.chunks.count == 3)
+        #expect(sink.inner.chunks.flatMap(\.samples) == Array(samples[0..<(3 * source.granted.periodFrames * 4)]))
+        #expect(throws: ALSAError.self) { try source.run(into: CollectingSink()) }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import TRWAcoustics
 import TRWCore
 import TRWTestSupport
-@testable import TRWALSA
+@_spi(Testing) @testable import TRWALSA
 
 /// Collects what a source emits.
 final class CollectingSink: SampleSink, @unchecked Sendable {

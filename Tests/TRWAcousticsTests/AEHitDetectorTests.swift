@@ -177,3 +177,17 @@ func detect(
         #expect(abs(Double(d.thresholdSample) / expected - 1) < 1e-6)
     }
 }
+
+@Suite struct AEStreamSettingsTests {
+    @Test func settingsRoundTripThroughStreamProperties() throws {
+        let settings = AEDetectorSettings(thresholdDbAE: 37.5, hdtS: 400e-6, pdtS: 100e-6, hltS: 2e-3, adcFullScaleV: 2.5, preampGainDb: 34)
+        var d = StreamDescriptor(key: "ae0", kind: .ae, device: "hw:1,0", format: "S24_LE", nominalRateHz: 192_000,
+                                 channels: 4, sampleFormat: .s24le)
+        #expect(try AEHitDetector(stream: d) == nil, "no settings on the stream: no detector")
+        d.properties[AEDetectorSettings.streamPropertyKey] = settings.streamPropertyValue
+        let det = try #require(try AEHitDetector(stream: d))
+        #expect(det.settings == settings && det.channels == 4 && det.sampleRate == 192_000 && det.format == .s24le)
+        d.properties[AEDetectorSettings.streamPropertyKey] = "{\"thresholdDbAE\": \"high\"}"
+        #expect(throws: DecodingError.self) { try AEHitDetector(stream: d) }
+    }
+}

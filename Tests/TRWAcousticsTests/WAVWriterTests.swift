@@ -73,6 +73,8 @@ import TRWTestSupport
         defer { try? FileManager.default.removeItem(at: dir) }
         let w = try WAVWriter(path: dir.appendingPathComponent("x.wav").path, sampleRate: 96_000, channels: 2, format: .s16le)
         #expect(throws: WAVWriterError.self) { try w.write([1, 2, 3]) }
+        let mono = AudioChunk(firstSampleIndex: 0, channels: 1, format: .s16le, samples: [1, 2], hostArrivalNs: 0)
+        #expect(throws: WAVWriterError.self) { try w.write(mono) }
         #expect(throws: WAVWriterError.self) {
             try WAVWriter(path: dir.appendingPathComponent("missing/dir/x.wav").path, sampleRate: 96_000, channels: 2, format: .s16le)
         }

@@ -149,6 +149,11 @@ final class ALSACaptureDevice {
             periodFrames: Int(periodFrames), bufferFrames: Int(bufferFrames))
     }
 
+    /// `snd_pcm_prepare` (from SETUP after a previous run's drop, or again in PREPARED).
+    func prepare() throws(ALSAError) {
+        try check(snd_pcm_prepare(handle.pcm), "snd_pcm_prepare", device: device)
+    }
+
     /// `snd_pcm_start`.
     func start() throws(ALSAError) {
         try check(snd_pcm_start(handle.pcm), "snd_pcm_start", device: device)

@@ -1,6 +1,7 @@
 import Atomics
 import CALSA
 import Foundation
+import Logging
 import TRWCore
 
 #if canImport(Glibc)
@@ -18,7 +19,9 @@ public enum ALSAStreamProperty {
     public static let chunkFrames = "alsa.chunk_frames"
     public static let access = "alsa.access"
     public static let timestamp = "alsa.tstamp"
-    /// JSON of `AEDetectorSettings`, when live detection is configured.
+    /// JSON of `AEDetectorSettings`, when live detection is configured (the
+    /// same key as TRWAcoustics' `AEDetectorSettings.streamPropertyKey`, which
+    /// reads it back: `AEHitDetector(stream:)`).
     public static let detectorSettings = "ae.detector_settings"
 }
 
@@ -31,23 +34,24 @@ public enum ALSAStreamProperty {
 /// thread. After a device loss (-ENODEV) the stream ends with a `.deviceLoss`
 /// gap and `run` returns normally: other sources go on.
 public final class ALSACaptureSource: Source, @unchecked Sendable {
-    // @unchecked: `device`, `readFunction` and the counters are touched only by
-    // `run`, which a second caller cannot enter (`running` guards it); `stop()`
-    // touches only the atomic flag.
+    // @unchecked: `device` and `readFunction` are touched only by `run`, which
+    // runs once (`started` guards it); `stop()` touches only an atomic flag.
     public let name: String
     public let streams: [StreamDescriptor]
     public let config: ALSACaptureConfig
     public let granted: ALSAGrantedParameters
 
     private let device: ALSACaptureDevice
+    private let logger: Logger
     private let stopRequested = ManagedAtomic<Bool>(false)
-    private let running = ManagedAtomic<Bool>(false)
+    private let started = ManagedAtomic<Bool>(false)
     /// The read seam (tests replace it to inject -EPIPE, -ESTRPIPE, -ENODEV).
     var readFunction: PCMReadFunction = alsaReadi
 
-    /// Opens and configures `config.device`.
-    public convenience init(config: ALSACaptureConfig) throws {
-        try self.init(config: config, alsaConfigOverlay: nil)
+    /// Opens and configures `config.device`; throws `ALSAError` naming the
+    /// device and, for a refused configuration, what it offers.
+    public convenience init(config: ALSACaptureConfig, logger: Logger = Logger(label: "trw.alsa")) throws {
+        try self.init(config: config, alsaConfigOverlay: nil, logger: logger)
     }
 
     /// Testing hook (tests and `trw-bench` only, through `@_spi(Testing) import`):
@@ -55,12 +59,16 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
     /// `alsaConfigOverlay` loaded on top (`snd_pcm_open_lconf`), e.g. to define
     /// a `file`-plugin PCM that plays a known signal.
     @_spi(Testing)
-    public init(config: ALSACaptureConfig, alsaConfigOverlay: String?) throws {
+    public init(config: ALSACaptureConfig, alsaConfigOverlay: String?, logger: Logger = Logger(label: "trw.alsa")) throws {
         let tree = try alsaConfigOverlay.map { path throws(ALSAError) in try ConfigTree(overlayFile: path) }
         device = try ALSACaptureDevice(config: config, configTree: tree)
         self.config = config
         granted = device.granted
         name = "ae \(config.device)"
+        var logger = logger
+        logger[metadataKey: "device"] = "\(config.device)"
+        logger[metadataKey: "stream"] = "\(config.streamKey)"
+        self.logger = logger
         var props: [String: String] = [
             ALSAStreamProperty.askedRate: String(config.rateHz),
             ALSAStreamProperty.grantedRate: String(granted.rateHz),
@@ -90,10 +98,11 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
     }
 
     public func run(into sink: any SampleSink) throws {
-        guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
-            throw ALSAError.invalidConfiguration(device: config.device, reason: "run(into:) called while already running")
+        // One run per source: the stream's sample index starts at 0 once.
+        guard started.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            throw ALSAError.invalidConfiguration(
+                device: config.device, reason: "run(into:) was already called on this source; create a new ALSACaptureSource")
         }
-        defer { running.store(false, ordering: .releasing) }
 
         let key = config.streamKey
         let channels = granted.channels
@@ -105,7 +114,12 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
 
         var sampleIndex: Int64 = 0  // per-channel index of the next frame to read
         var delivered: Int64 = 0  // frames handed to the sink (for frameLimit)
+        try device.prepare()
         try device.start()
+        logger.info("capture started", metadata: [
+            "rate": "\(granted.rateHz)", "channels": "\(granted.channels)", "format": "\(granted.format.rawValue)",
+            "period_frames": "\(granted.periodFrames)", "buffer_frames": "\(granted.bufferFrames)",
+        ])
         while !stopRequested.load(ordering: .acquiring) {
             var want = chunkFrames
             if let limit = config.frameLimit {
@@ -136,19 +150,21 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
             case EPIPE, ESTRPIPE:
                 let gap = try recoverFromXrun(code: code)
                 sampleIndex += gap.lostCount
+                logger.info("\(gap.detail)")
                 sink.emit(.gap(gap), stream: key, mode: .dropIfFull)
             case ENODEV, EBADFD, EIO:
                 let now = HostClock.monotonicNanoseconds()
-                sink.emit(.gap(GapEvent(
-                    kind: .deviceLoss, startHostNs: now, endHostNs: nil, lostCount: 0,
-                    detail: "\(config.device): snd_pcm_readi failed with \(ALSAError.text(code)) (\(code)); stream ended after \(sampleIndex) frames")),
-                    stream: key, mode: .dropIfFull)
+                let detail = "\(config.device): snd_pcm_readi failed with \(ALSAError.text(code)) (\(code)); stream ended after \(sampleIndex) frames"
+                logger.info("\(detail)")
+                sink.emit(.gap(GapEvent(kind: .deviceLoss, startHostNs: now, endHostNs: nil, lostCount: 0, detail: detail)),
+                          stream: key, mode: .dropIfFull)
                 return
             default:
                 throw ALSAError.call(function: "snd_pcm_readi", device: config.device, code: code, message: ALSAError.text(code))
             }
         }
         try device.drop()
+        logger.info("capture stopped", metadata: ["frames": "\(sampleIndex)"])
     }
 
     /// Recovers from an overrun (-EPIPE) or a suspend (-ESTRPIPE) with the real

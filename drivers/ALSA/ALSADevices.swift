@@ -14,6 +14,12 @@ public struct ALSADeviceInfo: Sendable, Equatable, Codable {
     public var capabilities: ALSACapabilities?
     public var probeError: String?
 
+    /// One line for `trw devices`: "hw:1,0  Scarlett 2i2 USB (USB Audio): rates 44100–192000 Hz, ...".
+    public var summary: String {
+        let what = capabilities.map(\.description) ?? "not probed: \(probeError ?? "unknown error")"
+        return "\(name)  \(cardName) (\(deviceName)): \(what)"
+    }
+
     public init(name: String, cardID: String, cardName: String, deviceName: String,
                 capabilities: ALSACapabilities?, probeError: String?) {
         self.name = name
