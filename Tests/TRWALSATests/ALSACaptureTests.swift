@@ -317,7 +317,7 @@ final class StoppingSink: SampleSink, @unchecked Sendable {
     let after: Int
     init(after: Int) { self.after = after }
     func emit(_ event: SourceEvent, stream: String, mode: EmitMode) -> Bool {
-        inner.emit(event, stream: stream, mode: mode)
+        _ = inner.emit(event, stream: stream, mode: mode)
         if inner.chunks.count == after { source?.stop() }
         return true
     }
@@ -337,5 +337,30 @@ final class StoppingSink: SampleSink, @unchecked Sendable {
         #expect(sink.inner.chunks.count == 3)
         #expect(sink.inner.chunks.flatMap(\.samples) == Array(samples[0..<(3 * source.granted.periodFrames * 4)]))
         #expect(throws: ALSAError.self) { try source.run(into: CollectingSink()) }
+    }
+}
+
+@Suite struct ALSAFormatTests {
+    /// S24_LE arrives in 32-bit containers whose top byte devices leave at 0:
+    /// trw sign-extends the 24 bits. FLOAT_LE keeps its bit pattern.
+    @Test(arguments: [SampleFormat.s24le, .floatle])
+    func containerFormats(format: SampleFormat) throws {
+        let frames = 9_600
+        let samples = AESignal.render(
+            frames: frames, channels: 2, sampleRate: 192_000, format: format, settings: AEDetectorSettings(),
+            bursts: [[AEBurst(startS: 0.01, peakDbAE: 80, riseS: 1e-4, decayS: 1e-3, carrierHz: 30_000)], []],
+            noiseV: 2e-4, seed: 8)
+        var raw = rawBytes(samples, format: format)
+        if format == .s24le {
+            for i in stride(from: 3, to: raw.count, by: 4) { raw[i] = 0 }  // as hardware delivers it
+            #expect(samples.contains { $0 < 0 }, "the test needs negative samples")
+        }
+        let pcm = try FilePCM(raw: raw, label: "alsa-container")
+        defer { pcm.remove() }
+        let source = try pcm.source(ALSACaptureConfig(device: pcm.pcmName, rateHz: 192_000, channels: 2, format: format,
+                                                      frameLimit: Int64(frames)))
+        let sink = CollectingSink()
+        try source.run(into: sink)
+        #expect(sink.chunks.flatMap(\.samples) == samples)
     }
 }
