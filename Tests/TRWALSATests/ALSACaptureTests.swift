@@ -364,3 +364,31 @@ final class StoppingSink: SampleSink, @unchecked Sendable {
         #expect(sink.chunks.flatMap(\.samples) == samples)
     }
 }
+
+@Suite struct ALSADeviceListingTests {
+    /// The capture PCM names are the ones alsa-utils' `arecord -L` lists.
+    @Test func pcmNamesMatchArecord() throws {
+        let ours = try ALSACaptureSource.listCapturePCMNames()
+        let listing = try ExternalTool.run("arecord", ["-L"])
+        let theirs = listing.split(separator: "\n").filter { !$0.hasPrefix(" ") && !$0.isEmpty }.map(String.init)
+        #expect(ours.map(\.name) == theirs)
+        #expect(ours.contains { $0.name == "null" && $0.description.contains("zero samples") }, "alsa.conf defines pcm.null")
+    }
+
+    /// The hardware capture devices are the ones `arecord -l` lists (none on a machine without sound cards).
+    @Test func hardwareDevicesMatchArecord() throws {
+        let listing = try ExternalTool.run("arecord", ["-l"], anyStatus: true)
+        // "card 1: Pro [Scarlett 2i2 USB], device 0: USB Audio [USB Audio]"
+        let theirs: [String] = listing.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("card "), let comma = line.range(of: ", device ") else { return nil }
+            let card = line.dropFirst(5).prefix { $0.isNumber }
+            let dev = line[comma.upperBound...].prefix { $0.isNumber }
+            return "hw:\(card),\(dev)"
+        }
+        let ours = ALSACaptureSource.listCaptureDevices()
+        #expect(ours.map(\.name) == theirs)
+        for d in ours where d.capabilities == nil {
+            #expect(d.probeError != nil && d.summary.contains(d.name))
+        }
+    }
+}

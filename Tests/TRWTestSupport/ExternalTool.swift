@@ -10,9 +10,10 @@ public enum ExternalTool {
         public var description: String { "`\(command)` exited with \(status): \(stderr)" }
     }
 
-    /// Runs `tool` (looked up on PATH) with `arguments`; returns stdout, throws on a non-zero exit.
+    /// Runs `tool` (looked up on PATH) with `arguments`; returns stdout, throws on a
+    /// non-zero exit unless `anyStatus`.
     @discardableResult
-    public static func run(_ tool: String, _ arguments: [String]) throws -> String {
+    public static func run(_ tool: String, _ arguments: [String], anyStatus: Bool = false) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = [tool] + arguments
@@ -23,7 +24,7 @@ public enum ExternalTool {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
+        guard p.terminationStatus == 0 || anyStatus else {
             throw Failure(command: ([tool] + arguments).joined(separator: " "), status: p.terminationStatus,
                           stderr: String(decoding: e, as: UTF8.self))
         }

@@ -80,7 +80,7 @@ public struct ALSACaptureConfig: Sendable, Codable, Equatable {
             throw bad("channels \(channels) is outside \(Self.channelRange.lowerBound)–\(Self.channelRange.upperBound)")
         }
         if !(1_000...100_000).contains(periodTimeUs) { throw bad("periodTimeUs \(periodTimeUs) is outside 1000–100000") }
-        if !(2...64).contains(periods) { throw bad("periods \(periods) is outside 2–64 (>= 4 recommended)") }
+        if !(4...64).contains(periods) { throw bad("periods \(periods) is outside 4–64 (periods per buffer)") }
         if !(1...64).contains(periodsPerChunk) { throw bad("periodsPerChunk \(periodsPerChunk) is outside 1–64") }
         if let frameLimit, frameLimit <= 0 { throw bad("frameLimit \(frameLimit) must be positive") }
     }

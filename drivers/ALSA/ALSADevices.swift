@@ -1,6 +1,10 @@
 import CALSA
 import TRWCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One ALSA capture device, for `trw devices`.
 public struct ALSADeviceInfo: Sendable, Equatable, Codable {
     /// PCM name to put in the rig file ("hw:1,0").
@@ -127,5 +131,46 @@ extension ALSACaptureSource {
         // Native rates only (as capture asks by default): no alsa-lib rate conversion.
         try check(snd_pcm_hw_params_set_rate_resample(pcm.pcm, hw.params, 0), "snd_pcm_hw_params_set_rate_resample", device: name)
         return try ALSACaptureDevice.capabilities(pcm: pcm.pcm, hw: hw, device: name)
+    }
+}
+
+/// A PCM name from the ALSA configuration's hints ("default",
+/// "plughw:CARD=Pro,DEV=0", "null", ...), for `trw devices`.
+public struct ALSAPCMName: Sendable, Equatable, Codable {
+    public var name: String
+    /// The hint's description, lines joined with " / ".
+    public var description: String
+    public init(name: String, description: String) {
+        self.name = name
+        self.description = description
+    }
+}
+
+extension ALSACaptureSource {
+    /// PCM names usable for capture, from `snd_device_name_hint(-1, "pcm")`:
+    /// hints whose IOID is "Input" or absent (both directions).
+    public static func listCapturePCMNames() throws -> [ALSAPCMName] {
+        var hints: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+        try check(snd_device_name_hint(-1, "pcm", &hints), "snd_device_name_hint(pcm)", device: "all cards")
+        guard let hints else { return [] }
+        defer {
+            let rc = snd_device_name_free_hint(hints)
+            assert(rc >= 0, "snd_device_name_free_hint failed: \(ALSAError.text(rc))")
+        }
+        func field(_ hint: UnsafeMutableRawPointer, _ id: String) -> String? {
+            guard let p = snd_device_name_get_hint(hint, id) else { return nil }
+            defer { free(p) }  // malloc'd by alsa-lib
+            return String(cString: p)
+        }
+        var out: [ALSAPCMName] = []
+        var i = 0
+        while let hint = hints[i] {
+            i += 1
+            let io = field(hint, "IOID")
+            guard io == nil || io == "Input", let name = field(hint, "NAME") else { continue }
+            let desc = (field(hint, "DESC") ?? "").split(separator: "\n").joined(separator: " / ")
+            out.append(ALSAPCMName(name: name, description: desc))
+        }
+        return out
     }
 }
