@@ -202,7 +202,8 @@ import Glibc
 
     /// Device loss (-ENODEV): the stream ends with a device-loss gap and `run`
     /// returns without throwing, so the recorder's other sources go on.
-    @Test func deviceLossEndsTheStream() throws {
+    @Test(arguments: [ENODEV, EIO])
+    func deviceLossEndsTheStream(errno code: Int32) throws {
         let samples = AESignal.render(frames: 9_600, channels: 2, sampleRate: 96_000, format: .s32le,
                                       settings: Self.settings, bursts: [[], []], noiseV: 2e-4, seed: 2)
         let pcm = try FilePCM(raw: rawBytes(samples, format: .s32le), label: "alsa-nodev")
@@ -211,13 +212,27 @@ import Glibc
         let counter = ReadCounter()
         source.readFunction = { handle, buffer, n in
             counter.calls += 1
-            return counter.calls == 3 ? -Int(ENODEV) : alsaReadi(handle, buffer, n)
+            return counter.calls == 3 ? -Int(code) : alsaReadi(handle, buffer, n)
         }
         let sink = CollectingSink()
         try source.run(into: sink)  // no frame limit: only the device loss ends it
         #expect(sink.gaps.map(\.kind) == [.deviceLoss])
+        #expect(sink.gaps.first?.detail.contains("snd_pcm_readi failed") == true)
         #expect(sink.chunks.count == 2)
         if case .gap = sink.all.last {} else { Issue.record("the gap must be the stream's last event") }
+    }
+
+    /// A read error that is neither a fault to recover nor a device loss ends
+    /// `run` with a thrown error naming the call and the device.
+    @Test func otherReadErrorsAreThrown() throws {
+        let pcm = try FilePCM(raw: [UInt8](repeating: 1, count: 4_000), label: "alsa-badfd")
+        defer { pcm.remove() }
+        let source = try pcm.source(ALSACaptureConfig(device: pcm.pcmName, rateHz: 96_000, channels: 1, format: .s16le))
+        source.readFunction = { _, _, _ in -Int(EBADFD) }
+        #expect(throws: ALSAError.call(function: "snd_pcm_readi", device: pcm.pcmName, code: -EBADFD,
+                                       message: ALSAError.text(-EBADFD))) {
+            try source.run(into: CollectingSink())
+        }
     }
 
     /// A rate the device lacks is refused with what it offers.

@@ -148,16 +148,17 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
             case EINTR, EAGAIN:
                 continue
             case EPIPE, ESTRPIPE:
-                let gap = try recoverFromXrun(code: code)
+                let recovered: Result<GapEvent, ALSAError> = Result { () throws(ALSAError) in try recoverFromXrun(code: code) }
+                if case let .failure(.call(function, _, rc, _)) = recovered, Self.isDeviceLoss(rc) {
+                    emitDeviceLoss(function: function, code: rc, frames: sampleIndex, into: sink)
+                    return
+                }
+                let gap = try recovered.get()
                 sampleIndex += gap.lostCount
                 logger.info("\(gap.detail)")
                 sink.emit(.gap(gap), stream: key, mode: .dropIfFull)
-            case ENODEV, EBADFD, EIO:
-                let now = HostClock.monotonicNanoseconds()
-                let detail = "\(config.device): snd_pcm_readi failed with \(ALSAError.text(code)) (\(code)); stream ended after \(sampleIndex) frames"
-                logger.info("\(detail)")
-                sink.emit(.gap(GapEvent(kind: .deviceLoss, startHostNs: now, endHostNs: nil, lostCount: 0, detail: detail)),
-                          stream: key, mode: .dropIfFull)
+            case _ where Self.isDeviceLoss(code):
+                emitDeviceLoss(function: "snd_pcm_readi", code: code, frames: sampleIndex, into: sink)
                 return
             default:
                 throw ALSAError.call(function: "snd_pcm_readi", device: config.device, code: code, message: ALSAError.text(code))
@@ -167,13 +168,25 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
         logger.info("capture stopped", metadata: ["frames": "\(sampleIndex)"])
     }
 
+    /// -ENODEV (unplugged) and -EIO (USB/transport error) end the stream.
+    /// (-EBADFD, a PCM in the wrong state, would be our bug: it is thrown.)
+    static func isDeviceLoss(_ code: Int32) -> Bool { code == -ENODEV || code == -EIO }
+
+    private func emitDeviceLoss(function: String, code: Int32, frames: Int64, into sink: any SampleSink) {
+        let detail = "\(config.device): \(function) failed with \(ALSAError.text(code)) (\(code)); stream ended after \(frames) frames"
+        logger.info("\(detail)")
+        sink.emit(.gap(GapEvent(kind: .deviceLoss, startHostNs: HostClock.monotonicNanoseconds(), endHostNs: nil,
+                                lostCount: 0, detail: detail)),
+                  stream: config.streamKey, mode: .dropIfFull)
+    }
+
     /// Recovers from an overrun (-EPIPE) or a suspend (-ESTRPIPE) with the real
     /// `snd_pcm_recover`, restarts, and returns the gap with the frames lost:
     /// the frames in the buffer when the stream stopped (`avail`, if a prepare
     /// discarded them) plus those the device would have captured between the
     /// stop (trigger time in XRUN/SUSPENDED state) and the restart, from the
     /// granted rate. The sample index skips them, so audio time stays right.
-    private func recoverFromXrun(code: Int32) throws -> GapEvent {
+    private func recoverFromXrun(code: Int32) throws(ALSAError) -> GapEvent {
         let before = try device.readStatus()
         let detectedNs = HostClock.monotonicNanoseconds()
         try device.recover(from: code)
