@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "trw-bench",
             dependencies: ["TRWCore", "TRWCodec", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync",
-                           "TRWALSA", "TRWAcoustics"]
+                           "TRWALSA", "TRWAcoustics", .product(name: "Logging", package: "swift-log")]
         ),
         // --- Issue 6: ALSA acoustic-emission driver and AE hit detection ---
         // alsa-lib (Debian libasound2-dev), one C target per C API.
