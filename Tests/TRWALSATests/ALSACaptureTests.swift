@@ -44,7 +44,9 @@ import Glibc
             for c in chunks {
                 #expect(c.firstSampleIndex == next && c.channels == channels && c.format == format)
                 next += Int64(c.frameCount)
-                #expect(c.clockPair != nil, "every chunk carries a (sample index, htstamp) pair")
+                // The pair names the sample at the ADC at htstamp: the end of the chunk plus the
+                // delay, which the null slave reports as 0.
+                #expect(c.clockPair?.sampleIndex == next, "every chunk carries a (sample index, htstamp) pair")
             }
             let captured = rawBytes(chunks.flatMap(\.samples), format: format)
             let differing = zip(captured, raw).reduce(0) { $0 + ($1.0 == $1.1 ? 0 : 1) }
@@ -405,5 +407,32 @@ final class StoppingSink: SampleSink, @unchecked Sendable {
         for d in ours where d.capabilities == nil {
             #expect(d.probeError != nil && d.summary.contains(d.name))
         }
+    }
+}
+
+@Suite struct ALSAFramesLostTests {
+    static let t0: Nanoseconds = 5_000_000_000
+
+    /// The arithmetic of frames lost for what real devices report (the null
+    /// slave of the file plugin reports no trigger times, so it is tested here).
+    @Test(arguments: [
+        // Overrun: the buffer's 9000 frames plus 10 ms at 192 kHz until the restart.
+        (SND_PCM_STATE_XRUN, 9_000, t0, true, t0 + 10_000_000, 192_000, Int64(9_000 + 1_920)),
+        // Suspend resumed (nothing discarded): 2 s at 96 kHz.
+        (SND_PCM_STATE_SUSPENDED, 500, t0, false, t0 + 2_000_000_000, 96_000, Int64(192_000)),
+        // Suspend whose resume failed (prepared): buffer and time.
+        (SND_PCM_STATE_SUSPENDED, 500, t0, true, t0 + 1_000_000, 384_000, Int64(500 + 384)),
+        // The stream still running (error reported before the state changed): the buffer only.
+        (SND_PCM_STATE_RUNNING, 7_680, 0, true, t0, 192_000, Int64(7_680)),
+        // No timestamps from the plugin: the buffer only.
+        (SND_PCM_STATE_XRUN, 4_096, 0, true, 0, 48_000, Int64(4_096)),
+        // A restart time before the stop (never expected): no negative loss.
+        (SND_PCM_STATE_XRUN, 100, t0, true, t0 - 1_000, 192_000, Int64(100)),
+    ])
+    func framesLost(state: snd_pcm_state_t, avail: Int, stopNs: Nanoseconds, discarded: Bool, restartNs: Nanoseconds,
+                    rate: Int, expected: Int64) {
+        let before = PCMStatusSnapshot(state: state, avail: avail, delay: avail, htstampNs: stopNs, triggerNs: stopNs)
+        #expect(ALSACaptureSource.framesLost(before: before, bufferDiscarded: discarded, restartTriggerNs: restartNs,
+                                             rateHz: rate) == expected)
     }
 }

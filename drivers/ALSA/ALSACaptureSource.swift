@@ -197,17 +197,31 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
         let after = try device.readStatus()
         // A prepare (always after an overrun; after a suspend when resume failed) discards the buffer.
         let discarded = afterRecover.state == SND_PCM_STATE_PREPARED
-        var lost = discarded ? Int64(max(0, before.avail)) : 0
+        let lost = Self.framesLost(before: before, bufferDiscarded: discarded, restartTriggerNs: after.triggerNs,
+                                   rateHz: granted.rateHz)
         let stoppedState = before.state == SND_PCM_STATE_XRUN || before.state == SND_PCM_STATE_SUSPENDED
         let stopNs = stoppedState && before.triggerNs != 0 ? before.triggerNs : detectedNs
         let restartNs = after.triggerNs != 0 && after.triggerNs >= stopNs ? after.triggerNs : HostClock.monotonicNanoseconds()
-        if stoppedState && before.triggerNs != 0 && after.triggerNs != 0 {
-            lost += Int64((Double(after.triggerNs - before.triggerNs) * Double(granted.rateHz) / 1e9).rounded())
-        }
         let what = -code == EPIPE ? "overrun (EPIPE)" : "suspend (ESTRPIPE)"
         return GapEvent(
             kind: -code == EPIPE ? .xrun : .deviceError, startHostNs: stopNs, endHostNs: restartNs, lostCount: lost,
             detail: "\(config.device): \(what) recovered with snd_pcm_recover; \(lost) frames lost (avail \(before.avail) at stop)")
+    }
+
+    /// Frames lost across a stop (overrun or suspend) and the restart:
+    /// `before.avail` when the recovery discarded the buffer (prepare), plus,
+    /// when the stop was the device's own (state XRUN or SUSPENDED, whose
+    /// trigger htstamp is the stop time), the frames of the time until the
+    /// restart's trigger htstamp at `rateHz`. Plugins without timestamps (0)
+    /// contribute the buffer part only.
+    static func framesLost(before: PCMStatusSnapshot, bufferDiscarded: Bool, restartTriggerNs: Nanoseconds,
+                           rateHz: Int) -> Int64 {
+        var lost = bufferDiscarded ? Int64(max(0, before.avail)) : 0
+        let stoppedByDevice = before.state == SND_PCM_STATE_XRUN || before.state == SND_PCM_STATE_SUSPENDED
+        if stoppedByDevice && before.triggerNs != 0 && restartTriggerNs > before.triggerNs {
+            lost += Int64((Double(restartTriggerNs - before.triggerNs) * Double(rateHz) / 1e9).rounded())
+        }
+        return lost
     }
 
     /// Raw interleaved little-endian PCM -> trw's Int32 samples (S16/S24
