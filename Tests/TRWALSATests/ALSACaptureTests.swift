@@ -341,6 +341,31 @@ final class StoppingSink: SampleSink, @unchecked Sendable {
 }
 
 @Suite struct ALSASourceLifecycleTests {
+    /// A device that stops delivering: after `stallTimeoutMs` of empty waits a
+    /// `.timeout` gap is recorded once, and `stop()` still ends `run`.
+    @Test func stalledDeviceIsRecordedAndStoppable() throws {
+        let samples = AESignal.render(frames: 9_600, channels: 1, sampleRate: 96_000, format: .s16le,
+                                      settings: AEDetectorSettings(), bursts: [[]], noiseV: 1e-4, seed: 6)
+        let pcm = try FilePCM(raw: rawBytes(samples, format: .s16le), label: "alsa-stall")
+        defer { pcm.remove() }
+        let source = try pcm.source(ALSACaptureConfig(device: pcm.pcmName, rateHz: 96_000, channels: 1, format: .s16le,
+                                                      stallTimeoutMs: 500))
+        let counter = ReadCounter()
+        source.waitFunction = { handle, timeout in
+            counter.calls += 1
+            // Two chunks, then nothing (without sleeping: the wait "times out" at once).
+            return counter.calls <= 2 ? alsaWait(handle, timeout) : 0
+        }
+        let sink = StopOnGapSink()
+        sink.source = source
+        try source.run(into: sink)
+        #expect(sink.inner.chunks.count == 2)
+        #expect(sink.inner.gaps.map(\.kind) == [.timeout])
+        #expect(sink.inner.gaps.first?.detail.contains("no data for 500 ms") == true)
+        // 2 reads, then 5 empty slices of 100 ms reach 500 ms; the sink stops the source there.
+        #expect(counter.calls == 2 + 5)
+    }
+
     /// `stop()` ends `run` at the next read; a source runs once.
     @Test func stopEndsRunAndSourceRunsOnce() throws {
         let samples = AESignal.render(frames: 48_000, channels: 1, sampleRate: 96_000, format: .s16le,
@@ -434,5 +459,17 @@ final class StoppingSink: SampleSink, @unchecked Sendable {
         let before = PCMStatusSnapshot(state: state, avail: avail, delay: avail, htstampNs: stopNs, triggerNs: stopNs)
         #expect(ALSACaptureSource.framesLost(before: before, bufferDiscarded: discarded, restartTriggerNs: restartNs,
                                              rateHz: rate) == expected)
+    }
+}
+
+/// Stops the source when the first gap arrives.
+final class StopOnGapSink: SampleSink, @unchecked Sendable {
+    // @unchecked: called only on the capture thread; read after `run` returns.
+    let inner = CollectingSink()
+    weak var source: ALSACaptureSource?
+    func emit(_ event: SourceEvent, stream: String, mode: EmitMode) -> Bool {
+        _ = inner.emit(event, stream: stream, mode: mode)
+        if case .gap = event { source?.stop() }
+        return true
     }
 }

@@ -21,6 +21,8 @@ public struct ALSACaptureConfig: Sendable, Codable, Equatable {
     /// Allow alsa-lib's rate conversion (plug devices). Off by default: AE
     /// wants the converter's true rate, so a rate the hardware lacks is refused.
     public var allowResampling: Bool
+    /// No data for this long is recorded as a `.timeout` gap (a stalled device), ms.
+    public var stallTimeoutMs: Int
     /// Stop after this many frames (needed for sources without an end, such as
     /// the `file` plugin; nil: until `stop()`).
     public var frameLimit: Int64?
@@ -33,7 +35,7 @@ public struct ALSACaptureConfig: Sendable, Codable, Equatable {
     public init(
         streamKey: String = "ae0", device: String, rateHz: Int, channels: Int, format: SampleFormat,
         periodTimeUs: Int = 5_000, periods: Int = 8, periodsPerChunk: Int = 4, allowResampling: Bool = false,
-        frameLimit: Int64? = nil, detector: AEDetectorSettings? = nil
+        stallTimeoutMs: Int = 2_000, frameLimit: Int64? = nil, detector: AEDetectorSettings? = nil
     ) {
         self.streamKey = streamKey
         self.device = device
@@ -44,13 +46,14 @@ public struct ALSACaptureConfig: Sendable, Codable, Equatable {
         self.periods = periods
         self.periodsPerChunk = periodsPerChunk
         self.allowResampling = allowResampling
+        self.stallTimeoutMs = stallTimeoutMs
         self.frameLimit = frameLimit
         self.detector = detector
     }
 
     enum CodingKeys: String, CodingKey {
         case streamKey, device, rateHz, channels, format, periodTimeUs, periods, periodsPerChunk
-        case allowResampling, frameLimit, detector
+        case allowResampling, stallTimeoutMs, frameLimit, detector
     }
 
     public init(from decoder: any Decoder) throws {
@@ -65,6 +68,7 @@ public struct ALSACaptureConfig: Sendable, Codable, Equatable {
             periods: try c.decodeIfPresent(Int.self, forKey: .periods) ?? 8,
             periodsPerChunk: try c.decodeIfPresent(Int.self, forKey: .periodsPerChunk) ?? 4,
             allowResampling: try c.decodeIfPresent(Bool.self, forKey: .allowResampling) ?? false,
+            stallTimeoutMs: try c.decodeIfPresent(Int.self, forKey: .stallTimeoutMs) ?? 2_000,
             frameLimit: try c.decodeIfPresent(Int64.self, forKey: .frameLimit),
             detector: try c.decodeIfPresent(AEDetectorSettings.self, forKey: .detector))
     }
@@ -82,6 +86,7 @@ public struct ALSACaptureConfig: Sendable, Codable, Equatable {
         if !(1_000...100_000).contains(periodTimeUs) { throw bad("periodTimeUs \(periodTimeUs) is outside 1000–100000") }
         if !(4...64).contains(periods) { throw bad("periods \(periods) is outside 4–64 (periods per buffer)") }
         if !(1...64).contains(periodsPerChunk) { throw bad("periodsPerChunk \(periodsPerChunk) is outside 1–64") }
+        if !(100...600_000).contains(stallTimeoutMs) { throw bad("stallTimeoutMs \(stallTimeoutMs) is outside 100–600000") }
         if let frameLimit, frameLimit <= 0 { throw bad("frameLimit \(frameLimit) must be positive") }
     }
 }

@@ -44,6 +44,12 @@ let alsaReadi: PCMReadFunction = { pcm, buffer, frames in
     Int(snd_pcm_readi(pcm, buffer, snd_pcm_uframes_t(frames)))
 }
 
+/// The wait seam: `snd_pcm_wait` (1 ready, 0 timeout, negative error), so a
+/// test can play a stalled device.
+typealias PCMWaitFunction = @Sendable (_ pcm: OpaquePointer, _ timeoutMs: Int32) -> Int32
+
+let alsaWait: PCMWaitFunction = { pcm, timeoutMs in snd_pcm_wait(pcm, timeoutMs) }
+
 /// An open, configured ALSA capture PCM (interleaved read/write access).
 /// Used by one thread at a time: the source's capture thread.
 final class ALSACaptureDevice {

@@ -47,6 +47,11 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
     private let started = ManagedAtomic<Bool>(false)
     /// The read seam (tests replace it to inject -EPIPE, -ESTRPIPE, -ENODEV).
     var readFunction: PCMReadFunction = alsaReadi
+    /// The wait seam (tests replace it to play a stalled device).
+    var waitFunction: PCMWaitFunction = alsaWait
+    /// `run` waits at most this long per `snd_pcm_wait`, so `stop()` is seen
+    /// within it even when the device delivers nothing.
+    static let waitSliceMs: Int32 = 100
 
     /// Opens and configures `config.device`; throws `ALSAError` naming the
     /// device and, for a refused configuration, what it offers.
@@ -120,13 +125,31 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
             "rate": "\(granted.rateHz)", "channels": "\(granted.channels)", "format": "\(granted.format.rawValue)",
             "period_frames": "\(granted.periodFrames)", "buffer_frames": "\(granted.bufferFrames)",
         ])
+        var stalledMs = 0  // time waited without data, counted in wait slices
+        var stallReported = false
         while !stopRequested.load(ordering: .acquiring) {
             var want = chunkFrames
             if let limit = config.frameLimit {
                 if delivered >= limit { break }
                 want = Int(min(Int64(want), limit - delivered))
             }
-            let n = readFunction(device.handle.pcm, raw.baseAddress!, want)
+            let w = waitFunction(device.handle.pcm, Self.waitSliceMs)
+            if w == 0 {
+                stalledMs += Int(Self.waitSliceMs)
+                if stalledMs >= config.stallTimeoutMs && !stallReported {
+                    stallReported = true
+                    let detail = "\(config.device): no data for \(stalledMs) ms after \(sampleIndex) frames (device stalled)"
+                    logger.info("\(detail)")
+                    sink.emit(.gap(GapEvent(kind: .timeout, startHostNs: HostClock.monotonicNanoseconds()
+                                                - Int64(stalledMs) * 1_000_000, lostCount: 0, detail: detail)),
+                              stream: key, mode: .dropIfFull)
+                }
+                continue
+            }
+            stalledMs = 0
+            stallReported = false
+            // A negative wait result is the same error the read would return: handled below.
+            let n = w < 0 ? Int(w) : readFunction(device.handle.pcm, raw.baseAddress!, want)
             if n >= 0 {
                 guard n > 0 else { continue }
                 let arrival = HostClock.monotonicNanoseconds()
