@@ -83,7 +83,13 @@ extension ALSACaptureSource {
     /// A card whose control device cannot be read is skipped; a busy PCM is
     /// listed with `probeError`.
     public static func listCaptureDevices() -> [ALSADeviceInfo] {
-        _ = trw_alsa_silence_library_errors()  // returns 0; probing busy devices would print otherwise
+        // Probing a busy device makes alsa-lib print to stderr; its errors come back as codes anyway.
+        let silenced = trw_alsa_silence_library_errors()
+        assert(silenced == 0, "snd_lib_error_set_handler failed: \(silenced)")
+        defer {
+            let restored = trw_alsa_default_library_errors()
+            assert(restored == 0, "snd_lib_error_set_handler(NULL) failed: \(restored)")
+        }
         var out: [ALSADeviceInfo] = []
         var card: Int32 = -1
         while snd_card_next(&card) >= 0 && card >= 0 {

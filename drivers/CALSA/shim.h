@@ -18,4 +18,8 @@ static void trw_alsa_silent_error_handler(const char *file, int line, const char
 static inline int trw_alsa_silence_library_errors(void) {
     return snd_lib_error_set_handler(trw_alsa_silent_error_handler);
 }
+/// Restores alsa-lib's default handler (printing to stderr).
+static inline int trw_alsa_default_library_errors(void) {
+    return snd_lib_error_set_handler(NULL);
+}
 #endif
