@@ -92,7 +92,8 @@ public struct AEHitDetector: Sendable {
 
     /// Feeds one chunk; returns the hits that ended in it, ordered by first crossing.
     public mutating func process(_ chunk: AudioChunk) -> [AEHit] {
-        precondition(chunk.channels == channels, "chunk has \(chunk.channels) channels, the detector \(channels)")
+        precondition(chunk.channels == channels && chunk.format == format,
+                     "chunk is \(chunk.channels) ch \(chunk.format.rawValue), the detector \(channels) ch \(format.rawValue)")
         var hits: [AEHit] = []
         if let expected = nextIndex, expected != chunk.firstSampleIndex {
             hits += flush()

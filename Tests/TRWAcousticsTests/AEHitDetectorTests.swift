@@ -191,3 +191,26 @@ func detect(
         #expect(throws: DecodingError.self) { try AEHitDetector(stream: d) }
     }
 }
+
+@Suite struct AEChunkLevelsTests {
+    /// A full-scale-relative sine has RMS peak/sqrt(2); a constant has RMS = |value|.
+    @Test(arguments: [SampleFormat.s16le, .s32le, .floatle])
+    func sineAndConstant(format: SampleFormat) {
+        let frames = 4_800  // 100 whole periods of fs/48
+        let amp = format.fullScale / 2
+        var samples: [Int32] = []
+        for f in 0..<frames {
+            let v = amp * sin(2 * Double.pi * Double(f) / 48)
+            let c = -amp / 4
+            for x in [v, c] {
+                samples.append(format == .floatle ? Int32(bitPattern: Float(x).bitPattern) : Int32(x.rounded()))
+            }
+        }
+        let levels = AEChunkLevels.compute(AudioChunk(firstSampleIndex: 0, channels: 2, format: format,
+                                                      samples: samples, hostArrivalNs: 0))
+        // Rounding to integers moves the RMS by far less than 1e-4 relative.
+        #expect(abs(levels.rms[0] / (amp / 2.squareRoot()) - 1) < 1e-4)
+        #expect(abs(levels.peak[0] / amp - 1) < 1e-4)
+        #expect(abs(levels.rms[1] - amp / 4) <= 1e-6 * amp && abs(levels.peak[1] - amp / 4) <= 1e-6 * amp)
+    }
+}
