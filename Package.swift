@@ -78,8 +78,40 @@ let package = Package(
         // `make bench`: ratios against references measured in the same run.
         .executableTarget(
             name: "trw-bench",
-            dependencies: ["TRWCore", "TRWCodec", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync"]
+            dependencies: ["TRWCore", "TRWCodec", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync",
+                           "TRWALSA", "TRWAcoustics", .product(name: "Logging", package: "swift-log")]
         ),
+        // --- Issue 6: ALSA acoustic-emission driver and AE hit detection ---
+        // alsa-lib (Debian libasound2-dev), one C target per C API.
+        .systemLibrary(
+            name: "CALSA",
+            path: "drivers/CALSA",
+            pkgConfig: "alsa",
+            providers: [.apt(["libasound2-dev"])]
+        ),
+        // The ALSA capture driver and its Source (knows nothing of SQLite).
+        .target(
+            name: "TRWALSA",
+            dependencies: [
+                "TRWCore", "CALSA",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "drivers/ALSA"
+        ),
+        // Pure AE signal processing: hit detector, WAV writer, synthetic bursts.
+        .target(name: "TRWAcoustics", dependencies: ["TRWCore"], path: "Sources/TRWAcoustics"),
+        .testTarget(
+            name: "TRWALSATests",
+            dependencies: ["TRWALSA", "CALSA", "TRWAcoustics", "TRWTestSupport"],
+            path: "Tests/TRWALSATests"
+        ),
+        .testTarget(
+            name: "TRWAcousticsTests",
+            dependencies: ["TRWAcoustics", "TRWTestSupport"],
+            path: "Tests/TRWAcousticsTests"
+        ),
+        // --- end issue 6 ---
         // Tests: one target per library target, shared helpers in TRWTestSupport.
         .target(name: "TRWTestSupport", dependencies: ["TRWCore"], path: "Tests/TRWTestSupport"),
         .testTarget(name: "TRWCoreTests", dependencies: ["TRWCore", "TRWTestSupport"]),

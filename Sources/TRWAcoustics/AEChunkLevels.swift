@@ -1,0 +1,42 @@
+import TRWCore
+
+/// Per-channel RMS and peak of one PCM chunk, in sample units (counts, or the
+/// float value for FLOAT_LE), for the per-chunk statistics stored beside the
+/// chunk so overviews never decode PCM. Volts: multiply by
+/// `AEHitDetector.voltsPerSample`.
+public struct AEChunkLevels: Sendable, Equatable {
+    public var rms: [Double]
+    /// Largest |sample| per channel.
+    public var peak: [Double]
+
+    public init(rms: [Double], peak: [Double]) {
+        self.rms = rms
+        self.peak = peak
+    }
+
+    /// One pass over the interleaved samples.
+    public static func compute(_ chunk: AudioChunk) -> AEChunkLevels {
+        let ch = chunk.channels
+        let frames = chunk.frameCount
+        var sumSq = [Double](repeating: 0, count: ch)
+        var peak = [Double](repeating: 0, count: ch)
+        let isFloat = chunk.format == .floatle
+        chunk.samples.withUnsafeBufferPointer { p in
+            for c in 0..<ch {
+                var s = 0.0
+                var m = 0.0
+                var i = c
+                for _ in 0..<frames {
+                    let v = isFloat ? Double(Float(bitPattern: UInt32(bitPattern: p[i]))) : Double(p[i])
+                    s += v * v
+                    m = max(m, abs(v))
+                    i += ch
+                }
+                sumSq[c] = s
+                peak[c] = m
+            }
+        }
+        let n = Double(max(frames, 1))
+        return AEChunkLevels(rms: sumSq.map { ($0 / n).squareRoot() }, peak: peak)
+    }
+}
