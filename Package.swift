@@ -61,6 +61,34 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        // V4L2 infrared camera (issue 5): header shim, Swift driver, emulated
+        // capture driver (behind the driver's syscall seam, for tests and bench).
+        .systemLibrary(name: "CV4L2", path: "drivers/CV4L2"),
+        .target(
+            name: "TRWV4L2",
+            dependencies: [
+                "TRWCore", "CV4L2",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "drivers/V4L2"
+        ),
+        .target(
+            name: "TRWV4L2Emulation",
+            dependencies: [
+                "TRWCore", "TRWV4L2", "CV4L2",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "drivers/V4L2Emulation"
+        ),
+        .testTarget(
+            name: "TRWV4L2Tests",
+            dependencies: [
+                "TRWV4L2", "TRWV4L2Emulation", "TRWTestSupport", "CV4L2",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Tests/TRWV4L2Tests"
+        ),
         // The CLI: one subcommand per file.
         .executableTarget(
             name: "trw",
@@ -73,7 +101,10 @@ let package = Package(
         // `make bench`: ratios against references measured in the same run.
         .executableTarget(
             name: "trw-bench",
-            dependencies: ["TRWCore", "TRWCodec", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync"]
+            dependencies: [
+                "TRWCore", "TRWCodec", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync",
+                "TRWV4L2", "TRWV4L2Emulation",
+            ]
         ),
         // Tests: one target per library target, shared helpers in TRWTestSupport.
         .target(name: "TRWTestSupport", dependencies: ["TRWCore"], path: "Tests/TRWTestSupport"),

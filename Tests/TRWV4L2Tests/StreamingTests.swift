@@ -1,0 +1,146 @@
+import Testing
+import TRWCore
+@_spi(Testing) import TRWV4L2
+@_spi(Testing) import TRWV4L2Emulation
+
+@Suite struct StreamingTests {
+    /// Every recordable format, with and without row padding, passes through bit-exact:
+    /// the stored counts are exactly what the camera put on the wire (after its own bit depth).
+    @Test(arguments: V4L2PixelFormat.allCases, [0, 6])
+    func framesPassThroughBitExact(format: V4L2PixelFormat, padding: Int) throws {
+        let device = EmulatedV4L2Device(.with { $0.rowPaddingBytes = padding }, generator: fullRangeGenerator)
+        let source = try makeSource(device, camera(format: format))
+        let sink = CollectingSink(stopAfterFrames: 12)
+        try runCapture(source, sink)
+
+        let delivered = device.producedFrames.filter { $0.fate == .delivered }
+        #expect(sink.frames.count == 12)
+        #expect(delivered.count == 12)
+        for (frame, produced) in zip(sink.frames, delivered) {
+            #expect(frame.sequence == Int64(produced.sequence))
+            #expect(frame.deviceTimestampNs == produced.timestampNs)
+            #expect(frame.width == 160 && frame.height == 120)
+            #expect(frame.pixels == produced.pixels, "frame \(produced.sequence) of \(format) padding \(padding) differs")
+            #expect(!frame.isErroneous)
+        }
+        #expect(sink.gaps.isEmpty)
+        // The generator's counts use 16 bits: the narrow formats must show their truncation, or the test proves nothing.
+        let maxCount = sink.frames.flatMap(\.pixels).max() ?? 0
+        #expect(Int(maxCount) == (1 << format.significantBits) - 1)
+    }
+
+    @Test func bigEndianY16IsByteSwappedNotCopied() throws {
+        let device = EmulatedV4L2Device(generator: { _, w, h in [UInt16](repeating: 0x1234, count: w * h) })
+        let source = try makeSource(device, camera(format: .y16BigEndian))
+        let sink = CollectingSink(stopAfterFrames: 1)
+        try runCapture(source, sink)
+        #expect(sink.frames.first?.pixels.allSatisfy { $0 == 0x1234 } == true)
+    }
+
+    @Test func yuyvKeepsLumaOnly() throws {
+        let device = EmulatedV4L2Device(generator: { _, w, h in (0..<(w * h)).map { UInt16($0 % 251) } })
+        let source = try makeSource(device, camera(format: .yuyv))
+        let sink = CollectingSink(stopAfterFrames: 1)
+        try runCapture(source, sink)
+        #expect(sink.frames.first?.pixels == (0..<(160 * 120)).map { UInt16($0 % 251) })
+    }
+
+    @Test func fullSizeY16At50HzKeepsSequenceAndTimestamps() throws {
+        let device = EmulatedV4L2Device()
+        let source = try makeSource(device, camera(width: 640, height: 480))
+        let sink = CollectingSink(stopAfterFrames: 25)
+        try runCapture(source, sink)
+        let frames = sink.frames
+        #expect(frames.map(\.sequence) == Array(0..<25))
+        let steps = zip(frames.dropFirst(), frames).map { $0.deviceTimestampNs - $1.deviceTimestampNs }
+        #expect(steps.allSatisfy { $0 == 20_000_000 }, "device timestamps step by the 20 ms period: \(steps)")
+        #expect(frames.allSatisfy { $0.hostArrivalNs >= $0.deviceTimestampNs })
+        #expect(frames.allSatisfy { $0.pixels == EmulatedV4L2Device.defaultGenerator(UInt32($0.sequence), 640, 480) })
+        #expect(sink.gaps.isEmpty)
+    }
+
+    /// A slow application (each frame costs it 3 periods) with 4 buffers: the camera
+    /// drops frames whenever no buffer is queued. Every drop is a gap whose count is
+    /// the sequence jump, and the stored sequences are exactly the delivered ones.
+    @Test(arguments: [2, 4, 8])
+    func slowApplicationDropsAreRecordedExactly(buffers: Int) throws {
+        let device = EmulatedV4L2Device(.with { $0.appCostPerFrameNs = 60_000_000 })
+        let source = try makeSource(device, camera(buffers: buffers))
+        let sink = CollectingSink(stopAfterFrames: 30)
+        try runCapture(source, sink)
+
+        let log = device.producedFrames
+        let delivered = log.filter { $0.fate == .delivered }.map { Int64($0.sequence) }
+        #expect(sink.frames.map(\.sequence) == delivered)
+        let lastDelivered = delivered.last ?? -1
+        let droppedBefore = log.filter { $0.fate == .droppedNoBuffer && Int64($0.sequence) < lastDelivered }.count
+        #expect(droppedBefore > 0, "the scenario must drop frames")
+        let drops = sink.gaps.filter { $0.kind == .frameDrop }
+        #expect(drops.reduce(0) { $0 + $1.lostCount } == Int64(droppedBefore))
+        // Each gap sits exactly where the sequence jumps.
+        var expectedGaps: [Int64] = []
+        for (a, b) in zip(delivered, delivered.dropFirst()) where b - a > 1 { expectedGaps.append(b - a - 1) }
+        if let first = delivered.first, first > 0 { expectedGaps.insert(first, at: 0) }
+        #expect(drops.map(\.lostCount) == expectedGaps)
+        #expect(drops.allSatisfy { ($0.endHostNs ?? 0) > $0.startHostNs })
+    }
+
+    @Test func errorAndShortBuffersAreRecordedAsSuch() throws {
+        let device = EmulatedV4L2Device(.with {
+            $0.errorSequences = [3]
+            $0.shortSequences = [5]
+        })
+        let source = try makeSource(device, camera())
+        let sink = CollectingSink(stopAfterFrames: 8)
+        try runCapture(source, sink)
+
+        #expect(sink.frames.map(\.sequence) == [0, 1, 2, 3, 4, 6, 7, 8])
+        #expect(sink.frames.filter(\.isErroneous).map(\.sequence) == [3])
+        let errors = sink.gaps.filter { $0.kind == .deviceError }
+        #expect(errors.count == 2)
+        #expect(errors.contains { $0.lostCount == 0 && $0.detail.contains("V4L2_BUF_FLAG_ERROR") && $0.detail.contains("sequence 3") })
+        #expect(errors.contains { $0.lostCount == 1 && $0.detail.contains("short buffer at sequence 5") })
+        #expect(sink.gaps.allSatisfy { $0.kind == .deviceError })
+    }
+
+    @Test func interruptedCallsAreRetried() throws {
+        let device = EmulatedV4L2Device(.with { $0.interruptEveryNthCall = 3 }, generator: fullRangeGenerator)
+        let source = try makeSource(device, camera())
+        let sink = CollectingSink(stopAfterFrames: 10)
+        try runCapture(source, sink)
+        #expect(device.counters.interruptsInjected > 10)
+        #expect(sink.frames.map(\.sequence) == Array(0..<10))
+        #expect(sink.frames.map(\.pixels) == device.producedFrames.filter { $0.fate == .delivered }.map(\.pixels))
+        #expect(sink.gaps.isEmpty)
+    }
+
+    @Test func stopReleasesEverything() throws {
+        let device = EmulatedV4L2Device()
+        do {
+            let source = try makeSource(device, camera())
+            #expect(device.counters.openDescriptors == 1)
+            #expect(device.counters.activeMappings == 4)
+            let sink = CollectingSink(stopAfterFrames: 3)
+            try runCapture(source, sink)
+            #expect(device.counters.openDescriptors == 0)
+            #expect(device.counters.activeMappings == 0)
+            #expect(device.counters.streamOffs == 1)
+        }
+        // A source dropped without running releases its device too.
+        do { _ = try makeSource(device, camera()) }
+        #expect(device.counters.openDescriptors == 0)
+        #expect(device.counters.activeMappings == 0)
+    }
+
+    @Test func secondRunReopensTheDevice() throws {
+        let device = EmulatedV4L2Device()
+        let source = try makeSource(device, camera())
+        try runCapture(source, CollectingSink(stopAfterFrames: 2))
+        // stop() ended the first run only: a second run opens the device again and captures.
+        let sink = CollectingSink(stopAfterFrames: 2)
+        try runCapture(source, sink)
+        #expect(sink.frames.count == 2)
+        #expect(device.counters.opens == 2)
+        #expect(device.counters.openDescriptors == 0)
+    }
+}
