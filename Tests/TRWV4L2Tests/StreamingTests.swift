@@ -20,7 +20,7 @@ import TRWCore
             #expect(frame.sequence == Int64(produced.sequence))
             #expect(frame.deviceTimestampNs == produced.timestampNs)
             #expect(frame.width == 160 && frame.height == 120)
-            #expect(frame.pixels == produced.pixels, "frame \(produced.sequence) of \(format) padding \(padding) differs")
+            #expect(pixelDifference(frame.pixels, produced.pixels) == "", "frame \(produced.sequence) of \(format) padding \(padding)")
             #expect(!frame.isErroneous)
         }
         #expect(sink.gaps.isEmpty)
@@ -34,7 +34,7 @@ import TRWCore
         let source = try makeSource(device, camera(format: .y16BigEndian))
         let sink = CollectingSink(stopAfterFrames: 1)
         try runCapture(source, sink)
-        #expect(sink.frames.first?.pixels.allSatisfy { $0 == 0x1234 } == true)
+        #expect(pixelDifference(sink.frames.first?.pixels, [UInt16](repeating: 0x1234, count: 160 * 120)) == "")
     }
 
     @Test func yuyvKeepsLumaOnly() throws {
@@ -42,7 +42,7 @@ import TRWCore
         let source = try makeSource(device, camera(format: .yuyv))
         let sink = CollectingSink(stopAfterFrames: 1)
         try runCapture(source, sink)
-        #expect(sink.frames.first?.pixels == (0..<(160 * 120)).map { UInt16($0 % 251) })
+        #expect(pixelDifference(sink.frames.first?.pixels, (0..<(160 * 120)).map { UInt16($0 % 251) }) == "")
     }
 
     @Test func fullSizeY16At50HzKeepsSequenceAndTimestamps() throws {
@@ -55,7 +55,9 @@ import TRWCore
         let steps = zip(frames.dropFirst(), frames).map { $0.deviceTimestampNs - $1.deviceTimestampNs }
         #expect(steps.allSatisfy { $0 == 20_000_000 }, "device timestamps step by the 20 ms period: \(steps)")
         #expect(frames.allSatisfy { $0.hostArrivalNs >= $0.deviceTimestampNs })
-        #expect(frames.allSatisfy { $0.pixels == EmulatedV4L2Device.defaultGenerator(UInt32($0.sequence), 640, 480) })
+        for f in frames {
+            #expect(pixelDifference(f.pixels, EmulatedV4L2Device.defaultGenerator(UInt32(f.sequence), 640, 480)) == "", "frame \(f.sequence)")
+        }
         #expect(sink.gaps.isEmpty)
     }
 
@@ -110,7 +112,9 @@ import TRWCore
         try runCapture(source, sink)
         #expect(device.counters.interruptsInjected > 10)
         #expect(sink.frames.map(\.sequence) == Array(0..<10))
-        #expect(sink.frames.map(\.pixels) == device.producedFrames.filter { $0.fate == .delivered }.map(\.pixels))
+        for (f, p) in zip(sink.frames, device.producedFrames.filter({ $0.fate == .delivered })) {
+            #expect(pixelDifference(f.pixels, p.pixels) == "", "frame \(f.sequence)")
+        }
         #expect(sink.gaps.isEmpty)
     }
 

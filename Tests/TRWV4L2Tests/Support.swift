@@ -76,3 +76,12 @@ extension EmulatedV4L2Device.Configuration {
         return c
     }
 }
+
+/// Where two pixel arrays first differ ("" when equal), so a failure names the
+/// pixel instead of printing 300 000 values.
+func pixelDifference(_ a: [UInt16]?, _ b: [UInt16]?) -> String {
+    guard let a, let b else { return a == nil && b == nil ? "" : "one frame has no pixels" }
+    if a.count != b.count { return "\(a.count) pixels vs \(b.count)" }
+    guard let i = a.indices.first(where: { a[$0] != b[$0] }) else { return "" }
+    return "pixel \(i): \(a[i]) vs \(b[i])"
+}
