@@ -72,7 +72,9 @@ public enum V4L2PixelFormat: String, Sendable, Codable, CaseIterable, CustomStri
     /// Copies one frame out of a driver buffer into 16-bit counts, row by row
     /// (rows are `bytesPerLine` apart; drivers may pad them).
     /// `source` must hold at least `bytesPerLine * (height - 1) + width * bytesPerPixel` bytes.
-    func copyOut(from source: UnsafeRawBufferPointer, width: Int, height: Int, bytesPerLine: Int,
+    /// SPI so the benchmark can time it alone.
+    @_spi(Testing)
+    public func copyOut(from source: UnsafeRawBufferPointer, width: Int, height: Int, bytesPerLine: Int,
                  into out: UnsafeMutableBufferPointer<UInt16>) {
         let rowBytes = width * bytesPerPixel
         precondition(bytesPerLine >= rowBytes && out.count >= width * height)
