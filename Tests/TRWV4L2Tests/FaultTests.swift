@@ -148,3 +148,33 @@ final class SourceBox: Sendable {
         set { value.withLock { $0 = newValue } }
     }
 }
+
+@Suite struct QueueErrorTests {
+    /// A streaming error (EIO on DQBUF, the node still there): a device-loss gap, and one
+    /// reopen attempt brings the stream back.
+    @Test(arguments: [0, 1])
+    func ioErrorOnDequeueIsADeviceLoss(reopenAttempts: Int) throws {
+        let device = EmulatedV4L2Device(.with { $0.queueErrorAfterSequence = 4 })
+        var config = camera()
+        config.reopenAttempts = reopenAttempts
+        config.reopenIntervalMs = 10
+        let source = try makeSource(device, config)
+        let sink = CollectingSink(stopAfterFrames: 8)
+        try runCapture(source, sink)
+
+        let loss = try #require(sink.gaps.first)
+        #expect(sink.gaps.count == 1 && loss.kind == .deviceLoss)
+        #expect(loss.detail.contains("VIDIOC_DQBUF"))
+        let delivered = device.deliveredFrames
+        #expect(delivered.filter { $0.epoch == 0 }.map(\.sequence) == [0, 1, 2, 3])
+        if reopenAttempts == 0 {
+            #expect(sink.frames.map(\.sequence) == [0, 1, 2, 3])
+            #expect(loss.endHostNs == nil)
+        } else {
+            #expect(sink.frames.map(\.sequence) == Array(0..<8))
+            #expect(delivered.filter { $0.epoch == 1 }.map(\.sequence) == [0, 1, 2, 3])
+            #expect(loss.endHostNs != nil && loss.detail.contains("reopened after 1 attempt(s)"))
+        }
+        #expect(device.counters.openDescriptors == 0 && device.counters.activeMappings == 0)
+    }
+}

@@ -148,3 +148,24 @@ import TRWCore
         #expect(device.counters.openDescriptors == 0)
     }
 }
+
+@Suite struct RealClockTests {
+    /// The emulation on CLOCK_MONOTONIC at 100 Hz: whatever the machine load, the
+    /// driver's output accounts for every frame the device made up to the last one stored.
+    @Test func realClockStreamAccountsForEveryFrame() throws {
+        let device = EmulatedV4L2Device(.with {
+            $0.clock = .real
+            $0.formats = [.init(.y16, sizes: [.init(width: 160, height: 120, intervals: [.fps(100)])])]
+        })
+        let source = try makeSource(device, camera(fps: 100))
+        let sink = CollectingSink(stopAfterFrames: 6)
+        try runCapture(source, sink)
+        let frames = sink.frames
+        #expect(frames.count == 6)
+        #expect(frames.map(\.sequence) == device.deliveredFrames.prefix(6).map { Int64($0.sequence) })
+        let lost = sink.gaps.filter { $0.kind == .frameDrop }.reduce(Int64(0)) { $0 + $1.lostCount }
+        #expect(frames.last!.sequence + 1 == Int64(frames.count) + lost)
+        #expect(frames.allSatisfy { $0.hostArrivalNs >= $0.deviceTimestampNs })
+        #expect(device.counters.openDescriptors == 0 && device.counters.activeMappings == 0)
+    }
+}

@@ -123,6 +123,9 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
         public var stallsAfterSequence: [UInt32: Int64] = [:]
         /// The camera is unplugged right after producing this sequence.
         public var unplugAfterSequence: UInt32? = nil
+        /// The driver hits a streaming error right after this sequence (vb2_queue_error, e.g. a
+        /// USB transfer failure): DQBUF then answers EIO and poll POLLERR until STREAMOFF.
+        public var queueErrorAfterSequence: UInt32? = nil
         /// After an unplug, the node comes back after this many ns (nil: never).
         public var replugAfterNs: Int64? = nil
 
@@ -252,6 +255,7 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
         var incoming: [Int] = []  // queued, FIFO
         var doneQueue: [Int] = []
         var streaming = false
+        var queueError = false
         var sequence: UInt32 = 0
         var epoch = -1
         var nextFrameNs: Int64 = 0
@@ -288,6 +292,10 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
     /// Every frame produced so far, in order, with its fate.
     public var producedFrames: [ProducedFrame] { state.withLock { $0.log } }
     public var counters: Counters { state.withLock { $0.counters } }
+    /// The frames the application dequeued, in order (what a recording must contain).
+    public var deliveredFrames: [ProducedFrame] { producedFrames.filter { $0.fate == .delivered } }
+    /// (epoch, sequence) of every frame lost because no buffer was queued.
+    public var droppedFrames: [ProducedFrame] { producedFrames.filter { $0.fate == .droppedNoBuffer } }
     /// The emulated CLOCK_MONOTONIC now.
     public var nowNs: Int64 { state.withLock { s in currentTime(&s) } }
 
@@ -322,7 +330,7 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
 
     /// Time advances to `t`: scheduled replugs happen, due frames are produced.
     private func advanceLocked(_ s: inout State, to t: Int64) {
-        while s.streaming && s.present && s.nextFrameNs <= t {
+        while s.streaming && s.present && !s.queueError && s.nextFrameNs <= t {
             let frameTime = s.nextFrameNs
             s.now = max(s.now, frameTime)
             s.nextFrameNs += s.interval.nanoseconds
@@ -363,6 +371,11 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
         }
         s.log.append(entry)
         if let d = configuration.stallsAfterSequence[seq] { s.stallUntilNs = frameTime + d }
+        if configuration.queueErrorAfterSequence == seq && s.epoch == 0 {
+            s.queueError = true
+            for i in s.doneQueue where s.buffers[i].logIndex >= 0 { s.log[s.buffers[i].logIndex].fate = .discarded }
+            s.doneQueue = []
+        }
         if configuration.unplugAfterSequence == seq && s.epoch == 0 { unplugLocked(&s) }
     }
 
@@ -469,6 +482,7 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
             s.counters.openDescriptors -= 1
             if s.owner == fd {
                 // Closing the owner releases the queue (vb2_queue_release): streaming stops.
+                s.queueError = false
                 for i in s.doneQueue where s.buffers[i].logIndex >= 0 { s.log[s.buffers[i].logIndex].fate = .discarded }
                 s.streaming = false
                 s.buffers = []
@@ -526,18 +540,19 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
                 }
                 let deadline = deadline!
                 if gen != s.generation || !s.present { return .success((dead, 0)) }
-                if !s.streaming || s.owner != fd { return .success((Int16(POLLERR), 0)) }
+                if !s.streaming || s.owner != fd || s.queueError { return .success((Int16(POLLERR), 0)) }
                 if !s.doneQueue.isEmpty { return .success((ioReady & events, 0)) }
                 guard isVirtual else {
                     let next = min(deadline, s.nextFrameNs)
                     return .success((now >= deadline ? 0 : nil, next))
                 }
                 // Virtual: jump to the next frame until one lands in a buffer, the device dies or time is up.
-                while s.doneQueue.isEmpty && s.present && s.now < deadline {
+                while s.doneQueue.isEmpty && s.present && !s.queueError && s.now < deadline {
                     let next = s.streaming ? max(s.nextFrameNs, s.now) : deadline
                     advanceLocked(&s, to: min(next, deadline))
                 }
                 if !s.present || gen != s.generation { return .success((dead, 0)) }
+                if s.queueError { return .success((Int16(POLLERR), 0)) }
                 return .success((s.doneQueue.isEmpty ? 0 : ioReady & events, 0))
             }
             switch step {
@@ -740,6 +755,7 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
             guard b.pointee.type == capture, b.pointee.memory == V4L2_MEMORY_MMAP.rawValue else { return .failure(.invalidArgument) }
             if s.owner != fd { return .failure(.resourceBusy) }
             guard s.streaming else { return .failure(.invalidArgument) }
+            if s.queueError { return .failure(.ioError) }
             guard !s.doneQueue.isEmpty else { return .failure(.resourceTemporarilyUnavailable) }  // O_NONBLOCK
             let i = s.doneQueue.removeFirst()
             s.buffers[i].done = false
@@ -769,6 +785,7 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
             if s.owner != fd && !s.buffers.isEmpty { return .failure(.resourceBusy) }
             if s.streaming { s.counters.streamOffs += 1 }
             s.streaming = false
+            s.queueError = false
             for i in s.doneQueue where s.buffers[i].logIndex >= 0 { s.log[s.buffers[i].logIndex].fate = .discarded }
             // STREAMOFF returns every buffer to the application, dequeued.
             for i in s.buffers.indices {
