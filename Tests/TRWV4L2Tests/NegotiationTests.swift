@@ -225,3 +225,33 @@ import TRWCore
         }
     }
 }
+
+@Suite struct StepwiseSizeTests {
+    static let rangeDevice = EmulatedV4L2Device.Configuration.with {
+        $0.driver = "vendor-ir"
+        $0.formats = [.init(fourcc: V4L2PixelFormat.y16.fourcc, description: "16-bit Greyscale", sizes: [],
+                            stepwise: .init(minWidth: 160, maxWidth: 640, stepWidth: 32, minHeight: 120, maxHeight: 480,
+                                            stepHeight: 8, intervals: [.fps(50), .fps(30)]))]
+    }
+
+    @Test func sizeInsideTheRangeIsGrantedAndListed() throws {
+        let device = EmulatedV4L2Device(Self.rangeDevice)
+        let source = try makeSource(device, camera(width: 608, height: 480))
+        #expect(source.grantedFormat == V4L2GrantedFormat(pixelFormat: .y16, width: 608, height: 480, bytesPerLine: 1216, fps: 50))
+        let sink = CollectingSink(stopAfterFrames: 2)
+        try runCapture(source, sink)
+        #expect(sink.frames.map(\.width) == [608, 608])
+        let listed = V4L2CameraSource.listCameras(syscalls: device)
+        #expect(listed.first?.formats.first?.sizeRange == "160x120-640x480 step 32x8")
+    }
+
+    /// Off the driver's step grid: S_FMT adjusts, and the driver refuses what it was not asked for.
+    @Test func adjustedSizeIsRefusedWithAskedAndGranted() throws {
+        let device = EmulatedV4L2Device(Self.rangeDevice)
+        let error = #expect(throws: V4L2Error.self) { try makeSource(device, camera(width: 620, height: 470)) }
+        #expect(error?.code == .unsupportedFormat)
+        #expect(error?.message.contains("asked Y16 620x470, the driver granted Y16 608x464") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("Y16 160x120-640x480 step 32x8") == true)
+        #expect(device.counters.openDescriptors == 0)
+    }
+}

@@ -82,3 +82,22 @@ func formatRate(_ r: Double) -> String {
     if r == r.rounded() { return String(Int(r)) }
     return String((r * 1000).rounded() / 1000)
 }
+
+/// What negotiation settled with a device (VIDIOC_S_FMT and VIDIOC_S_PARM read back).
+public struct V4L2GrantedFormat: Sendable, Equatable {
+    public var pixelFormat: V4L2PixelFormat
+    public var width: Int
+    public var height: Int
+    /// v4l2_pix_format.bytesperline: row stride in the driver's buffers.
+    public var bytesPerLine: Int
+    /// Granted frame rate; nil when the device does not report it.
+    public var fps: Double?
+
+    public init(pixelFormat: V4L2PixelFormat, width: Int, height: Int, bytesPerLine: Int, fps: Double?) {
+        self.pixelFormat = pixelFormat
+        self.width = width
+        self.height = height
+        self.bytesPerLine = bytesPerLine
+        self.fps = fps
+    }
+}

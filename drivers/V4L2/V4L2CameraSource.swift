@@ -85,8 +85,9 @@ public final class V4L2CameraSource: Source {
     public var warnings: [String] { warningList.withLock { $0 } }
 
     /// The pixel format, size, stride and rate the device granted.
-    public var grantedFormat: (pixelFormat: V4L2PixelFormat, width: Int, height: Int, bytesPerLine: Int, fps: Double?) {
-        (granted.pixelFormat, granted.width, granted.height, granted.bytesPerLine, granted.grantedFps)
+    public var grantedFormat: V4L2GrantedFormat {
+        V4L2GrantedFormat(pixelFormat: granted.pixelFormat, width: granted.width, height: granted.height,
+                          bytesPerLine: granted.bytesPerLine, fps: granted.grantedFps)
     }
 
     public func stop() { stopRequested.store(true, ordering: .releasing) }

@@ -53,14 +53,60 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
     public struct Format: Sendable, Equatable {
         public var fourcc: UInt32
         public var description: String
+        /// Discrete sizes (V4L2_FRMSIZE_TYPE_DISCRETE); ignored when `stepwise` is set.
         public var sizes: [FrameSize]
-        public init(fourcc: UInt32, description: String, sizes: [FrameSize]) {
+        /// A stepwise size range (V4L2_FRMSIZE_TYPE_STEPWISE), as vendor drivers and vivid offer.
+        public var stepwise: Stepwise?
+        public init(fourcc: UInt32, description: String, sizes: [FrameSize], stepwise: Stepwise? = nil) {
             self.fourcc = fourcc
             self.description = description
             self.sizes = sizes
+            self.stepwise = stepwise
         }
+
+        /// The size S_FMT grants for an asked width x height.
+        func nearest(width w: Int, height h: Int) -> FrameSize {
+            if let r = stepwise {
+                func fit(_ v: Int, _ lo: Int, _ hi: Int, _ step: Int) -> Int {
+                    let c = min(max(v, lo), hi)
+                    return lo + (c - lo) / step * step
+                }
+                return FrameSize(width: fit(w, r.minWidth, r.maxWidth, r.stepWidth),
+                                 height: fit(h, r.minHeight, r.maxHeight, r.stepHeight), intervals: r.intervals)
+            }
+            return sizes.min { abs($0.width * $0.height - w * h) < abs($1.width * $1.height - w * h) }!
+        }
+
+        /// The size if this format offers exactly it.
+        func offered(width w: Int, height h: Int) -> FrameSize? {
+            if stepwise != nil {
+                let n = nearest(width: w, height: h)
+                return n.width == w && n.height == h ? n : nil
+            }
+            return sizes.first { $0.width == w && $0.height == h }
+        }
+
         public init(_ format: V4L2PixelFormat, sizes: [FrameSize]) {
             self.init(fourcc: format.fourcc, description: "\(format.rawValue) (emulated)", sizes: sizes)
+        }
+
+        var defaultSize: FrameSize { stepwise.map { nearest(width: $0.maxWidth, height: $0.maxHeight) } ?? sizes[0] }
+    }
+
+    public struct Stepwise: Sendable, Equatable {
+        public var minWidth: Int, maxWidth: Int, stepWidth: Int
+        public var minHeight: Int, maxHeight: Int, stepHeight: Int
+        /// Discrete intervals offered at every size of the range, fastest first.
+        public var intervals: [Interval]
+        public init(minWidth: Int, maxWidth: Int, stepWidth: Int, minHeight: Int, maxHeight: Int, stepHeight: Int,
+                    intervals: [Interval]) {
+            self.minWidth = minWidth
+            self.maxWidth = maxWidth
+            self.stepWidth = stepWidth
+            self.minHeight = minHeight
+            self.maxHeight = maxHeight
+            self.stepHeight = stepHeight
+            self.intervals = intervals
         }
     }
 
@@ -273,8 +319,10 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
     private let state: Mutex<State>
 
     public init(_ configuration: Configuration = Configuration(), generator: @escaping FrameGenerator = EmulatedV4L2Device.defaultGenerator) {
-        precondition(!configuration.formats.isEmpty && configuration.formats.allSatisfy { !$0.sizes.isEmpty && $0.sizes.allSatisfy { !$0.intervals.isEmpty } },
-                     "an emulated device needs at least one format, each with sizes and intervals")
+        precondition(!configuration.formats.isEmpty && configuration.formats.allSatisfy { f in
+            (f.stepwise.map { !$0.intervals.isEmpty && $0.stepWidth > 0 && $0.stepHeight > 0 } ?? !f.sizes.isEmpty)
+                && f.sizes.allSatisfy { !$0.intervals.isEmpty }
+        }, "an emulated device needs at least one format, each with sizes (or a range) and intervals")
         self.configuration = configuration
         self.generator = generator
         let f = configuration.formats[0]
@@ -283,8 +331,8 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
         case .virtual(let s): start = s
         case .real: start = KernelV4L2Syscalls().monotonicNanoseconds()
         }
-        state = Mutex(State(now: start, fourcc: f.fourcc, width: f.sizes[0].width, height: f.sizes[0].height,
-                            interval: f.sizes[0].intervals[0]))
+        state = Mutex(State(now: start, fourcc: f.fourcc, width: f.defaultSize.width, height: f.defaultSize.height,
+                            interval: f.defaultSize.intervals[0]))
     }
 
     // MARK: Test controls
@@ -399,9 +447,9 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
         s.unpluggedAtNs = nil
         let f = configuration.formats[0]
         s.fourcc = f.fourcc
-        s.width = f.sizes[0].width
-        s.height = f.sizes[0].height
-        s.interval = f.sizes[0].intervals[0]
+        s.width = f.defaultSize.width
+        s.height = f.defaultSize.height
+        s.interval = f.defaultSize.intervals[0]
     }
 
     private func bytesPerPixel(_ fourcc: UInt32) -> Int { V4L2PixelFormat(fourcc: fourcc)?.bytesPerPixel ?? 2 }
@@ -648,7 +696,16 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
 
         case trw_VIDIOC_ENUM_FRAMESIZES:
             let e = arg.assumingMemoryBound(to: v4l2_frmsizeenum.self)
-            guard let f = format(e.pointee.pixel_format), Int(e.pointee.index) < f.sizes.count else { return .failure(.invalidArgument) }
+            guard let f = format(e.pointee.pixel_format) else { return .failure(.invalidArgument) }
+            if let r = f.stepwise {
+                guard e.pointee.index == 0 else { return .failure(.invalidArgument) }
+                e.pointee.type = V4L2_FRMSIZE_TYPE_STEPWISE.rawValue
+                e.pointee.stepwise = v4l2_frmsize_stepwise(
+                    min_width: UInt32(r.minWidth), max_width: UInt32(r.maxWidth), step_width: UInt32(r.stepWidth),
+                    min_height: UInt32(r.minHeight), max_height: UInt32(r.maxHeight), step_height: UInt32(r.stepHeight))
+                return .success(())
+            }
+            guard Int(e.pointee.index) < f.sizes.count else { return .failure(.invalidArgument) }
             let size = f.sizes[Int(e.pointee.index)]
             e.pointee.type = V4L2_FRMSIZE_TYPE_DISCRETE.rawValue
             e.pointee.discrete = v4l2_frmsize_discrete(width: UInt32(size.width), height: UInt32(size.height))
@@ -656,7 +713,7 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
         case trw_VIDIOC_ENUM_FRAMEINTERVALS:
             let e = arg.assumingMemoryBound(to: v4l2_frmivalenum.self)
             guard let f = format(e.pointee.pixel_format),
-                  let size = f.sizes.first(where: { $0.width == Int(e.pointee.width) && $0.height == Int(e.pointee.height) }),
+                  let size = f.offered(width: Int(e.pointee.width), height: Int(e.pointee.height)),
                   Int(e.pointee.index) < size.intervals.count else { return .failure(.invalidArgument) }
             let i = size.intervals[Int(e.pointee.index)]
             e.pointee.type = V4L2_FRMIVAL_TYPE_DISCRETE.rawValue
@@ -682,7 +739,7 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
             }
             // Nearest size, as uvcvideo picks it.
             let w = Int(f.pointee.fmt.pix.width), h = Int(f.pointee.fmt.pix.height)
-            let size = fmt.sizes.min { abs($0.width * $0.height - w * h) < abs($1.width * $1.height - w * h) }!
+            let size = fmt.nearest(width: w, height: h)
             var t = s
             t.fourcc = fmt.fourcc
             t.width = size.width
@@ -703,7 +760,7 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
                 guard configuration.frameRateControl else { return .failure(.inappropriateIOCTLForDevice) }
                 if othersOwnQueue || s.streaming { return .failure(.resourceBusy) }
                 let asked = p.pointee.parm.capture.timeperframe
-                let sizes = format(s.fourcc)?.sizes.first { $0.width == s.width && $0.height == s.height }
+                let sizes = format(s.fourcc)?.offered(width: s.width, height: s.height)
                 let intervals = sizes?.intervals ?? [s.interval]
                 if asked.numerator > 0 && asked.denominator > 0 {
                     let want = Double(asked.denominator) / Double(asked.numerator)
