@@ -1,3 +1,6 @@
+import CV4L2
+import Glibc
+import SystemPackage
 import Testing
 import TRWCore
 @_spi(Testing) import TRWV4L2
@@ -167,5 +170,84 @@ import TRWCore
         #expect(frames.last!.sequence + 1 == Int64(frames.count) + lost)
         #expect(frames.allSatisfy { $0.hostArrivalNs >= $0.deviceTimestampNs })
         #expect(device.counters.openDescriptors == 0 && device.counters.activeMappings == 0)
+    }
+}
+
+@Suite struct EmulationFaithfulnessTests {
+    /// Spurious poll wakeups: DQBUF then answers EAGAIN and the driver just waits again.
+    @Test func spuriousWakeupsAreHarmless() throws {
+        let device = EmulatedV4L2Device(.with { $0.spuriousWakeupEveryNthPoll = 2 }, generator: fullRangeGenerator)
+        let source = try makeSource(device, camera())
+        let sink = CollectingSink(stopAfterFrames: 5)
+        try runCapture(source, sink)
+        #expect(sink.frames.map(\.sequence) == Array(0..<5))
+        #expect(sink.gaps.isEmpty)
+        #expect(device.counters.wouldBlock >= 4, "the scenario must make DQBUF answer EAGAIN")
+    }
+
+    /// The emulated queue directly: frames go only into queued buffers, EAGAIN when none is
+    /// done on a non-blocking descriptor, the sequence runs on through drops, ENODEV after unplug.
+    @Test func queueSemantics() throws {
+        let device = EmulatedV4L2Device()
+        let fd = try device.open("/dev/video0", flags: O_RDWR | O_NONBLOCK).get()
+        func call<T>(_ request: UInt, _ value: inout T) -> Result<CInt, Errno> {
+            withUnsafeMutableBytes(of: &value) { device.ioctl(fd, request: request, argument: $0.baseAddress!) }
+        }
+        var req = v4l2_requestbuffers()
+        req.count = 2
+        req.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        req.memory = V4L2_MEMORY_MMAP.rawValue
+        _ = try call(trw_VIDIOC_REQBUFS, &req).get()
+        #expect(req.count == 2)
+        var b = v4l2_buffer()
+        b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        b.memory = V4L2_MEMORY_MMAP.rawValue
+        b.index = 0
+        _ = try call(trw_VIDIOC_QBUF, &b).get()
+        #expect(throws: Errno.invalidArgument) { try call(trw_VIDIOC_QBUF, &b).get() }  // already queued
+        var type = Int32(bitPattern: V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+        _ = try call(trw_VIDIOC_STREAMON, &type).get()
+        #expect(throws: Errno.resourceTemporarilyUnavailable) { try call(trw_VIDIOC_DQBUF, &b).get() }
+        device.advance(byNanoseconds: 100_000_000)  // 5 frame periods, one buffer queued
+        _ = try call(trw_VIDIOC_DQBUF, &b).get()
+        #expect(b.index == 0 && b.sequence == 0)
+        #expect(throws: Errno.resourceTemporarilyUnavailable) { try call(trw_VIDIOC_DQBUF, &b).get() }
+        _ = try call(trw_VIDIOC_QBUF, &b).get()
+        device.advance(byNanoseconds: 20_000_000)
+        _ = try call(trw_VIDIOC_DQBUF, &b).get()
+        #expect(b.sequence == 5, "frames 1-4 found no buffer and were dropped, their numbers used")
+        #expect(device.droppedFrames.map(\.sequence) == [1, 2, 3, 4])
+        device.unplug()
+        #expect(throws: Errno.operationNotSupportedByDevice) { try call(trw_VIDIOC_QBUF, &b).get() }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        #expect(try device.poll(&p, timeoutMilliseconds: 10).get() == 1)
+        #expect(p.revents & Int16(POLLERR) != 0 && p.revents & Int16(POLLHUP) != 0)
+        _ = try device.close(fd).get()
+        #expect(device.counters.openDescriptors == 0)
+    }
+
+    /// Without O_NONBLOCK, DQBUF waits for the next frame (on the virtual clock) instead of EAGAIN.
+    @Test func blockingDequeueWaitsForAFrame() throws {
+        let device = EmulatedV4L2Device()
+        let fd = try device.open("/dev/video0", flags: O_RDWR).get()
+        defer { _ = device.close(fd) }
+        func call<T>(_ request: UInt, _ value: inout T) -> Result<CInt, Errno> {
+            withUnsafeMutableBytes(of: &value) { device.ioctl(fd, request: request, argument: $0.baseAddress!) }
+        }
+        var req = v4l2_requestbuffers()
+        req.count = 2
+        req.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        req.memory = V4L2_MEMORY_MMAP.rawValue
+        _ = try call(trw_VIDIOC_REQBUFS, &req).get()
+        var b = v4l2_buffer()
+        b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        b.memory = V4L2_MEMORY_MMAP.rawValue
+        _ = try call(trw_VIDIOC_QBUF, &b).get()
+        var type = Int32(bitPattern: V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+        let t0 = device.nowNs
+        _ = try call(trw_VIDIOC_STREAMON, &type).get()
+        _ = try call(trw_VIDIOC_DQBUF, &b).get()
+        #expect(b.sequence == 0)
+        #expect(device.nowNs - t0 == 20_000_000)
     }
 }

@@ -159,6 +159,9 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
         public var onEmptyPoll: (@Sendable (_ waitedSinceLastFrameNs: Int64) -> Void)? = nil
         /// Every n-th call fails once with EINTR (0: never), to exercise the retry.
         public var interruptEveryNthCall = 0
+        /// Every n-th poll that finds nothing reports POLLIN anyway (0: never): a spurious
+        /// wakeup, after which DQBUF answers EAGAIN.
+        public var spuriousWakeupEveryNthPoll = 0
 
         // Scheduled faults, by the V4L2 sequence of the epoch (0 after each STREAMON).
         /// Frames flagged V4L2_BUF_FLAG_ERROR.
@@ -244,6 +247,8 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
         public var interruptsInjected = 0
         public var dequeues = 0
         public var polls = 0
+        /// DQBUF calls answered EAGAIN (nothing done on a non-blocking descriptor).
+        public var wouldBlock = 0
         /// Wall time the emulated device spent writing frames into buffers (its "DMA"), ns;
         /// the benchmark subtracts it to isolate the driver.
         public var productionNanoseconds: Int64 = 0
@@ -291,6 +296,8 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
         var unpluggedAtNs: Int64? = nil
         var nextFd: CInt = 1000
         var fds: [CInt: Int] = [:]  // fd -> generation
+        var blockingFds: Set<CInt> = []  // opened without O_NONBLOCK
+        var emptyPolls = 0
         // Device state of the current generation.
         var fourcc: UInt32
         var width: Int
@@ -517,6 +524,7 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
             let fd = s.nextFd
             s.nextFd += 1
             s.fds[fd] = path == configuration.path ? s.generation : -1 - s.generation
+            if flags & O_NONBLOCK == 0 { s.blockingFds.insert(fd) }
             s.counters.opens += 1
             s.counters.openDescriptors += 1
             return .success(fd)
@@ -526,6 +534,7 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
     public func close(_ fd: CInt) -> Result<Void, Errno> {
         state.withLock { s in
             guard s.fds.removeValue(forKey: fd) != nil else { return .failure(.badFileDescriptor) }
+            s.blockingFds.remove(fd)
             s.counters.closes += 1
             s.counters.openDescriptors -= 1
             if s.owner == fd {
@@ -590,6 +599,10 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
                 if gen != s.generation || !s.present { return .success((dead, 0)) }
                 if !s.streaming || s.owner != fd || s.queueError { return .success((Int16(POLLERR), 0)) }
                 if !s.doneQueue.isEmpty { return .success((ioReady & events, 0)) }
+                if configuration.spuriousWakeupEveryNthPoll > 0 {
+                    s.emptyPolls += 1
+                    if s.emptyPolls % configuration.spuriousWakeupEveryNthPoll == 0 { return .success((ioReady & events, 0)) }
+                }
                 guard isVirtual else {
                     let next = min(deadline, s.nextFrameNs)
                     return .success((now >= deadline ? 0 : nil, next))
@@ -813,7 +826,18 @@ public final class EmulatedV4L2Device: V4L2Syscalls {
             if s.owner != fd { return .failure(.resourceBusy) }
             guard s.streaming else { return .failure(.invalidArgument) }
             if s.queueError { return .failure(.ioError) }
-            guard !s.doneQueue.isEmpty else { return .failure(.resourceTemporarilyUnavailable) }  // O_NONBLOCK
+            if s.doneQueue.isEmpty && s.blockingFds.contains(fd) && isVirtual {
+                // A blocking DQBUF sleeps until a buffer is done (virtual clock: time jumps there).
+                while s.doneQueue.isEmpty && s.streaming && s.present && !s.queueError {
+                    advanceLocked(&s, to: max(s.nextFrameNs, s.now))
+                }
+                if !s.present { return .failure(.operationNotSupportedByDevice) }
+                if s.queueError { return .failure(.ioError) }
+            }
+            guard !s.doneQueue.isEmpty else {  // O_NONBLOCK
+                s.counters.wouldBlock += 1
+                return .failure(.resourceTemporarilyUnavailable)
+            }
             let i = s.doneQueue.removeFirst()
             s.buffers[i].done = false
             if s.buffers[i].logIndex >= 0 { s.log[s.buffers[i].logIndex].fate = .delivered }
