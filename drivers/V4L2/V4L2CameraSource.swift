@@ -167,7 +167,14 @@ public final class V4L2CameraSource: Source {
                 var lastError: V4L2Error? = nil
                 while attempts < config.reopenAttempts && !isStopping {
                     attempts += 1
-                    sys.sleep(nanoseconds: Int64(config.reopenIntervalMs) * 1_000_000)
+                    // Sleep in slices so stop() is honoured within 50 ms.
+                    var left = Int64(config.reopenIntervalMs) * 1_000_000
+                    while left > 0 && !isStopping {
+                        let slice = min(left, 50_000_000)
+                        sys.sleep(nanoseconds: slice)
+                        left -= slice
+                    }
+                    if isStopping { break }
                     do {
                         current = try reopenChecked()
                         break
@@ -188,9 +195,9 @@ public final class V4L2CameraSource: Source {
                     progress.lastDeviceNs = nil
                     progress.stallStartNs = nil
                 } else {
-                    let why = attempts == 0
-                        ? (config.reopenAttempts == 0 ? "no reopen attempts configured" : "stopped before reopening")
-                        : "gave up after \(attempts) reopen attempt(s): \(lastError.map { "\($0)" } ?? "stopped")"
+                    let why = config.reopenAttempts == 0 ? "no reopen attempts configured"
+                        : isStopping ? "stopped while reopening (\(attempts) attempt(s))"
+                        : "gave up after \(attempts) reopen attempt(s): \(lastError.map { "\($0)" } ?? "no error")"
                     sink.emit(.gap(GapEvent(kind: .deviceLoss, startHostNs: lostAt, endHostNs: nil, lostCount: 0,
                                             detail: "\(base); \(why); the stream ends here")), stream: key)
                     warn("\(config.device): stream ended, \(why)")
