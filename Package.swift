@@ -71,7 +71,8 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "drivers/V4L2"
+            path: "drivers/V4L2",
+            exclude: ["README.md"]
         ),
         .target(
             name: "TRWV4L2Emulation",
