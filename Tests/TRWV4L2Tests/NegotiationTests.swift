@@ -91,6 +91,14 @@ import TRWCore
         #expect(device.counters.openDescriptors == 0)
     }
 
+    @Test func multiplanarOnlyDeviceIsRefusedSayingSo() throws {
+        let device = EmulatedV4L2Device(.with { $0.capabilities = UInt32(V4L2_CAP_VIDEO_CAPTURE_MPLANE) | UInt32(V4L2_CAP_STREAMING) })
+        let error = #expect(throws: V4L2Error.self) { try makeSource(device, camera()) }
+        #expect(error?.code == .notCapture)
+        #expect(error?.message.contains("multi-planar") == true)
+        #expect(device.counters.openDescriptors == 0)
+    }
+
     @Test func captureWithoutStreamingIsRefusedClearly() throws {
         let device = EmulatedV4L2Device(.with { $0.capabilities = UInt32(V4L2_CAP_VIDEO_CAPTURE) | UInt32(V4L2_CAP_READWRITE) })
         let error = #expect(throws: V4L2Error.self) { try makeSource(device, camera()) }
@@ -128,10 +136,12 @@ import TRWCore
         #expect(device.counters.openDescriptors == 0)
     }
 
-    @Test func unknownTimestampClockIsRefusedUnlessAllowed() throws {
-        let device = EmulatedV4L2Device(.with { $0.timestampClock = .unknown })
+    @Test(arguments: [EmulatedV4L2Device.TimestampClock.unknown, .copy])
+    func nonMonotonicTimestampsAreRefusedUnlessAllowed(clock: EmulatedV4L2Device.TimestampClock) throws {
+        let device = EmulatedV4L2Device(.with { $0.timestampClock = clock })
         let error = #expect(throws: V4L2Error.self) { try makeSource(device, camera()) }
         #expect(error?.code == .timestampClock)
+        #expect(error?.message.contains(clock == .copy ? "TIMESTAMP_COPY" : "TIMESTAMP_UNKNOWN") == true)
         #expect(error?.message.contains("allow_non_monotonic_timestamps") == true)
         #expect(device.counters.openDescriptors == 0 && device.counters.activeMappings == 0)
 
