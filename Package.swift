@@ -65,6 +65,35 @@ let package = Package(
         .target(name: "TRWAnalysis", dependencies: ["TRWCore", "TRWStore", "TRWCodec"]),
         // Datasets out (NPZ), streams out (JSON Lines replay).
         .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis"]),
+        // V4L2 infrared camera (issue 5): header shim, Swift driver, emulated
+        // capture driver (behind the driver's syscall seam, for tests and bench).
+        .systemLibrary(name: "CV4L2", path: "drivers/CV4L2"),
+        .target(
+            name: "TRWV4L2",
+            dependencies: [
+                "TRWCore", "CV4L2",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "drivers/V4L2",
+            exclude: ["README.md"]
+        ),
+        .target(
+            name: "TRWV4L2Emulation",
+            dependencies: [
+                "TRWCore", "TRWV4L2", "CV4L2",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "drivers/V4L2Emulation"
+        ),
+        .testTarget(
+            name: "TRWV4L2Tests",
+            dependencies: [
+                "TRWV4L2", "TRWV4L2Emulation", "TRWTestSupport", "CV4L2",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Tests/TRWV4L2Tests"
+        ),
         // The CLI: one subcommand per file.
         .executableTarget(
             name: "trw",
@@ -79,7 +108,8 @@ let package = Package(
         .executableTarget(
             name: "trw-bench",
             dependencies: ["TRWCore", "TRWCodec", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync",
-                           "TRWALSA", "TRWAcoustics", .product(name: "Logging", package: "swift-log")]
+                           "TRWALSA", "TRWAcoustics", "TRWV4L2", "TRWV4L2Emulation",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // --- Issue 6: ALSA acoustic-emission driver and AE hit detection ---
         // alsa-lib (Debian libasound2-dev), one C target per C API.
