@@ -219,9 +219,9 @@ public final class CellSimulation {
     // MARK: stepping
 
     /// Maximum chemical temperature rise allowed in one sub-step, K.
-    public var maxRisePerSubstepK = 1.0
+    public var maxRisePerSubstepK = 2.0
     /// Smallest sub-step, s.
-    public var minSubstepS = 1e-4
+    public var minSubstepS = 1e-3
 
     /// Advances the simulation by `dt` seconds (sub-stepping while reactions are fast).
     public func step(dt: Double) {
@@ -366,15 +366,16 @@ public final class CellSimulation {
         // The depleted cathode's polarisation opposes further charging only; discharge through a short does not see it.
         var rInt = rBase + electro.delithiationResistance(soc: soc, capacityAh: cell.capacityAh)
         let socEff = max(0, soc)
-        // Once the jelly roll is burnt through (mean above 300 degC) the cell has no EMF left.
-        if !destroyed, tMean > 573.15 { destroyed = true }
+        // Once the whole separator has collapsed (mean above 200 degC, beyond PE/PP melting)
+        // the electrodes are in hard contact: no EMF left at the terminals.
+        if !destroyed, tMean > 473.15 { destroyed = true }
         let voc = destroyed ? 0 : electro.ocv(soc: socEff) * min(1, socEff / 0.02)
         var rShort = Double.infinity
         if separatorFailed, let tf = truth.separatorFailureS {
-            // The short grows from the melt-down: resistance falls with time (e-fold per 20 s, floor 100 mOhm: current constriction around the short) and
+            // The short grows from the melt-down: resistance falls with time (e-fold per 5 s) and 20 K past the melt-down, floor 100 mOhm (current constriction around the short; 10 mOhm once the whole separator has collapsed) and
             // with the spot temperature past the melt-down; it never recovers.
-            let r = cell.shortResistanceOhm * exp(-(time - tf) / 20) * exp(-max(0, tSpot - 273.15 - cell.separatorFailureC) / 50)
-            shortResistance = max(0.1, min(shortResistance, r))
+            let r = cell.shortResistanceOhm * exp(-(time - tf) / 5) * exp(-max(0, tSpot - 273.15 - cell.separatorFailureC) / 20)
+            shortResistance = max(destroyed ? 0.01 : 0.1, min(shortResistance, r))
             rShort = shortResistance
         }
         var iExt = charging ? p.cRate * cell.capacityAh : 0
