@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+@testable import TRWSimulator
+
+/// The package's scenarios folder, found from this file.
+let scenariosFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("scenarios")
+
+func loadScenario(_ name: String) throws -> Scenario {
+    try Scenario.load(contentsOf: scenariosFolder.appendingPathComponent("\(name).toml"))
+}
+
+/// Runs the physics of a scenario on a coarse grid (16 x 10, 0.5 s steps) until
+/// runaway has run its course or the scenario's duration cap.
+func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
+    var s = try loadScenario(name)
+    s.grid = GridSpec(nx: 16, ny: 10, stepS: 0.5)
+    let sim = CellSimulation(scenario: s)
+    while sim.time < s.run.durationCapS {
+        sim.step(dt: 0.5)
+        if let o = sim.truth.runawayOnsetS, sim.time > o + 60 { break }
+    }
+    return (s, sim)
+}
+
+@Suite struct ScenarioTests {
+    static let runaway = ["demo", "ncm_overcharge_05c", "lco_overcharge_1c", "lfp_overcharge_1c"]
+    static let controls = ["control_charge_rest", "control_mild_overcharge_stopped", "control_ambient_heating"]
+
+    @Test(arguments: runaway + controls)
+    func scenarioLoads(name: String) throws {
+        let s = try loadScenario(name)
+        #expect(s.name == name)
+        #expect(s.expectRunaway == Self.runaway.contains(name))
+    }
+
+    /// Runaway scenarios cross GB 38031 (dT/dt >= 1 degC/s for 3 s on the true max temperature),
+    /// after venting and self-heating onset, with the voltage collapsing.
+    @Test(arguments: runaway)
+    func runawayScenarioCrossesGB38031(name: String) throws {
+        let (s, sim) = try runPhysics(name)
+        let onset = try #require(sim.truth.runawayOnsetS, "\(name): no runaway in \(sim.time) s, peak \(sim.truth.peakMaxC) degC")
+        #expect(onset < s.run.durationCapS)
+        let vent = try #require(sim.truth.ventingS)
+        let sh = try #require(sim.truth.selfHeatingOnsetS)
+        #expect(vent < onset && sh < onset, "\(name): vent \(vent), self-heating \(sh), onset \(onset)")
+        #expect(sim.truth.peakMaxC > 200, "\(name): peak \(sim.truth.peakMaxC) degC")
+        #expect(sim.voltage < 1.0, "\(name): voltage after runaway \(sim.voltage) V")
+    }
+
+    /// Negative controls never cross GB 38031 and stay below the separator melt-down.
+    @Test(arguments: controls)
+    func negativeControlNeverRunsAway(name: String) throws {
+        let (s, sim) = try runPhysics(name)
+        #expect(sim.time >= s.run.durationCapS - 1)
+        #expect(sim.truth.runawayOnsetS == nil, "\(name): runaway at \(String(describing: sim.truth.runawayOnsetS))")
+        #expect(!sim.separatorFailed)
+        #expect(sim.truth.peakMaxC < 100, "\(name): peak \(sim.truth.peakMaxC) degC")
+    }
+
+    @Test func wrongTypeNamesFileAndKey() {
+        let toml = """
+        name = "x"
+        [cell]
+        chemistry = "NCM"
+        capacity_ah = "two"
+        """
+        do {
+            _ = try Scenario.parse(toml: toml, file: "bad.toml")
+            Issue.record("a string capacity was accepted")
+        } catch let ScenarioError.invalidValue(file, key, found, expected) {
+            #expect(file == "bad.toml" && key == "cell.capacity_ah" && expected == "a number")
+            #expect(found.contains("two"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func unknownChemistryAndRangeAreRejected() {
+        #expect(throws: ScenarioError.self) { _ = try Scenario.parse(toml: "[cell]\nchemistry = \"NaS\"", file: "c.toml") }
+        do {
+            _ = try Scenario.parse(toml: "[protocol]\nc_rate = 50", file: "r.toml")
+            Issue.record("c_rate 50 accepted")
+        } catch {
+            #expect("\(error)".contains("r.toml") && "\(error)".contains("protocol.c_rate") && "\(error)".contains("0.0...20.0"))
+        }
+    }
+
+    @Test func syntaxErrorNamesFileAndLine() {
+        do {
+            _ = try Scenario.parse(toml: "name = \"x\"\n[cell\n", file: "s.toml")
+            Issue.record("bad TOML accepted")
+        } catch let ScenarioError.syntax(file, line, _, _) {
+            #expect(file == "s.toml")
+            #expect(line == 2)
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func namedFindsPackageScenarios() throws {
+        let s = try Scenario.named("demo")
+        #expect(s.name == "demo")
+        #expect(throws: ScenarioError.self) { _ = try Scenario.named("no_such_scenario_here") }
+    }
+}
