@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "TRWRecorder",
             dependencies: [
-                "TRWCore", "TRWCodec", "TRWStore", "TRWSync", "TRWSimulator",
+                "TRWCore", "TRWCodec", "TRWStore", "TRWSync", "TRWSimulator", "TRWAcoustics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ]

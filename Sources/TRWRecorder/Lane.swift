@@ -4,6 +4,7 @@ import TRWCodec
 import TRWCore
 import TRWStore
 import TRWSync
+import TRWAcoustics
 
 /// One stream's path through the recorder: its device-facing queue, its loss
 /// accounting and its live figures.
@@ -89,11 +90,20 @@ final class LaneWorker {
     let frameEncoder: FrameEncoder
     let audioEncoder: PCMEncoder
     private(set) var lastTNs: Int64?
+    /// Live AE hit detection (AE streams only).
+    var hitDetector: AEHitDetector?
+    /// Recent (first sample index, t_ns) of chunks, to put hits on the time base.
+    var recentChunks: [(index: Int64, tNs: Int64)] = []
+    var hitsTotal = 0
 
     init(lane: Lane, clock: SessionClock) {
         self.lane = lane
         self.clock = clock
         clock_ = OnlineStreamClock(timing: lane.timing)
+        if lane.descriptor.kind == .ae, let settings = lane.aeDetector, let fmt = lane.descriptor.sampleFormat {
+            hitDetector = AEHitDetector(channels: lane.descriptor.channels ?? 1, sampleRate: lane.descriptor.nominalRateHz,
+                                        format: fmt, settings: settings)
+        }
         // Creating a zstd context fails only when out of memory.
         do {
             frameEncoder = try FrameEncoder()
@@ -126,7 +136,14 @@ final class LaneWorker {
                 streamId: sid, firstSampleIndex: c.firstSampleIndex, frameCount: c.frameCount, hostArrivalNs: c.hostArrivalNs,
                 pairSampleIndex: c.clockPair?.sampleIndex, pairHostNs: c.clockPair?.hostNs, tNs: t,
                 codec: audioEncoder.codec.rawValue, payload: Data(payload), rms: rms, peak: peak))
-            lane.noteProcessed(tNs: t, values: ["rms": rms, "peak": peak])
+            recentChunks.append((c.firstSampleIndex, t))
+            if recentChunks.count > 64 { recentChunks.removeFirst(recentChunks.count - 64) }
+            if var det = hitDetector {
+                let hits = det.process(c)
+                hitDetector = det
+                appendHits(hits, into: &batch)
+            }
+            lane.noteProcessed(tNs: t, values: ["rms": rms, "peak": peak, "hits_total": Double(hitsTotal)])
             lastTNs = t
         case .bms(let s):
             let t = clock.sessionTime(monotonic: clock_.time(sample: s))
@@ -152,8 +169,28 @@ final class LaneWorker {
         }
     }
 
+    /// Session time of sample `index`: from the nearest stored chunk at or
+    /// before it, through the nominal rate (drift over one chunk is negligible).
+    func tNs(ofSample index: Int64) -> Int64 {
+        let ref = recentChunks.last { $0.index <= index } ?? recentChunks.first ?? (index, 0)
+        return ref.tNs + Int64((Double(index - ref.index) * 1e9 / lane.descriptor.nominalRateHz).rounded())
+    }
+
+    func appendHits(_ hits: [AEHit], into batch: inout WriteBatch) {
+        for h in hits {
+            batch.hits.append(AEHitRecord(streamId: lane.streamId, hit: h, tNs: tNs(ofSample: h.firstCrossingSampleIndex)))
+        }
+        hitsTotal += hits.count
+    }
+
     /// Rows still held by the worker at the end (AE hits spanning the last chunk).
-    func finish() -> [WriteBatch] { [] }
+    func finish() -> [WriteBatch] {
+        guard var det = hitDetector else { return [] }
+        var b = WriteBatch()
+        appendHits(det.flush(), into: &b)
+        hitDetector = det
+        return b.isEmpty ? [] : [b]
+    }
 
     /// The causal clock model fitted while recording, as JSON (nil if the stream saw nothing).
     func clockModelJSON() -> String? {

@@ -5,6 +5,7 @@ import TRWCodec
 import TRWCore
 import TRWStore
 import TRWSync
+import TRWAcoustics
 
 /// What the recorder is asked to do.
 public struct RecorderOptions: Sendable {
@@ -151,7 +152,8 @@ public final class Recorder: @unchecked Sendable {
             softwareVersion: options.softwareVersion)
         for s in sources {
             for d in s.streams {
-                let det = d.kind == .ae ? options.aeDetector : nil
+                // AE hit detector: the source's own settings (ALSA rig config) or the recorder's default.
+                let det: AEDetectorSettings? = d.kind == .ae ? ((try? AEDetectorSettings(stream: d)) ?? nil) ?? options.aeDetector : nil
                 let id = try writer.addStream(d, aeDetector: det)
                 let cap = switch d.kind {
                 case .thermal: options.thermalQueueCapacity

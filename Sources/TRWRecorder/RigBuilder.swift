@@ -1,5 +1,6 @@
 import Foundation
 import TRWCore
+import TRWSimulator
 
 /// Turns a rig choice into sources.
 public enum RigBuilder {
@@ -19,8 +20,17 @@ public enum RigBuilder {
             o.paced = speed != .max
             return Built(sources: [SyntheticSource(options: o)], realTime: o.paced,
                          configText: "rig = \"synthetic\"\n# \(o.width)x\(o.height) @ \(o.fps) fps, AE \(o.aeRateHz) Hz x \(o.aeChannels), BMS \(o.bmsRateHz) Hz\n")
-        case .sim:
-            throw RigError.unknown(choice.name)
+        case .sim(let name):
+            let scenario = try Scenario.named(name ?? "demo")
+            var o = SimulatedRig.Options()
+            switch speed {
+            case .max: o.pacing = .max
+            case .realTime(let n): o.pacing = .realTime(speed: n)
+            }
+            if let d = durationS { o.durationCapS = d }
+            let rig = SimulatedRig(scenario: scenario, options: o)
+            return Built(sources: [rig], realTime: speed == .realTime(1),
+                         configText: "rig = \"\(choice.name)\"\n# scenario \(scenario.name), seed \(scenario.seed)\n")
         }
     }
 }

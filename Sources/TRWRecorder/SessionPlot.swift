@@ -78,9 +78,10 @@ public enum SessionPlot {
             func y(_ v: Double) -> Double { y0 + h - (v - lo) / (hi - lo) * h }
             s += "<rect x=\"\(left)\" y=\"\(y0)\" width=\"\(plotW)\" height=\"\(h)\" fill=\"none\" stroke=\"#888\"/>\n"
             s += "<text x=\"\(left + 4)\" y=\"\(y0 + 13)\" font-weight=\"bold\">\(esc(p.title))</text>\n"
+            let digits = max(0, min(6, Int((-log10((hi - lo) / 4)).rounded(.up)) + 1))
             for k in 0...4 {
                 let v = lo + (hi - lo) * Double(k) / 4
-                s += "<text x=\"\(left - 6)\" y=\"\(fmt(y(v) + 4))\" text-anchor=\"end\">\(fmt(v, 2))</text>\n"
+                s += "<text x=\"\(left - 6)\" y=\"\(fmt(y(v) + 4))\" text-anchor=\"end\">\(fmt(v, digits))</text>\n"
                 s += "<line x1=\"\(left)\" x2=\"\(left + plotW)\" y1=\"\(fmt(y(v)))\" y2=\"\(fmt(y(v)))\" stroke=\"#eee\"/>\n"
             }
             if vs.isEmpty {

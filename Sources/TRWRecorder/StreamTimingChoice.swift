@@ -17,7 +17,10 @@ public enum StreamTimingChoice {
         switch d.kind {
         case .thermal:
             var cfg = VideoClockConfig(timebase: .sequenceDejitter, nominalFps: d.nominalRateHz)
-            if p["camera.timebase"] == "device_clock" { cfg.timebase = .deviceClock }
+            // The simulator's camera stamps frames with its own clock (offset, drift, jitter).
+            if p["camera.timebase"] == "device_clock" || (p["sim.simulated"] == "true" && p["sim.clock_offset_ns"] != nil) {
+                cfg.timebase = .deviceClock
+            }
             if p["camera.timebase"] == "host_monotonic_raw" { cfg.timebase = .hostMonotonic }
             if let e = p["camera.exposure_offset_ns"].flatMap(Int64.init) { cfg.exposureToTimestampNs = e }
             return .thermal(cfg)
@@ -25,7 +28,7 @@ public enum StreamTimingChoice {
             return .ae(nominalRateHz: d.nominalRateHz, oneSided: true)
         case .bms:
             var cfg = SerialClockConfig()
-            if let b = p["serial.baud"].flatMap(Int.init) { cfg.baud = b }
+            if let b = (p["serial.baud"] ?? p["sim.baud"]).flatMap(Int.init) { cfg.baud = b }
             if let b = p["serial.bits_per_char"].flatMap(Int.init) { cfg.bitsPerChar = b }
             if let l = p["serial.device_latency_ns"].flatMap(Int64.init) { cfg.deviceLatencyNs = l }
             let res = p["serial.clock_resolution_ns"].flatMap(Int64.init) ?? 1_000_000

@@ -7,7 +7,7 @@ import TRWCore
 ///
 /// * ir0: a WxH Y16 frame (TLinear 0.01 K) with a gradient, a hotspot moving
 ///   on a circle and hash noise; pixel (x, y) of frame n is `pixel(n, x, y)`.
-/// * ae0: a 50 kHz tone at 1% of full scale plus a 30% burst every 0.5 s.
+/// * ae0: a 50 kHz tone at 0.3% of full scale plus a 30% burst (an AE hit) every 0.5 s.
 /// * bms0: key=value lines at `bmsRateHz`, voltage ramp, with the raw line.
 public final class SyntheticSource: Source, @unchecked Sendable {
     public struct Options: Sendable {
@@ -72,7 +72,7 @@ public final class SyntheticSource: Source, @unchecked Sendable {
     /// AE sample `i` of channel `ch`.
     public static func aeSample(_ i: Int64, channel ch: Int, rate: Int) -> Int32 {
         let t = Double(i) / Double(rate)
-        var v = 0.01 * sin(2 * Double.pi * 50_000 * t + Double(ch))
+        var v = 0.003 * sin(2 * Double.pi * 50_000 * t + Double(ch))  // -50 dBFS: below the default 40 dB_AE threshold
         let inBurst = t.truncatingRemainder(dividingBy: 0.5)
         if inBurst < 0.002 { v += 0.3 * exp(-inBurst / 0.0004) * sin(2 * Double.pi * 35_000 * inBurst) }
         return Int32((v * 2_147_483_647).rounded())

@@ -16,11 +16,13 @@ struct RecordCommand: ParsableCommand {
             loses at most the last second). Ctrl-C stops the run cleanly and keeps everything.
 
             Examples:
+              trw record --name first-run                 simulated overcharge, real time
+              trw record --rig sim:ncm_overcharge_05c --max --name ncm1
               trw record --rig synthetic --name pipeline-check --duration 10
             """)
 
-    @Option(name: .long, help: "The rig: 'synthetic' (built-in test patterns), 'sim' or 'sim:SCENARIO' (simulated cell).")
-    var rig: String = "synthetic"
+    @Option(name: .long, help: "The rig: 'sim' (simulated overcharge of a cell, scenario demo), 'sim:SCENARIO' (a scenario name from scenarios/ or a .toml file), or 'synthetic' (built-in test patterns).")
+    var rig: String = "sim"
 
     @Option(name: .long, help: "Session name (default: run-YYYYMMDD-HHMMSS).")
     var name: String?

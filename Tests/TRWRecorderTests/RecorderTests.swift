@@ -91,7 +91,9 @@ func record(_ source: any Source, dir: TemporaryDirectory, configure: (inout Rec
         let dir = TemporaryDirectory()
         let (result, reader) = try record(SyntheticSource(options: so), dir: dir)
         let rows = result.final.rowsWritten
-        #expect(rows == Int64(2001 + 1000 + 101))
+        let hits = try reader.aeHits().count
+        #expect(hits == 2, "one AE hit per burst at t = 0 and 0.5 s (the chunk holding t = 1.0 s ends after the run)")
+        #expect(rows == Int64(2001 + 1000 + 101 + hits))
         #expect(result.final.commits >= 1)
         #expect(result.final.commits * 20 < rows, "\(result.final.commits) commits for \(rows) rows")
         #expect(try reader.summary().streams.map(\.count) == [2001, 1000, 101])

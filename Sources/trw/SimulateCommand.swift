@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TRWRecorder
+import TRWSimulator
+import TRWStore
+
+struct SimulateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Record a simulated overcharge run (physics-based cell, IR camera, AE sensor, BMS) into a session.",
+        discussion: """
+            SCENARIO is a name from scenarios/ (demo, ncm_overcharge_05c, lco_overcharge_1c, lfp_overcharge_1c, \
+            control_charge_rest, control_mild_overcharge_stopped, control_ambient_heating) or a .toml file. \
+            The simulator's ground truth (runaway onset by GB 38031, venting, self-heating onset) is stored as \
+            labels with method simulator_ground_truth. Model and sources: docs/simulator.md.
+            """)
+
+    @Argument(help: "Scenario name or .toml file.") var scenario: String = "demo"
+    @Option(name: .long, help: "Session file (default sessions/SCENARIO.sqlite).") var out: String?
+    @Option(name: .long, help: "N times real time (default: --max).") var speed: Double?
+    @Flag(name: .long, help: "As fast as the machine goes (the default).") var max = false
+    @Option(name: .long, help: "IR frame rate override, Hz.") var irFps: Double?
+    @Option(name: .long, help: "IR width override.") var irWidth: Int?
+    @Option(name: .long, help: "IR height override.") var irHeight: Int?
+    @Option(name: .long, help: "AE sample rate override, Hz.") var aeRate: Int?
+    @Option(name: .long, help: "Random seed override.") var seed: UInt64?
+    @Option(name: .long, help: "Stop after this many simulated seconds.") var duration: Double?
+    @Flag(name: .long, help: "Also write the SVG plot next to the session.") var plot = false
+
+    func validate() throws {
+        if let s = speed, !(s > 0) { throw ValidationError("--speed must be positive, got \(s)") }
+        if speed != nil && max { throw ValidationError("give either --speed N or --max, not both") }
+        if let f = irFps, !(f > 0 && f <= 1000) { throw ValidationError("--ir-fps must be in (0, 1000], got \(f)") }
+        if let r = aeRate, !(8_000...1_000_000).contains(r) { throw ValidationError("--ae-rate must be 8000..1000000 Hz, got \(r)") }
+    }
+
+    func run() throws {
+        let sc = try Scenario.named(scenario)
+        let path = out ?? "sessions/\(sc.name).sqlite"
+        var o = SimulatedRig.Options()
+        o.pacing = speed.map { .realTime(speed: $0) } ?? .max
+        o.irFPS = irFps; o.irWidth = irWidth; o.irHeight = irHeight; o.aeRateHz = aeRate; o.seed = seed
+        o.durationCapS = duration
+        let rig = SimulatedRig(scenario: sc, options: o)
+        var ro = RecorderOptions(name: sc.name, outputPath: path, rigName: "sim:\(sc.name)")
+        ro.realTime = false
+        ro.rigConfig = "rig = \"sim:\(sc.name)\"\nseed = \(rig.scenario.seed)\n"
+        let rec = Recorder(sources: [rig], options: ro, logger: Logger(label: "trw.simulate"))
+        let t0 = Date()
+        try rec.start()
+        printErr("simulating \(sc.name) (\(sc.description)) into \(path)")
+        let signals = SignalStopper(rec)
+        let live = LiveTerminal(recorder: rec, title: "trw simulate — \(sc.name) -> \(path)", outputPath: path, interactive: false)
+        let result = rec.wait()
+        live.stop()
+        signals.cancel()
+        let wall = Date().timeIntervalSince(t0)
+        printErr(String(format: "%@ in %.1f s wall (%.1fx real time)", result.status.rawValue, wall, result.final.sessionTimeS / Swift.max(wall, 1e-9)))
+        let reader = try SessionReader(path: path)
+        print(InfoReport.render(try reader.summary(), path: path))
+        if plot {
+            let svgPath = String(path.dropLast(path.hasSuffix(".sqlite") ? 7 : 0)) + ".svg"
+            try SessionPlot.render(reader).write(toFile: svgPath, atomically: true, encoding: .utf8)
+            print("plot: \(svgPath)")
+        }
+    }
+}
