@@ -2,9 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 RELEASE_BIN := .build/release
-DEMO_NAME ?= demo
-DEMO_RIG ?= synthetic
-DEMO_DURATION ?= 20
+DEMO_SCENARIO ?= demo
 
 .PHONY: deps build release demo test bench clean-demo
 
@@ -18,11 +16,12 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product trw
 
-# Records a short run into sessions/ and prints what it holds.
+# Records a simulated overcharge-to-runaway run into sessions/, plots it and prints what it holds.
 demo: release
-	@rm -f sessions/$(DEMO_NAME).sqlite sessions/$(DEMO_NAME).sqlite-wal sessions/$(DEMO_NAME).sqlite-shm
-	$(RELEASE_BIN)/trw record --rig $(DEMO_RIG) --name $(DEMO_NAME) --duration $(DEMO_DURATION) --max --quiet > /dev/null
-	$(RELEASE_BIN)/trw info sessions/$(DEMO_NAME).sqlite
+	@rm -f sessions/$(DEMO_SCENARIO).sqlite sessions/$(DEMO_SCENARIO).sqlite-wal sessions/$(DEMO_SCENARIO).sqlite-shm
+	$(RELEASE_BIN)/trw simulate $(DEMO_SCENARIO) --max > /dev/null
+	$(RELEASE_BIN)/trw plot sessions/$(DEMO_SCENARIO).sqlite
+	$(RELEASE_BIN)/trw info sessions/$(DEMO_SCENARIO).sqlite
 
 test: deps
 	$(SWIFT) build --build-tests
@@ -35,4 +34,4 @@ bench: deps
 	$(RELEASE_BIN)/trw-bench
 
 clean-demo:
-	rm -f sessions/$(DEMO_NAME).sqlite*
+	rm -f sessions/$(DEMO_SCENARIO).sqlite* sessions/$(DEMO_SCENARIO).svg

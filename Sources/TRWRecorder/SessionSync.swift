@@ -87,3 +87,13 @@ public enum SessionSync {
         return SyncReport(models: models, unmodelledNs: unmodelled)
     }
 }
+
+extension InfoReport {
+    /// `trw info`: the summary plus the synchronisation report.
+    public static func full(path: String) throws -> String {
+        let text = render(try SessionReader(path: path).summary(), path: path)
+        let sync = try SessionSync.report(path: path)
+        guard !sync.streams.isEmpty else { return text }
+        return text + "\n\nsync (causal fit while recording; `trw resync` refits offline)\n" + sync.text
+    }
+}

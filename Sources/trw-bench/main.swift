@@ -1,11 +1,19 @@
 // `make bench`: every benchmark prints ratios against a reference measured in
 // the same run (never pass/fail on absolute time alone).
+// `trw-bench NAME` runs one section: ingest, codec, simulator, sync, v4l2, alsa.
 import Foundation
 
 let only = CommandLine.arguments.dropFirst().first
 func section(_ name: String, _ body: () throws -> Void) {
     guard only == nil || only == name else { return }
+    print("######## \(name)")
+    let t0 = Date()
     do { try body() } catch { print("\(name) benchmark failed: \(error)") }
-    print("")
+    print(String(format: "(%@ took %.1f s)\n", name, Date().timeIntervalSince(t0)))
 }
+section("codec") { try runCodecBench() }
 section("ingest") { try runIngestBench() }
+section("simulator") { try runSimulatorBench() }
+section("sync") { try runSyncBench() }
+section("v4l2") { try runV4L2Bench() }
+section("alsa") { try runALSABench() }

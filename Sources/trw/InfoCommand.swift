@@ -11,7 +11,6 @@ struct InfoCommand: ParsableCommand {
     var session: String
 
     func run() throws {
-        let summary = try SessionReader(path: session).summary()
-        print(InfoReport.render(summary, path: session))
+        print(try InfoReport.full(path: session))
     }
 }

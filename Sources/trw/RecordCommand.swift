@@ -74,8 +74,7 @@ struct RecordCommand: ParsableCommand {
         live?.stop()
         signals.cancel()
         printErr("\(result.status.rawValue): \(path)\(result.detail.isEmpty ? "" : " — \(result.detail)")")
-        let summary = try SessionReader(path: path).summary()
-        print(InfoReport.render(summary, path: path))
+        print(try InfoReport.full(path: path))
         if result.status == .aborted { throw ExitCode(2) }
     }
 

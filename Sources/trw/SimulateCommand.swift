@@ -58,7 +58,7 @@ struct SimulateCommand: ParsableCommand {
         let wall = Date().timeIntervalSince(t0)
         printErr(String(format: "%@ in %.1f s wall (%.1fx real time)", result.status.rawValue, wall, result.final.sessionTimeS / Swift.max(wall, 1e-9)))
         let reader = try SessionReader(path: path)
-        print(InfoReport.render(try reader.summary(), path: path))
+        print(try InfoReport.full(path: path))
         if plot {
             let svgPath = String(path.dropLast(path.hasSuffix(".sqlite") ? 7 : 0)) + ".svg"
             try SessionPlot.render(reader).write(toFile: svgPath, atomically: true, encoding: .utf8)
