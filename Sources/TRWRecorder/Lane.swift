@@ -113,17 +113,25 @@ final class LaneWorker {
         }
     }
 
-    func process(_ event: SourceEvent, into batch: inout WriteBatch) throws {
+    /// Processes one event. Thermal frames go to `encoders` when given (the
+    /// row is complete but for its payload), else are encoded here.
+    func process(_ event: SourceEvent, into batch: inout WriteBatch, encoders: FrameEncoderPool? = nil) throws {
         let sid = lane.streamId
         switch event {
         case .thermal(let f):
             let t = clock.sessionTime(monotonic: clock_.time(frame: f))
             let stats = FrameStatistics.compute(pixels: f.pixels, width: f.width, height: f.height)
-            let payload = try frameEncoder.encode(f.pixels, width: f.width, height: f.height)
-            batch.frames.append(ThermalFrameRecord(
+            let row = ThermalFrameRecord(
                 streamId: sid, sequence: f.sequence, deviceTsNs: f.deviceTimestampNs, hostArrivalNs: f.hostArrivalNs,
-                tNs: t, codec: frameEncoder.codec.rawValue, payload: Data(payload), stats: stats,
-                flags: f.isErroneous ? ThermalFrameRecord.flagDriverError : 0))
+                tNs: t, codec: frameEncoder.codec.rawValue, payload: Data(), stats: stats,
+                flags: f.isErroneous ? ThermalFrameRecord.flagDriverError : 0)
+            if let encoders {
+                encoders.submit(FrameEncoderPool.Job(row: row, frame: f))
+            } else {
+                var r = row
+                r.payload = Data(try frameEncoder.encode(f.pixels, width: f.width, height: f.height))
+                batch.frames.append(r)
+            }
             var values: [String: Double] = [:]
             if let cal = lane.descriptor.calibration { values["max_c"] = cal.celsius(stats.maxCounts) }
             lane.noteProcessed(tNs: t, values: values)
@@ -221,5 +229,54 @@ final class LaneWorker {
             sum /= fs * fs
         }
         return ((sum / Double(c.samples.count)).squareRoot(), peak)
+    }
+}
+
+
+/// Encoder threads shared by the thermal lanes: frames arrive with their row
+/// complete but for the payload (time base and statistics were computed in
+/// order on the lane's thread); any encoder thread compresses and hands the
+/// row to the writer. Order does not matter to the writer.
+final class FrameEncoderPool: @unchecked Sendable {
+    struct Job: Sendable {
+        var row: ThermalFrameRecord
+        var frame: ThermalFrame
+    }
+    private let jobs: BoundedQueue<Job>
+    private let done = DispatchGroup()
+
+    init(threads: Int, capacity: Int, output: BoundedQueue<WriteBatch>, onError: @escaping @Sendable (ThermalFrameRecord, any Error) -> Void) {
+        jobs = BoundedQueue(capacity: capacity)
+        for i in 0..<threads {
+            done.enter()
+            let t = Thread { [jobs, done] in
+                let enc: FrameEncoder
+                do { enc = try FrameEncoder() } catch { fatalError("cannot create a zstd context: \(error)") }
+                while let job = jobs.pop(timeout: 3600) {
+                    var row = job.row
+                    do {
+                        row.payload = Data(try enc.encode(job.frame.pixels, width: job.frame.width, height: job.frame.height))
+                        var b = WriteBatch()
+                        b.frames = [row]
+                        output.push(b)
+                    } catch {
+                        onError(row, error)
+                    }
+                }
+                done.leave()
+            }
+            t.name = "trw-encode-\(i)"
+            t.start()
+        }
+    }
+
+    /// Blocks while every encoder is busy and the queue is full (back-pressure
+    /// to the lane; the device-facing queue in front of it absorbs bursts).
+    func submit(_ job: Job) { jobs.push(job) }
+
+    /// No more jobs; returns when every submitted frame has been handed on.
+    func finish() {
+        jobs.close()
+        done.wait()
     }
 }

@@ -28,6 +28,8 @@ public struct RecorderOptions: Sendable {
     public var audioQueueCapacity: Int = 1024
     public var bmsQueueCapacity: Int = 4096
     public var softwareVersion: String = TRWVersion.string
+    /// Threads compressing thermal frames (0: encode on each lane's own thread).
+    public var frameEncoderThreads: Int = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
     /// Conditions that end the recording by themselves.
     public var stopRules: [StopRule] = []
     /// Refuse to start when the disk cannot hold `durationS` at the streams' rates.
@@ -110,6 +112,7 @@ public final class Recorder: @unchecked Sendable {
     private let threadsDone = DispatchGroup()
     private let compressorsDone = DispatchGroup()
     private let writerDone = DispatchGroup()
+    private var encoderPool: FrameEncoderPool?
     private var clock: SessionClock!
     /// Evaluates `options.stopRules` (and the duration) on what the lanes see.
     public private(set) var stopEngine = StopRuleEngine(rules: [])
@@ -170,6 +173,16 @@ public final class Recorder: @unchecked Sendable {
         }
         logger.info("recording started", metadata: ["session": "\(options.outputPath)", "streams": "\(laneOrder.map(\.descriptor.key))"])
 
+        if options.frameEncoderThreads > 0 && laneOrder.contains(where: { $0.descriptor.kind == .thermal }) {
+            encoderPool = FrameEncoderPool(threads: options.frameEncoderThreads, capacity: 2 * options.frameEncoderThreads,
+                                           output: writeQueue) { [writeQueue, clock] row, error in
+                var b = WriteBatch()
+                b.gaps = [GapRecord(streamId: row.streamId, kind: GapEvent.Kind.deviceError.rawValue, startTNs: row.tNs,
+                                    endTNs: nil, lostCount: 1, detail: "could not encode frame \(row.sequence): \(error)")]
+                _ = clock
+                writeQueue.push(b)
+            }
+        }
         writerDone.enter()
         spawn(name: "trw-writer") { [self] in
             writerLoop()
@@ -233,6 +246,7 @@ public final class Recorder: @unchecked Sendable {
         threadsDone.wait()
         for lane in laneOrder { lane.queue.close() }
         compressorsDone.wait()
+        encoderPool?.finish()
         writeQueue.close()
         writerDone.wait()
         let (werr, serrs) = stateLock.withLock { (writerError, sourceErrors) }
@@ -311,7 +325,7 @@ public final class Recorder: @unchecked Sendable {
             var batch = WriteBatch()
             if let g = lane.takeDropGap(clock: clock) { batch.gaps.append(g) }
             do {
-                try work.process(ev, into: &batch)
+                try work.process(ev, into: &batch, encoders: encoderPool)
             } catch {
                 batch.gaps.append(GapRecord(streamId: lane.streamId, kind: GapEvent.Kind.deviceError.rawValue,
                                             startTNs: clock.sessionTime(monotonic: hostTime(of: ev)), endTNs: nil,
