@@ -1,6 +1,9 @@
 import Foundation
 import TRWCore
 import TRWSimulator
+import TRWV4L2
+import TRWALSA
+import Logging
 
 /// Turns a rig choice into sources.
 public enum RigBuilder {
@@ -10,6 +13,8 @@ public enum RigBuilder {
         public var realTime: Bool
         /// The rig configuration as recorded in the session.
         public var configText: String
+        /// The rig file, when the rig came from one (stop rules, cell, protocol).
+        public var rigFile: RigFile? = nil
     }
 
     public static func build(_ choice: RigChoice, speed: RigSpeed, durationS: Double?) throws -> Built {
@@ -20,6 +25,9 @@ public enum RigBuilder {
             o.paced = speed != .max
             return Built(sources: [SyntheticSource(options: o)], realTime: o.paced,
                          configText: "rig = \"synthetic\"\n# \(o.width)x\(o.height) @ \(o.fps) fps, AE \(o.aeRateHz) Hz x \(o.aeChannels), BMS \(o.bmsRateHz) Hz\n")
+        case .file(let path):
+            let rig = try RigFile.load(path: path)
+            return Built(sources: try rig.makeSources(), realTime: true, configText: rig.text, rigFile: rig)
         case .sim(let name):
             let scenario = try Scenario.named(name ?? "demo")
             var o = SimulatedRig.Options()

@@ -7,12 +7,15 @@ public enum RigChoice: Sendable, Equatable {
     case synthetic
     /// The physics-based simulated rig, with a scenario name or file.
     case sim(scenario: String?)
+    /// A rig file (TOML) describing real devices.
+    case file(path: String)
 
     public init(parsing text: String) throws {
         switch text {
         case "synthetic": self = .synthetic
         case "sim": self = .sim(scenario: nil)
         case let t where t.hasPrefix("sim:"): self = .sim(scenario: String(t.dropFirst(4)))
+        case let t where t.hasSuffix(".toml") || FileManager.default.fileExists(atPath: t): self = .file(path: t)
         default:
             throw RigError.unknown(text)
         }
@@ -22,6 +25,7 @@ public enum RigChoice: Sendable, Equatable {
         switch self {
         case .synthetic: "synthetic"
         case .sim(let s): s.map { "sim:\($0)" } ?? "sim"
+        case .file(let p): p
         }
     }
 }
@@ -31,7 +35,7 @@ public enum RigError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknown(let t):
-            return "unknown rig '\(t)'; expected 'sim' (simulated overcharge run), 'sim:SCENARIO' (a scenario name from scenarios/ or a .toml path) or 'synthetic' (built-in test patterns)"
+            return "unknown rig '\(t)'; expected a rig file (.toml, see rigs/), 'sim' (simulated overcharge run), 'sim:SCENARIO' (a scenario from scenarios/) or 'synthetic' (built-in test patterns)"
         }
     }
 }

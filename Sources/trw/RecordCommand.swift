@@ -64,6 +64,10 @@ struct RecordCommand: ParsableCommand {
         o.durationS = duration
         o.realTime = built.realTime
         o.rigConfig = built.configText
+        if let rf = built.rigFile {
+            o.stopRules = rf.stopRules
+            if o.durationS == nil { o.durationS = rf.durationS }
+        }
         let recorder = Recorder(sources: built.sources, options: o, logger: Logger(label: "trw.record"))
         try recorder.start()
         printErr("recording \(choice.name) into \(path)\(duration.map { " for \($0) s" } ?? " (Ctrl-C to stop)")")
