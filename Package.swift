@@ -65,7 +65,7 @@ let package = Package(
         // Per-tick features, detectors and scoring (shared by export, replay, predict, annotate).
         .target(name: "TRWAnalysis", dependencies: ["TRWCore", "TRWStore", "TRWCodec"]),
         // Datasets out (NPZ), streams out (JSON Lines replay).
-        .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis"]),
+        .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWCodec", "TRWAcoustics"]),
         // V4L2 infrared camera (issue 5): header shim, Swift driver, emulated
         // capture driver (behind the driver's syscall seam, for tests and bench).
         .systemLibrary(name: "CV4L2", path: "drivers/CV4L2"),
@@ -100,7 +100,7 @@ let package = Package(
             name: "trw",
             dependencies: [
                 "TRWCore", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync", "TRWCodec",
-                "TRWAnalysis", "TRWDatasets",
+                "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,0 +1,5 @@
+// Serial ports arrive with the serial driver.
+func printSerialPorts() {
+    print("serial ports:")
+    print("  (serial driver not in this build)")
+}
