@@ -9,7 +9,7 @@ public enum FrameCodecName: String, Sendable, CaseIterable {
     /// level-1 frame. Kept as a reference and for files that used it.
     case deltaShuffleZstd = "delta16-shuffle-zstd1"
     /// Plane-fit 17-tap predictor (see `PlaneFit`), zigzag, low/high byte
-    /// planes each in its own zstd block. Header: version, predictor id,
+    /// planes each as its own zstd frame. Header: version, predictor id,
     /// width, height (UInt32 LE).
     case planeFitZstd = "pfit16-zstd-v1"
 
@@ -91,8 +91,8 @@ public final class FrameEncoder {
             pixels.withUnsafeBufferPointer { px in
                 DeltaShuffle.encode(px.baseAddress!, width: width, height: height, lo: lo, hi: lo + n)
             }
-            let dst = output.reserve(ZstdCompressor.bound(2 * n, planes: 1))
-            let size = try zstd.compressOneShot(UnsafeRawBufferPointer(buf), into: dst)
+            let dst = output.reserve(ZstdCompressor.bound(2 * n, planeSize: 2 * n))
+            let size = try zstd.compress(planes: UnsafeRawBufferPointer(buf), planeSize: 2 * n, into: dst)
             return Array(UnsafeRawBufferPointer(rebasing: dst[0..<size]))
         case .planeFitZstd:
             let buf = planes.reserve(2 * n)
@@ -101,7 +101,7 @@ public final class FrameEncoder {
             pixels.withUnsafeBufferPointer { px in
                 PlaneFit.encode(px.baseAddress!, width: width, height: height, lo: lo, hi: lo + n, scratch: scratch)
             }
-            let dst = output.reserve(pfitHeaderSize + ZstdCompressor.bound(2 * n, planes: 2))
+            let dst = output.reserve(pfitHeaderSize + ZstdCompressor.bound(2 * n, planeSize: n))
             var header = ByteWriter()
             header.u8(pfitVersion)
             header.u8(pfitPredictor)
@@ -154,7 +154,7 @@ public final class FrameDecoder {
         case .deltaShuffleZstd:
             let buf = planes.reserve(2 * n)
             try withBytes(bytes) { (src) throws(CodecError) in
-                try zstd.decompress(src, into: buf, codec: codec)
+                try zstd.decompress(planes: src, planeSize: 2 * n, into: buf, codec: codec)
             }
             let lo = UnsafePointer(buf.baseAddress!.assumingMemoryBound(to: UInt8.self))
             return [UInt16](unsafeUninitializedCapacity: n) { out, count in
@@ -174,7 +174,7 @@ public final class FrameDecoder {
                     throw CodecError.corrupt(codec: codec, reason: "payload is \(w)x\(h), expected \(width)x\(height)")
                 }
                 guard r.remaining > 0 else { throw CodecError.truncated(codec: codec, needed: r.offset + 1, got: raw.count) }
-                try zstd.decompress(r.rest(), into: buf, codec: codec)
+                try zstd.decompress(planes: r.rest(), planeSize: n, into: buf, codec: codec)
             }
             let lo = UnsafePointer(buf.baseAddress!.assumingMemoryBound(to: UInt8.self))
             let scratch = rows.reserve(5 * width * 4).baseAddress!.assumingMemoryBound(to: Int32.self)

@@ -8,7 +8,7 @@ public enum PCMCodecName: String, Sendable, CaseIterable {
     case rawS32 = "pcm-raw-s32le"
     /// Per channel, the best of the fixed polynomial predictors of order 0...4
     /// (FLAC's "fixed" subframes, chosen per chunk by least absolute residual),
-    /// zigzag, four byte planes each in its own zstd block.
+    /// zigzag, four byte planes each as its own zstd frame (level 1).
     /// Header: version, channels, frame count (UInt32 LE), one order byte per channel.
     case fixedZstd = "pcm-fixed-zstd-v1"
 
@@ -150,7 +150,7 @@ public final class PCMEncoder {
                 }
             }
             let hsize = header.bytes.count
-            let dst = output.reserve(hsize + ZstdCompressor.bound(4 * count, planes: 4))
+            let dst = output.reserve(hsize + ZstdCompressor.bound(4 * count, planeSize: count))
             for (i, b) in header.bytes.enumerated() { dst[i] = b }
             let size = try zstd.compress(planes: UnsafeRawBufferPointer(buf), planeSize: count,
                                          into: UnsafeMutableRawBufferPointer(rebasing: dst[hsize...]))
@@ -224,7 +224,7 @@ public final class PCMDecoder {
                     }
                 } else {
                     guard r.remaining > 0 else { throw CodecError.truncated(codec: codec, needed: r.offset + 1, got: raw.count) }
-                    try zstd.decompress(r.rest(), into: buf, codec: codec)
+                    try zstd.decompress(planes: r.rest(), planeSize: count, into: buf, codec: codec)
                 }
                 return orders
             }

@@ -1,3 +1,5 @@
+import CTRWCodecKernels
+
 /// The spatial predictor of `pfit16-zstd-v1`.
 ///
 /// Interior pixels (row >= 2, 3 <= x < width-3) are predicted by a 17-tap
@@ -59,19 +61,11 @@ enum PlaneFit {
     /// and ramp sum S1 = sum of d*v[x+d], d in -3...3:
     /// asRow1 = 105*S0 + 23*S1 (its weight as the row above) and
     /// asRow2 = -53*S0 + 23*S1 (its weight two rows above).
+    /// (C kernel `trw_pfit_row_terms`: AVX2 when the CPU has it.)
+    @inline(__always)
     static func rowTerms(_ v: UnsafePointer<UInt16>, width: Int,
                          asRow1: UnsafeMutablePointer<Int32>, asRow2: UnsafeMutablePointer<Int32>) {
-        var x = 3
-        let end = width - 3
-        while x < end {
-            let a = Int32(v[x - 3]), b = Int32(v[x - 2]), c = Int32(v[x - 1]), d = Int32(v[x])
-            let e = Int32(v[x + 1]), f = Int32(v[x + 2]), g = Int32(v[x + 3])
-            let s0 = a &+ b &+ c &+ d &+ e &+ f &+ g
-            let ramp = wRamp &* (3 &* (g &- a) &+ 2 &* (f &- b) &+ (e &- c))
-            asRow1[x] = wBox1 &* s0 &+ ramp &+ rounding
-            asRow2[x] = wBox2 &* s0 &+ ramp
-            x += 1
-        }
+        trw_pfit_row_terms(v, width, asRow1, asRow2)
     }
 
     /// Residuals of a whole frame, written as low bytes to `lo` and high bytes to `hi`.
@@ -103,16 +97,8 @@ enum PlaneFit {
             rowTerms(prev, width: w, asRow1: r1.0, asRow2: r1.1)
             let t1 = r1.0, t2 = r2.1
             for x in 0..<3 { put(base + x, cur[x], border(cur, prev, x)) }
-            let lo2 = lo + base, hi2 = hi + base
-            var x = 3
-            let end = w - 3
-            while x < end {
-                let pred = interior(t1[x] &+ t2[x], Int32(cur[x - 1]), Int32(cur[x - 2]), Int32(cur[x - 3]))
-                let z = zigzag(Int32(cur[x]) &- pred)
-                lo2[x] = UInt8(truncatingIfNeeded: z)
-                hi2[x] = UInt8(truncatingIfNeeded: z >> 8)
-                x += 1
-            }
+            // Same arithmetic as `interior` + `zigzag`, in the C kernel (AVX2 when available).
+            trw_pfit_encode_interior(cur, t1, t2, w, lo + base, hi + base)
             for x in (w - 3)..<w { put(base + x, cur[x], border(cur, prev, x)) }
         }
     }
@@ -194,5 +180,48 @@ enum DeltaShuffle {
                 prev = Int32(v)
             }
         }
+    }
+}
+
+extension PlaneFit {
+    /// Test hook: the row terms and interior residuals of row `cur` (with the
+    /// rows `above1`, `above2` over it) from one kernel variant — baseline
+    /// (`wide == false`) or AVX2 — or nil if that variant is unavailable here.
+    static func interiorResiduals(wide: Bool, cur: [UInt16], above1: [UInt16], above2: [UInt16])
+        -> (lo: [UInt8], hi: [UInt8])?
+    {
+        let w = cur.count
+        precondition(above1.count == w && above2.count == w)
+        var r1a = [Int32](repeating: 0, count: w), r1b = r1a, r2a = r1a, r2b = r1a
+        var lo = [UInt8](repeating: 0, count: w), hi = lo
+        let flag: Int32 = wide ? 1 : 0
+        guard trw_pfit_row_terms_variant(flag, above1, w, &r1a, &r1b) == 1,
+              trw_pfit_row_terms_variant(flag, above2, w, &r2a, &r2b) == 1,
+              trw_pfit_encode_interior_variant(flag, cur, r1a, r2b, w, &lo, &hi) == 1 else { return nil }
+        return (lo, hi)
+    }
+
+    /// Test hook: the same residuals from the Swift reference arithmetic
+    /// (`interior` + `zigzag`), which the decoder uses.
+    static func referenceResiduals(cur: [UInt16], above1: [UInt16], above2: [UInt16]) -> (lo: [UInt8], hi: [UInt8]) {
+        let w = cur.count
+        var lo = [UInt8](repeating: 0, count: w), hi = lo
+        guard w >= 7 else { return (lo, hi) }
+        func terms(_ v: [UInt16], _ x: Int) -> (Int32, Int32) {
+            var s0: Int32 = 0, s1: Int32 = 0
+            for d in -3...3 {
+                s0 &+= Int32(v[x + d])
+                s1 &+= Int32(d) &* Int32(v[x + d])
+            }
+            return (wBox1 &* s0 &+ wRamp &* s1 &+ rounding, wBox2 &* s0 &+ wRamp &* s1)
+        }
+        for x in 3..<(w - 3) {
+            let t = terms(above1, x).0 &+ terms(above2, x).1
+            let pred = interior(t, Int32(cur[x - 1]), Int32(cur[x - 2]), Int32(cur[x - 3]))
+            let z = zigzag(Int32(cur[x]) &- pred)
+            lo[x] = UInt8(truncatingIfNeeded: z)
+            hi[x] = UInt8(truncatingIfNeeded: z >> 8)
+        }
+        return (lo, hi)
     }
 }
