@@ -17,7 +17,7 @@ AI void row_terms_body(const uint16_t *v, long width, int32_t *asRow1, int32_t *
 AI void encode_interior_body(const uint16_t *cur, const int32_t *t1, const int32_t *t2, long width,
                              uint8_t *lo, uint8_t *hi) {
     for (long x = 3; x < width - 3; x++) {
-        uint32_t acc = (uint32_t)t1[x] + (uint32_t)t2[x] + 243u * cur[x - 1] + 220u * cur[x - 2] + 197u * cur[x - 3];
+        uint32_t acc = (uint32_t)t1[x] + (uint32_t)t2[x] + 256u * cur[x - 1] + 180u * cur[x - 2] + 224u * cur[x - 3];
         int32_t pred = ((int32_t)acc) >> 10;  // arithmetic shift (clang/gcc on two's complement)
         int16_t e = (int16_t)(uint16_t)((uint32_t)cur[x] - (uint32_t)pred);
         uint16_t z = (uint16_t)(((uint16_t)e << 1) ^ (uint16_t)(e >> 15));

@@ -10,7 +10,7 @@
 /// with S0 = sum v[x-3..x+3], S1 = sum d*v[x+d].
 void trw_pfit_row_terms(const uint16_t *v, long width, int32_t *asRow1, int32_t *asRow2);
 
-/// For 3 <= x < width-3: z = zigzag16(cur[x] - ((t1[x] + t2[x] + 243*cur[x-1] + 220*cur[x-2] + 197*cur[x-3]) >> 10)),
+/// For 3 <= x < width-3: z = zigzag16(cur[x] - ((t1[x] + t2[x] + 256*cur[x-1] + 180*cur[x-2] + 224*cur[x-3]) >> 10)),
 /// lo[x] = z & 0xFF, hi[x] = z >> 8.
 void trw_pfit_encode_interior(const uint16_t *cur, const int32_t *t1, const int32_t *t2, long width,
                               uint8_t *lo, uint8_t *hi);
