@@ -1,3 +1,4 @@
+import CTRWCodecKernels
 import TRWCore
 
 /// The thermal frame codecs this build can read, by the name stored in each
@@ -66,6 +67,10 @@ public final class FrameEncoder {
     private let output = ScratchBytes()
     private let rows = ScratchBytes()
 
+    /// Which predictor kernels this machine runs: "avx2" (x86-64 with AVX2,
+    /// chosen at run time) or "baseline". Both write identical bytes.
+    public static var kernelVariant: String { trw_codec_kernels_avx2() != 0 ? "avx2" : "baseline" }
+
     /// - Parameter codec: the bitstream to write (its zstd tuning comes with it).
     public init(codec: FrameCodecName = .default) throws(CodecError) {
         self.codec = codec
@@ -131,6 +136,7 @@ public final class FrameDecoder {
     private let planes = ScratchBytes()
     private let rows = ScratchBytes()
 
+    /// Creates a decoder with its own `ZSTD_DCtx`; throws only if zstd cannot allocate it.
     public init() throws(CodecError) {
         zstd = try ZstdDecompressor()
     }

@@ -173,6 +173,7 @@ public final class PCMDecoder {
     private let zstd: ZstdDecompressor
     private let planes = ScratchBytes()
 
+    /// Creates a decoder with its own `ZSTD_DCtx`; throws only if zstd cannot allocate it.
     public init() throws(CodecError) {
         zstd = try ZstdDecompressor()
     }

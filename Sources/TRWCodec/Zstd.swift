@@ -57,7 +57,9 @@ final class ZstdCompressor {
         _ = try checkZstd(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0), "set checksum flag")
     }
 
-    deinit { ZSTD_freeCCtx(cctx) }
+    // ZSTD_freeCCtx/ZSTD_freeDCtx only fail for a context still in use by a
+    // static allocation, which these never are.
+    deinit { _ = ZSTD_freeCCtx(cctx) }
 
     /// Upper bound of `compress(planes:planeSize:into:)`'s output for `size` bytes.
     static func bound(_ size: Int, planeSize: Int) -> Int {
@@ -97,7 +99,7 @@ final class ZstdDecompressor {
         dctx = d
     }
 
-    deinit { ZSTD_freeDCtx(dctx) }
+    deinit { _ = ZSTD_freeDCtx(dctx) }
 
     /// Inverse of `ZstdCompressor.compress(planes:planeSize:into:)`: `src` must
     /// hold exactly the frames that fill `dst`, `planeSize` bytes each (the last

@@ -162,7 +162,7 @@ func runCodecBench() throws {
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
 
-    print("== thermal frame codec: \(FrameCodecName.planeFitZstd.rawValue) vs ffv1 (ffmpeg, 1 thread) and prototype \(FrameCodecName.deltaShuffleZstd.rawValue)")
+    print("== thermal frame codec: \(FrameCodecName.planeFitZstd.rawValue) (\(FrameEncoder.kernelVariant) kernels) vs ffv1 (ffmpeg, 1 thread) and prototype \(FrameCodecName.deltaShuffleZstd.rawValue)")
     if ffmpeg == nil { print("ffmpeg not found on PATH: FFV1 reference skipped (apt-get install ffmpeg)") }
     var allPass = true
     for (label, noise, count) in [("standard (noise 5 counts)", 5.0, 200), ("smooth (noise 1 count)", 1.0, 100), ("noisy (noise 20 counts)", 20.0, 100)] {
