@@ -28,7 +28,7 @@ public enum FrameCodecName: String, Sendable, CaseIterable {
 
 @inline(__always)
 func checkGeometry(width: Int, height: Int, count: Int) throws(CodecError) {
-    guard width >= 1, height >= 1, width <= Int(UInt32.max), height <= Int(UInt32.max),
+    guard width >= 1, height >= 1, count <= codecMaxElements,
           width.multipliedReportingOverflow(by: height) == (count, false) else {
         throw CodecError.invalidGeometry(width: width, height: height, pixelCount: count)
     }

@@ -29,7 +29,7 @@ private let maxOrder = 4
 
 @inline(__always)
 private func checkChannels(_ channels: Int, count: Int) throws(CodecError) {
-    guard (1...255).contains(channels), count % channels == 0, count / channels <= Int(UInt32.max) else {
+    guard (1...255).contains(channels), count >= 0, count <= codecMaxElements, count % channels == 0 else {
         throw CodecError.invalidChannels(channels: channels, sampleCount: count)
     }
 }

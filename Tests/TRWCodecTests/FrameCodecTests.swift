@@ -87,6 +87,12 @@ struct FrameCase: Sendable, CustomTestStringConvertible {
             try encoder.encode([UInt16](repeating: 0, count: 8), width: 3, height: 3)
         }
         #expect(throws: CodecError.self) { try encoder.encode([], width: 0, height: 0) }
+        // A damaged row's geometry must not make the decoder allocate without bound.
+        for (w, h) in [(1 << 20, 1 << 20), (Int.max, 2), (-640, -480), (640, 0)] {
+            #expect(throws: CodecError.self, "\(w)x\(h)") {
+                try FrameDecoder().decode([1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 40, 181, 47, 253], codec: encoder.codec.rawValue, width: w, height: h)
+            }
+        }
         let payload = try encoder.encode([UInt16](repeating: 9, count: 12), width: 4, height: 3)
         #expect(throws: CodecError.self) {
             try FrameDecoder().decode(payload, codec: encoder.codec.rawValue, width: 3, height: 4)
