@@ -74,7 +74,10 @@ public final class FrameEncoder {
     /// - Parameter codec: the bitstream to write (its zstd tuning comes with it).
     public init(codec: FrameCodecName = .default) throws(CodecError) {
         self.codec = codec
-        zstd = try ZstdCompressor(codec == .deltaShuffleZstd ? .level(1) : .entropyOnly)
+        // Low bytes of residuals are noise: Huffman only. High bytes are mostly
+        // zero with rare outliers (edges, hot spots): level 1 codes the zero
+        // runs as matches, where Huffman alone cannot go below 1 bit per byte.
+        zstd = try ZstdCompressor(codec == .deltaShuffleZstd ? [.level(1)] : [.entropyOnly, .level(1)])
     }
 
     /// Encodes one frame of row-major counts. Throws `invalidGeometry` if

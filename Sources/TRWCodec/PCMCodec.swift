@@ -100,7 +100,7 @@ public final class PCMEncoder {
     /// - Parameter codec: the bitstream to write (its zstd tuning comes with it).
     public init(codec: PCMCodecName = .default) throws(CodecError) {
         self.codec = codec
-        zstd = try ZstdCompressor(.level(1))
+        zstd = try ZstdCompressor([.level(1)])
     }
 
     /// Encodes interleaved samples of `channels` channels (1...255).

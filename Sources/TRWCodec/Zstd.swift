@@ -27,14 +27,17 @@ enum ZstdTuning {
 /// Owns one `ZSTD_CCtx`. Not thread-safe: one per compressor thread.
 final class ZstdCompressor {
     private let cctx: OpaquePointer
-    let tuning: ZstdTuning
+    /// Tuning of plane i; planes past the end use the last entry.
+    let tunings: [ZstdTuning]
+    private var configured: Int? = nil
 
-    init(_ tuning: ZstdTuning) throws(CodecError) {
+    init(_ tunings: [ZstdTuning]) throws(CodecError) {
+        precondition(!tunings.isEmpty)
         guard let c = ZSTD_createCCtx() else {
             throw CodecError.zstd(operation: "ZSTD_createCCtx", code: 0, message: "out of memory")
         }
         cctx = c
-        self.tuning = tuning
+        self.tunings = tunings
     }
 
     /// `ZSTD_c_literalCompressionMode` (`ZSTD_c_experimentalParam5` = 1002 in zstd.h).
@@ -42,9 +45,11 @@ final class ZstdCompressor {
     /// `ZSTD_ps_enable`.
     private static let paramSwitchEnable: Int32 = 1
 
-    private func configure() throws(CodecError) {
+    private func configure(_ index: Int) throws(CodecError) {
+        if configured == index { return }
+        configured = nil
         _ = try checkZstd(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters), "ZSTD_CCtx_reset")
-        switch tuning {
+        switch tunings[index] {
         case .level(let level):
             _ = try checkZstd(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level), "set compression level")
         case .entropyOnly:
@@ -55,6 +60,7 @@ final class ZstdCompressor {
                               "set literal compression mode")
         }
         _ = try checkZstd(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0), "set checksum flag")
+        configured = index
     }
 
     // ZSTD_freeCCtx/ZSTD_freeDCtx only fail for a context still in use by a
@@ -69,16 +75,17 @@ final class ZstdCompressor {
     }
 
     /// Compresses `src` plane by plane, each plane of `planeSize` bytes (the
-    /// last may be shorter) as its own zstd frame (`ZSTD_compress2`), so each
-    /// plane gets its own entropy tables; the frames are concatenated into
-    /// `dst`. Returns the number of bytes written.
+    /// last may be shorter) as its own zstd frame (`ZSTD_compress2`) with its
+    /// own tuning, so each plane gets its own entropy tables; the frames are
+    /// concatenated into `dst`. Returns the number of bytes written.
     func compress(planes src: UnsafeRawBufferPointer, planeSize: Int,
                   into dst: UnsafeMutableRawBufferPointer) throws(CodecError) -> Int {
-        try configure()
         guard let source = src.baseAddress, let target = dst.baseAddress else { return 0 }
-        var offset = 0, written = 0
+        var offset = 0, written = 0, plane = 0
         let step = max(planeSize, 1)
         while offset < src.count {
+            try configure(min(plane, tunings.count - 1))
+            plane += 1
             let size = min(step, src.count - offset)
             written += try checkZstd(
                 ZSTD_compress2(cctx, target + written, dst.count - written, source + offset, size), "ZSTD_compress2")

@@ -22,7 +22,9 @@ private struct BenchFrames {
 
     mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
 
-    mutating func frame(index k: Int, width: Int, height: Int, noiseCounts: Double) -> [UInt16] {
+    /// `cell`: also a hot, sharp-edged pouch cell (+120 K over its face) in the
+    /// scene, as in a runaway test: edges the smoothing predictor must cross.
+    mutating func frame(index k: Int, width: Int, height: Int, noiseCounts: Double, cell: Bool = false) -> [UInt16] {
         let cx = Double(width) * (0.5 + 0.15 * sin(Double(k) * 0.05))
         let cy = Double(height) * (0.4 + 0.1 * cos(Double(k) * 0.03))
         let sigma = 30 + 20 * uniform()
@@ -44,7 +46,10 @@ private struct BenchFrames {
                     n = r * cos(a)
                     spare = r * sin(a)
                 }
-                let t = 298.15 + peak * gx[x] * gy
+                var t = 298.15 + peak * gx[x] * gy
+                if cell && x >= width / 4 + k % 7 && x < 3 * width / 4 && y >= height / 5 && y < 4 * height / 5 {
+                    t += 120 + 0.05 * Double(x - width / 4)
+                }
                 out[y * width + x] = UInt16(clamping: Int((t * 100 + n * noiseCounts).rounded()))
             }
         }
@@ -165,9 +170,11 @@ func runCodecBench() throws {
     print("== thermal frame codec: \(FrameCodecName.planeFitZstd.rawValue) (\(FrameEncoder.kernelVariant) kernels) vs ffv1 (ffmpeg, 1 thread) and prototype \(FrameCodecName.deltaShuffleZstd.rawValue)")
     if ffmpeg == nil { print("ffmpeg not found on PATH: FFV1 reference skipped (apt-get install ffmpeg)") }
     var allPass = true
-    for (label, noise, count) in [("standard (noise 5 counts)", 5.0, 200), ("smooth (noise 1 count)", 1.0, 100), ("noisy (noise 20 counts)", 20.0, 100)] {
+    let variants = [("standard (noise 5 counts)", 5.0, 200, false), ("smooth (noise 1 count)", 1.0, 100, false),
+                    ("noisy (noise 20 counts)", 20.0, 100, false), ("hot sharp-edged cell (noise 5 counts)", 5.0, 100, true)]
+    for (label, noise, count, cell) in variants {
         var gen = BenchFrames(seed: 2026 + UInt64(noise * 10))
-        let frames = (0..<count).map { gen.frame(index: $0, width: width, height: height, noiseCounts: noise) }
+        let frames = (0..<count).map { gen.frame(index: $0, width: width, height: height, noiseCounts: noise, cell: cell) }
         let rawBytes = frames.count * width * height * 2
 
         func measure(_ codec: FrameCodecName) throws -> (ratio: Double, enc: Timing, dec: Timing) {
