@@ -35,7 +35,9 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]
         ),
         // Lossless codecs for thermal frames and PCM, named per row.
-        .target(name: "TRWCodec", dependencies: ["TRWCore", "CZstd"]),
+        .target(name: "TRWCodec", dependencies: ["TRWCore", "CZstd", "CTRWCodecKernels"]),
+        // TRWCodec's hot integer loops in C: AVX2 variants chosen at run time, baseline otherwise.
+        .target(name: "CTRWCodecKernels"),
         // Clock models and synchronisation onto the session time base.
         .target(name: "TRWSync", dependencies: ["TRWCore"]),
         // Session file on GRDB / system SQLite.

@@ -19,9 +19,9 @@ public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .unknownCodec(name, known):
             return "unknown codec \"\(name)\"; expected one of: \(known.joined(separator: ", "))"
         case let .invalidGeometry(width, height, pixelCount):
-            return "frame geometry \(width)x\(height) does not match \(pixelCount) pixels; expected width >= 1, height >= 1 and width*height == pixel count"
+            return "frame geometry \(width)x\(height) with \(pixelCount) pixels; expected width >= 1, height >= 1, width*height == pixel count <= \(codecMaxElements)"
         case let .invalidChannels(channels, sampleCount):
-            return "\(sampleCount) samples in \(channels) channels; expected 1...255 channels and a whole number of frames"
+            return "\(sampleCount) samples in \(channels) channels; expected 1...255 channels, a whole number of frames and at most \(codecMaxElements) samples"
         case let .truncated(codec, needed, got):
             return "\(codec) payload truncated: needed at least \(needed) bytes, got \(got)"
         case let .corrupt(codec, reason):
@@ -31,3 +31,8 @@ public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+/// Largest frame (pixels) or chunk (samples) a codec accepts: 2^28, far above
+/// any camera or audio chunk, low enough that a damaged row's geometry cannot
+/// make a decoder allocate unbounded memory.
+let codecMaxElements = 1 << 28

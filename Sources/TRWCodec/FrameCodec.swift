@@ -1,3 +1,4 @@
+import CTRWCodecKernels
 import TRWCore
 
 /// The thermal frame codecs this build can read, by the name stored in each
@@ -9,7 +10,7 @@ public enum FrameCodecName: String, Sendable, CaseIterable {
     /// level-1 frame. Kept as a reference and for files that used it.
     case deltaShuffleZstd = "delta16-shuffle-zstd1"
     /// Plane-fit 17-tap predictor (see `PlaneFit`), zigzag, low/high byte
-    /// planes each in its own zstd block. Header: version, predictor id,
+    /// planes each as its own zstd frame. Header: version, predictor id,
     /// width, height (UInt32 LE).
     case planeFitZstd = "pfit16-zstd-v1"
 
@@ -27,7 +28,7 @@ public enum FrameCodecName: String, Sendable, CaseIterable {
 
 @inline(__always)
 func checkGeometry(width: Int, height: Int, count: Int) throws(CodecError) {
-    guard width >= 1, height >= 1, width <= Int(UInt32.max), height <= Int(UInt32.max),
+    guard width >= 1, height >= 1, count <= codecMaxElements,
           width.multipliedReportingOverflow(by: height) == (count, false) else {
         throw CodecError.invalidGeometry(width: width, height: height, pixelCount: count)
     }
@@ -66,10 +67,17 @@ public final class FrameEncoder {
     private let output = ScratchBytes()
     private let rows = ScratchBytes()
 
+    /// Which predictor kernels this machine runs: "avx2" (x86-64 with AVX2,
+    /// chosen at run time) or "baseline". Both write identical bytes.
+    public static var kernelVariant: String { trw_codec_kernels_avx2() != 0 ? "avx2" : "baseline" }
+
     /// - Parameter codec: the bitstream to write (its zstd tuning comes with it).
     public init(codec: FrameCodecName = .default) throws(CodecError) {
         self.codec = codec
-        zstd = try ZstdCompressor(codec == .deltaShuffleZstd ? .level(1) : .entropyOnly)
+        // Low bytes of residuals are noise: Huffman only. High bytes are mostly
+        // zero with rare outliers (edges, hot spots): level 1 codes the zero
+        // runs as matches, where Huffman alone cannot go below 1 bit per byte.
+        zstd = try ZstdCompressor(codec == .deltaShuffleZstd ? [.level(1)] : [.entropyOnly, .level(1)])
     }
 
     /// Encodes one frame of row-major counts. Throws `invalidGeometry` if
@@ -91,8 +99,8 @@ public final class FrameEncoder {
             pixels.withUnsafeBufferPointer { px in
                 DeltaShuffle.encode(px.baseAddress!, width: width, height: height, lo: lo, hi: lo + n)
             }
-            let dst = output.reserve(ZstdCompressor.bound(2 * n, planes: 1))
-            let size = try zstd.compressOneShot(UnsafeRawBufferPointer(buf), into: dst)
+            let dst = output.reserve(ZstdCompressor.bound(2 * n, planeSize: 2 * n))
+            let size = try zstd.compress(planes: UnsafeRawBufferPointer(buf), planeSize: 2 * n, into: dst)
             return Array(UnsafeRawBufferPointer(rebasing: dst[0..<size]))
         case .planeFitZstd:
             let buf = planes.reserve(2 * n)
@@ -101,7 +109,7 @@ public final class FrameEncoder {
             pixels.withUnsafeBufferPointer { px in
                 PlaneFit.encode(px.baseAddress!, width: width, height: height, lo: lo, hi: lo + n, scratch: scratch)
             }
-            let dst = output.reserve(pfitHeaderSize + ZstdCompressor.bound(2 * n, planes: 2))
+            let dst = output.reserve(pfitHeaderSize + ZstdCompressor.bound(2 * n, planeSize: n))
             var header = ByteWriter()
             header.u8(pfitVersion)
             header.u8(pfitPredictor)
@@ -131,6 +139,7 @@ public final class FrameDecoder {
     private let planes = ScratchBytes()
     private let rows = ScratchBytes()
 
+    /// Creates a decoder with its own `ZSTD_DCtx`; throws only if zstd cannot allocate it.
     public init() throws(CodecError) {
         zstd = try ZstdDecompressor()
     }
@@ -154,7 +163,7 @@ public final class FrameDecoder {
         case .deltaShuffleZstd:
             let buf = planes.reserve(2 * n)
             try withBytes(bytes) { (src) throws(CodecError) in
-                try zstd.decompress(src, into: buf, codec: codec)
+                try zstd.decompress(planes: src, planeSize: 2 * n, into: buf, codec: codec)
             }
             let lo = UnsafePointer(buf.baseAddress!.assumingMemoryBound(to: UInt8.self))
             return [UInt16](unsafeUninitializedCapacity: n) { out, count in
@@ -174,7 +183,7 @@ public final class FrameDecoder {
                     throw CodecError.corrupt(codec: codec, reason: "payload is \(w)x\(h), expected \(width)x\(height)")
                 }
                 guard r.remaining > 0 else { throw CodecError.truncated(codec: codec, needed: r.offset + 1, got: raw.count) }
-                try zstd.decompress(r.rest(), into: buf, codec: codec)
+                try zstd.decompress(planes: r.rest(), planeSize: n, into: buf, codec: codec)
             }
             let lo = UnsafePointer(buf.baseAddress!.assumingMemoryBound(to: UInt8.self))
             let scratch = rows.reserve(5 * width * 4).baseAddress!.assumingMemoryBound(to: Int32.self)

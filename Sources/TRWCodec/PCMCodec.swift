@@ -8,7 +8,7 @@ public enum PCMCodecName: String, Sendable, CaseIterable {
     case rawS32 = "pcm-raw-s32le"
     /// Per channel, the best of the fixed polynomial predictors of order 0...4
     /// (FLAC's "fixed" subframes, chosen per chunk by least absolute residual),
-    /// zigzag, four byte planes each in its own zstd block.
+    /// zigzag, four byte planes each as its own zstd frame (level 1).
     /// Header: version, channels, frame count (UInt32 LE), one order byte per channel.
     case fixedZstd = "pcm-fixed-zstd-v1"
 
@@ -29,7 +29,7 @@ private let maxOrder = 4
 
 @inline(__always)
 private func checkChannels(_ channels: Int, count: Int) throws(CodecError) {
-    guard (1...255).contains(channels), count % channels == 0, count / channels <= Int(UInt32.max) else {
+    guard (1...255).contains(channels), count >= 0, count <= codecMaxElements, count % channels == 0 else {
         throw CodecError.invalidChannels(channels: channels, sampleCount: count)
     }
 }
@@ -100,7 +100,7 @@ public final class PCMEncoder {
     /// - Parameter codec: the bitstream to write (its zstd tuning comes with it).
     public init(codec: PCMCodecName = .default) throws(CodecError) {
         self.codec = codec
-        zstd = try ZstdCompressor(.level(1))
+        zstd = try ZstdCompressor([.level(1)])
     }
 
     /// Encodes interleaved samples of `channels` channels (1...255).
@@ -150,7 +150,7 @@ public final class PCMEncoder {
                 }
             }
             let hsize = header.bytes.count
-            let dst = output.reserve(hsize + ZstdCompressor.bound(4 * count, planes: 4))
+            let dst = output.reserve(hsize + ZstdCompressor.bound(4 * count, planeSize: count))
             for (i, b) in header.bytes.enumerated() { dst[i] = b }
             let size = try zstd.compress(planes: UnsafeRawBufferPointer(buf), planeSize: count,
                                          into: UnsafeMutableRawBufferPointer(rebasing: dst[hsize...]))
@@ -173,6 +173,7 @@ public final class PCMDecoder {
     private let zstd: ZstdDecompressor
     private let planes = ScratchBytes()
 
+    /// Creates a decoder with its own `ZSTD_DCtx`; throws only if zstd cannot allocate it.
     public init() throws(CodecError) {
         zstd = try ZstdDecompressor()
     }
@@ -224,7 +225,7 @@ public final class PCMDecoder {
                     }
                 } else {
                     guard r.remaining > 0 else { throw CodecError.truncated(codec: codec, needed: r.offset + 1, got: raw.count) }
-                    try zstd.decompress(r.rest(), into: buf, codec: codec)
+                    try zstd.decompress(planes: r.rest(), planeSize: count, into: buf, codec: codec)
                 }
                 return orders
             }

@@ -1,3 +1,5 @@
+import CTRWCodecKernels
+
 /// The spatial predictor of `pfit16-zstd-v1`.
 ///
 /// Interior pixels (row >= 2, 3 <= x < width-3) are predicted by a 17-tap
@@ -12,9 +14,14 @@
 /// reduce to a box sum S0 and a ramp sum S1 per row:
 ///
 ///     pred = (105*S0[y-1] - 53*S0[y-2] + 23*(S1[y-1] + S1[y-2])
-///             + 243*v[x-1] + 220*v[x-2] + 197*v[x-3] + 512) >> 10
+///             + 256*v[x-1] + 180*v[x-2] + 224*v[x-3] + 512) >> 10
 ///
-/// (weights sum to 1024), and the residual is (v - pred) mod 2^16, zigzagged.
+/// The weights are the least-squares ones in units of 1/1024, except that the
+/// left neighbour's is set to exactly 256 (a shift on the decoder's serial
+/// path, 243 in the exact solution) and the other two left weights re-solved
+/// so that the weights still sum to 1024 and cancel any x and y gradient
+/// exactly; this raises the noise gain by under 0.2%. The residual is
+/// (v - pred) mod 2^16, zigzagged.
 /// Integer arithmetic in Int32 with wrapping adds; the exact sum always fits
 /// (|sum| < 2^29), so encoder and decoder agree bit for bit on every platform.
 ///
@@ -23,9 +30,10 @@
 /// pixel (row 1, the 3 first and 3 last columns, frames narrower than 7) by
 /// (left + above + 1) >> 1.
 enum PlaneFit {
-    static let wLeft1: Int32 = 243
-    static let wLeft2: Int32 = 220
-    static let wLeft3: Int32 = 197
+    /// Must stay 256: the decoder's serial path relies on it.
+    static let wLeft1: Int32 = 256
+    static let wLeft2: Int32 = 180
+    static let wLeft3: Int32 = 224
     static let wBox1: Int32 = 105
     static let wBox2: Int32 = -53
     static let wRamp: Int32 = 23
@@ -59,19 +67,11 @@ enum PlaneFit {
     /// and ramp sum S1 = sum of d*v[x+d], d in -3...3:
     /// asRow1 = 105*S0 + 23*S1 (its weight as the row above) and
     /// asRow2 = -53*S0 + 23*S1 (its weight two rows above).
+    /// (C kernel `trw_pfit_row_terms`: AVX2 when the CPU has it.)
+    @inline(__always)
     static func rowTerms(_ v: UnsafePointer<UInt16>, width: Int,
                          asRow1: UnsafeMutablePointer<Int32>, asRow2: UnsafeMutablePointer<Int32>) {
-        var x = 3
-        let end = width - 3
-        while x < end {
-            let a = Int32(v[x - 3]), b = Int32(v[x - 2]), c = Int32(v[x - 1]), d = Int32(v[x])
-            let e = Int32(v[x + 1]), f = Int32(v[x + 2]), g = Int32(v[x + 3])
-            let s0 = a &+ b &+ c &+ d &+ e &+ f &+ g
-            let ramp = wRamp &* (3 &* (g &- a) &+ 2 &* (f &- b) &+ (e &- c))
-            asRow1[x] = wBox1 &* s0 &+ ramp &+ rounding
-            asRow2[x] = wBox2 &* s0 &+ ramp
-            x += 1
-        }
+        trw_pfit_row_terms(v, width, asRow1, asRow2)
     }
 
     /// Residuals of a whole frame, written as low bytes to `lo` and high bytes to `hi`.
@@ -103,16 +103,8 @@ enum PlaneFit {
             rowTerms(prev, width: w, asRow1: r1.0, asRow2: r1.1)
             let t1 = r1.0, t2 = r2.1
             for x in 0..<3 { put(base + x, cur[x], border(cur, prev, x)) }
-            let lo2 = lo + base, hi2 = hi + base
-            var x = 3
-            let end = w - 3
-            while x < end {
-                let pred = interior(t1[x] &+ t2[x], Int32(cur[x - 1]), Int32(cur[x - 2]), Int32(cur[x - 3]))
-                let z = zigzag(Int32(cur[x]) &- pred)
-                lo2[x] = UInt8(truncatingIfNeeded: z)
-                hi2[x] = UInt8(truncatingIfNeeded: z >> 8)
-                x += 1
-            }
+            // Same arithmetic as `interior` + `zigzag`, in the C kernel (AVX2 when available).
+            trw_pfit_encode_interior(cur, t1, t2, w, lo + base, hi + base)
             for x in (w - 3)..<w { put(base + x, cur[x], border(cur, prev, x)) }
         }
     }
@@ -148,7 +140,10 @@ enum PlaneFit {
             var x = 3
             let end = w - 3
             while x < end {
-                let pred = interior(t1[x] &+ t2[x], l1, l2, l3)
+                // `interior` rearranged for a short serial path (wLeft1 == 256):
+                // floor((b + 256*l1) / 1024) == floor((floor(b / 256) + l1) / 4).
+                let base = (t1[x] &+ t2[x] &+ wLeft2 &* l2 &+ wLeft3 &* l3) >> 8
+                let pred = (base &+ l1) >> 2
                 let z = UInt16(lo2[x]) | UInt16(hi2[x]) << 8
                 let v = Int32(UInt16(truncatingIfNeeded: pred &+ unzigzag(z)))
                 cur[x] = UInt16(truncatingIfNeeded: v)
@@ -194,5 +189,48 @@ enum DeltaShuffle {
                 prev = Int32(v)
             }
         }
+    }
+}
+
+extension PlaneFit {
+    /// Test hook: the row terms and interior residuals of row `cur` (with the
+    /// rows `above1`, `above2` over it) from one kernel variant — baseline
+    /// (`wide == false`) or AVX2 — or nil if that variant is unavailable here.
+    static func interiorResiduals(wide: Bool, cur: [UInt16], above1: [UInt16], above2: [UInt16])
+        -> (lo: [UInt8], hi: [UInt8])?
+    {
+        let w = cur.count
+        precondition(above1.count == w && above2.count == w)
+        var r1a = [Int32](repeating: 0, count: w), r1b = r1a, r2a = r1a, r2b = r1a
+        var lo = [UInt8](repeating: 0, count: w), hi = lo
+        let flag: Int32 = wide ? 1 : 0
+        guard trw_pfit_row_terms_variant(flag, above1, w, &r1a, &r1b) == 1,
+              trw_pfit_row_terms_variant(flag, above2, w, &r2a, &r2b) == 1,
+              trw_pfit_encode_interior_variant(flag, cur, r1a, r2b, w, &lo, &hi) == 1 else { return nil }
+        return (lo, hi)
+    }
+
+    /// Test hook: the same residuals from the Swift reference arithmetic
+    /// (`interior` + `zigzag`), which the decoder uses.
+    static func referenceResiduals(cur: [UInt16], above1: [UInt16], above2: [UInt16]) -> (lo: [UInt8], hi: [UInt8]) {
+        let w = cur.count
+        var lo = [UInt8](repeating: 0, count: w), hi = lo
+        guard w >= 7 else { return (lo, hi) }
+        func terms(_ v: [UInt16], _ x: Int) -> (Int32, Int32) {
+            var s0: Int32 = 0, s1: Int32 = 0
+            for d in -3...3 {
+                s0 &+= Int32(v[x + d])
+                s1 &+= Int32(d) &* Int32(v[x + d])
+            }
+            return (wBox1 &* s0 &+ wRamp &* s1 &+ rounding, wBox2 &* s0 &+ wRamp &* s1)
+        }
+        for x in 3..<(w - 3) {
+            let t = terms(above1, x).0 &+ terms(above2, x).1
+            let pred = interior(t, Int32(cur[x - 1]), Int32(cur[x - 2]), Int32(cur[x - 3]))
+            let z = zigzag(Int32(cur[x]) &- pred)
+            lo[x] = UInt8(truncatingIfNeeded: z)
+            hi[x] = UInt8(truncatingIfNeeded: z >> 8)
+        }
+        return (lo, hi)
     }
 }

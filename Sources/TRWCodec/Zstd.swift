@@ -27,14 +27,17 @@ enum ZstdTuning {
 /// Owns one `ZSTD_CCtx`. Not thread-safe: one per compressor thread.
 final class ZstdCompressor {
     private let cctx: OpaquePointer
-    let tuning: ZstdTuning
+    /// Tuning of plane i; planes past the end use the last entry.
+    let tunings: [ZstdTuning]
+    private var configured: Int? = nil
 
-    init(_ tuning: ZstdTuning) throws(CodecError) {
+    init(_ tunings: [ZstdTuning]) throws(CodecError) {
+        precondition(!tunings.isEmpty)
         guard let c = ZSTD_createCCtx() else {
             throw CodecError.zstd(operation: "ZSTD_createCCtx", code: 0, message: "out of memory")
         }
         cctx = c
-        self.tuning = tuning
+        self.tunings = tunings
     }
 
     /// `ZSTD_c_literalCompressionMode` (`ZSTD_c_experimentalParam5` = 1002 in zstd.h).
@@ -42,9 +45,11 @@ final class ZstdCompressor {
     /// `ZSTD_ps_enable`.
     private static let paramSwitchEnable: Int32 = 1
 
-    private func configure() throws(CodecError) {
+    private func configure(_ index: Int) throws(CodecError) {
+        if configured == index { return }
+        configured = nil
         _ = try checkZstd(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters), "ZSTD_CCtx_reset")
-        switch tuning {
+        switch tunings[index] {
         case .level(let level):
             _ = try checkZstd(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level), "set compression level")
         case .entropyOnly:
@@ -55,47 +60,38 @@ final class ZstdCompressor {
                               "set literal compression mode")
         }
         _ = try checkZstd(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0), "set checksum flag")
+        configured = index
     }
 
-    deinit { ZSTD_freeCCtx(cctx) }
+    // ZSTD_freeCCtx/ZSTD_freeDCtx only fail for a context still in use by a
+    // static allocation, which these never are.
+    deinit { _ = ZSTD_freeCCtx(cctx) }
 
-    /// Upper bound of the compressed size of `size` bytes split into `planes` blocks.
-    static func bound(_ size: Int, planes: Int) -> Int { ZSTD_compressBound(size) + 16 * planes + 32 }
+    /// Upper bound of `compress(planes:planeSize:into:)`'s output for `size` bytes.
+    static func bound(_ size: Int, planeSize: Int) -> Int {
+        let step = max(planeSize, 1)
+        let full = size / step, rest = size % step
+        return full * ZSTD_compressBound(step) + (rest > 0 ? ZSTD_compressBound(rest) : 0)
+    }
 
-    /// Compresses `src` as one zstd frame, ending a block after every plane of
-    /// `planeSize` bytes so that each plane gets its own entropy tables.
-    /// Writes into `dst` and returns the number of bytes written.
+    /// Compresses `src` plane by plane, each plane of `planeSize` bytes (the
+    /// last may be shorter) as its own zstd frame (`ZSTD_compress2`) with its
+    /// own tuning, so each plane gets its own entropy tables; the frames are
+    /// concatenated into `dst`. Returns the number of bytes written.
     func compress(planes src: UnsafeRawBufferPointer, planeSize: Int,
                   into dst: UnsafeMutableRawBufferPointer) throws(CodecError) -> Int {
-        try configure()
-        _ = try checkZstd(ZSTD_CCtx_setPledgedSrcSize(cctx, UInt64(src.count)), "ZSTD_CCtx_setPledgedSrcSize")
-        var output = ZSTD_outBuffer(dst: dst.baseAddress, size: dst.count, pos: 0)
-        var offset = 0
+        guard let source = src.baseAddress, let target = dst.baseAddress else { return 0 }
+        var offset = 0, written = 0, plane = 0
         let step = max(planeSize, 1)
-        repeat {
-            let end = min(src.count, offset + step)
-            let last = end == src.count
-            var input = ZSTD_inBuffer(src: src.baseAddress.map { $0 + offset }, size: end - offset, pos: 0)
-            while true {
-                let remaining = try checkZstd(
-                    ZSTD_compressStream2(cctx, &output, &input, last ? ZSTD_e_end : ZSTD_e_flush),
-                    "ZSTD_compressStream2")
-                if remaining == 0 && input.pos == input.size { break }
-                if output.pos == output.size {
-                    throw CodecError.zstd(operation: "ZSTD_compressStream2", code: 0,
-                                          message: "output buffer of \(dst.count) bytes too small")
-                }
-            }
-            offset = end
-        } while offset < src.count
-        return output.pos
-    }
-
-    /// One-shot `ZSTD_compress2` (used by the prototype codec).
-    func compressOneShot(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) throws(CodecError) -> Int {
-        try configure()
-        return try checkZstd(
-            ZSTD_compress2(cctx, dst.baseAddress, dst.count, src.baseAddress, src.count), "ZSTD_compress2")
+        while offset < src.count {
+            try configure(min(plane, tunings.count - 1))
+            plane += 1
+            let size = min(step, src.count - offset)
+            written += try checkZstd(
+                ZSTD_compress2(cctx, target + written, dst.count - written, source + offset, size), "ZSTD_compress2")
+            offset += size
+        }
+        return written
     }
 }
 
@@ -110,24 +106,40 @@ final class ZstdDecompressor {
         dctx = d
     }
 
-    deinit { ZSTD_freeDCtx(dctx) }
+    deinit { _ = ZSTD_freeDCtx(dctx) }
 
-    /// Decompresses exactly one frame filling `dst` completely; anything else is corruption.
-    func decompress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer,
-                    codec: String) throws(CodecError) {
-        let declared = ZSTD_getFrameContentSize(src.baseAddress, src.count)
-        // ZSTD_CONTENTSIZE_ERROR == 0 &- 2, ZSTD_CONTENTSIZE_UNKNOWN == 0 &- 1
-        if declared == UInt64.max &- 1 {
-            throw CodecError.corrupt(codec: codec, reason: "zstd frame header not recognised")
+    /// Inverse of `ZstdCompressor.compress(planes:planeSize:into:)`: `src` must
+    /// hold exactly the frames that fill `dst`, `planeSize` bytes each (the last
+    /// may be shorter). Anything else — a short, long, damaged or missing
+    /// frame, trailing bytes — throws.
+    func decompress(planes src: UnsafeRawBufferPointer, planeSize: Int,
+                    into dst: UnsafeMutableRawBufferPointer, codec: String) throws(CodecError) {
+        guard let target = dst.baseAddress else { return }
+        guard let source = src.baseAddress else {
+            throw CodecError.truncated(codec: codec, needed: 1, got: 0)
         }
-        if declared != UInt64.max && declared != UInt64(dst.count) {
-            throw CodecError.corrupt(codec: codec, reason: "zstd frame holds \(declared) bytes, expected \(dst.count)")
+        var inOffset = 0, outOffset = 0
+        while outOffset < dst.count {
+            let want = min(max(planeSize, 1), dst.count - outOffset)
+            guard inOffset < src.count else {
+                throw CodecError.truncated(codec: codec, needed: inOffset + 1, got: src.count)
+            }
+            let frame = source + inOffset, available = src.count - inOffset
+            let frameSize = try checkZstd(ZSTD_findFrameCompressedSize(frame, available), "ZSTD_findFrameCompressedSize")
+            let declared = ZSTD_getFrameContentSize(frame, frameSize)
+            // ZSTD_CONTENTSIZE_UNKNOWN is UInt64.max, ZSTD_CONTENTSIZE_ERROR is UInt64.max - 1.
+            guard declared == UInt64(want) || declared == UInt64.max else {
+                throw CodecError.corrupt(codec: codec, reason: "zstd frame at byte \(inOffset) holds \(declared) bytes, expected \(want)")
+            }
+            let n = try checkZstd(ZSTD_decompressDCtx(dctx, target + outOffset, want, frame, frameSize), "ZSTD_decompressDCtx")
+            guard n == want else {
+                throw CodecError.corrupt(codec: codec, reason: "zstd frame at byte \(inOffset) decoded to \(n) bytes, expected \(want)")
+            }
+            inOffset += frameSize
+            outOffset += want
         }
-        let n = try checkZstd(
-            ZSTD_decompressDCtx(dctx, dst.baseAddress, dst.count, src.baseAddress, src.count),
-            "ZSTD_decompressDCtx")
-        if n != dst.count {
-            throw CodecError.corrupt(codec: codec, reason: "zstd frame decoded to \(n) bytes, expected \(dst.count)")
+        guard inOffset == src.count else {
+            throw CodecError.corrupt(codec: codec, reason: "\(src.count - inOffset) bytes after the last zstd frame, expected none")
         }
     }
 }

@@ -96,6 +96,11 @@ struct PCMCase: Sendable, CustomTestStringConvertible {
             try PCMEncoder().encode([1, 2, 3], channels: 2)
         }
         #expect(throws: CodecError.self) { try PCMEncoder().encode([1], channels: 0) }
+        for (channels, frames) in [(2, 1 << 40), (1, -1), (8, Int.max), (256, 1)] {
+            #expect(throws: CodecError.self, "\(channels) x \(frames)") {
+                try decoder.decode([1, 2, 0, 0, 0, 0], codec: PCMCodecName.fixedZstd.rawValue, channels: channels, frameCount: frames)
+            }
+        }
         let payload = try PCMEncoder().encode([1, 2, 3, 4], channels: 2)
         #expect(throws: CodecError.self) {
             try decoder.decode(payload, codec: PCMCodecName.fixedZstd.rawValue, channels: 1, frameCount: 4)
