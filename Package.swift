@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(name: "TRWSyncTests", dependencies: ["TRWSync", "TRWTestSupport"]),
         .testTarget(name: "TRWStoreTests", dependencies: ["TRWStore", "TRWTestSupport"]),
         .testTarget(name: "TRWSimulatorTests", dependencies: ["TRWSimulator", "TRWTestSupport"]),
-        .testTarget(name: "TRWRecorderTests", dependencies: ["TRWRecorder", "TRWStore", "TRWTestSupport"]),
+        .testTarget(name: "TRWRecorderTests", dependencies: ["TRWRecorder", "TRWStore", "TRWTestSupport", "TRWSimulator", "TRWV4L2", "TRWV4L2Emulation", "TRWALSA", "TRWAcoustics", "TRWCodec"]),
         .testTarget(name: "TRWAnalysisTests", dependencies: ["TRWAnalysis", "TRWRecorder", "TRWStore", "TRWTestSupport"]),
         .testTarget(name: "TRWDatasetsTests", dependencies: ["TRWDatasets", "TRWAnalysis", "TRWRecorder", "TRWStore", "TRWTestSupport"]),
     ],
