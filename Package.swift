@@ -59,7 +59,7 @@ let package = Package(
             name: "TRWRecorder",
             dependencies: [
                 "TRWCore", "TRWCodec", "TRWStore", "TRWSync", "TRWSimulator", "TRWAcoustics",
-                "TRWV4L2", "TRWALSA", "TOMLKit",
+                "TRWV4L2", "TRWALSA", "TOMLKit", "TRWDatasets", "TRWAnalysis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ]

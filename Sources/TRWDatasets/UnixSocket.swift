@@ -33,9 +33,18 @@ public final class UnixSocketServer {
         guard listen(fd, 4) == 0 else { let e = errno; close(fd); throw SocketError.failed("listen(\(path))", e) }
     }
 
+    /// Waits up to `timeoutMs` for a client; nil on timeout.
+    public func accept(timeoutMs: Int32) throws -> UnixSocketConnection? {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let n = poll(&p, 1, timeoutMs)
+        if n < 0 { if errno == EINTR { return nil }; throw SocketError.failed("poll(\(path))", errno) }
+        if n == 0 { return nil }
+        return try acceptOne()
+    }
+
     public func acceptOne() throws -> UnixSocketConnection {
         while true {
-            let c = accept(fd, nil, nil)
+            let c = Glibc.accept(fd, nil, nil)
             if c >= 0 { return UnixSocketConnection(fd: c) }
             if errno != EINTR { throw SocketError.failed("accept(\(path))", errno) }
         }

@@ -5,6 +5,7 @@ import TRWCore
 import TRWStore
 import TRWSync
 import TRWAcoustics
+import TRWDatasets
 
 /// One stream's path through the recorder: its device-facing queue, its loss
 /// accounting and its live figures.
@@ -95,6 +96,8 @@ final class LaneWorker {
     /// Recent (first sample index, t_ns) of chunks, to put hits on the time base.
     var recentChunks: [(index: Int64, tNs: Int64)] = []
     var hitsTotal = 0
+    /// Live JSON Lines publisher, if the recording has one.
+    var tap: LiveTap?
 
     init(lane: Lane, clock: SessionClock) {
         self.lane = lane
@@ -135,6 +138,9 @@ final class LaneWorker {
             var values: [String: Double] = [:]
             if let cal = lane.descriptor.calibration { values["max_c"] = cal.celsius(stats.maxCounts) }
             lane.noteProcessed(tNs: t, values: values)
+            if let tap, let cal = lane.descriptor.calibration {
+                tap.frame(tNs: t, maxC: cal.celsius(stats.maxCounts), meanC: cal.kelvin(0) - 273.15 + stats.meanCounts * cal.kelvinPerCount)
+            }
             lastTNs = t
         case .audio(let c):
             let t = clock.sessionTime(monotonic: clock_.time(chunk: c))
@@ -144,6 +150,7 @@ final class LaneWorker {
                 streamId: sid, firstSampleIndex: c.firstSampleIndex, frameCount: c.frameCount, hostArrivalNs: c.hostArrivalNs,
                 pairSampleIndex: c.clockPair?.sampleIndex, pairHostNs: c.clockPair?.hostNs, tNs: t,
                 codec: audioEncoder.codec.rawValue, payload: Data(payload), rms: rms, peak: peak))
+            tap?.audio(tNs: t, rms: rms)
             recentChunks.append((c.firstSampleIndex, t))
             if recentChunks.count > 64 { recentChunks.removeFirst(recentChunks.count - 64) }
             if var det = hitDetector {
@@ -156,6 +163,7 @@ final class LaneWorker {
         case .bms(let s):
             let t = clock.sessionTime(monotonic: clock_.time(sample: s))
             batch.bms.append(BMSSampleRecord(streamId: sid, sample: s, tNs: t))
+            tap?.bms(tNs: t, s)
             var values: [String: Double] = [:]
             if let v = s.voltageV { values["voltage_v"] = v }
             if let i = s.currentA { values["current_a"] = i }
@@ -164,12 +172,25 @@ final class LaneWorker {
             lastTNs = t
         case .gap(let g):
             clock_.gap(g)
-            batch.gaps.append(GapRecord(
+            let row = GapRecord(
                 streamId: sid, kind: g.kind.rawValue, startTNs: clock.sessionTime(monotonic: g.startHostNs),
-                endTNs: g.endHostNs.map { clock.sessionTime(monotonic: $0) }, lostCount: g.lostCount, detail: g.detail))
+                endTNs: g.endHostNs.map { clock.sessionTime(monotonic: $0) }, lostCount: g.lostCount, detail: g.detail)
+            batch.gaps.append(row)
+            if let tap {
+                var l = JSONLine()
+                l.add("type", "gap"); l.add("t", Double(row.startTNs) / 1e9); l.add("stream", lane.descriptor.key)
+                l.add("kind", row.kind); l.add("lost", Double(row.lostCount))
+                tap.event(l.text)
+            }
         case .marker(let text, let h):
             batch.markers.append(MarkerRecord(tNs: clock.sessionTime(monotonic: h), text: text, author: "", origin: "source"))
         case .annotation(let a):
+            if let tap {
+                var l = JSONLine()
+                l.add("type", "label"); l.add("t", Double(clock.sessionTime(monotonic: a.startHostNs)) / 1e9)
+                l.add("label", a.label); l.add("method", a.method); l.add("author", a.author)
+                tap.event(l.text)
+            }
             batch.annotations.append(AnnotationRecord(
                 label: a.label, startTNs: clock.sessionTime(monotonic: a.startHostNs),
                 endTNs: a.endHostNs.map { clock.sessionTime(monotonic: $0) }, author: a.author, method: a.method,
@@ -186,7 +207,9 @@ final class LaneWorker {
 
     func appendHits(_ hits: [AEHit], into batch: inout WriteBatch) {
         for h in hits {
-            batch.hits.append(AEHitRecord(streamId: lane.streamId, hit: h, tNs: tNs(ofSample: h.firstCrossingSampleIndex)))
+            let rec = AEHitRecord(streamId: lane.streamId, hit: h, tNs: tNs(ofSample: h.firstCrossingSampleIndex))
+            batch.hits.append(rec)
+            tap?.hit(rec, stream: lane.descriptor.key)
         }
         hitsTotal += hits.count
     }

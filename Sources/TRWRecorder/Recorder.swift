@@ -6,6 +6,7 @@ import TRWCore
 import TRWStore
 import TRWSync
 import TRWAcoustics
+import TRWDatasets
 
 /// What the recorder is asked to do.
 public struct RecorderOptions: Sendable {
@@ -28,6 +29,10 @@ public struct RecorderOptions: Sendable {
     public var audioQueueCapacity: Int = 1024
     public var bmsQueueCapacity: Int = 4096
     public var softwareVersion: String = TRWVersion.string
+    /// Publish the live JSON Lines stream on this Unix socket path (nil: none).
+    public var liveTapPath: String?
+    /// Tick rate of the live stream, Hz.
+    public var liveTapRateHz: Double = 1
     /// Threads compressing thermal frames (0: encode on each lane's own thread).
     public var frameEncoderThreads: Int = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
     /// Conditions that end the recording by themselves.
@@ -113,6 +118,8 @@ public final class Recorder: @unchecked Sendable {
     private let compressorsDone = DispatchGroup()
     private let writerDone = DispatchGroup()
     private var encoderPool: FrameEncoderPool?
+    /// The live JSON Lines publisher, when `options.liveTapPath` is set.
+    public private(set) var liveTap: LiveTap?
     private var clock: SessionClock!
     /// Evaluates `options.stopRules` (and the duration) on what the lanes see.
     public private(set) var stopEngine = StopRuleEngine(rules: [])
@@ -148,11 +155,14 @@ public final class Recorder: @unchecked Sendable {
         wallStart = Date()
         let cell = sources.lazy.compactMap(\.cell).first
         let proto = sources.lazy.compactMap(\.testProtocol).first
-        writer = try SessionWriter(
-            creating: options.outputPath,
-            session: NewSession(name: options.name, operatorName: options.operatorName, cell: cell, testProtocol: proto,
-                                rigName: options.rigName, rigConfig: options.rigConfig, clock: clock),
-            softwareVersion: options.softwareVersion)
+        let newSession = NewSession(name: options.name, operatorName: options.operatorName, cell: cell, testProtocol: proto,
+                                    rigName: options.rigName, rigConfig: options.rigConfig, clock: clock)
+        writer = try SessionWriter(creating: options.outputPath, session: newSession, softwareVersion: options.softwareVersion)
+        if let p = options.liveTapPath {
+            let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz)
+            tap.setHeader(session: newSession, uuid: newSession.uuid.uuidString.lowercased())
+            liveTap = tap
+        }
         for s in sources {
             for d in s.streams {
                 // AE hit detector: the source's own settings (ALSA rig config) or the recorder's default.
@@ -235,6 +245,11 @@ public final class Recorder: @unchecked Sendable {
     /// Adds an operator marker now (session time of the call).
     public func addMarker(_ text: String, author: String = "", origin: String = "key") {
         let t = clock.sessionTime(monotonic: HostClock.monotonicNanoseconds())
+        if let liveTap {
+            var l = JSONLine()
+            l.add("type", "marker"); l.add("t", Double(t) / 1e9); l.add("text", text)
+            liveTap.event(l.text)
+        }
         var b = WriteBatch()
         b.markers = [MarkerRecord(tNs: t, text: text, author: author, origin: origin)]
         writeQueue.push(b)
@@ -269,6 +284,7 @@ public final class Recorder: @unchecked Sendable {
             detail += (detail.isEmpty ? "" : "; ") + "finalize failed: \(error)"
         }
         fileBytes.store(writer.fileBytes(), ordering: .relaxed)
+        liveTap?.finish(endTNs: maxTNs.load(ordering: .relaxed))
         return RecordingResult(path: options.outputPath, status: status, detail: detail, final: self.status(), sourceErrors: serrs)
     }
 
@@ -315,6 +331,7 @@ public final class Recorder: @unchecked Sendable {
 
     private func compressorLoop(_ lane: Lane) {
         let work = LaneWorker(lane: lane, clock: clock)
+        work.tap = liveTap
         if let gate = compressorGate { gate.wait(); gate.signal() }
         while true {
             guard let ev = lane.queue.pop(timeout: 0.1) else {

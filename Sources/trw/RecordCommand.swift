@@ -45,11 +45,15 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .long, help: "No progress lines.")
     var quiet = false
 
+    @Option(name: .long, help: "Publish the live JSON Lines stream (as trw replay) on unix:PATH for online predictors.")
+    var live: String?
+
     func validate() throws {
         if let d = duration, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds, got \(d)") }
         if let s = speed, !(s > 0) { throw ValidationError("--speed must be positive, got \(s)") }
         if speed != nil && max { throw ValidationError("give either --speed N or --max, not both") }
         _ = try RigChoice(parsing: rig)
+        if let l = live, !l.hasPrefix("unix:") { throw ValidationError("--live expects unix:PATH, got '\(l)'") }
         if let n = name, n.isEmpty || n.contains("/") { throw ValidationError("--name must be a plain name without '/', got '\(n)'") }
     }
 
@@ -64,6 +68,7 @@ struct RecordCommand: ParsableCommand {
         o.durationS = duration
         o.realTime = built.realTime
         o.rigConfig = built.configText
+        o.liveTapPath = live.map { String($0.dropFirst(5)) }
         if let rf = built.rigFile {
             o.stopRules = rf.stopRules
             if o.durationS == nil { o.durationS = rf.durationS }

@@ -18,7 +18,7 @@ tmux -L "$SOCK" new-session -d -s rec -x 110 -y 30 \
 screen=""
 for _ in $(seq 1 100); do
   sleep 0.2
-  screen=$(tmux -L "$SOCK" capture-pane -p -t rec)
+  screen=$(tmux -L "$SOCK" capture-pane -p -S -200 -t rec)
   if grep -Eq 'ir0 +thermal +[0-9]+\.[0-9] +[0-9]+' <<<"$screen"; then break; fi
 done
 grep -q 'rate/s' <<<"$screen" || fail "no dashboard on screen"
@@ -31,7 +31,7 @@ tmux -L "$SOCK" send-keys -t rec Enter
 saw_markers=0
 for _ in $(seq 1 100); do
   sleep 0.2
-  screen=$(tmux -L "$SOCK" capture-pane -p -t rec)
+  screen=$(tmux -L "$SOCK" capture-pane -p -S -200 -t rec)
   grep -q 'markers: 2' <<<"$screen" && saw_markers=1
   grep -q 'complete:' <<<"$screen" && break
 done

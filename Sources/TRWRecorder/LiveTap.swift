@@ -1,0 +1,153 @@
+import Foundation
+import TRWAnalysis
+import TRWCore
+import TRWDatasets
+import TRWStore
+
+/// Publishes a running recording as the replay's JSON Lines
+/// (schemas/replay.schema.json) on a Unix socket, so an online predictor can
+/// follow a live test: a session header on connect, then ticks at `rateHz` of
+/// session time with the features that can be computed live (the others are
+/// null: STFT bands, IR area and gradient), AE hits, gaps, markers, labels.
+/// A slow client never slows the recorder: its queue is bounded and lines it
+/// cannot take are counted and dropped (reported in a final line).
+public final class LiveTap: @unchecked Sendable {
+    public let path: String
+    public let rateHz: Double
+    private let server: UnixSocketServer
+    private let lock = NSLock()
+    // Guarded by lock.
+    private var clients: [Client] = []
+    private var header = ""
+    private var nextTick: Int64
+    private var k = 0
+    private var held: [String: Double] = [:]
+    private var prevV = Double.nan, prevT = Double.nan, prevIR = Double.nan
+    private var hitCount = 0, hitEnergy = 0.0, hitMax = -Double.infinity
+    private var rmsSum = 0.0, rmsN = 0
+    private var stopped = false
+    private let names = FeatureExtractor.names(FeatureOptions())
+
+    final class Client: @unchecked Sendable {
+        let conn: UnixSocketConnection
+        let queue = BoundedQueue<String>(capacity: 4096)
+        var dropped = 0
+        init(conn: UnixSocketConnection) { self.conn = conn }
+    }
+
+    public init(path: String, rateHz: Double = 1) throws {
+        self.path = path
+        self.rateHz = rateHz
+        server = try UnixSocketServer(path: path)
+        nextTick = Int64((1e9 / rateHz).rounded())
+        let t = Thread { [weak self] in self?.acceptLoop() }
+        t.name = "trw-live-accept"
+        t.start()
+    }
+
+    func setHeader(session: NewSession, uuid: String) {
+        var h = JSONLine()
+        h.add("type", "session"); h.add("uuid", uuid); h.add("name", session.name); h.add("live", "true")
+        h.add("rate_hz", rateHz)
+        h.addRaw("feature_names", "[" + names.map { JSONLine.quote($0) }.joined(separator: ",") + "]")
+        lock.withLock { header = h.text }
+    }
+
+    private func acceptLoop() {
+        while !lock.withLock({ stopped }) {
+            guard let conn = try? server.accept(timeoutMs: 200) else { continue }
+            let c = Client(conn: conn)
+            let head = lock.withLock { () -> String in clients.append(c); return header }
+            _ = c.queue.tryPush(head + "\n")
+            let t = Thread {
+                while let line = c.queue.pop(timeout: 3600) {
+                    do { try c.conn.write(line) } catch { break }
+                }
+            }
+            t.name = "trw-live-client"
+            t.start()
+        }
+    }
+
+    /// Sends a line to every client (never blocks; a full client queue drops the line and counts it).
+    private func sendLocked(_ line: String) {
+        for c in clients where !c.queue.tryPush(line + "\n") { c.dropped += 1 }
+    }
+
+    /// Emits every tick whose end is at or before `tNs` (ticks follow session time).
+    private func advanceLocked(to tNs: Int64) {
+        let period = Int64((1e9 / rateHz).rounded())
+        while tNs >= nextTick {
+            var f = [String: Double]()
+            let v = held["voltage_v"] ?? .nan, t = held["cell_temp_c"] ?? .nan, ir = held["ir_max_c"] ?? .nan
+            f["voltage_v"] = v; f["current_a"] = held["current_a"]; f["dv_v"] = abs(v - prevV)
+            f["cell_temp_c"] = t; f["dt_c"] = abs(t - prevT); f["ambient_c"] = held["ambient_c"]; f["soc"] = held["soc"]
+            f["ir_max_c"] = ir; f["ir_mean_c"] = held["ir_mean_c"]; f["ir_dmax_c"] = abs(ir - prevIR)
+            f["ae_hit_rate_hz"] = Double(hitCount) * rateHz; f["ae_energy_v2s"] = hitEnergy
+            f["ae_max_amplitude_db"] = hitCount > 0 ? hitMax : .nan
+            f["ae_rms_fs"] = rmsN > 0 ? (rmsSum / Double(rmsN)).squareRoot() : .nan
+            prevV = v; prevT = t; prevIR = ir
+            hitCount = 0; hitEnergy = 0; hitMax = -.infinity; rmsSum = 0; rmsN = 0
+            var l = JSONLine()
+            l.add("type", "tick"); l.add("t", Double(nextTick) / 1e9); l.add("k", Double(k))
+            l.addRaw("features", "{" + names.map { "\(JSONLine.quote($0)):\(JSONLine.number(f[$0] ?? .nan))" }.joined(separator: ",") + "}")
+            sendLocked(l.text)
+            k += 1
+            nextTick += period
+        }
+    }
+
+    func frame(tNs: Int64, maxC: Double?, meanC: Double?) {
+        lock.withLock {
+            advanceLocked(to: tNs)
+            if let maxC { held["ir_max_c"] = maxC }
+            if let meanC { held["ir_mean_c"] = meanC }
+        }
+    }
+
+    func bms(tNs: Int64, _ s: BMSSample) {
+        lock.withLock {
+            advanceLocked(to: tNs)
+            if let v = s.voltageV { held["voltage_v"] = v }
+            if let i = s.currentA { held["current_a"] = i }
+            if let c = s.cellTempsC.first { held["cell_temp_c"] = c }
+            if let a = s.ambientC { held["ambient_c"] = a }
+            if let soc = s.soc { held["soc"] = soc }
+        }
+    }
+
+    func audio(tNs: Int64, rms: Double) {
+        lock.withLock {
+            advanceLocked(to: tNs)
+            rmsSum += rms * rms
+            rmsN += 1
+        }
+    }
+
+    func hit(_ h: AEHitRecord, stream: String) {
+        lock.withLock {
+            advanceLocked(to: h.tNs)
+            hitCount += 1; hitEnergy += h.energyV2s; hitMax = max(hitMax, h.amplitudeDb)
+            var l = JSONLine()
+            l.add("type", "ae_hit"); l.add("t", Double(h.tNs) / 1e9); l.add("stream", stream); l.add("channel", Double(h.channel))
+            l.add("amplitude_db", h.amplitudeDb); l.add("rise_time_s", h.riseTimeS); l.add("duration_s", h.durationS)
+            l.add("counts", Double(h.counts)); l.add("energy_v2s", h.energyV2s)
+            sendLocked(l.text)
+        }
+    }
+
+    func event(_ json: String) {
+        lock.withLock { sendLocked(json) }
+    }
+
+    /// Ends the stream (an `end` line) and closes the socket.
+    func finish(endTNs: Int64) {
+        lock.withLock {
+            advanceLocked(to: endTNs)
+            let dropped = clients.reduce(0) { $0 + $1.dropped }
+            sendLocked("{\"type\":\"end\",\"t\":\(JSONLine.number(Double(endTNs) / 1e9)),\"dropped_lines\":\(dropped)}")
+            stopped = true
+            for c in clients { c.queue.close() }
+        }
+    }
+}
