@@ -177,7 +177,7 @@ public final class CellSimulation {
         // Current-density weight: 1 + s * Gaussian at the hotspot (sigma 8 % of the width), mean 1.
         let nx = scenario.grid.nx, ny = scenario.grid.ny
         let hx = c.hotspotX * c.widthM, hy = c.hotspotY * c.heightM
-        let sig = 0.08 * c.widthM, sigShort = max(0.003, 1.5 * c.widthM / Double(nx))
+        let sig = 0.08 * c.widthM, sigShort = max(0.008, 1.5 * c.widthM / Double(nx))
         var w = [Double](repeating: 0, count: n), ws = w
         for j in 0..<ny {
             for i in 0..<nx {
