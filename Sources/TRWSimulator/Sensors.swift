@@ -176,7 +176,7 @@ public struct IRRenderer: Sendable {
         let W = width, H = height, nx = gridNX
         let rect = cellRect
         let mask = NormalTable.size - 1
-        var out = [UInt16](unsafeUninitializedCapacity: W * H) { buf, count in
+        let out = [UInt16](unsafeUninitializedCapacity: W * H) { buf, count in
             apparent.withUnsafeBufferPointer { A in
             noise.withUnsafeBufferPointer { N in
             rowBuf.withUnsafeMutableBufferPointer { R in
@@ -226,7 +226,6 @@ public struct IRRenderer: Sendable {
             }}}}}}
             count = W * H
         }
-        _ = out.count
         return out
     }
 }
