@@ -102,5 +102,6 @@ func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
         let s = try Scenario.named("demo")
         #expect(s.name == "demo")
         #expect(throws: ScenarioError.self) { _ = try Scenario.named("no_such_scenario_here") }
+        #expect(Set(Self.runaway + Self.controls).isSubset(of: Set(Scenario.available())))
     }
 }
