@@ -256,8 +256,8 @@ public final class SimulatedRig: Source {
                 // Line complete after its transmission at 115200 baud (10 bits per byte) plus USB-serial latency.
                 let txNs = Int64(Double(line.utf8.count + 1) * 10 / 115_200 * 1e9)
                 let arrival = host(tb) + txNs + Int64(bmsRNG.uniform() * 2_000_000)
-                if var sample = BMSLine.parse(line, hostArrivalNs: arrival) {
-                    sample.soc = sim.soc
+                // The sample is exactly what the serial driver would decode from the line.
+                if let sample = BMSLine.parse(line, hostArrivalNs: arrival) {
                     pending.append((arrival, Self.bmsKey, .bms(sample)))
                 }
                 bmsJ += 1
