@@ -147,10 +147,13 @@ public final class CellSimulation {
     private var ventCoolingUntil: Double = 0
     private var plating: Double = 0
     private var destroyed = false
+    private var softShortStartS: Double?
     private var shortResistance = Double.infinity
     /// Time of the last physics sample fed to the GB 38031 detector.
     private var lastSampleT: Double = -1
 
+    /// Width of the soft-short band below the separator melt-down, K.
+    public static let softShortSpanK = 15.0
     /// The self-heating threshold, degC/min (ARC detection threshold).
     public static let selfHeatingThresholdCPerMin = 0.02
 
@@ -177,7 +180,7 @@ public final class CellSimulation {
         // Current-density weight: 1 + s * Gaussian at the hotspot (sigma 8 % of the width), mean 1.
         let nx = scenario.grid.nx, ny = scenario.grid.ny
         let hx = c.hotspotX * c.widthM, hy = c.hotspotY * c.heightM
-        let sig = 0.08 * c.widthM, sigShort = max(0.003, 1.5 * c.widthM / Double(nx))
+        let sig = 0.08 * c.widthM, sigShort = max(0.008, 1.5 * c.widthM / Double(nx))
         var w = [Double](repeating: 0, count: n), ws = w
         for j in 0..<ny {
             for i in 0..<nx {
@@ -356,7 +359,8 @@ public final class CellSimulation {
         }
         let charging = !chargeEnded && p.cRate > 0
         // Separator failure: when the hottest point passes the melt-down temperature.
-        if !separatorFailed, (heat.temperature.max() ?? 0) - 273.15 >= cell.separatorFailureC {
+        let tMaxK = heat.temperature.max() ?? 0
+        if !separatorFailed, tMaxK - 273.15 >= cell.separatorFailureC {
             separatorFailed = true
             truth.separatorFailureS = time
         }
@@ -371,9 +375,21 @@ public final class CellSimulation {
         if !destroyed, tMean > 473.15 { destroyed = true }
         let voc = destroyed ? 0 : electro.ocv(soc: socEff) * min(1, socEff / 0.02)
         var rShort = Double.infinity
+        let tHot = tMaxK - 273.15
+        if !separatorFailed, tHot >= cell.separatorFailureC - Self.softShortSpanK {
+            // Soft short before the melt-down: the separator shrinks (PE shuts down near 130-135 degC)
+            // and micro-shorts form at the hotspot: 50 ohm at (melt-down - 15 K), falling e-fold per 4 K.
+            // This is the voltage sag that precedes runaway.
+            // The shrinkage goes on at temperature: the resistance also falls e-fold per 30 s.
+            if softShortStartS == nil { softShortStartS = time }
+            let r = 50 * exp(-(tHot - (cell.separatorFailureC - Self.softShortSpanK)) / 4) * exp(-(time - (softShortStartS ?? time)) / 30)
+            shortResistance = min(shortResistance, max(cell.shortResistanceOhm, r))
+            rShort = shortResistance
+        }
         if separatorFailed, let tf = truth.separatorFailureS {
-            // The short grows from the melt-down: resistance falls with time (e-fold per 5 s) and 20 K past the melt-down, floor 100 mOhm (current constriction around the short; 10 mOhm once the whole separator has collapsed) and
-            // with the spot temperature past the melt-down; it never recovers.
+            // Hard short from the melt-down: resistance falls from `shortResistanceOhm` e-fold per 5 s and
+            // per 20 K of the spot past the melt-down, to a 100 mOhm floor (current constriction around
+            // the short), 10 mOhm once the whole separator has collapsed. It never recovers.
             let r = cell.shortResistanceOhm * exp(-(time - tf) / 5) * exp(-max(0, tSpot - 273.15 - cell.separatorFailureC) / 20)
             shortResistance = max(destroyed ? 0.01 : 0.1, min(shortResistance, r))
             rShort = shortResistance

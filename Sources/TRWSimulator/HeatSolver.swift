@@ -134,10 +134,43 @@ public struct ThinPlateHeatSolver: Sendable {
             let base = j * nx
             solveLine(count: nx, r: rx, start: base, stride: 1, withBeta: true)
         }
-        // y sweep: (1 + 2 ry) T_j - ry T_{j-1} - ry T_{j+1} = T*_j.
-        for i in 0..<nx {
-            solveLine(count: ny, r: ry, start: i, stride: nx, withBeta: false)
+        // y sweep: (1 + 2 ry) T_j - ry T_{j-1} - ry T_{j+1} = T*_j (Neumann ends). The matrix is the
+        // same for every column, so the Thomas coefficients are computed once and all columns are
+        // swept together row by row (contiguous, vectorisable inner loops).
+        sweepColumns(r: ry)
+    }
+
+    private mutating func sweepColumns(r: Double) {
+        let m = ny, w = nx
+        if cp.count < m { cp = [Double](repeating: 0, count: m) }
+        if dp.count < m { dp = [Double](repeating: 0, count: m) }
+        // cp[j] = super-diagonal factor, dp[j] = 1 / pivot.
+        var piv = 1 + r
+        cp[0] = -r / piv
+        dp[0] = 1 / piv
+        for j in 1..<m {
+            let diag = (j == m - 1) ? 1 + r : 1 + 2 * r
+            piv = diag + r * cp[j - 1]
+            cp[j] = -r / piv
+            dp[j] = 1 / piv
         }
+        cp.withUnsafeBufferPointer { C in dp.withUnsafeBufferPointer { P in
+            temperature.withUnsafeMutableBufferPointer { T in
+                // Forward: T[j] <- (T[j] + r T'[j-1]) / pivot_j, in place.
+                for i in 0..<w { T[i] *= P[0] }
+                for j in 1..<m {
+                    let row = j * w, prev = row - w, pj = P[j]
+                    for i in 0..<w { T[row + i] = (T[row + i] + r * T[prev + i]) * pj }
+                }
+                // Backward: T[j] <- T'[j] - c_j T[j+1].
+                var j = m - 2
+                while j >= 0 {
+                    let row = j * w, next = row + w, cj = C[j]
+                    for i in 0..<w { T[row + i] -= cj * T[next + i] }
+                    j -= 1
+                }
+            }
+        }}
     }
 
     /// Thomas algorithm along one line; reads `rhs` (x sweep) or `temperature` (y sweep), writes `temperature`

@@ -360,6 +360,16 @@ public struct Scenario: Sendable, Equatable, Codable {
         return out
     }
 
+    /// Names of the scenarios found in `searchFolders` (first folder wins), sorted.
+    public static func available() -> [String] {
+        var names = Set<String>()
+        for folder in searchFolders {
+            let items = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            for f in items where f.hasSuffix(".toml") { names.insert(String(f.dropLast(5))) }
+        }
+        return names.sorted()
+    }
+
     /// Finds and loads `name` (a path to a .toml file, or a bare name looked up
     /// as NAME.toml in `searchFolders`).
     public static func named(_ name: String) throws(ScenarioError) -> Scenario {

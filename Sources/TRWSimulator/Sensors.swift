@@ -55,7 +55,7 @@ public struct SimRandom: RandomNumberGenerator, Sendable {
 
 /// A table of standard-normal deviates (Float), indexed cheaply in hot loops.
 struct NormalTable: Sendable {
-    static let size = 1 << 16
+    static let size = 1 << 17
     let values: [Float]
     init(rng: inout SimRandom) {
         values = (0..<Self.size).map { _ in Float(rng.gaussian()) }
@@ -122,6 +122,8 @@ public struct IRRenderer: Sendable {
 
     public init(width: Int, height: Int, gridNX: Int, gridNY: Int, cellAspect: Double, trueEmissivity: Double,
                 assumedEmissivity: Double, netdK: Double, calibration: ThermalCalibration = .tLinear10mK, seed: UInt64) {
+        precondition(width >= 8 && height >= 8 && width < NormalTable.size / 2, "IR frame \(width)x\(height) out of range (8...65535 wide)")
+        precondition(gridNX >= 2 && gridNY >= 2, "grid \(gridNX)x\(gridNY) must be at least 2x2")
         self.width = width
         self.height = height
         self.gridNX = gridNX
@@ -152,7 +154,7 @@ public struct IRRenderer: Sendable {
         noise = NormalTable(rng: &r).values.map { $0 * sigmaCounts }
         rng = r
         apparent = [Float](repeating: 0, count: gridNX * gridNY)
-        rowBuf = [Float](repeating: 0, count: gridNX)
+        rowBuf = []
     }
 
     /// Apparent temperature (K) the camera reports for a surface at `t` (K) with reflected `tRefl` (K).
@@ -163,6 +165,10 @@ public struct IRRenderer: Sendable {
     }
 
     /// Renders one frame of the field `fieldK` (kelvin, gridNX x gridNY row-major) in a chamber at `ambientK`.
+    ///
+    /// Two passes keep the per-pixel loop free of gathers so it vectorises: first each grid
+    /// row is interpolated horizontally to the cell's pixel width (gridNY x w values), then
+    /// every image row is a blend of two of those rows plus a slice of the noise table.
     public mutating func render(fieldK: [Double], ambientK: Double) -> [UInt16] {
         precondition(fieldK.count == gridNX * gridNY, "field has \(fieldK.count) cells, renderer expects \(gridNX)x\(gridNY)")
         let inv = 1 / calibration.kelvinPerCount, off = calibration.offsetKelvin
@@ -173,60 +179,57 @@ public struct IRRenderer: Sendable {
         }
         // Chamber wall: a black-ish wall at ambient, 0.5 K warmer at the top (stratification).
         let bgTop = Float((ambientK + 0.5 - off) * inv), bgBottom = Float((ambientK - off) * inv)
-        let W = width, H = height, nx = gridNX
+        let W = width, H = height, nx = gridNX, ny = gridNY
         let rect = cellRect
-        let mask = NormalTable.size - 1
-        var out = [UInt16](unsafeUninitializedCapacity: W * H) { buf, count in
-            apparent.withUnsafeBufferPointer { A in
-            noise.withUnsafeBufferPointer { N in
+        let cw = rect.w
+        let size = NormalTable.size
+        if rowBuf.count != ny * cw { rowBuf = [Float](repeating: 0, count: ny * cw) }
+        // Pass 1: horizontal interpolation of every grid row.
+        apparent.withUnsafeBufferPointer { A in
             rowBuf.withUnsafeMutableBufferPointer { R in
-            ix0.withUnsafeBufferPointer { X0 in ix1.withUnsafeBufferPointer { X1 in wx.withUnsafeBufferPointer { WX in
+                ix0.withUnsafeBufferPointer { X0 in ix1.withUnsafeBufferPointer { X1 in wx.withUnsafeBufferPointer { WX in
+                    for j in 0..<ny {
+                        let g = j * nx, o = j * cw
+                        for x in 0..<cw {
+                            let a = A[g + Int(X0[x])], b = A[g + Int(X1[x])]
+                            R[o + x] = a + WX[x] * (b - a)
+                        }
+                    }
+                }}}
+            }
+        }
+        // Noise offsets per image row, drawn up front (deterministic order).
+        var offsets = [Int](repeating: 0, count: H)
+        for y in 0..<H { offsets[y] = Int(rng.next() % UInt64(size - W)) }
+        let out = [UInt16](unsafeUninitializedCapacity: W * H) { buf, count in
+            noise.withUnsafeBufferPointer { N in
+            rowBuf.withUnsafeBufferPointer { R in
                 for y in 0..<H {
                     let base = y * W
-                    var nOff = Int(truncatingIfNeeded: rng.next()) & mask
+                    let nb = offsets[y]   // a contiguous run of W noise values: N[nb ..< nb + W]
                     let bg = bgBottom + (bgTop - bgBottom) * Float(H - 1 - y) / Float(max(1, H - 1))
-                    @inline(__always) func fillBG(_ from: Int, _ to: Int) {
-                        var x = from
-                        while x < to {
-                            let v = bg + N[nOff & mask]
-                            nOff &+= 1
-                            buf[base + x] = UInt16(clamping: Int32(v + 0.5))
-                            x += 1
-                        }
-                    }
                     let cy = y - rect.y
-                    if cy < 0 || cy >= rect.h {
-                        fillBG(0, W)
-                        continue
+                    let inside = cy >= 0 && cy < rect.h
+                    let left = inside ? rect.x : W
+                    for x in 0..<left {
+                        buf[base + x] = UInt16(Int32(max(0, min(65535, bg + N[nb + x] + 0.5))))
                     }
-                    let j0 = Int(iy0[cy]) * nx, j1 = Int(iy1[cy]) * nx
+                    guard inside else { continue }
+                    let r0 = Int(iy0[cy]) * cw, r1 = Int(iy1[cy]) * cw
                     let fy = wy[cy]
-                    for i in 0..<nx { R[i] = A[j0 + i] + fy * (A[j1 + i] - A[j0 + i]) }
-                    fillBG(0, rect.x)
-                    // Cell pixels: bilinear (row blended above, column blend here) + noise.
-                    let start = nOff & mask
-                    let count = rect.w
-                    let px = base + rect.x
-                    if start + count <= NormalTable.size {
-                        for x in 0..<count {
-                            let a = R[Int(X0[x])], b = R[Int(X1[x])]
-                            let v = a + WX[x] * (b - a) + N[start + x]
-                            buf[px + x] = UInt16(clamping: Int32(max(0, min(65535, v + 0.5))))
-                        }
-                    } else {
-                        for x in 0..<count {
-                            let a = R[Int(X0[x])], b = R[Int(X1[x])]
-                            let v = a + WX[x] * (b - a) + N[(start + x) & mask]
-                            buf[px + x] = UInt16(clamping: Int32(max(0, min(65535, v + 0.5))))
-                        }
+                    let px = base + rect.x, nn = nb + rect.x
+                    for x in 0..<cw {
+                        let a = R[r0 + x], b = R[r1 + x]
+                        let v = a + fy * (b - a) + N[nn + x]
+                        buf[px + x] = UInt16(Int32(max(0, min(65535, v + 0.5))))
                     }
-                    nOff = start + count
-                    fillBG(rect.x + rect.w, W)
+                    for x in (rect.x + cw)..<W {
+                        buf[base + x] = UInt16(Int32(max(0, min(65535, bg + N[nb + x] + 0.5))))
+                    }
                 }
-            }}}}}}
+            }}
             count = W * H
         }
-        _ = out.count
         return out
     }
 }

@@ -34,6 +34,9 @@ public final class SimulatedRig: Source {
         public var aeChannels: Int?
         public var aeFormat: SampleFormat?
         public var bmsRateHz: Double?
+        /// IR noise (NETD, K RMS) and the emissivity the camera assumes (the cell's true one is in the scenario).
+        public var irNETDK: Double?
+        public var irAssumedEmissivity: Double?
         /// Cap on simulated time, s.
         public var durationCapS: Double?
         /// Solver grid override.
@@ -49,7 +52,7 @@ public final class SimulatedRig: Source {
 
         public init(pacing: Pacing = .max, irWidth: Int? = nil, irHeight: Int? = nil, irFPS: Double? = nil,
                     aeRateHz: Int? = nil, aeChannels: Int? = nil, aeFormat: SampleFormat? = nil, bmsRateHz: Double? = nil,
-                    durationCapS: Double? = nil, gridNX: Int? = nil, gridNY: Int? = nil, seed: UInt64? = nil,
+                    irNETDK: Double? = nil, irAssumedEmissivity: Double? = nil, durationCapS: Double? = nil, gridNX: Int? = nil, gridNY: Int? = nil, seed: UInt64? = nil,
                     aeChunkS: Double = 0.05, startMonotonicNs: Nanoseconds? = nil) {
             self.pacing = pacing
             self.irWidth = irWidth
@@ -59,6 +62,8 @@ public final class SimulatedRig: Source {
             self.aeChannels = aeChannels
             self.aeFormat = aeFormat
             self.bmsRateHz = bmsRateHz
+            self.irNETDK = irNETDK
+            self.irAssumedEmissivity = irAssumedEmissivity
             self.durationCapS = durationCapS
             self.gridNX = gridNX
             self.gridNY = gridNY
@@ -103,6 +108,8 @@ public final class SimulatedRig: Source {
         if let v = options.aeChannels { s.sensors.aeChannels = v }
         if let v = options.aeFormat { s.sensors.aeFormat = v }
         if let v = options.bmsRateHz { s.sensors.bmsRateHz = v }
+        if let v = options.irNETDK { s.sensors.irNETDK = v }
+        if let v = options.irAssumedEmissivity { s.sensors.irAssumedEmissivity = v }
         if let v = options.durationCapS { s.run.durationCapS = min(s.run.durationCapS, v) }
         if let v = options.gridNX { s.grid.nx = v }
         if let v = options.gridNY { s.grid.ny = v }
@@ -249,8 +256,8 @@ public final class SimulatedRig: Source {
                 // Line complete after its transmission at 115200 baud (10 bits per byte) plus USB-serial latency.
                 let txNs = Int64(Double(line.utf8.count + 1) * 10 / 115_200 * 1e9)
                 let arrival = host(tb) + txNs + Int64(bmsRNG.uniform() * 2_000_000)
-                if var sample = BMSLine.parse(line, hostArrivalNs: arrival) {
-                    sample.soc = sim.soc
+                // The sample is exactly what the serial driver would decode from the line.
+                if let sample = BMSLine.parse(line, hostArrivalNs: arrival) {
                     pending.append((arrival, Self.bmsKey, .bms(sample)))
                 }
                 bmsJ += 1

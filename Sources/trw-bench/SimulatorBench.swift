@@ -71,6 +71,16 @@ func runSimulatorBench() throws {
     print(String(format: "  AE synth (192 kHz, ~%.0f hits/s + hiss): %.2f ms per simulated s (%.0fx real time)",
                  ae.hitRate(drivers), aeT / 10 * 1000, 10 / aeT))
 
+    // The demo run end to end at full rate (through venting, runaway and cooling; the
+    // runaway's reaction sub-steps included), 128x96 grid.
+    let fullDemo = SimulatedRig(scenario: full, options: SimulatedRig.Options(
+        pacing: .max, irWidth: 640, irHeight: 480, irFPS: 50, aeRateHz: 192_000, aeChannels: 1, bmsRateHz: 1))
+    let fullSink = DiscardingSink()
+    let fullWall = try seconds { try fullDemo.run(into: fullSink) }
+    let fullSim = fullDemo.groundTruth.map { $0.peakS + demo.run.stopAfterPeakS } ?? 0
+    print(String(format: "full rate, whole demo run through runaway: %.0f simulated s in %.2f s wall = %.1fx real time (%d frames)",
+                 fullSim, fullWall, fullSim / fullWall, fullSink.frames))
+
     // The demo scenario end to end (its own sensor settings), as `make demo` runs it minus storage.
     let demoRig = SimulatedRig(scenario: demo, options: SimulatedRig.Options(pacing: .max))
     let demoSink = DiscardingSink()

@@ -74,7 +74,13 @@ func quickRig(seed: UInt64 = 7, capS: Double = 40, startSOC: Double = 1.55) thro
         for c in sink.chunks { #expect(c.firstSampleIndex == next); next += Int64(c.frameCount) }
         // BMS line format and quantisation.
         let b = try #require(sink.bms.first)
-        #expect(b.raw.hasPrefix("t=1000.") && b.raw.contains(" V=") && b.raw.contains(" I=3.999") || b.raw.contains(" I=4.00"))
+        // "t=<s.ms> V=<V.mV> I=<A.mA> T1=<degC.d> Tamb=<degC.d>", instrument clock offset 1000 s.
+        let keys = b.raw.split(separator: " ").map { $0.split(separator: "=")[0] }
+        #expect(keys == ["t", "V", "I", "T1", "Tamb"], "line \(b.raw)")
+        #expect(b.raw.hasPrefix("t=1000."))
+        #expect(abs((b.currentA ?? 0) - 4.0) < 0.003, "2C of 2 Ah, line \(b.raw)")
+        let decimals = b.raw.split(separator: " ").map { $0.split(separator: ".").last?.count ?? 0 }
+        #expect(decimals == [3, 3, 3, 1, 1], "line \(b.raw)")
         #expect(b.cellTempsC.count == 1 && b.ambientC != nil)
     }
 
@@ -144,6 +150,22 @@ func quickRig(seed: UInt64 = 7, capS: Double = 40, startSOC: Double = 1.55) thro
         let before = volts.filter { Double($0.0 - 1_000_000_000) / 1e9 < onset - 2 }.map(\.1)
         let after = volts.filter { Double($0.0 - 1_000_000_000) / 1e9 > truth.peakS }.map(\.1)
         #expect((before.last ?? 0) > 4.5 && (after.first ?? 9) < 1.0, "V before \(before.last ?? 0), after \(after.first ?? -1)")
+    }
+
+    /// Paced mode never blocks the recorder (drop-if-full, like a device) and keeps
+    /// the same virtual time base; 4 simulated s at 400x take ~10 ms of sleeping.
+    @Test func pacedModeDropsInsteadOfBlocking() throws {
+        var s = try loadScenario("demo")
+        s.testProtocol.startSOC = 1.0
+        let rig = SimulatedRig(scenario: s, options: SimulatedRig.Options(
+            pacing: .realTime(speed: 400), irWidth: 16, irHeight: 12, irFPS: 5, aeRateHz: 4000, durationCapS: 4,
+            gridNX: 8, gridNY: 5, startMonotonicNs: 0))
+        let sink = CollectingSink()
+        try rig.run(into: sink)
+        #expect(!sink.events.isEmpty)
+        #expect(sink.events.allSatisfy { $0.2 == .dropIfFull })
+        #expect(sink.frames.count == 20 || sink.frames.count == 21)
+        #expect(sink.frames.last!.hostArrivalNs < 4_100_000_000)
     }
 
     @Test func stopEndsTheRun() throws {

@@ -102,5 +102,30 @@ func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
         let s = try Scenario.named("demo")
         #expect(s.name == "demo")
         #expect(throws: ScenarioError.self) { _ = try Scenario.named("no_such_scenario_here") }
+        #expect(Set(Self.runaway + Self.controls).isSubset(of: Set(Scenario.available())))
     }
+}
+
+/// Venting: when the gas reaches the threshold the cell ejects electrolyte vapour
+/// (surface cooling: the heating rate over the next 5 s falls below half of the
+/// 5 s before) and the terminal voltage glitches by ~150 mV.
+@Test func ventingCoolsTheSurfaceAndGlitchesTheVoltage() throws {
+    var s = try loadScenario("demo")
+    s.grid = GridSpec(nx: 16, ny: 10, stepS: 0.1)
+    let sim = CellSimulation(scenario: s)
+    var history: [(t: Double, mean: Double, v: Double)] = []
+    while sim.time < 400 {
+        sim.step(dt: 0.1)
+        history.append((sim.time, sim.meanTemperatureC, sim.voltage))
+        if let tv = sim.truth.ventingS, sim.time > tv + 6 { break }
+    }
+    let tv = try #require(sim.truth.ventingS, "demo did not vent within 400 s")
+    func mean(at t: Double) -> Double { history.min { abs($0.t - t) < abs($1.t - t) }!.mean }
+    let before = (mean(at: tv) - mean(at: tv - 5)) / 5
+    let during = (mean(at: tv + 5) - mean(at: tv)) / 5
+    #expect(before > 0.05, "heating before the vent \(before) K/s")
+    #expect(during < 0.5 * before, "heating rate \(before) K/s before the vent, \(during) K/s during")
+    let vBefore = history.last { $0.t < tv - 0.05 }!.v
+    let vMin = history.filter { $0.t >= tv && $0.t <= tv + 1 }.map(\.v).min()!
+    #expect(vBefore - vMin > 0.08 && vBefore - vMin < 0.3, "glitch \(vBefore) -> \(vMin) V")
 }
