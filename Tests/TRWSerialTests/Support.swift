@@ -10,7 +10,9 @@ import Glibc
 
 /// A pseudo-terminal pair: the test plays the instrument on the master side,
 /// the code under test opens the slave by path with real termios.
-final class PseudoTerminal {
+/// @unchecked: the master descriptor is read and written by one simulator thread; `close()`
+/// runs after that thread has been shut down.
+final class PseudoTerminal: @unchecked Sendable {
     let master: CInt
     let slavePath: String
     /// A slave descriptor held by the test, set to raw mode before the code under
