@@ -29,10 +29,7 @@ import TRWCore
         let s = sink.samples
         #expect(s.map(\.deviceTimeS) == [1, 2, 3])
         #expect(s[1].voltageV == 4.2 && s[1].currentA == 1.5 && s[1].cellTempsC == [25.2, 26.0])
-        // Lines that arrived in one read are dated back by the transmission time of the
-        // bytes after them (at most all bytes sent here).
-        let earliest = before - config.port.transmissionTimeNs(bytes: 400)
-        #expect(s.allSatisfy { $0.hostArrivalNs >= earliest && $0.hostArrivalNs <= HostClock.monotonicNanoseconds() })
+        #expect(s.allSatisfy { $0.hostArrivalNs >= before && $0.hostArrivalNs <= HostClock.monotonicNanoseconds() })
         #expect(zip(s, s.dropFirst()).allSatisfy { $0.hostArrivalNs <= $1.hostArrivalNs })
         let gaps = sink.gaps
         #expect(gaps.allSatisfy { $0.kind == .parseError && $0.lostCount == 1 })
@@ -105,13 +102,16 @@ import TRWCore
         let runner = SourceRunner(source, sink: sink)
         first.send("V=4.1\nV=4.")
         #expect(sink.wait { $0.samples.count == 1 })
+        // Unplugged: the by-id link goes first (as udev does), then the tty hangs up.
+        // (Other tests allocate ptys in parallel; a stale link could reach one of theirs.)
+        try fm.removeItem(atPath: link)
         first.close()
         #expect(sink.wait { $0.gaps.contains { $0.kind == .deviceLoss } })
         // Reopen attempts fail while the device is gone.
         usleep(150_000)
+        #expect(source.statistics.reopens == 0)
         let second = try PseudoTerminal()
         defer { second.close() }
-        try fm.removeItem(atPath: link)
         try fm.createSymbolicLink(atPath: link, withDestinationPath: second.slavePath)
         #expect(sink.wait { _ in source.statistics.reopens == 1 })
         second.send("V=4.3\n")

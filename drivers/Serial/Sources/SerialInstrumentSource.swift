@@ -38,10 +38,10 @@ public struct SerialSourceStatistics: Sendable, Equatable {
 /// that did not decode (`.parseError`, detail = JSON `{"reason":..,"raw":..}` with the
 /// escaped raw bytes), for silence longer than `silenceTimeoutS` (`.timeout`) and for
 /// device loss (`.deviceLoss`, then reopen attempts with exponential backoff until
-/// `stop()`). `hostArrivalNs` is CLOCK_MONOTONIC when the line's last byte was read
-/// (for several lines in one read, minus the transmission time of the bytes after it);
+/// `stop()`). `hostArrivalNs` is CLOCK_MONOTONIC right after the read that delivered
+/// the line's last byte (polled protocols: of the first answer of the poll), uncorrected;
 /// the stream properties `baud` and `bits_per_char` let the sync engine subtract the
-/// transmission time of the line itself.
+/// transmission time (`raw` holds the bytes).
 public final class SerialInstrumentSource: Source {
     public let name: String
     public let streams: [StreamDescriptor]
@@ -86,7 +86,7 @@ public final class SerialInstrumentSource: Source {
             "flow_control": p.flowControl.rawValue,
             "exclusive": String(granted.exclusive),
             "rs485": String(granted.rs485),
-            "arrival_reference": config.protocolConfig.pollPeriodS == nil ? "line_last_byte" : "first_answer_last_byte",
+            "arrival_reference": config.protocolConfig.pollPeriodS == nil ? "read_of_last_byte" : "read_of_first_answer_last_byte",
             "silence_timeout_s": String(config.silenceTimeoutS),
         ]
         if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: p.path) {
@@ -271,8 +271,11 @@ public final class SerialInstrumentSource: Source {
                     activity(at: readNs)
                     let discardedBefore = framer.discardedBytes
                     let chunk = buffer
-                    framer.push(chunk) { event, end in
-                        let arrival = readNs - config.port.transmissionTimeNs(bytes: n - 1 - end)
+                    framer.push(chunk) { event, _ in
+                        // The read time itself: lines completed by the same read share it. No
+                        // correction here (USB-CDC has no baud-rate pacing); the sync engine
+                        // corrects with the stream's `baud` and `bits_per_char`.
+                        let arrival = readNs
                         count { $0.units += 1 }
                         switch event {
                         case let .line(line):
