@@ -372,3 +372,33 @@ struct SampleBuilder {
             cellTempsC: temps, ambientC: ambient, soc: soc, extra: extra, raw: raw)
     }
 }
+
+/// The bytes `escapeRaw` escaped, to replay a rejected line; nil if `text` is not
+/// something `escapeRaw` produces.
+public func unescapeRaw(_ text: String) -> [UInt8]? {
+    var out: [UInt8] = []
+    let u = Array(text.utf8)
+    var i = 0
+    func hex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: c - 0x30
+        case 0x41...0x46: c - 0x41 + 10
+        default: nil
+        }
+    }
+    while i < u.count {
+        guard u[i] == UInt8(ascii: "\\") else { out.append(u[i]); i += 1; continue }
+        guard i + 1 < u.count else { return nil }
+        switch u[i + 1] {
+        case UInt8(ascii: "\\"): out.append(0x5C); i += 2
+        case UInt8(ascii: "n"): out.append(0x0A); i += 2
+        case UInt8(ascii: "r"): out.append(0x0D); i += 2
+        case UInt8(ascii: "t"): out.append(0x09); i += 2
+        case UInt8(ascii: "x"):
+            guard i + 3 < u.count, let h = hex(u[i + 2]), let l = hex(u[i + 3]) else { return nil }
+            out.append(h << 4 | l); i += 4
+        default: return nil
+        }
+    }
+    return out
+}
