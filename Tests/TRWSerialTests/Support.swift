@@ -104,13 +104,24 @@ final class RecordingSink: SampleSink, Sendable {
     }
 }
 
+/// Waits (generously, up to `timeoutS`) until `condition` holds; returns whether it did.
+@discardableResult
+func eventually(timeoutS: Double = 10, _ condition: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(timeoutS)
+    while Date() < end {
+        if condition() { return true }
+        usleep(2000)
+    }
+    return condition()
+}
+
 /// Runs a source on its own thread, as the recorder does.
 final class SourceRunner: Sendable {
     let source: SerialInstrumentSource
     private let done = DispatchSemaphore(value: 0)
     private let error = Mutex<String?>(nil)
 
-    init(_ source: SerialInstrumentSource, sink: RecordingSink) {
+    init(_ source: SerialInstrumentSource, sink: some SampleSink) {
         self.source = source
         let t = Thread { [self] in
             do { try self.source.run(into: sink) } catch let e { self.error.withLock { $0 = "\(e)" } }
