@@ -202,7 +202,7 @@ public final class SerialInstrumentSource: Source {
             guard !silenceReported, now - lastActivityNs >= silenceNs else { return }
             silenceReported = true
             count { $0.silences += 1 }
-            source.logger.warning("instrument silent", metadata: ["for_s": "\(Double(now - lastActivityNs) / 1e9)"])
+            source.logger.info("instrument silent", metadata: ["for_s": "\(Double(now - lastActivityNs) / 1e9)"])
             emit(.gap(GapEvent(
                 kind: .timeout, startHostNs: lastActivityNs, lostCount: 0,
                 detail: "no data from \(config.port.path) for \(config.silenceTimeoutS) s")))
@@ -221,7 +221,7 @@ public final class SerialInstrumentSource: Source {
             port?.close()
             port = nil
             count { $0.deviceLosses += 1 }
-            source.logger.warning("device lost", metadata: ["error": "\(error)"])
+            source.logger.info("device lost", metadata: ["error": "\(error)"])
             emit(.gap(GapEvent(kind: .deviceLoss, startHostNs: now, lostCount: 0, detail: error.description)))
             var delay = config.reopenInitialDelayS
             while !source.isStopping {
@@ -346,6 +346,7 @@ public final class SerialInstrumentSource: Source {
                     var registers: [UInt16]?
                     attempts: for attempt in 0...c.retries {
                         if s.source.isStopping { return }
+                        system_sleep(nanoseconds: interFrameNs)
                         try port.discardInput()
                         try port.write(request.frame, wake: s.source.wake)
                         let (response, arrival) = try s.readModbus(port, request, timeoutMs: c.responseTimeoutMs)
@@ -372,7 +373,6 @@ public final class SerialInstrumentSource: Source {
                         case .incomplete:
                             if attempt < c.retries { s.count { $0.retried += 1 } } else { s.count { $0.unanswered += 1 } }
                         }
-                        system_sleep(nanoseconds: interFrameNs)
                     }
                     answers.append((request, registers))
                 }
@@ -472,7 +472,7 @@ public final class SerialInstrumentSource: Source {
 /// The `detail` of a parse-error gap: `{"reason": ..., "raw": ...}` (raw escaped by `escapeRaw`).
 public func rejectionDetail(_ r: Rejection) -> String {
     let object = ["raw": r.raw, "reason": r.reason]
-    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
+    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
           let text = String(data: data, encoding: .utf8) else { return r.description }
     return text
 }
