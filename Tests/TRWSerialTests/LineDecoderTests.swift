@@ -181,6 +181,8 @@ private func rejections(_ outcomes: [LineOutcome]) -> [Rejection] {
         ("V,I\n4.2\n", "1 columns, expected 2"),
         ("V,I\n4.2,x\n", "'x' is not a number"),
         ("4.2,1.0\n", "before any header"),
+        ("V,I\nERR,ERR\n", "not a header"),
+        ("V,V\n", "repeats a column name"),
     ])
     func rejectsMalformedRows(text: String, reason: String) {
         let out = decodeStream([Array(text.utf8)], decoder: CSVLineDecoder(config: CSVProtocolConfig()))

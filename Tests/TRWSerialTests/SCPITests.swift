@@ -119,4 +119,17 @@ import TRWCore
         #expect(sink.samples.isEmpty)
         #expect(source.statistics.unanswered >= 1)
     }
+
+    @Test func stopIsPromptBetweenSlowPolls() throws {
+        let pty = try PseudoTerminal()
+        defer { pty.close() }
+        let psu = SCPISupplySimulator(pty: pty)
+        defer { psu.shutdown() }
+        let source = try SerialInstrumentSource(config: instrument(
+            pty.slavePath, .scpi(SCPIProtocolConfig(pollPeriodS: 60, responseTimeoutMs: 100)), baud: 9600, silenceS: 120))
+        let sink = RecordingSink()
+        let runner = SourceRunner(source, sink: sink)
+        #expect(sink.wait { $0.samples.count == 1 })
+        #expect(runner.stop(timeoutS: 3))
+    }
 }

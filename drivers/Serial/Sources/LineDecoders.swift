@@ -62,11 +62,15 @@ public struct CSVLineDecoder: BMSLineDecoder {
         let raw = escapeRaw(line)
         if config.header, cells.count >= 2,
            cells.allSatisfy({ !$0.isEmpty && NumberWithUnit($0) == nil && parseTimeOfDay($0) == nil }) {
-            columnNames = cells.map(String.init)
-            if Set(columnNames).count != columnNames.count {
-                columnNames = config.columns
+            let names = cells.map(String.init)
+            // "ERR,ERR" from a device is not a header: a header names at least one known field.
+            guard names.contains(where: { config.map.spec(for: $0) != nil }) else {
+                return .rejected(Rejection(raw: raw, reason: "no numeric cell, and not a header (no column maps to a field)"))
+            }
+            if Set(names).count != names.count {
                 return .rejected(Rejection(raw: raw, reason: "header repeats a column name"))
             }
+            columnNames = names
             return .header(columnNames)
         }
         if columnNames.isEmpty {
