@@ -135,7 +135,8 @@ final class SCPISupplySimulator: Sendable {
             for q in lines {
                 let (behavior, answer) = state.withLock { s -> (Behavior, String) in
                     s.queries.append(q)
-                    let b = s.script.isEmpty ? .answer : s.script.removeFirst()
+                    // The script plays the measurement queries; *IDN? always answers.
+                    let b: Behavior = q == "*IDN?" || s.script.isEmpty ? .answer : s.script.removeFirst()
                     switch q {
                     case "MEAS:VOLT?": return (b, String(format: "%+.5E", s.volts))
                     case "MEAS:CURR?": return (b, String(format: "%.4f", s.amps))

@@ -65,7 +65,8 @@ import TRWCore
         let s = sink.samples[0]
         #expect(s.voltageV == 4.2 && s.currentA == 1.5)
         #expect(s.raw == "MEAS:VOLT? -> +4.20000E+00; MEAS:CURR? -> 1.5000")
-        #expect(Array(psu.queries.prefix(2)) == ["MEAS:VOLT?", "MEAS:CURR?"])
+        #expect(Array(psu.queries.prefix(3)) == ["*IDN?", "MEAS:VOLT?", "MEAS:CURR?"])
+        #expect(source.streams.first?.properties["identity"] == "TRW,SIM-PSU,0001,1.0")
     }
 
     /// An error answer is rejected and kept; a silent query is retried.

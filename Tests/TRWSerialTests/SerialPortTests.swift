@@ -148,5 +148,6 @@ import TRWCore
         #expect(ports.first?.path == dev + "/ttyUSB3")
         #expect(ports.first?.kind == "usb-serial")
         #expect(ports.first?.preferredPath == dev + "/serial/by-id/usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0")
+        #expect(ports.first?.description == "\(dev)/ttyUSB3  usb-serial  \(dev)/serial/by-id/usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0")
     }
 }

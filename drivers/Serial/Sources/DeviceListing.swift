@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// A serial port found on this machine, for `trw devices`.
-public struct SerialPortInfo: Sendable, Equatable, Codable {
+public struct SerialPortInfo: Sendable, Equatable, Codable, CustomStringConvertible {
     /// The kernel device ("/dev/ttyUSB0").
     public var path: String
     /// Stable names under /dev/serial/by-id pointing at it (use these in rig files).
@@ -15,6 +15,11 @@ public struct SerialPortInfo: Sendable, Equatable, Codable {
     public var byPathPaths: [String]
     /// usb-serial (ttyUSB), usb-cdc-acm (ttyACM), uart (ttyS, ttyAMA, ttymxc...), other.
     public var kind: String
+
+    /// One line for `trw devices`: "/dev/ttyUSB0  usb-serial  /dev/serial/by-id/usb-FTDI_...".
+    public var description: String {
+        ([path, kind] + byIDPaths + byPathPaths).joined(separator: "  ")
+    }
 
     /// The name to put in a rig file: the first by-id name if any, else the device path.
     public var preferredPath: String { byIDPaths.first ?? path }

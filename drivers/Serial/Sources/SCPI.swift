@@ -42,6 +42,8 @@ public struct SCPIProtocolConfig: Codable, Sendable, Equatable {
     /// Appended to each query: "\n" (default) or "\r\n".
     public var terminator: String
     public var required: [String]
+    /// Ask "*IDN?" when opening and keep the answer as the stream's `identity` property.
+    public var identify: Bool
 
     public static let defaultQueries = [
         SCPIQuerySpec(query: "MEAS:VOLT?", spec: FieldSpec("voltage_v")),
@@ -49,7 +51,9 @@ public struct SCPIProtocolConfig: Codable, Sendable, Equatable {
     ]
 
     public init(queries: [SCPIQuerySpec] = SCPIProtocolConfig.defaultQueries, pollPeriodS: Double = 1,
-                responseTimeoutMs: Int = 500, retries: Int = 1, terminator: String = "\n", required: [String] = []) {
+                responseTimeoutMs: Int = 500, retries: Int = 1, terminator: String = "\n", required: [String] = [],
+                identify: Bool = true) {
+        self.identify = identify
         self.queries = queries
         self.pollPeriodS = pollPeriodS
         self.responseTimeoutMs = responseTimeoutMs
@@ -59,7 +63,7 @@ public struct SCPIProtocolConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case queries, retries, terminator, required
+        case queries, retries, terminator, required, identify
         case pollPeriodS = "poll_period_s"
         case responseTimeoutMs = "response_timeout_ms"
     }
@@ -72,7 +76,8 @@ public struct SCPIProtocolConfig: Codable, Sendable, Equatable {
             responseTimeoutMs: try c.decodeIfPresent(Int.self, forKey: .responseTimeoutMs) ?? 500,
             retries: try c.decodeIfPresent(Int.self, forKey: .retries) ?? 1,
             terminator: try c.decodeIfPresent(String.self, forKey: .terminator) ?? "\n",
-            required: try c.decodeIfPresent([String].self, forKey: .required) ?? [])
+            required: try c.decodeIfPresent([String].self, forKey: .required) ?? [],
+            identify: try c.decodeIfPresent(Bool.self, forKey: .identify) ?? true)
     }
 
     public func validate() throws(SerialConfigError) {

@@ -93,6 +93,18 @@ public final class SerialInstrumentSource: Source {
             properties["resolved_device"] = URL(fileURLWithPath: resolved, relativeTo: URL(fileURLWithPath: p.path).deletingLastPathComponent()).standardizedFileURL.path
         }
         if let period = config.protocolConfig.pollPeriodS { properties["poll_period_s"] = String(period) }
+        if case let .scpi(c) = config.protocolConfig, c.identify {
+            // *IDN? names the supply (maker, model, serial, firmware) in the session.
+            do {
+                if let idn = try port.query("*IDN?", terminator: c.terminator, timeoutMs: c.responseTimeoutMs, maxLineBytes: config.maxLineBytes) {
+                    properties["identity"] = escapeRaw(idn)
+                } else {
+                    logger.info("no answer to *IDN?", metadata: ["timeout_ms": "\(c.responseTimeoutMs)"])
+                }
+            } catch {
+                logger.info("*IDN? failed", metadata: ["error": "\(error)"])
+            }
+        }
         let rate = config.nominalRateHz ?? config.protocolConfig.pollPeriodS.map { 1 / $0 } ?? 1
         streams = [StreamDescriptor(
             key: config.stream, kind: .bms, device: p.path, format: config.protocolConfig.typeName, nominalRateHz: rate,
@@ -441,30 +453,11 @@ public final class SerialInstrumentSource: Source {
 
         /// One answer line (CR, LF or CR LF ended, bounded), or nil after the timeout.
         mutating func readLine(_ port: SerialPort, timeoutMs: Int) throws(SerialPortError) -> ([UInt8], Nanoseconds)? {
-            var framer = LineFramer(maxLineBytes: config.maxLineBytes)
-            let deadline = HostClock.monotonicNanoseconds() + Int64(timeoutMs) * 1_000_000
-            var chunk: [UInt8] = []
-            while !source.isStopping {
-                let left = (deadline - HostClock.monotonicNanoseconds()) / 1_000_000
-                if left <= 0 { return nil }
-                chunk.removeAll(keepingCapacity: true)
-                switch try port.read(into: &chunk, maxBytes: 512, timeoutMs: Int(left), wake: source.wake) {
-                case .woken, .timedOut: continue
-                case let .data(n, ns):
-                    count { $0.bytesRead += Int64(n) }
-                    var found: [UInt8]?
-                    framer.push(chunk) { event, _ in
-                        guard found == nil else { return }
-                        switch event {
-                        case let .line(l) where !l.isEmpty: found = l
-                        case .line: break
-                        case let .overlong(prefix): found = prefix
-                        }
-                    }
-                    if let found { return (found, ns) }
-                }
+            guard let answer = try port.readLine(timeoutMs: timeoutMs, maxLineBytes: config.maxLineBytes, wake: source.wake) else {
+                return nil
             }
-            return nil
+            count { $0.bytesRead += Int64(answer.bytesRead) }
+            return (answer.line, answer.hostNs)
         }
     }
 }

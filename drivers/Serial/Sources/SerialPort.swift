@@ -335,6 +335,48 @@ public final class SerialPort {
         }
     }
 
+    /// Reads one line (ended by CR, LF or CR LF; blank lines skipped; at most `maxLineBytes`,
+    /// the rest of a longer line is left unread). Nil after `timeoutMs` or when `wake` fires.
+    public func readLine(
+        timeoutMs: Int, maxLineBytes: Int = 1024, wake: WakeSignal? = nil
+    ) throws(SerialPortError) -> (line: [UInt8], hostNs: Nanoseconds, bytesRead: Int)? {
+        var framer = LineFramer(maxLineBytes: maxLineBytes)
+        let deadline = HostClock.monotonicNanoseconds() + Int64(timeoutMs) * 1_000_000
+        var chunk: [UInt8] = []
+        var total = 0
+        while true {
+            let left = (deadline - HostClock.monotonicNanoseconds()) / 1_000_000
+            if left <= 0 { return nil }
+            chunk.removeAll(keepingCapacity: true)
+            switch try read(into: &chunk, maxBytes: 512, timeoutMs: Int(left), wake: wake) {
+            case .woken: return nil
+            case .timedOut: continue
+            case let .data(n, ns):
+                total += n
+                var found: [UInt8]?
+                framer.push(chunk) { event, _ in
+                    guard found == nil else { return }
+                    switch event {
+                    case let .line(l) where !l.isEmpty: found = l
+                    case .line: break
+                    case let .overlong(prefix): found = prefix
+                    }
+                }
+                if let found { return (found, ns, total) }
+            }
+        }
+    }
+
+    /// Sends `command` + `terminator` and returns the answer line, or nil after `timeoutMs`
+    /// (SCPI "*IDN?", "MEAS:VOLT?"). Input pending before the command is discarded.
+    public func query(
+        _ command: String, terminator: String = "\n", timeoutMs: Int = 500, maxLineBytes: Int = 1024, wake: WakeSignal? = nil
+    ) throws(SerialPortError) -> [UInt8]? {
+        try discardInput()
+        try write(Array((command + terminator).utf8), wake: wake)
+        return try readLine(timeoutMs: timeoutMs, maxLineBytes: maxLineBytes, wake: wake)?.line
+    }
+
     /// Discards received but unread bytes (tcflush TCIFLUSH).
     public func discardInput() throws(SerialPortError) {
         if case let .failure(err) = system_ioctl(fd, trw_TCFLSH, trw_TCIFLUSH) {
