@@ -9,11 +9,16 @@ private func assertSplitInvariant(_ text: String, decoder: some BMSLineDecoder, 
     let whole = decodeStream([bytes], decoder: decoder, maxLineBytes: maxLineBytes)
     for point in 0...bytes.count {
         let split = decodeStream([Array(bytes[..<point]), Array(bytes[point...])], decoder: decoder, maxLineBytes: maxLineBytes)
-        #expect(split == whole, "split at \(point) of \(bytes.count)", sourceLocation: sourceLocation)
+        #expect(same(split, whole), "split at \(point) of \(bytes.count)", sourceLocation: sourceLocation)
     }
     // And byte by byte.
-    #expect(decodeStream(bytes.map { [$0] }, decoder: decoder, maxLineBytes: maxLineBytes) == whole, sourceLocation: sourceLocation)
+    #expect(same(decodeStream(bytes.map { [$0] }, decoder: decoder, maxLineBytes: maxLineBytes), whole), sourceLocation: sourceLocation)
     return whole
+}
+
+/// Equal outcomes, a missing channel (NaN) equal to a missing channel.
+private func same(_ a: [LineOutcome], _ b: [LineOutcome]) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy(DecoderFuzzHarness.sameOutcome)
 }
 
 private func samples(_ outcomes: [LineOutcome]) -> [BMSSample] {
@@ -182,13 +187,23 @@ private func rejections(_ outcomes: [LineOutcome]) -> [Rejection] {
         ("V,I\n4.2,x\n", "'x' is not a number"),
         ("4.2,1.0\n", "before any header"),
         ("V,I\nERR,ERR\n", "not a header"),
-        ("V,V\n", "repeats a column name"),
+        ("V,V\n", "repeats the column name 'V'"),
     ])
     func rejectsMalformedRows(text: String, reason: String) {
         let out = decodeStream([Array(text.utf8)], decoder: CSVLineDecoder(config: CSVProtocolConfig()))
         let r = rejections(out)
         #expect(r.count == 1)
         #expect(r.first?.reason.contains(reason) == true, "\(r)")
+    }
+
+    /// Several cell temperature columns under one name take channels in column order,
+    /// after the explicitly numbered ones; an empty cell leaves its channel missing (NaN).
+    @Test func repeatedCellTemperatureColumns() {
+        let text = "V,cell_temp_c,T1,cell_temp_c\n4.2,30,25,31\n4.2,,25,31\n"
+        let s = samples(assertSplitInvariant(text, decoder: CSVLineDecoder(config: CSVProtocolConfig())))
+        #expect(s.count == 2)
+        #expect(s[0].cellTempsC == [25, 30, 31])
+        #expect(s[1].cellTempsC.count == 3 && s[1].cellTempsC[1].isNaN && s[1].cellTempsC[2] == 31)
     }
 
     @Test func newHeaderAfterDeviceRestartReplacesTheOld() {

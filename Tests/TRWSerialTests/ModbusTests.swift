@@ -108,7 +108,7 @@ import TRWCore
     static let holding: [UInt16: UInt16] = [0x10: 4213, 0x11: 1502, 0x12: 0]
     static let input: [UInt16: UInt16] = [0x00: 0x41CA, 0x01: 0x6666]  // 25.3f
 
-    func config(_ path: String, retries: Int = 2, timeoutMs: Int = 100) -> SerialInstrumentConfig {
+    func config(_ path: String, retries: Int = 2, timeoutMs: Int = 1000) -> SerialInstrumentConfig {
         instrument(path, .modbusRTU(ModbusRTUProtocolConfig(
             slave: 1, registers: Self.registers, pollPeriodS: 0.02, responseTimeoutMs: timeoutMs, retries: retries)),
             baud: 19200, silenceS: 5)
@@ -194,7 +194,7 @@ import TRWCore
         let slave = ModbusSlaveSimulator(pty: pty, holding: Self.holding, input: Self.input,
                                          script: [.answer, .answer] + Array(repeating: .silent, count: 10_000))
         defer { slave.shutdown() }
-        var c = config(pty.slavePath, retries: 0, timeoutMs: 50)
+        var c = config(pty.slavePath, retries: 0, timeoutMs: 300)
         c.silenceTimeoutS = 0.15
         let source = try SerialInstrumentSource(config: c)
         let sink = RecordingSink()

@@ -48,7 +48,7 @@ import TRWCore
 
 @Suite struct SCPISourceTests {
     func config(_ path: String, retries: Int = 1, silenceS: Double = 5) -> SerialInstrumentConfig {
-        instrument(path, .scpi(SCPIProtocolConfig(pollPeriodS: 0.02, responseTimeoutMs: 100, retries: retries)),
+        instrument(path, .scpi(SCPIProtocolConfig(pollPeriodS: 0.02, responseTimeoutMs: 500, retries: retries)),
                    baud: 9600, silenceS: silenceS)
     }
 
@@ -127,7 +127,7 @@ import TRWCore
         let psu = SCPISupplySimulator(pty: pty)
         defer { psu.shutdown() }
         let source = try SerialInstrumentSource(config: instrument(
-            pty.slavePath, .scpi(SCPIProtocolConfig(pollPeriodS: 60, responseTimeoutMs: 100)), baud: 9600, silenceS: 120))
+            pty.slavePath, .scpi(SCPIProtocolConfig(pollPeriodS: 60, responseTimeoutMs: 500)), baud: 9600, silenceS: 120))
         let sink = RecordingSink()
         let runner = SourceRunner(source, sink: sink)
         #expect(sink.wait { $0.samples.count == 1 })

@@ -64,7 +64,7 @@ public struct SerialPortInfo: Sendable, Equatable, Codable, CustomStringConverti
     /// Opens without waiting for carrier and asks for the termios settings.
     static func answersTCGETS(_ path: String) -> Bool {
         guard case let .success(fd) = system_open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) else { return false }
-        defer { _ = system_close(fd) }
+        defer { if case let .failure(err) = system_close(fd) { preconditionNotOurBug(err, "close") } }
         var tio = trw_termios2()
         if case .success = system_ioctl(fd, trw_TCGETS2, &tio) { return true }
         return false

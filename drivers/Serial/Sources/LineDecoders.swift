@@ -67,8 +67,13 @@ public struct CSVLineDecoder: BMSLineDecoder {
             guard names.contains(where: { config.map.spec(for: $0) != nil }) else {
                 return .rejected(Rejection(raw: raw, reason: "no numeric cell, and not a header (no column maps to a field)"))
             }
-            if Set(names).count != names.count {
-                return .rejected(Rejection(raw: raw, reason: "header repeats a column name"))
+            // Several cell temperature columns may share a name ("cell_temp_c,cell_temp_c"); others may not.
+            let repeated = Dictionary(grouping: names, by: { $0 }).filter { $0.value.count > 1 }.keys
+            if let name = repeated.sorted().first(where: { n in
+                guard let spec = config.map.spec(for: n) else { return true }
+                return spec.target != .cellTemperature || spec.channel != nil
+            }) {
+                return .rejected(Rejection(raw: raw, reason: "header repeats the column name '\(name)'"))
             }
             columnNames = names
             return .header(columnNames)
@@ -80,10 +85,11 @@ public struct CSVLineDecoder: BMSLineDecoder {
             return .rejected(Rejection(raw: raw, reason: "\(cells.count) columns, expected \(columnNames.count) (\(columnNames.joined(separator: ",")))"))
         }
         var builder = SampleBuilder()
-        for (name, cell) in zip(columnNames, cells) {
+        let channels = cellTemperatureChannels()
+        for (index, (name, cell)) in zip(columnNames, cells).enumerated() {
             if let spec = config.map.spec(for: name) {
                 if cell.isEmpty { continue }  // an empty mapped cell is a missing field, checked by `required`
-                if let reason = builder.add(text: cell, spec: spec, name: name, autoChannel: nil) {
+                if let reason = builder.add(text: cell, spec: spec, name: name, autoChannel: channels[index]) {
                     return .rejected(Rejection(raw: raw, reason: reason))
                 }
             } else if let n = NumberWithUnit(cell), n.unit.isEmpty {
@@ -93,6 +99,23 @@ public struct CSVLineDecoder: BMSLineDecoder {
         if let reason = builder.missing(config.map.required) { return .rejected(Rejection(raw: raw, reason: reason)) }
         if builder.fieldCount == 0 { return .rejected(Rejection(raw: raw, reason: "no numeric field")) }
         return .sample(builder.sample(hostArrivalNs: hostArrivalNs, raw: raw))
+    }
+}
+
+extension CSVLineDecoder {
+    /// Channel of each cell temperature column without a configured channel: the lowest
+    /// channel no other column claims, in column order. Fixed per header, so an empty
+    /// cell never shifts the channels after it.
+    func cellTemperatureChannels() -> [Int?] {
+        let specs = columnNames.map { config.map.spec(for: $0) }
+        var taken = Set(specs.compactMap { $0?.target == .cellTemperature ? $0?.channel : nil })
+        var next = 1
+        return specs.map { spec in
+            guard let spec, spec.target == .cellTemperature, spec.channel == nil else { return nil }
+            while taken.contains(next) { next += 1 }
+            taken.insert(next)
+            return next
+        }
     }
 }
 

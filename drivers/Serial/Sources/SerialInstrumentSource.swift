@@ -362,6 +362,7 @@ public final class SerialInstrumentSource: Source {
                         try port.discardInput()
                         try port.write(request.frame, wake: s.source.wake)
                         let (response, arrival) = try s.readModbus(port, request, timeoutMs: c.responseTimeoutMs)
+                        if s.source.isStopping { return }  // interrupted: neither answered nor unanswered
                         switch response {
                         case let .registers(regs, frame):
                             registers = regs
@@ -432,7 +433,9 @@ public final class SerialInstrumentSource: Source {
                         if s.source.isStopping { return }
                         try port.discardInput()
                         try port.write(Array((q.query + c.terminator).utf8), wake: s.source.wake)
-                        if let (line, ns) = try s.readLine(port, timeoutMs: c.responseTimeoutMs) {
+                        let reply = try s.readLine(port, timeoutMs: c.responseTimeoutMs)
+                        if s.source.isStopping { return }  // interrupted: neither answered nor unanswered
+                        if let (line, ns) = reply {
                             answer = line
                             firstArrival = firstArrival ?? ns
                             s.activity(at: ns)

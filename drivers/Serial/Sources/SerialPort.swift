@@ -87,8 +87,10 @@ public final class WakeSignal: Sendable {
     /// Wakes the waiter; safe from any thread, never blocks.
     public func signal() {
         var byte: UInt8 = 1
-        // EAGAIN means the pipe is already full, i.e. already signalled.
-        _ = withUnsafeBytes(of: &byte) { system_write(writeFD, $0) }
+        if case let .failure(err) = withUnsafeBytes(of: &byte, { system_write(writeFD, $0) }) {
+            // EAGAIN: the pipe is full, i.e. already signalled. Anything else is our bug.
+            precondition(err == .resourceTemporarilyUnavailable || err == .wouldBlock, "wake pipe write failed: \(err)")
+        }
     }
 
     /// Empties the pipe.
@@ -98,8 +100,9 @@ public final class WakeSignal: Sendable {
     }
 
     deinit {
-        _ = system_close(readFD)
-        _ = system_close(writeFD)
+        for fd in [readFD, writeFD] {
+            if case let .failure(err) = system_close(fd) { preconditionNotOurBug(err, "close") }
+        }
     }
 }
 
@@ -130,8 +133,7 @@ public final class SerialPort {
         do {
             try configure()
         } catch {
-            _ = system_close(fd)
-            self.fd = -1
+            close()
             throw error
         }
     }
