@@ -15,6 +15,8 @@ import TRWCore
         #expect(source.streams.first?.properties["baud"] == "115200")
         #expect(source.streams.first?.properties["bits_per_char"] == "10")
         #expect(source.streams.first?.kind == .bms)
+        #expect(source.streams.first?.properties["raw_format"] == "escaped_line")
+        #expect(source.streams.first?.format == "key_value")
         let sink = RecordingSink()
         let runner = SourceRunner(source, sink: sink)
         let before = HostClock.monotonicNanoseconds()

@@ -88,6 +88,16 @@ public final class SerialInstrumentSource: Source {
             "rs485": String(granted.rs485),
             "arrival_reference": config.protocolConfig.pollPeriodS == nil ? "read_of_last_byte" : "read_of_first_answer_last_byte",
             "silence_timeout_s": String(config.silenceTimeoutS),
+            // How `BMSSample.raw` holds the bytes: a line as escapeRaw text (for printable
+            // lines its UTF-8 length is the byte count on the wire, terminator excluded),
+            // Modbus response frames in hex joined by " | ", or "QUERY -> answer; ...".
+            "raw_format": {
+                switch config.protocolConfig {
+                case .modbusRTU: "hex_frames"
+                case .scpi: "scpi_transcript"
+                default: "escaped_line"
+                }
+            }(),
         ]
         if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: p.path) {
             properties["resolved_device"] = URL(fileURLWithPath: resolved, relativeTo: URL(fileURLWithPath: p.path).deletingLastPathComponent()).standardizedFileURL.path
