@@ -140,7 +140,7 @@ final class SourceRunner: Sendable {
 }
 
 
-/// Splits `bytes` at `point` and feeds both parts through a framer and decoder,
+/// Feeds `chunks` (one input split across reads) through a framer and decoder,
 /// returning every outcome (the reference for split-invariance tests).
 func decodeStream(_ chunks: [[UInt8]], decoder: some BMSLineDecoder, maxLineBytes: Int = 1024) -> [LineOutcome] {
     var decoder = decoder
