@@ -145,6 +145,22 @@ let package = Package(
             path: "Tests/TRWAcousticsTests"
         ),
         // --- end issue 6 ---
+        // Issue 7 — serial instruments (BMS, power supply, DAQ). Header-only shim for the
+        // tty ioctls Swift cannot import; the port, the pure decoders and the Source.
+        .systemLibrary(name: "CSerial", path: "drivers/CSerial"),
+        .target(
+            name: "TRWSerial",
+            dependencies: [
+                "TRWCore", "CSerial",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "drivers/Serial/Sources"
+        ),
+        .executableTarget(name: "trw-fuzz-serial", dependencies: ["TRWSerial"], path: "drivers/Serial/Fuzz"),
+        .testTarget(
+            name: "TRWSerialTests", dependencies: ["TRWSerial", "TRWTestSupport"], path: "Tests/TRWSerialTests"
+        ),
         // Tests: one target per library target, shared helpers in TRWTestSupport.
         .target(name: "TRWTestSupport", dependencies: ["TRWCore"], path: "Tests/TRWTestSupport"),
         .testTarget(name: "TRWCoreTests", dependencies: ["TRWCore", "TRWTestSupport"]),
