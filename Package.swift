@@ -59,7 +59,7 @@ let package = Package(
             name: "TRWRecorder",
             dependencies: [
                 "TRWCore", "TRWCodec", "TRWStore", "TRWSync", "TRWSimulator", "TRWAcoustics",
-                "TRWV4L2", "TRWALSA", "TOMLKit", "TRWDatasets", "TRWAnalysis",
+                "TRWV4L2", "TRWALSA", "TRWSerial", "TOMLKit", "TRWDatasets", "TRWAnalysis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
@@ -102,7 +102,7 @@ let package = Package(
             name: "trw",
             dependencies: [
                 "TRWCore", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync", "TRWCodec",
-                "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA",
+                "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -25,6 +25,24 @@ public struct AEDetectorSettings: Sendable, Codable, Equatable {
     }
 }
 
+extension AEDetectorSettings {
+    enum CodingKeys: String, CodingKey {
+        case thresholdDbAE, hdtS, pdtS, hltS, adcFullScaleV, preampGainDb
+    }
+
+    /// Every setting is optional when decoding (rig files give only what differs from the defaults).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = AEDetectorSettings()
+        self.init(thresholdDbAE: try c.decodeIfPresent(Double.self, forKey: .thresholdDbAE) ?? d.thresholdDbAE,
+                  hdtS: try c.decodeIfPresent(Double.self, forKey: .hdtS) ?? d.hdtS,
+                  pdtS: try c.decodeIfPresent(Double.self, forKey: .pdtS) ?? d.pdtS,
+                  hltS: try c.decodeIfPresent(Double.self, forKey: .hltS) ?? d.hltS,
+                  adcFullScaleV: try c.decodeIfPresent(Double.self, forKey: .adcFullScaleV) ?? d.adcFullScaleV,
+                  preampGainDb: try c.decodeIfPresent(Double.self, forKey: .preampGainDb) ?? d.preampGainDb)
+    }
+}
+
 /// One detected acoustic-emission hit with the features the AE field uses.
 public struct AEHit: Sendable, Equatable, Codable {
     public var channel: Int

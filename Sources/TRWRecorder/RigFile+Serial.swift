@@ -1,15 +1,16 @@
 import Logging
 import TRWCore
+import TRWSerial
 
 extension RigFile {
-    // Serial instruments arrive with the serial driver (TRWSerial).
     func makeSerialSources(logger: Logger) throws -> [any Source] {
-        if let first = serial.first {
-            throw RigFileError(file: path, line: nil, key: "serial[\(first.index)]", message: "serial instruments are not supported by this build")
+        try serial.map { c in
+            do { return try SerialInstrumentSource(config: c, logger: logger) } catch {
+                throw RigFileError(file: path, line: nil, key: "serial \(c.stream)", message: "\(error)")
+            }
         }
-        return []
     }
     func serialCheckers(logger: Logger) -> [(String, () throws -> any Source)] {
-        serial.map { e in ("serial[\(e.index)]", { throw RigFileError(file: path, line: nil, key: "serial[\(e.index)]", message: "serial instruments are not supported by this build") }) }
+        serial.map { c in ("serial \(c.stream) \(c.port.path)", { try SerialInstrumentSource(config: c, logger: logger) }) }
     }
 }

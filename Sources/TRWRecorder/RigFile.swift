@@ -3,6 +3,7 @@ import TOMLKit
 import TRWALSA
 import TRWCore
 import TRWV4L2
+import TRWSerial
 
 /// A rig file (TOML): the cell, the protocol, every device and the stop rules
 /// of one test bench. Layout: schemas/rig.md; examples in rigs/.
@@ -17,15 +18,9 @@ public struct RigFile: Sendable {
     public var testProtocol: String?
     public var cameras: [V4L2CameraConfig] = []
     public var ae: [ALSACaptureConfig] = []
-    public var serial: [SerialRigEntry] = []
+    public var serial: [SerialInstrumentConfig] = []
     public var stopRules: [StopRule] = []
     public var durationS: Double?
-
-    /// A serial instrument section, decoded by the serial driver (`RigFile+Serial`).
-    public struct SerialRigEntry: Sendable {
-        public var json: String
-        public var index: Int
-    }
 
     /// Loads and validates a rig file. Every error names the file, the line and the key.
     public static func load(path: String) throws(RigFileError) -> RigFile {
@@ -71,14 +66,7 @@ public struct RigFile: Sendable {
         }
         rig.cameras = try decodeArray(table, "camera", path: path, locator: locator, snakeCase: false)
         rig.ae = try decodeArray(table, "ae", path: path, locator: locator, snakeCase: true)
-        if let arr = table["serial"]?.array {
-            for i in 0..<arr.count {
-                guard let t = arr[i].table else {
-                    throw RigFileError(file: path, line: locator.headerLine("serial", index: i), key: "serial[\(i)]", message: "expected a [[serial]] table")
-                }
-                rig.serial.append(SerialRigEntry(json: t.convert(to: .json), index: i))
-            }
-        }
+        rig.serial = try decodeArray(table, "serial", path: path, locator: locator, snakeCase: false)
         if let s = table["stop"]?.table {
             func num(_ k: String) throws(RigFileError) -> Double? {
                 guard let v = s[k] else { return nil }
@@ -109,8 +97,13 @@ public struct RigFile: Sendable {
                 throw RigFileError(file: path, line: locator.headerLine("ae", index: i), key: "ae[\(i)]", message: "\(error)")
             }
         }
+        for (i, sc) in rig.serial.enumerated() {
+            do { try sc.validate() } catch {
+                throw RigFileError(file: path, line: locator.headerLine("serial", index: i), key: "serial[\(i)]", message: "\(error)")
+            }
+        }
         var keys: [String: String] = [:]
-        for (k, what) in rig.cameras.map({ ($0.key, "camera") }) + rig.ae.map({ ($0.streamKey, "ae") }) {
+        for (k, what) in rig.cameras.map({ ($0.key, "camera") }) + rig.ae.map({ ($0.streamKey, "ae") }) + rig.serial.map({ ($0.stream, "serial") }) {
             if let other = keys[k] {
                 throw RigFileError(file: path, line: nil, key: k, message: "stream key '\(k)' is used by both a \(other) and a \(what) section; keys must be unique")
             }
@@ -137,7 +130,7 @@ public struct RigFile: Sendable {
             let dec = JSONDecoder()
             if snakeCase { dec.keyDecodingStrategy = .custom { path in RigKey(camelFromSnake: path.last!.stringValue) } }
             do {
-                out.append(try dec.decode(T.self, from: Data(t.convert(to: .json).utf8)))
+                out.append(try dec.decode(T.self, from: Data(t.convert(to: .json, options: [.allowUnicodeStrings]).utf8)))
             } catch let e as DecodingError {
                 let (keyPath, message) = describe(e)
                 let key = keyPath.last.map(snake) ?? ""

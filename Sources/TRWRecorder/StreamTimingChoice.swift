@@ -9,7 +9,7 @@ import TRWSync
 ///   UVC drivers do), or `device_clock` (the camera's own clock, fitted against
 ///   dequeue time, e.g. the simulator's camera); `camera.exposure_offset_ns`;
 /// * ae: sample index through the fitted rate, htstamps one-sided;
-/// * bms: `serial.baud`, `serial.bits_per_char`, `serial.device_latency_ns`,
+/// * bms: `serial.baud` (or the serial driver's `baud`), `serial.bits_per_char` (`bits_per_char`), `serial.device_latency_ns`,
 ///   `serial.clock_resolution_ns` (the device clock's resolution, default 1 ms).
 public enum StreamTimingChoice {
     public static func timing(for d: StreamDescriptor) -> StreamTiming {
@@ -28,8 +28,8 @@ public enum StreamTimingChoice {
             return .ae(nominalRateHz: d.nominalRateHz, oneSided: true)
         case .bms:
             var cfg = SerialClockConfig()
-            if let b = (p["serial.baud"] ?? p["sim.baud"]).flatMap(Int.init) { cfg.baud = b }
-            if let b = p["serial.bits_per_char"].flatMap(Int.init) { cfg.bitsPerChar = b }
+            if let b = (p["serial.baud"] ?? p["baud"] ?? p["sim.baud"]).flatMap(Int.init) { cfg.baud = b }
+            if let b = (p["serial.bits_per_char"] ?? p["bits_per_char"]).flatMap(Int.init) { cfg.bitsPerChar = b }
             if let l = p["serial.device_latency_ns"].flatMap(Int64.init) { cfg.deviceLatencyNs = l }
             let res = p["serial.clock_resolution_ns"].flatMap(Int64.init) ?? 1_000_000
             return .bms(cfg, deviceResolutionNs: res)

@@ -1,5 +1,8 @@
-// Serial ports arrive with the serial driver.
+import TRWSerial
+
 func printSerialPorts() {
     print("serial ports:")
-    print("  (serial driver not in this build)")
+    let ports = SerialInstrumentSource.listSerialPorts()
+    if ports.isEmpty { print("  none found (/dev/serial/by-id, ttyUSB*, ttyACM*, ttyS* that answer)") }
+    for p in ports { print("  \(p.description)") }
 }

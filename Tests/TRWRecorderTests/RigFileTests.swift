@@ -5,7 +5,8 @@ import TRWTestSupport
 @testable import TRWRecorder
 
 @Suite struct RigFileTests {
-    @Test(arguments: ["rigs/ir-camera-boson.toml", "rigs/ae-alsa-192k.toml"])
+    @Test(arguments: ["rigs/ir-camera-boson.toml", "rigs/ae-alsa-192k.toml", "rigs/bms-keyvalue.toml", "rigs/daq-csv.toml",
+                      "rigs/bms-modbus.toml", "rigs/psu-scpi.toml", "rigs/chamber-full.toml"])
     func exampleRigFilesParse(file: String) throws {
         let rig = try RigFile.load(path: repositoryRoot() + "/" + file)
         #expect(rig.cell != nil)
@@ -77,6 +78,22 @@ import TRWTestSupport
             #expect(error.key == key, "\(error)")
             #expect(error.description.contains(words), "\(error)")
             #expect(error.description.hasPrefix("lab.toml"))
+        }
+    }
+
+    @Test func fullChamberHasEveryKind() throws {
+        let rig = try RigFile.load(path: repositoryRoot() + "/rigs/chamber-full.toml")
+        #expect(rig.cameras.count == 1 && rig.ae.count == 1 && rig.serial.map(\.stream) == ["bms0", "psu0"])
+        #expect(rig.serial.last?.port.baud == 9600)
+    }
+
+    @Test func serialErrorsNameLineAndKey() {
+        do {
+            _ = try RigFile.parse(text: "[[serial]]\nstream = \"bms0\"\n[serial.port]\npath = \"/dev/ttyUSB0\"\nbaud = \"fast\"\n[serial.protocol]\ntype = \"key_value\"\n", path: "s.toml")
+            Issue.record("accepted a bad baud")
+        } catch {
+            #expect(error.key?.hasPrefix("serial[0].port") == true, "\(error)")
+            #expect(error.line == 5, "\(error)")
         }
     }
 

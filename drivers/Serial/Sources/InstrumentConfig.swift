@@ -1,7 +1,7 @@
 /// The protocol an instrument speaks, chosen in the rig file by `type`:
 ///
 /// ```toml
-/// [instrument.protocol]
+/// [serial.protocol]
 /// type = "key_value"   # csv | key_value | json_lines | modbus_rtu | scpi
 /// fields = { V = "voltage_v", T1 = { field = "cell_temp_c", channel = 1 } }
 /// ```
@@ -76,13 +76,13 @@ public enum SerialProtocolConfig: Codable, Sendable, Equatable {
 /// One serial instrument of the rig: a stream key, a port, a protocol and fault handling.
 ///
 /// ```toml
-/// [[instrument]]
+/// [[serial]]
 /// stream = "bms0"
 /// silence_timeout_s = 5
-/// [instrument.port]
+/// [serial.port]
 /// path = "/dev/serial/by-id/usb-FTDI_..."
 /// baud = 115200
-/// [instrument.protocol]
+/// [serial.protocol]
 /// type = "key_value"
 /// ```
 public struct SerialInstrumentConfig: Codable, Sendable, Equatable {
