@@ -273,6 +273,7 @@ final class FrameEncoderPool: @unchecked Sendable {
         for i in 0..<threads {
             done.enter()
             let t = Thread { [jobs, done] in
+                setCurrentThreadName("trw-encode-\(i)")
                 let enc: FrameEncoder
                 do { enc = try FrameEncoder() } catch { fatalError("cannot create a zstd context: \(error)") }
                 while let job = jobs.pop(timeout: 3600) {

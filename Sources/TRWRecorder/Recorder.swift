@@ -200,7 +200,7 @@ public final class Recorder: @unchecked Sendable {
         }
         for lane in laneOrder {
             compressorsDone.enter()
-            spawn(name: "trw-compress-\(lane.descriptor.key)") { [self] in
+            spawn(name: "trw-lane-\(lane.descriptor.key)") { [self] in
                 compressorLoop(lane)
                 compressorsDone.leave()
             }
@@ -208,7 +208,7 @@ public final class Recorder: @unchecked Sendable {
         let sink = LaneSink(recorder: self)
         for source in sources {
             threadsDone.enter()
-            spawn(name: "trw-src-\(source.name)") { [self] in
+            spawn(name: "trw-src-\(source.streams.first?.key ?? "x")") { [self] in
                 do {
                     try source.run(into: sink)
                 } catch {
@@ -406,7 +406,10 @@ public final class Recorder: @unchecked Sendable {
     }
 
     private func spawn(name: String, _ body: @escaping @Sendable () -> Void) {
-        let t = Thread(block: body)
+        let t = Thread {
+            setCurrentThreadName(name)
+            body()
+        }
         t.name = name
         t.stackSize = 1 << 20
         t.start()
