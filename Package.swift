@@ -130,7 +130,8 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "drivers/ALSA"
+            path: "drivers/ALSA",
+            exclude: ["README.md"]
         ),
         // Pure AE signal processing: hit detector, WAV writer, synthetic bursts.
         .target(name: "TRWAcoustics", dependencies: ["TRWCore"], path: "Sources/TRWAcoustics"),

@@ -140,17 +140,9 @@ public enum DatasetExporter {
             if let st, let cal = st.calibration, let w = st.width, let h = st.height,
                let f = try r.frame(streamId: st.id!, nearest: Int64(t * 1e9)), f.tNs <= Int64(t * 1e9) {
                 let px = try dec.decode([UInt8](f.payload), codec: f.codec, width: w, height: h)
-                var sum = [Double](repeating: 0, count: n), cnt = [Int](repeating: 0, count: n)
-                for y in 0..<h {
-                    let oy = y * size.height / h
-                    for x in 0..<w {
-                        let o = oy * size.width + x * size.width / w
-                        sum[o] += Double(px[y * w + x]); cnt[o] += 1
-                    }
-                }
-                for i in 0..<n where cnt[i] > 0 {
-                    cell[i] = Float16(cal.kelvin(0) - 273.15 + sum[i] / Double(cnt[i]) * cal.kelvinPerCount)
-                }
+                let means = IRDownsample.blockMeanCelsius(px, width: w, height: h, calibration: cal,
+                                                          toWidth: size.width, toHeight: size.height)
+                cell = means.map { $0.map { Float16($0) } ?? .nan }
             }
             try out.append(cell)
         }

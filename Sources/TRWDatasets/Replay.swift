@@ -92,9 +92,8 @@ public enum ReplayBuilder {
                     if case .arrays(let w, let h) = o.frames, let fw = st.width, let fh = st.height,
                        let rec = try r.frame(streamId: st.id!, nearest: f.tNs) {
                         let px = try dec.decode([UInt8](rec.payload), codec: rec.codec, width: fw, height: fh)
-                        var sum = [Double](repeating: 0, count: w * h), cnt = [Int](repeating: 0, count: w * h)
-                        for y in 0..<fh { for x in 0..<fw { let i = (y * h / fh) * w + x * w / fw; sum[i] += Double(px[y * fw + x]); cnt[i] += 1 } }
-                        let cells = (0..<(w * h)).map { cnt[$0] > 0 ? JSONLine.number((sum[$0] / Double(cnt[$0])) * cal.kelvinPerCount + cal.offsetKelvin - 273.15, digits: 2) : "null" }
+                        let cells = IRDownsample.blockMeanCelsius(px, width: fw, height: fh, calibration: cal, toWidth: w, toHeight: h)
+                            .map { $0.map { JSONLine.number($0, digits: 4) } ?? "null" }
                         l.addRaw("pixels_c", "{\"width\":\(w),\"height\":\(h),\"data\":[" + cells.joined(separator: ",") + "]}")
                     }
                     ev.append(ReplayEvent(kind: .frame, tS: t, json: l.text))

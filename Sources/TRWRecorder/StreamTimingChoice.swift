@@ -8,6 +8,7 @@ import TRWSync
 ///   CLOCK_MONOTONIC, dejittered through the sequence: the default, as V4L2
 ///   UVC drivers do), or `device_clock` (the camera's own clock, fitted against
 ///   dequeue time, e.g. the simulator's camera); `camera.exposure_offset_ns`;
+///   `camera.min_latency_ns` (shortest capture-to-dequeue latency);
 /// * ae: sample index through the fitted rate, htstamps one-sided;
 /// * bms: `serial.baud` (or the serial driver's `baud`), `serial.bits_per_char` (`bits_per_char`), `serial.device_latency_ns`,
 ///   `serial.clock_resolution_ns` (the device clock's resolution, default 1 ms).
@@ -23,6 +24,10 @@ public enum StreamTimingChoice {
             }
             if p["camera.timebase"] == "host_monotonic_raw" { cfg.timebase = .hostMonotonic }
             if let e = p["camera.exposure_offset_ns"].flatMap(Int64.init) { cfg.exposureToTimestampNs = e }
+            // Shortest capture-to-dequeue latency (USB transfer + driver), known from the camera or
+            // measured once; the simulator declares its own ("2000000 + exponential(...)").
+            let lat = p["camera.min_latency_ns"] ?? p["sim.transport_latency_ns"].map { String($0.prefix { $0.isNumber }) }
+            if let l = lat.flatMap(Int64.init) { cfg.minimumDequeueLatencyNs = l }
             return .thermal(cfg)
         case .ae:
             return .ae(nominalRateHz: d.nominalRateHz, oneSided: true)
@@ -31,7 +36,9 @@ public enum StreamTimingChoice {
             if let b = (p["serial.baud"] ?? p["baud"] ?? p["sim.baud"]).flatMap(Int.init) { cfg.baud = b }
             if let b = (p["serial.bits_per_char"] ?? p["bits_per_char"]).flatMap(Int.init) { cfg.bitsPerChar = b }
             if let l = p["serial.device_latency_ns"].flatMap(Int64.init) { cfg.deviceLatencyNs = l }
-            let res = p["serial.clock_resolution_ns"].flatMap(Int64.init) ?? 1_000_000
+            // Device clocks in lines usually truncate to their last digit (1 ms); the simulator's
+            // are exact values printed to 1 ms, so it has no truncation to correct.
+            let res = p["serial.clock_resolution_ns"].flatMap(Int64.init) ?? (p["sim.simulated"] == "true" ? 1 : 1_000_000)
             return .bms(cfg, deviceResolutionNs: res)
         }
     }

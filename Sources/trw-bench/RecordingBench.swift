@@ -72,7 +72,7 @@ func runRecordingBench() throws {
     }
     func sum(_ f: (String) -> Bool) -> Double { groups.filter { f($0.0) }.reduce(0) { $0 + $1.1 } }
     print(String(format: "per stream: ir0 (lane + encoders) %.1f %%, ae0 %.1f %%, bms0 %.1f %%, simulator (source) %.1f %%, writer %.1f %%",
-                 sum { $0.contains("ir0") || $0.hasPrefix("trw-encode") }, sum { $0.contains("ae0") }, sum { $0.contains("bms0") },
+                 sum { ($0.contains("ir0") && !$0.hasPrefix("trw-src")) || $0.hasPrefix("trw-encode") }, sum { $0.contains("ae0") }, sum { $0.contains("bms0") },
                  sum { $0.hasPrefix("trw-src") }, sum { $0 == "trw-writer" }))
     print(String(format: "peak memory (max RSS): %.0f MB", Double(usage.ru_maxrss) / 1024))
     print("drops: \(lost) (goal: zero) \(lost == 0 ? "PASS" : "FAIL")")

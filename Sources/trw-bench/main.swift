@@ -1,6 +1,6 @@
 // `make bench`: every benchmark prints ratios against a reference measured in
 // the same run (never pass/fail on absolute time alone).
-// `trw-bench NAME` runs one section: codec, ingest, simulator, sync, v4l2, alsa, recording.
+// `trw-bench NAME` runs one section: codec, ingest, simulator, sync, simsync, v4l2, alsa, recording.
 import Foundation
 
 let only = CommandLine.arguments.dropFirst().first
@@ -15,6 +15,7 @@ section("codec") { try runCodecBench() }
 section("ingest") { try runIngestBench() }
 section("simulator") { try runSimulatorBench() }
 section("sync") { try runSyncBench() }
+section("simsync") { try runSimSyncBench() }
 section("v4l2") { try runV4L2Bench() }
 section("alsa") { try runALSABench() }
 section("recording") { try runRecordingBench() }
