@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Drives `trw record` in a real terminal (tmux) as an operator would: checks the
+# Drives `trw record --rig sim` (default; RIG argument to change) in a real terminal (tmux) as an operator would: checks the
 # live dashboard shows live figures, presses a preset marker key and types a
 # marker, and checks both markers landed in the session.
 # Usage: tests/terminal/dashboard-tmux.sh PATH/TO/trw [RIG]
 set -euo pipefail
 TRW=$(realpath "$1")
-RIG=${2:-synthetic}
+RIG=${2:-sim}
 WORK=$(mktemp -d)
 SOCK="trw-term-$$"
 export TERM=xterm-256color
