@@ -13,6 +13,9 @@ public struct FeatureOptions: Sendable, Equatable {
     /// AE STFT: window length (power of two) and the band edges, Hz.
     public var fftSize: Int = 1024
     public var aeBandEdgesHz: [Double] = [20_000, 30_000, 40_000, 50_000, 60_000, 70_000, 80_000, 90_000, 100_000]
+    /// AE STFT tensor: the tick's mean Hann-windowed power spectrum in this many
+    /// equal bins from 0 Hz to Nyquist, log10 (0: not computed).
+    public var aeSpectrumBins: Int = 0
     /// Session-time range to cover, s (nil: the whole session).
     public var fromS: Double?
     public var toS: Double?
@@ -28,6 +31,8 @@ public struct FeatureTable: Sendable {
     public var tickTimesS: [Double]
     /// Row-major [ticks x names].
     public var values: [Float]
+    /// Row-major [ticks x aeSpectrumBins] log10 mean power (empty when not asked; NaN without AE).
+    public var aeSpectrum: [Float] = []
     public var count: Int { tickTimesS.count }
     public func row(_ k: Int) -> ArraySlice<Float> { values[(k * names.count)..<((k + 1) * names.count)] }
     public func column(_ name: String) -> [Float]? {
@@ -84,6 +89,8 @@ public enum FeatureExtractor {
         var bandPower = [Double](repeating: 0, count: ticks * nb)
         var bandFrames = [Int](repeating: 0, count: ticks)
         var rmsSum = [Double](repeating: 0, count: ticks), rmsN = [Int](repeating: 0, count: ticks)
+        let sb = o.aeSpectrumBins
+        var spec = [Double](repeating: 0, count: ticks * sb)
         if let ae, let fmt = SampleFormat(rawValue: ae.sampleFormat ?? "") {
             let fft = FFT(size: o.fftSize)
             let rate = ae.nominalRateHz
@@ -119,6 +126,9 @@ public enum FeatureExtractor {
                     if kk >= 0 && kk < ticks {
                         let p = fft.powerSpectrum(carry[off..<(off + o.fftSize)])
                         for (bin, b) in bandOfBin.enumerated() where b >= 0 { bandPower[kk * nb + b] += p[bin] }
+                        if sb > 0 {
+                            for bin in 0..<(o.fftSize / 2) { spec[kk * sb + bin * sb / (o.fftSize / 2)] += p[bin] }
+                        }
                         bandFrames[kk] += 1
                     }
                     off += o.fftSize
@@ -191,6 +201,14 @@ public enum FeatureExtractor {
             if let progress, k % 500 == 0 { progress(Double(k) / Double(ticks)) }
         }
         progress?(1)
-        return FeatureTable(names: names, tickTimesS: (0..<ticks).map { Double(tickEnd($0)) / 1e9 }, values: values)
+        var table = FeatureTable(names: names, tickTimesS: (0..<ticks).map { Double(tickEnd($0)) / 1e9 }, values: values)
+        if sb > 0 {
+            let perBin = Double(o.fftSize / 2) / Double(sb)
+            table.aeSpectrum = (0..<(ticks * sb)).map { i in
+                let k = i / sb
+                return bandFrames[k] > 0 ? Float(log10(spec[i] / Double(bandFrames[k]) / perBin + 1e-30)) : .nan
+            }
+        }
+        return table
     }
 }

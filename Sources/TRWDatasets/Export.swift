@@ -16,6 +16,8 @@ public struct ExportOptions: Sendable {
     public var labelAuthor: String?
     /// Optional IR tensors downsampled (block mean) to this size, °C as float16.
     public var irFrameSize: (width: Int, height: Int)?
+    /// Optional AE STFT tensors: bins of the per-tick mean spectrum (0: none).
+    public var aeSpectrumBins: Int { get { features.aeSpectrumBins } set { features.aeSpectrumBins = newValue } }
     public init() {}
 }
 
@@ -61,6 +63,7 @@ public enum DatasetExporter {
         let post = try w("post_onset", .bool)
         let mask = try w("mask", .bool)
         let ir = try o.irFrameSize.map { try w("ir_frames_c", .float16, [$0.height, $0.width]) }
+        let aeSpec = o.aeSpectrumBins > 0 ? try w("ae_stft_log10", .float32, [o.aeSpectrumBins]) : nil
         var sUUID: [String] = [], sName: [String] = [], sChem: [String] = [], sCap: [Double] = [], sFormat: [String] = []
         var sOnset: [Double] = [], sHasOnset: [Bool] = [], sTicks: [Int32] = [], sLabelSet: [String] = []
         var total = 0
@@ -82,6 +85,7 @@ public enum DatasetExporter {
             try within.append(table.tickTimesS.map { t -> Int8 in onset.map { t >= $0 - o.horizonS ? 1 : 0 } ?? 0 })
             try post.append(table.tickTimesS.map { t in onset.map { t >= $0 } ?? false })
             try mask.append(table.tickTimesS.map { t in !excluded.contains { t >= $0.0 && t <= $0.1 } })
+            if let aeSpec { try aeSpec.append(table.aeSpectrum) }
             if let ir, let size = o.irFrameSize {
                 try appendFrames(r, ticks: table.tickTimesS, size: size, to: ir)
             }
@@ -113,16 +117,19 @@ public enum DatasetExporter {
             "format": "trw-dataset-1", "rate_hz": String(o.features.rateHz), "horizon_s": String(o.horizonS),
             "label_method": o.labelMethod ?? "any", "label_author": o.labelAuthor ?? "any",
             "ir_frame_size": o.irFrameSize.map { "\($0.width)x\($0.height)" } ?? "none",
+            "ae_stft_bins": String(o.aeSpectrumBins), "ae_stft_fft_size": String(o.features.fftSize),
         ])
         try meta.append(strings: [metaText])
         try meta.finish()
         for x in [features, tS, sessionIndex, tto, within, post, mask] { try x.finish() }
         try ir?.finish()
+        try aeSpec?.finish()
         var members = ["features", "feature_names", "t_s", "session_index", "time_to_onset_s", "runaway_within_horizon",
                        "post_onset", "mask", "session_uuid", "session_name", "session_cell_chemistry", "session_cell_format",
                        "session_cell_capacity_ah", "session_onset_s", "session_has_onset", "session_ticks", "session_label_set",
                        "meta_json"]
         if ir != nil { members.append("ir_frames_c") }
+        if aeSpec != nil { members.append("ae_stft_log10") }
         try NPZArchive.write(members: members.map { ($0, "\(tmp)/\($0).npy") }, to: outPath)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: outPath)[.size] as? NSNumber)?.int64Value ?? 0
         return ExportReport(path: outPath, sessions: paths.count, ticks: total, features: nf, bytes: bytes,

@@ -30,9 +30,13 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "Add IR frame tensors downsampled to WxH, e.g. 64x48 or 160x120.")
     var irFrames: String?
 
+    @Option(name: .long, help: "Add AE STFT tensors: the tick's mean spectrum in N bins up to Nyquist (e.g. 64).")
+    var aeStft: Int = 0
+
     func validate() throws {
         if !(rate > 0 && rate <= 1000) { throw ValidationError("--rate must be in (0, 1000] ticks per second, got \(rate)") }
         if !(horizon > 0) { throw ValidationError("--horizon must be positive seconds, got \(horizon)") }
+        if !(0...512).contains(aeStft) { throw ValidationError("--ae-stft must be 0 (none) to 512 bins, got \(aeStft)") }
         if let f = irFrames, Self.size(f) == nil { throw ValidationError("--ir-frames expects WxH such as 64x48, got '\(f)'") }
     }
 
@@ -49,6 +53,7 @@ struct ExportCommand: ParsableCommand {
         o.labelMethod = labelMethod
         o.labelAuthor = labelAuthor
         o.irFrameSize = irFrames.flatMap(Self.size)
+        o.aeSpectrumBins = aeStft
         var last = -1
         let report = try DatasetExporter.export(sessions: sessions, to: out, options: o) { path, f in
             let pct = Int(f * 100)

@@ -26,7 +26,7 @@ def dataset():
         trw("label", "add", "sessions/a.sqlite", "exclude", "1.0", "--to", "1.5", "--author", "ana", cwd=d)
         out = os.path.join(d, "ds.npz")
         trw("export", "sessions/a.sqlite", "sessions/b.sqlite", "--out", out, "--rate", "10",
-            "--horizon", "2", "--ir-frames", "16x12", cwd=d)
+            "--horizon", "2", "--ir-frames", "16x12", "--ae-stft", "32", cwd=d)
         with np.load(out) as z:
             arrays = {k: z[k] for k in z.files}
         bms = {}
@@ -92,3 +92,17 @@ def test_ir_tensor_is_the_frame_in_celsius(dataset):
     ok = ~np.isnan(mean)
     # Block means of equal-size blocks average back to the frame mean (float16 rounding: 0.05 K).
     assert np.allclose(ir[ok].reshape(ok.sum(), -1).mean(axis=1), mean[ok], atol=0.05)
+
+
+def test_ae_stft_tensor(dataset):
+    a, _ = dataset
+    spec = a["ae_stft_log10"]
+    assert spec.shape == (a["features"].shape[0], 32) and spec.dtype == np.float32
+    ok = ~np.isnan(spec).any(axis=1)
+    assert ok.sum() > 0.9 * len(ok)
+    # The synthetic AE: a 50 kHz tone sampled at 96 kHz aliases to 46 kHz (bin 30 of 32 bins
+    # of 1.5 kHz); a 35 kHz burst every 0.5 s (bin 23) dominates the 10 Hz ticks holding one.
+    peak = np.argmax(spec[ok], axis=1)
+    assert set(peak) <= {23, 30}
+    burst_share = (peak == 23).mean()
+    assert 0.1 <= burst_share <= 0.3, burst_share  # 2 of 10 ticks per second
