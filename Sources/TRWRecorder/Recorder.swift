@@ -111,6 +111,8 @@ public final class Recorder: @unchecked Sendable {
     private let rowsWritten = ManagedAtomic<Int64>(0)
     private let fileBytes = ManagedAtomic<Int64>(0)
     private let maxTNs = ManagedAtomic<Int64>(0)
+    /// Events refused because their stream key was never declared (a source bug).
+    private let undeclared = ManagedAtomic<Int64>(0)
     private let stateLock = NSLock()
     private var writerError: String?
     private var sourceErrors: [String] = []
@@ -270,6 +272,14 @@ public final class Recorder: @unchecked Sendable {
         let status: SessionRecord.Status = werr != nil ? .aborted : .complete
         var detail = werr ?? (rule.map { "stopped by rule: \($0)" } ?? (interrupted ? "stopped by operator" : ""))
         if werr == nil && !serrs.isEmpty { detail = "source errors: " + serrs.joined(separator: "; ") }
+        let stray = undeclared.load(ordering: .relaxed)
+        if stray > 0 {
+            detail += (detail.isEmpty ? "" : "; ") + "\(stray) events on undeclared streams were dropped"
+            var b = WriteBatch()
+            b.gaps = [GapRecord(streamId: nil, kind: "undeclared_stream", startTNs: 0, endTNs: nil, lostCount: stray,
+                                detail: "a source emitted events on a stream key it did not declare")]
+            try? writer.write(b)
+        }
         for lane in laneOrder {
             if let json = lane.finalClockModelJSON {
                 do { try writer.setClockModel(streamId: lane.streamId, method: "online", modelJSON: json) } catch {
@@ -307,7 +317,12 @@ public final class Recorder: @unchecked Sendable {
 
     fileprivate func accept(_ event: SourceEvent, stream key: String, mode: EmitMode) -> Bool {
         guard let lane = lanes[key] else {
-            preconditionFailure("source emitted on undeclared stream '\(key)'")
+            // A source bug must not take the recording down: refuse the event and say so.
+            let count = undeclared.wrappingIncrementThenLoad(ordering: .relaxed)
+            if count == 1 || count % 1000 == 0 {
+                logger.error("event on a stream the source did not declare; dropped", metadata: ["stream": "\(key)", "dropped": "\(count)"])
+            }
+            return false
         }
         if stateLock.withLock({ writerError != nil }) {
             lane.countDrop(hostNs: HostClock.monotonicNanoseconds())

@@ -128,3 +128,29 @@ func record(_ source: any Source, dir: TemporaryDirectory, configure: (inout Rec
         #expect(try reader.session().status == .complete)
     }
 }
+
+@Suite struct SourceBugTests {
+    @Test func eventsOnUndeclaredStreamsAreCountedNotFatal() throws {
+        final class Buggy: Source, @unchecked Sendable {
+            let name = "buggy"
+            var streams: [StreamDescriptor] { [StreamDescriptor(key: "bms0", kind: .bms, device: "x", format: "kv", nominalRateHz: 1)] }
+            func run(into sink: any SampleSink) throws {
+                let h = HostClock.monotonicNanoseconds()
+                sink.emit(.bms(BMSSample(hostArrivalNs: h, voltageV: 4, raw: "V=4")), stream: "bms0", mode: .blockIfFull)
+                for _ in 0..<3 { sink.emit(.bms(BMSSample(hostArrivalNs: h, voltageV: 4, raw: "V=4")), stream: "typo0", mode: .blockIfFull) }
+            }
+            func stop() {}
+        }
+        let dir = TemporaryDirectory()
+        var o = RecorderOptions(name: "t", outputPath: dir.file("s.sqlite"), rigName: "t")
+        o.realTime = false
+        let r = Recorder(sources: [Buggy()], options: o)
+        try r.start()
+        let res = r.wait()
+        #expect(res.status == .complete)
+        #expect(res.detail.contains("3 events on undeclared streams"))
+        let reader = try SessionReader(path: o.outputPath)
+        #expect(try reader.bmsSamples().count == 1)
+        #expect(try reader.gaps().contains { $0.kind == "undeclared_stream" && $0.lostCount == 3 })
+    }
+}
