@@ -141,6 +141,8 @@ public final class CellSimulation {
     private var kSEI: [Double]
     private var kNE: [Double]
     private var kPE: [Double]
+    /// Effective cathode enthalpy per cell (channels weighted by their rates), J/m3.
+    private var hPE: [Double]
     private var kE: [Double]
     private let hotspotIndex: Int
     private var ventCoolingW: Double = 0
@@ -174,7 +176,7 @@ public final class CellSimulation {
         alpha = [Double](repeating: reactions.alpha0, count: n)
         cE = [Double](repeating: reactions.cE0, count: n)
         q = [Double](repeating: 0, count: n)
-        kSEI = q; kNE = q; kPE = q; kE = q
+        kSEI = q; kNE = q; kPE = q; kE = q; hPE = q
         soc = scenario.testProtocol.startSOC
         voltage = electro.ocv(soc: soc)
         // Current-density weight: 1 + s * Gaussian at the hotspot (sigma 8 % of the width), mean 1.
@@ -267,12 +269,12 @@ public final class CellSimulation {
         // Work on local arrays (swapped out of the class) so the hot loops run on
         // unsafe buffers without per-access exclusivity checks.
         var S = [Double](), N = [Double](), Z = [Double](), A = [Double](), E = [Double](), Q = [Double]()
-        var KS = [Double](), KN = [Double](), KP = [Double](), KE = [Double]()
+        var KS = [Double](), KN = [Double](), KP = [Double](), KE = [Double](), HP = [Double]()
         swap(&S, &cSEI); swap(&N, &cNE); swap(&Z, &tSEI); swap(&A, &alpha); swap(&E, &cE); swap(&Q, &q)
-        swap(&KS, &kSEI); swap(&KN, &kNE); swap(&KP, &kPE); swap(&KE, &kE)
+        swap(&KS, &kSEI); swap(&KN, &kNE); swap(&KP, &kPE); swap(&KE, &kE); swap(&HP, &hPE)
         defer {
             swap(&S, &cSEI); swap(&N, &cNE); swap(&Z, &tSEI); swap(&A, &alpha); swap(&E, &cE); swap(&Q, &q)
-            swap(&KS, &kSEI); swap(&KN, &kNE); swap(&KP, &kPE); swap(&KE, &kE)
+            swap(&KS, &kSEI); swap(&KN, &kNE); swap(&KP, &kPE); swap(&KE, &kE); swap(&HP, &hPE)
         }
         var maxRate = 0.0 // K/s
         // Over-delithiated cathodes react with electrolyte at lower temperature
@@ -284,6 +286,11 @@ public final class CellSimulation {
         let aN = r.negative.frequencyFactor, eN = r.negative.activationEnergy / gasConstant
         let aP = r.positive.frequencyFactor * cathodeFactor, eP = r.positive.activationEnergy / gasConstant
         let aE = r.electrolyte.frequencyFactor, eE = r.electrolyte.activationEnergy / gasConstant
+        // Second cathode channel (Hu 2020 NCM), same conversion alpha; zero when absent.
+        let aP2 = (r.positive2?.frequencyFactor ?? 0) * cathodeFactor
+        let eP2 = (r.positive2?.activationEnergy ?? 0) / gasConstant
+        let hP2 = (r.positive2?.enthalpy ?? 0) * (r.positive2?.content ?? 0)
+        let pMinK = r.positiveMinK
         let sameSN = eS == eN
         let invT0 = 1 / r.tSEI0
         heat.temperature.withUnsafeBufferPointer { T in
@@ -291,18 +298,23 @@ public final class CellSimulation {
             A.withUnsafeBufferPointer { A in E.withUnsafeBufferPointer { E in
             KS.withUnsafeMutableBufferPointer { KS in KN.withUnsafeMutableBufferPointer { KN in
             KP.withUnsafeMutableBufferPointer { KP in KE.withUnsafeMutableBufferPointer { KE in
+            HP.withUnsafeMutableBufferPointer { HP in
                 for k in 0..<n {
                     let i = 1 / T[k]
                     let es = exp(-eS * i)
                     let ks = aS * es
                     let kn = aN * (sameSN ? es : exp(-eN * i)) * exp(-Z[k] * invT0)
-                    let kp = aP * exp(-eP * i)
+                    let active = T[k] >= pMinK
+                    let kp1 = active ? aP * exp(-eP * i) : 0
+                    let kp2 = active && aP2 > 0 ? aP2 * exp(-eP2 * i) : 0
+                    let kp = kp1 + kp2
+                    let hp = kp > 0 ? (hP * kp1 + hP2 * kp2) / kp : hP
                     let ke = aE * exp(-eE * i)
-                    KS[k] = ks; KN[k] = kn; KP[k] = kp; KE[k] = ke
-                    let qr = hS * ks * S[k] + hN * kn * N[k] + hP * kp * A[k] * (1 - A[k]) + hE * ke * E[k]
+                    KS[k] = ks; KN[k] = kn; KP[k] = kp; KE[k] = ke; HP[k] = hp
+                    let qr = hS * ks * S[k] + hN * kn * N[k] + hp * kp * A[k] * (1 - A[k]) + hE * ke * E[k]
                     maxRate = max(maxRate, qr / rc)
                 }
-            }}}}}}}}}
+            }}}}}}}}}}
         }
         var dt = maxDt
         if maxRate * dt > maxRisePerSubstepK { dt = max(minSubstepS, maxRisePerSubstepK / maxRate) }
@@ -317,6 +329,7 @@ public final class CellSimulation {
         A.withUnsafeMutableBufferPointer { A in E.withUnsafeMutableBufferPointer { E in Q.withUnsafeMutableBufferPointer { Q in
         KS.withUnsafeBufferPointer { KS in KN.withUnsafeBufferPointer { KN in
         KP.withUnsafeBufferPointer { KP in KE.withUnsafeBufferPointer { KE in
+        HP.withUnsafeBufferPointer { HP in
             for k in 0..<n {
                 let s0 = S[k]
                 let xs = KS[k] * dt
@@ -339,12 +352,12 @@ public final class CellSimulation {
                 let e1 = e0 * (xe < 1e-6 ? 1 - xe + 0.5 * xe * xe : exp(-xe))
                 let dE = e0 - e1
                 S[k] = s1; N[k] = n1; Z[k] += dN; A[k] = a1; E[k] = e1
-                let qv = (hS * dS + hN * dN + hP * dA + hE * dE) * invDt
+                let qv = (hS * dS + hN * dN + HP[k] * dA + hE * dE) * invDt
                 Q[k] = qv
                 reactJ += qv
                 gas += gS * dS + gN * dN + gE * dE
             }
-        }}}}}}}}}}
+        }}}}}}}}}}}
         reactionPowerW = reactJ * vCell
         gas *= vCell / dt
 

@@ -60,6 +60,10 @@ public struct ReactionSet: Sendable, Equatable, Codable {
     public var alpha0: Double
     /// Initial electrolyte fraction c_e0 (1).
     public var cE0: Double
+    /// A second cathode channel sharing the conversion alpha (Hu et al. 2020 NCM), or nil.
+    public var positive2: ArrheniusReaction?
+    /// The cathode channels are active only at or above this temperature, K (0: always).
+    public var positiveMinK: Double = 0
 
     public init(sei: ArrheniusReaction, negative: ArrheniusReaction, positive: ArrheniusReaction,
                 electrolyte: ArrheniusReaction, cSEI0: Double, cNE0: Double, tSEI0: Double, alpha0: Double, cE0: Double) {
@@ -72,6 +76,7 @@ public struct ReactionSet: Sendable, Equatable, Codable {
         self.tSEI0 = tSEI0
         self.alpha0 = alpha0
         self.cE0 = cE0
+        positive2 = nil
     }
 
     static let kimSEI = ArrheniusReaction(frequencyFactor: 1.667e15, activationEnergy: 1.3508e5, enthalpyJPerG: 257, content: 610.4)
@@ -83,14 +88,21 @@ public struct ReactionSet: Sendable, Equatable, Codable {
     public static let lco = ReactionSet(sei: kimSEI, negative: kimNE, positive: kimPE, electrolyte: kimE,
                                         cSEI0: 0.15, cNE0: 0.75, tSEI0: 0.033, alpha0: 0.04, cE0: 1)
 
-    /// NCM / graphite. Anode and electrolyte as Kim 2007; the positive reaction is an
-    /// NCM-like set (later onset, larger heat) in the spirit of Hu et al. 2020 (ACS Omega).
-    /// NOT verified against Hu et al. 2020: A 2.0e14 1/s, Ea 1.55e5 J/mol, H 600 J/g are
-    /// engineering estimates giving a cathode onset near 200-220 degC (see docs/simulator.md).
-    public static let ncm = ReactionSet(
-        sei: kimSEI, negative: kimNE,
-        positive: ArrheniusReaction(frequencyFactor: 2.0e14, activationEnergy: 1.55e5, enthalpyJPerG: 600, content: 1221),
-        electrolyte: kimE, cSEI0: 0.15, cNE0: 0.75, tSEI0: 0.033, alpha0: 0.04, cE0: 1)
+    /// NCM / graphite after Hu et al. 2020 (ACS Omega, doi 10.1021/acsomega.0c01862): SEI,
+    /// anode and electrolyte as Kim 2007; the NCM cathode as two parallel channels sharing
+    /// one conversion alpha (alpha0 0.04, f = alpha(1 - alpha), W_p 1221 kg/m3), active at
+    /// T >= 393.15 K: A 1.75e9 1/s, Ea 1.1495e5 J/mol, H 77 J/g and A 1.077e12 1/s,
+    /// Ea 1.5888e5 J/mol, H 84 J/g. Values checked against public transcriptions of the
+    /// paper (not the PDF); see docs/simulator.md.
+    public static let ncm: ReactionSet = {
+        var r = ReactionSet(
+            sei: kimSEI, negative: kimNE,
+            positive: ArrheniusReaction(frequencyFactor: 1.75e9, activationEnergy: 1.1495e5, enthalpyJPerG: 77, content: 1221),
+            electrolyte: kimE, cSEI0: 0.15, cNE0: 0.75, tSEI0: 0.033, alpha0: 0.04, cE0: 1)
+        r.positive2 = ArrheniusReaction(frequencyFactor: 1.077e12, activationEnergy: 1.5888e5, enthalpyJPerG: 84, content: 1221)
+        r.positiveMinK = 393.15
+        return r
+    }()
 
     /// LFP-like / graphite: anode and electrolyte as Kim 2007; olivine cathode is far more
     /// stable (little oxygen release). Estimate, not from a verified source:

@@ -18,7 +18,8 @@ func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
     let sim = CellSimulation(scenario: s)
     while sim.time < s.run.durationCapS {
         sim.step(dt: 0.5)
-        if let o = sim.truth.runawayOnsetS, sim.time > o + 60 { break }
+        // Until the runaway has run its course: 30 s past the temperature peak (as the rig stops), at most 10 min.
+        if let o = sim.truth.runawayOnsetS, sim.time > o + 60, sim.time > sim.truth.peakS + 30 || sim.time > o + 600 { break }
     }
     return (s, sim)
 }
@@ -45,7 +46,7 @@ func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
         let sh = try #require(sim.truth.selfHeatingOnsetS)
         #expect(vent < onset && sh < onset, "\(name): vent \(vent), self-heating \(sh), onset \(onset)")
         #expect(sim.truth.peakMaxC > 200, "\(name): peak \(sim.truth.peakMaxC) degC")
-        #expect(sim.voltage < 1.0, "\(name): voltage after runaway \(sim.voltage) V")
+        #expect(sim.voltage < 1.0, "\(name): voltage after runaway \(sim.voltage) V; onset \(onset), separator \(String(describing: sim.truth.separatorFailureS)), peak \(sim.truth.peakMaxC) at \(sim.truth.peakS), end \(sim.time)")
     }
 
     /// Negative controls never cross GB 38031 and stay below the separator melt-down.
