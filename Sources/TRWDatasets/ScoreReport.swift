@@ -1,3 +1,4 @@
+import TRWCore
 import Foundation
 import TRWAnalysis
 import TRWStore
@@ -49,23 +50,21 @@ public struct ScoreReport: Sendable {
     }
 
     static func f(_ v: Double, _ d: Int = 2) -> String { v.isFinite ? String(format: "%.\(d)f", v) : "-" }
-    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-    static func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
 
     public var table: String {
         var lines = [
             "window: alarm counts as detection in [onset - \(Self.f(options.window.earlyS, 0)) s, onset + \(Self.f(options.window.lateS, 0)) s]; alarm when score > \(options.alarm.threshold) for \(options.alarm.k) tick(s)",
-            Self.pad("detector", 12) + Self.lpad("runs", 5) + Self.lpad("pos", 5) + Self.lpad("recall", 8) + Self.lpad("FA", 5)
-                + Self.lpad("FA/run", 8) + Self.lpad("FA/h", 8) + Self.lpad("neg alarmed", 13) + Self.lpad("lead s mean±std", 18)
-                + Self.lpad("median", 8) + Self.lpad("lat p50/p99 µs", 16),
+            "detector".padded(to: 12) + "runs".leftPadded(to: 5) + "pos".leftPadded(to: 5) + "recall".leftPadded(to: 8) + "FA".leftPadded(to: 5)
+                + "FA/run".leftPadded(to: 8) + "FA/h".leftPadded(to: 8) + "neg alarmed".leftPadded(to: 13) + "lead s mean±std".leftPadded(to: 18)
+                + "median".leftPadded(to: 8) + "lat p50/p99 µs".leftPadded(to: 16),
         ]
         for s in scores {
-            lines.append(Self.pad(s.detector, 12) + Self.lpad("\(s.runs)", 5) + Self.lpad("\(s.positives)", 5)
-                         + Self.lpad("\(s.detected)/\(s.positives)", 8) + Self.lpad("\(s.falseAlarms)", 5)
-                         + Self.lpad(Self.f(s.falseAlarmsPerRun), 8) + Self.lpad(Self.f(s.falseAlarmsPerHour), 8)
-                         + Self.lpad("\(s.negativeRunsWithAlarm)/\(s.negativeRuns)", 13)
-                         + Self.lpad(Self.f(s.leadMean, 1) + "±" + Self.f(s.leadStd, 1), 18) + Self.lpad(Self.f(s.leadMedian, 1), 8)
-                         + Self.lpad(Self.f(s.latencyP50Us, 1) + "/" + Self.f(s.latencyP99Us, 1), 16))
+            lines.append(s.detector.padded(to: 12) + ("\(s.runs)").leftPadded(to: 5) + ("\(s.positives)").leftPadded(to: 5)
+                         + ("\(s.detected)/\(s.positives)").leftPadded(to: 8) + ("\(s.falseAlarms)").leftPadded(to: 5)
+                         + (Self.f(s.falseAlarmsPerRun)).leftPadded(to: 8) + (Self.f(s.falseAlarmsPerHour)).leftPadded(to: 8)
+                         + ("\(s.negativeRunsWithAlarm)/\(s.negativeRuns)").leftPadded(to: 13)
+                         + (Self.f(s.leadMean, 1) + "±" + Self.f(s.leadStd, 1)).leftPadded(to: 18) + (Self.f(s.leadMedian, 1)).leftPadded(to: 8)
+                         + (Self.f(s.latencyP50Us, 1) + "/" + Self.f(s.latencyP99Us, 1)).leftPadded(to: 16))
         }
         return lines.joined(separator: "\n")
     }

@@ -44,8 +44,8 @@ public struct Dashboard {
                 last.append(hr.map { String(format: "hits %.1f/s", $0) } ?? String(format: "hits %.0f", h))
             }
             let lost = st.droppedInQueue > 0 ? String(format: "%8d!", st.droppedInQueue) : String(format: "%8d ", 0)
-            lines.append(clip(pad(st.key, 7) + " " + pad(st.kind.rawValue, 8) + " " + r + " " + String(format: "%8d", st.events)
-                              + " " + lost + " " + pad(q, 11) + "  " + last.joined(separator: "  "), width))
+            lines.append(clip(st.key.padded(to: 7) + " " + st.kind.rawValue.padded(to: 8) + " " + r + " " + String(format: "%8d", st.events)
+                              + " " + lost + " " + q.padded(to: 11) + "  " + last.joined(separator: "  "), width))
         }
         let wr = previous.map { dt > 0 ? Double(s.fileBytes - $0.status.fileBytes) / dt : 0 } ?? 0
         var disk = "file \(InfoReport.bytes(s.fileBytes))   write \(InfoReport.bytes(Int64(max(0, wr))))/s"
@@ -70,6 +70,5 @@ public struct Dashboard {
     }
 
     func hms(_ s: Double) -> String { String(format: "%02d:%02d:%02d", Int(s) / 3600, Int(s) % 3600 / 60, Int(s) % 60) }
-    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
     func clip(_ s: String, _ w: Int) -> String { s.count <= w ? s : String(s.prefix(w - 1)) + "…" }
 }

@@ -23,7 +23,7 @@ public enum InfoReport {
         out.append("streams")
         for st in s.streams {
             let r = st.stream
-            var line = "  \(pad(r.key, 6)) \(pad(r.kind, 8)) \(pad(r.device, 16)) "
+            var line = "  \(r.key.padded(to: 6)) \(r.kind.padded(to: 8)) \(r.device.padded(to: 16)) "
             let span = st.durationNs > 0 ? Double(st.durationNs) / 1e9 : 0
             switch r.kind {
             case StreamKind.thermal.rawValue:
@@ -62,14 +62,13 @@ public enum InfoReport {
             out.append("labels")
             for a in s.labels {
                 let end = a.endTNs.map { " – \(fmt(Double($0) / 1e9, 3)) s" } ?? ""
-                out.append("  \(pad(a.label, 20)) t = \(fmt(Double(a.startTNs) / 1e9, 3)) s\(end)   \(a.method) by \(a.author)")
+                out.append("  \(a.label.padded(to: 20)) t = \(fmt(Double(a.startTNs) / 1e9, 3)) s\(end)   \(a.method) by \(a.author)")
             }
         }
         return out.joined(separator: "\n")
     }
 
     static func fmt(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
-    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
     public static func bytes(_ n: Int64) -> String {
         let d = Double(n)
         if d >= 1e9 { return String(format: "%.2f GB", d / 1e9) }

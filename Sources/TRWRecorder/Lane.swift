@@ -91,6 +91,8 @@ final class LaneWorker {
     let frameEncoder: FrameEncoder
     let audioEncoder: PCMEncoder
     private(set) var lastTNs: Int64?
+    /// IR max of the last frame, degC (for the stop rules, without snapshotting the lane).
+    private(set) var lastMaxC: Double?
     /// Live AE hit detection (AE streams only).
     var hitDetector: AEHitDetector?
     /// Recent (first sample index, t_ns) of chunks, to put hits on the time base.
@@ -137,6 +139,7 @@ final class LaneWorker {
             }
             var values: [String: Double] = [:]
             if let cal = lane.descriptor.calibration { values["max_c"] = cal.celsius(stats.maxCounts) }
+            lastMaxC = values["max_c"]
             lane.noteProcessed(tNs: t, values: values)
             if let tap, let cal = lane.descriptor.calibration {
                 tap.frame(tNs: t, maxC: cal.celsius(stats.maxCounts), meanC: cal.kelvin(0) - 273.15 + stats.meanCounts * cal.kelvinPerCount)

@@ -140,6 +140,9 @@ public final class LiveTap: @unchecked Sendable {
         lock.withLock { sendLocked(json) }
     }
 
+    /// Lines slow clients could not take (dropped for them; the session is unaffected).
+    public var droppedLines: Int { lock.withLock { clients.reduce(0) { $0 + $1.dropped } } }
+
     /// Ends the stream (an `end` line) and closes the socket.
     func finish(endTNs: Int64) {
         lock.withLock {

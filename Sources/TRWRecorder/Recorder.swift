@@ -294,7 +294,13 @@ public final class Recorder: @unchecked Sendable {
             detail += (detail.isEmpty ? "" : "; ") + "finalize failed: \(error)"
         }
         fileBytes.store(writer.fileBytes(), ordering: .relaxed)
-        liveTap?.finish(endTNs: maxTNs.load(ordering: .relaxed))
+        if let tap = liveTap {
+            tap.finish(endTNs: maxTNs.load(ordering: .relaxed))
+            if tap.droppedLines > 0 {
+                logger.warning("live stream clients were too slow", metadata: ["dropped_lines": "\(tap.droppedLines)"])
+                detail += (detail.isEmpty ? "" : "; ") + "live stream: \(tap.droppedLines) lines dropped for slow clients (the session is complete)"
+            }
+        }
         return RecordingResult(path: options.outputPath, status: status, detail: detail, final: self.status(), sourceErrors: serrs)
     }
 
@@ -367,7 +373,7 @@ public final class Recorder: @unchecked Sendable {
                 maxTNs.fetchAndMax(t)
                 var fired = stopEngine.observeTime(tNs: t)
                 switch ev {
-                case .thermal: if let c = lane.status().lastValues["max_c"] { fired = fired ?? stopEngine.observeTemperature(tNs: t, celsius: c) }
+                case .thermal: if let c = work.lastMaxC { fired = fired ?? stopEngine.observeTemperature(tNs: t, celsius: c) }
                 case .bms(let b):
                     if let c = b.cellTempsC.max() { fired = fired ?? stopEngine.observeTemperature(tNs: t, celsius: c) }
                     if let v = b.voltageV { fired = fired ?? stopEngine.observeVoltage(tNs: t, volts: v) }
@@ -386,6 +392,7 @@ public final class Recorder: @unchecked Sendable {
     }
 
     private func writerLoop() {
+        let laneById = Dictionary(uniqueKeysWithValues: laneOrder.map { ($0.streamId, $0) })
         var pending = WriteBatch()
         var lastCommit = Date()
         func commit() {
@@ -394,8 +401,8 @@ public final class Recorder: @unchecked Sendable {
                 try writer.write(pending)
                 commits.wrappingIncrement(ordering: .relaxed)
                 rowsWritten.wrappingIncrement(by: Int64(pending.rowCount), ordering: .relaxed)
-                for f in pending.frames { lanes.values.first { $0.streamId == f.streamId }?.addBytes(f.payload.count) }
-                for a in pending.audio { lanes.values.first { $0.streamId == a.streamId }?.addBytes(a.payload.count) }
+                for f in pending.frames { laneById[f.streamId]?.addBytes(f.payload.count) }
+                for a in pending.audio { laneById[a.streamId]?.addBytes(a.payload.count) }
             } catch {
                 let message = "\(error)"
                 logger.critical("writer failed; stopping the recording", metadata: ["error": "\(message)"])

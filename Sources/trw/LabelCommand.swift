@@ -1,3 +1,4 @@
+import TRWCore
 import ArgumentParser
 import Foundation
 import TRWStore
@@ -77,9 +78,9 @@ struct LabelCommand: ParsableCommand {
             }
             print("   id  label                  start_s      end_s  author       method")
             for a in labels {
-                print(lpad("\(a.id!)", 5) + "  " + pad(a.label, 20) + " " + lpad(String(format: "%.3f", Double(a.startTNs) / 1e9), 9)
-                      + " " + lpad(a.endTNs.map { String(format: "%.3f", Double($0) / 1e9) } ?? "-", 10) + "  "
-                      + pad(a.author, 12) + " " + a.method)
+                print(("\(a.id!)").leftPadded(to: 5) + "  " + a.label.padded(to: 20) + " " + (String(format: "%.3f", Double(a.startTNs) / 1e9)).leftPadded(to: 9)
+                      + " " + (a.endTNs.map { String(format: "%.3f", Double($0) / 1e9) } ?? "-").leftPadded(to: 10) + "  "
+                      + a.author.padded(to: 12) + " " + a.method)
             }
         }
     }
@@ -106,8 +107,8 @@ struct LabelCommand: ParsableCommand {
         func run() throws {
             for a in try SessionReader(path: session).annotations(includeHistory: true) {
                 let what = a.deleted ? "deleted" : (a.supersedesId != nil ? "edit of \(a.supersedesId!)" : "new")
-                print(lpad("\(a.id!)", 5) + "  " + pad(a.label, 20) + " " + lpad(String(format: "%.3f", Double(a.startTNs) / 1e9), 9)
-                      + " s  " + pad(a.author, 12) + " " + pad(a.method, 24) + " " + a.createdUtc + "  " + what)
+                print(("\(a.id!)").leftPadded(to: 5) + "  " + a.label.padded(to: 20) + " " + (String(format: "%.3f", Double(a.startTNs) / 1e9)).leftPadded(to: 9)
+                      + " s  " + a.author.padded(to: 12) + " " + a.method.padded(to: 24) + " " + a.createdUtc + "  " + what)
             }
         }
     }

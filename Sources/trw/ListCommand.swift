@@ -1,3 +1,4 @@
+import TRWCore
 import ArgumentParser
 import Foundation
 import TRWRecorder
@@ -22,8 +23,8 @@ struct ListCommand: ParsableCommand {
             print("no sessions in \(directory)/ (record one: trw record --name NAME)")
             return
         }
-        print(pad("session", 28) + " " + pad("status", 10) + " " + pad("started (UTC)", 20) + " " + lpad("duration", 9) + " "
-              + lpad("frames", 7) + " " + lpad("bms", 7) + " " + lpad("labels", 6) + " " + lpad("size", 10))
+        print("session".padded(to: 28) + " " + "status".padded(to: 10) + " " + "started (UTC)".padded(to: 20) + " " + "duration".leftPadded(to: 9) + " "
+              + "frames".leftPadded(to: 7) + " " + "bms".leftPadded(to: 7) + " " + "labels".leftPadded(to: 6) + " " + "size".leftPadded(to: 10))
         for f in files {
             let path = directory + "/" + f
             do {
@@ -31,9 +32,9 @@ struct ListCommand: ParsableCommand {
                 let dur = Double(s.session.endTNs ?? s.streams.compactMap(\.lastTNs).max() ?? 0) / 1e9
                 let frames = s.streams.filter { $0.stream.kind == "thermal" }.reduce(0) { $0 + $1.count }
                 let bms = s.streams.filter { $0.stream.kind == "bms" }.reduce(0) { $0 + $1.count }
-                print(pad(f, 28) + " " + pad(s.session.status.rawValue, 10) + " " + pad(String(s.session.startUtc.prefix(19)), 20) + " "
-                      + lpad(InfoReport.duration(dur), 9) + " " + lpad("\(frames)", 7) + " " + lpad("\(bms)", 7) + " "
-                      + lpad("\(s.labels.count)", 6) + " " + lpad(InfoReport.bytes(s.fileBytes), 10))
+                print(f.padded(to: 28) + " " + s.session.status.rawValue.padded(to: 10) + " " + (String(s.session.startUtc.prefix(19))).padded(to: 20) + " "
+                      + (InfoReport.duration(dur)).leftPadded(to: 9) + " " + ("\(frames)").leftPadded(to: 7) + " " + ("\(bms)").leftPadded(to: 7) + " "
+                      + ("\(s.labels.count)").leftPadded(to: 6) + " " + (InfoReport.bytes(s.fileBytes)).leftPadded(to: 10))
             } catch {
                 print("\(f): \(error)")
             }

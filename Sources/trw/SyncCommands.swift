@@ -1,3 +1,4 @@
+import TRWCore
 import ArgumentParser
 import Foundation
 import TRWRecorder
@@ -14,7 +15,7 @@ struct ResyncCommand: ParsableCommand {
         let results = try SessionSync.resync(path: session)
         for r in results {
             let m = r.moved
-            print("\(pad(r.key, 6)) \(lpad("\(r.samples)", 8)) samples: \(m.changed) moved, mean |Δt| "
+            print("\(r.key.padded(to: 6)) \(("\(r.samples)").leftPadded(to: 8)) samples: \(m.changed) moved, mean |Δt| "
                   + String(format: "%.1f µs, max %.1f µs", m.meanAbsDeltaNs / 1000, Double(m.maxAbsDeltaNs) / 1000)
                   + "; segments \(m.oldSegmentCount) -> \(m.newSegmentCount)")
         }

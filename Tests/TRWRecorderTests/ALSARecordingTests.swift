@@ -92,43 +92,10 @@ import TRWSimulator
         let signal = AESignal.render(frames: frames, channels: ch, sampleRate: Double(rate), format: .s32le,
                                      settings: settings, bursts: bursts, noiseV: 5e-6)
         let dir = TemporaryDirectory()
-        var raw = [UInt8]()
-        raw.reserveCapacity(signal.count * 4)
-        for s in signal { let u = UInt32(bitPattern: s); raw += [UInt8(u & 0xFF), UInt8((u >> 8) & 0xFF), UInt8((u >> 16) & 0xFF), UInt8(u >> 24)] }
-        try Data(raw).write(to: URL(fileURLWithPath: dir.file("in.raw")))
-        try """
-            pcm.trw_rec_test {
-                type file
-                slave.pcm { type null }
-                file "/dev/null"
-                infile "\(dir.file("in.raw"))"
-                format "raw"
-            }
-
-            """.write(toFile: dir.file("asound.conf"), atomically: true, encoding: .utf8)
-        var cfg = ALSACaptureConfig(streamKey: "ae0", device: "trw_rec_test", rateHz: rate, channels: ch, format: .s32le)
-        cfg.frameLimit = Int64(frames)  // the file plugin has no end of file
-        cfg.detector = settings
-        let source = try ALSACaptureSource(config: cfg, alsaConfigOverlay: dir.file("asound.conf"))
-
-        var o = RecorderOptions(name: "alsa", outputPath: dir.file("a.sqlite"), rigName: "alsa file plugin")
-        o.realTime = false
-        let rec = Recorder(sources: [source], options: o)
-        try rec.start()
-        #expect(rec.wait().status == .complete)
-
-        let reader = try SessionReader(path: o.outputPath)
-        let ae = try #require(try reader.stream(key: "ae0"))
+        let (reader, ae) = try recordThroughALSA(signal, rate: rate, channels: ch, settings: settings, dir: dir)
         #expect(ae.aeDetector == settings)
         #expect(ae.properties["alsa.granted_rate"] == "\(rate)")
-        let dec = try PCMDecoder()
-        var stored: [Int32] = []
-        var next: Int64 = 0
-        for c in try reader.audioChunks(streamId: ae.id!) {
-            #expect(c.firstSampleIndex == next, "chunks are contiguous")
-            next += Int64(c.frameCount)
-            stored += try dec.decode([UInt8](c.payload), codec: c.codec, channels: ch, frameCount: c.frameCount)
-        }
+        let stored = try storedPCM(reader, ae, channels: ch)
         #expect(stored.count == signal.count)
         #expect(stored == signal, "stored PCM differs from the input")
 
