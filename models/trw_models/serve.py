@@ -1,0 +1,49 @@
+"""The replay protocol's detector side (schemas/predictor-protocol.md): read replay
+lines on stdin, answer every `tick` with exactly one `{"t", "score"}` line.
+
+A model implements `OnlineModel`: `reset(feature_names)` at the session header and
+`step(features: dict, events: list) -> float` per tick, where `events` are the
+non-tick lines (frames, AE hits, markers) seen since the previous tick."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Protocol
+
+
+class OnlineModel(Protocol):
+    def reset(self, feature_names: list) -> None: ...
+    def step(self, features: dict, events: list) -> float: ...
+
+
+def run(model: OnlineModel, inp=sys.stdin, out=sys.stdout) -> int:
+    events: list = []
+    ticks = 0
+    for raw in inp:
+        raw = raw.strip()
+        if not raw:
+            continue
+        try:
+            e = json.loads(raw)
+        except json.JSONDecodeError as err:
+            print(f"trw_models serve: bad input line ({err}): {raw[:80]}", file=sys.stderr)
+            continue
+        kind = e.get("type")
+        if kind == "session":
+            model.reset(list(e.get("feature_names", [])))
+            events = []
+        elif kind == "tick":
+            feats = {k: (math.nan if v is None else float(v)) for k, v in e.get("features", {}).items()}
+            s = float(model.step(feats, events))
+            if not math.isfinite(s):
+                s = 0.0
+            out.write(json.dumps({"t": e["t"], "score": min(1.0, max(0.0, s))}) + "\n")
+            out.flush()
+            events = []
+            ticks += 1
+        elif kind == "end":
+            break
+        else:
+            events.append(e)
+    return ticks
