@@ -65,7 +65,10 @@ let package = Package(
             ]
         ),
         // Per-tick features, detectors and scoring (shared by export, replay, predict, annotate).
-        .target(name: "TRWAnalysis", dependencies: ["TRWCore", "TRWStore", "TRWCodec"]),
+        .systemLibrary(name: "CZlib"),
+        .target(name: "TRWAnnotate", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis"]),
+        .testTarget(name: "TRWAnnotateTests", dependencies: ["TRWAnnotate", "TRWAnalysis", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWTestSupport"]),
+        .target(name: "TRWAnalysis", dependencies: ["TRWCore", "TRWStore", "TRWCodec", "CZlib"]),
         // Datasets out (NPZ), streams out (JSON Lines replay).
         .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWCodec", "TRWAcoustics"]),
         // V4L2 infrared camera (issue 5): header shim, Swift driver, emulated
@@ -101,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "trw",
             dependencies: [
-                "TRWCore", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync", "TRWCodec",
+                "TRWCore", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync", "TRWCodec", "TRWAnnotate",
                 "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -11,6 +11,8 @@ PKGS=(
   alsa-utils
   libv4l-dev         # V4L2 headers (linux/videodev2.h via linux-libc-dev)
   linux-libc-dev
+  zlib1g-dev         # PNG output (deflate)
+  librsvg2-bin       # rsvg-convert: SVG figures to PNG (trw plot|frame -o X.png)
   ffmpeg             # FFV1 reference in `make bench`
   sox                # independent AE test signals
   tmux               # terminal test of the live dashboard

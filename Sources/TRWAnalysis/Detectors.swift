@@ -77,11 +77,14 @@ public struct VoltageDropDetector: OnlineDetector {
     public var name: String { "vdrop" }
     public var dropV: Double
     var vmax = -Double.infinity
+    /// Last time the voltage was within a tenth of `dropV` of its running maximum: where the drop began.
+    public private(set) var lastNearMaxS: Double?
     public init(dropV: Double = 0.3) { self.dropV = dropV }
     public var parameters: [String: Double] { ["drop_v": dropV] }
     public mutating func step(t: Double, features f: [String: Double]) -> Double {
         guard let v = f["voltage_v"], v.isFinite else { return 0 }
         vmax = max(vmax, v)
+        if v >= vmax - dropV / 10 { lastNearMaxS = t }
         return min(1, max(0, (vmax - v) / dropV * 0.5))
     }
 }

@@ -19,6 +19,10 @@ public struct FeatureOptions: Sendable, Equatable {
     /// Session-time range to cover, s (nil: the whole session).
     public var fromS: Double?
     public var toS: Double?
+    /// false: only what is stored per sample (BMS, frame statistics, AE hits): no frame or
+    /// PCM decoding, so hours of full-rate data take seconds. Pixel- and PCM-derived
+    /// features (gradient, areas, RMS, bands) are then NaN.
+    public var decodePayloads = true
     public init() {}
 }
 
@@ -58,7 +62,7 @@ public enum FeatureExtractor {
                  "ir_max_c", "ir_mean_c", "ir_dmax_c", "ir_max_gradient_c_per_px"]
         n += o.irAreaThresholdsC.map { "ir_area_ge_\(Int($0))c" }
         n += ["ae_hit_rate_hz", "ae_energy_v2s", "ae_max_amplitude_db", "ae_rms_fs"]
-        for i in 0..<(o.aeBandEdgesHz.count - 1) {
+        for i in 0..<max(0, o.aeBandEdgesHz.count - 1) {
             n.append("ae_band_\(Int(o.aeBandEdgesHz[i] / 1000))_\(Int(o.aeBandEdgesHz[i + 1] / 1000))khz_log10")
         }
         return n
@@ -85,13 +89,13 @@ public enum FeatureExtractor {
         func tickEnd(_ k: Int) -> Int64 { startNs + Int64((Double(k + 1) * periodNs).rounded()) }
 
         // Pass 1: audio, streamed chunk by chunk: RMS and STFT band power per tick.
-        let nb = o.aeBandEdgesHz.count - 1
+        let nb = max(0, o.aeBandEdgesHz.count - 1)
         var bandPower = [Double](repeating: 0, count: ticks * nb)
         var bandFrames = [Int](repeating: 0, count: ticks)
         var rmsSum = [Double](repeating: 0, count: ticks), rmsN = [Int](repeating: 0, count: ticks)
         let sb = o.aeSpectrumBins
         var spec = [Double](repeating: 0, count: ticks * sb)
-        if let ae, let fmt = SampleFormat(rawValue: ae.sampleFormat ?? "") {
+        if o.decodePayloads, let ae, let fmt = SampleFormat(rawValue: ae.sampleFormat ?? "") {
             let fft = FFT(size: o.fftSize)
             let rate = ae.nominalRateHz
             let ch = ae.channels ?? 1
@@ -168,7 +172,7 @@ public enum FeatureExtractor {
                 row[j + 2] = abs(irMax - prevIR)
                 prevIR = irMax
                 // Area and gradient need the pixels: decode the tick's frame only.
-                if let rec = try r.frame(streamId: thermal!.id!, nearest: f.tNs), let w = thermal!.width, let h = thermal!.height {
+                if o.decodePayloads, let rec = try r.frame(streamId: thermal!.id!, nearest: f.tNs), let w = thermal!.width, let h = thermal!.height {
                     let px = try fdec.decode([UInt8](rec.payload), codec: rec.codec, width: w, height: h)
                     var maxG: UInt16 = 0
                     for y in 0..<h {

@@ -395,15 +395,18 @@ public struct AnnotationRecord: Codable, Sendable, Equatable, FetchableRecord, M
     public var supersedesId: Int64?
     public var deleted: Bool
     public var note: String
+    /// The set the label belongs to (default: its author), e.g. one per annotator.
+    public var labelSet: String
     public enum CodingKeys: String, CodingKey {
         case id, label, startTNs = "start_t_ns", endTNs = "end_t_ns", author, method, parametersJson = "parameters_json"
-        case createdUtc = "created_utc", supersedesId = "supersedes_id", deleted, note
+        case createdUtc = "created_utc", supersedesId = "supersedes_id", deleted, note, labelSet = "label_set"
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
     public init(id: Int64? = nil, label: String, startTNs: Int64, endTNs: Int64? = nil, author: String, method: String,
                 parametersJson: String = "{}", createdUtc: String = ISOTime.now(), supersedesId: Int64? = nil,
-                deleted: Bool = false, note: String = "") {
+                deleted: Bool = false, note: String = "", labelSet: String? = nil) {
         self.id = id
+        self.labelSet = labelSet ?? author
         self.label = label
         self.startTNs = startTNs
         self.endTNs = endTNs

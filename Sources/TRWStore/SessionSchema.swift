@@ -131,7 +131,7 @@ enum SessionFile {
                 }
             }
             if !readonly {
-                try queue.write { db in try SessionSchema.migrate(db) }
+                try queue.writeWithoutTransaction { db in try SessionSchema.migrate(db) }
             }
             return queue
         } catch {

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import TRWAnalysis
+import TRWAnnotate
+import TRWStore
+
+/// `trw frame`: one IR frame as a figure with a colour bar and its hotspot.
+struct FrameCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "frame",
+        abstract: "Write one IR frame (nearest to a time) as PNG or SVG with a colour bar, the hotspot and its time.")
+
+    @Argument(help: "The session file.") var session: String
+    @Option(name: .long, help: "Time: \(TimeParsing.help).") var at: String
+    @Option(name: [.short, .customLong("out")], help: "Output .png or .svg.") var out: String
+    @Option(name: .long, help: "Thermal stream key (default: the first).") var stream: String?
+    @Option(name: .long, help: "Colour range LO:HI in °C (default: the frame's min:max).") var range: String?
+    @Option(name: .long, help: "Colour map: \(ColorMap.allCases.map(\.rawValue).joined(separator: ", ")).") var cmap: String = "inferno"
+
+    func run() throws {
+        let reader = try SessionReader(path: session)
+        let s = try reader.session()
+        let t = Double(try TimeParsing.parse(at, markers: try reader.markers(), startRealtimeNs: s.startRealtimeNs)) / 1e9
+        let img = try ThermalImage.load(reader, at: t, stream: stream)
+        guard let map = ColorMap(rawValue: cmap) else { throw ValidationError("--cmap: '\(cmap)' is not one of \(ColorMap.allCases.map(\.rawValue))") }
+        var r: (Float, Float)?
+        if let range {
+            let p = range.split(separator: ":").compactMap { Float($0) }
+            guard p.count == 2, p[0] < p[1] else { throw ValidationError("--range wants LO:HI in °C with LO < HI; got '\(range)'") }
+            r = (p[0], p[1])
+        }
+        let svg = try FrameFigure.svg(img, title: "\(s.name): IR frame", range: r, map: map)
+        try SVGRaster.write(svg: svg, to: out)
+        let hs = img.hotspot
+        print(String(format: "wrote %@: %@ frame %lld at %.3f s, max %.1f °C at (%d, %d)", out, img.streamKey, img.sequence, img.tS, hs.c, hs.x, hs.y))
+    }
+}
