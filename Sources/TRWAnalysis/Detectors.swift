@@ -90,14 +90,23 @@ public struct VoltageDropDetector: OnlineDetector {
 }
 
 /// AE burst onset: hit rate above `hitsPerS`, score 0.5 at the threshold.
+/// With `windowS` > 0 the rate is averaged over that many seconds of ticks first.
 public struct AEBurstDetector: OnlineDetector {
     public var name: String { "ae_burst" }
     public var hitsPerS: Double
-    public init(hitsPerS: Double = 20) { self.hitsPerS = hitsPerS }
-    public var parameters: [String: Double] { ["hits_per_s": hitsPerS] }
+    public var windowS: Double
+    var recent: [(t: Double, rate: Double)] = []
+    public init(hitsPerS: Double = 20, windowS: Double = 0) { self.hitsPerS = hitsPerS; self.windowS = windowS }
+    public var parameters: [String: Double] { ["hits_per_s": hitsPerS, "window_s": windowS] }
     public mutating func step(t: Double, features f: [String: Double]) -> Double {
         guard let h = f["ae_hit_rate_hz"], h.isFinite else { return 0 }
-        return min(1, max(0, h / hitsPerS * 0.5))
+        var rate = h
+        if windowS > 0 {
+            recent.append((t, h))
+            while let first = recent.first, first.t <= t - windowS { recent.removeFirst() }
+            rate = recent.reduce(0) { $0 + $1.rate } / Double(recent.count)
+        }
+        return min(1, max(0, rate / hitsPerS * 0.5))
     }
 }
 

@@ -1,85 +1,67 @@
 import Foundation
 import TRWStore
 
-/// Self-heating onset: the cell heats faster than its external heat explains.
+/// Self-heating onset: the cell's heating accelerates while nothing outside it changes.
 ///
-/// During the first `calibrationS` seconds with data, the cell temperature's rate
-/// is fitted by least squares as dT/dt = a·I² + b·(T_amb − T) + c (Joule heat and
-/// exchange with the chamber: the external heat). Afterwards the residual rate
-/// (measured minus fitted) is the heat the cell makes itself; the score is 0.5
-/// when it reaches `thresholdCPerMin` and an alarm needs it held for `holdS`.
+/// Under a steady current and a steady chamber a passive cell approaches equilibrium, so
+/// its heating rate only falls. When the rate (cell thermocouple, `windowS` slope) instead
+/// climbs `thresholdCPerMin` above its lowest value since the external heat last changed,
+/// stays there `holdS`, and the cell is heating (>= `minRateCPerMin`), the extra heat is
+/// the cell's own. The suggested onset is where the rate turned (its minimum). A change of
+/// current (> 5 %) or chamber temperature (> `steadyAmbientCPerMin`) restarts the search.
 public struct SelfHeatingDetector: OnlineDetector {
     public var name: String { "self_heating" }
     public var thresholdCPerMin: Double
+    public var minRateCPerMin: Double
     public var windowS: Double
     public var holdS: Double
-    public var calibrationS: Double
+    public var steadyAmbientCPerMin: Double
     var rate: RateTracker
-    var t0: Double?
-    var ata = [Double](repeating: 0, count: 9), atb = [Double](repeating: 0, count: 3)
-    var fit: [Double]?
+    var ambientRate: RateTracker
+    var firstT: Double?
+    var currentRef: Double?
+    var minRate = Double.infinity
+    var minRateT = 0.0
     var since: Double?
-    /// Start of the residual rise that led to the alarm (the suggested onset).
+    /// Where the heating rate turned upwards before the alarm (the suggested onset).
     public private(set) var riseStartS: Double?
 
-    public init(thresholdCPerMin: Double = 1.0, windowS: Double = 30, holdS: Double = 20, calibrationS: Double = 120) {
+    public init(thresholdCPerMin: Double = 1.0, minRateCPerMin: Double = 0.5, windowS: Double = 60, holdS: Double = 20,
+                steadyAmbientCPerMin: Double = 0.5) {
         self.thresholdCPerMin = thresholdCPerMin
+        self.minRateCPerMin = minRateCPerMin
         self.windowS = windowS
         self.holdS = holdS
-        self.calibrationS = calibrationS
+        self.steadyAmbientCPerMin = steadyAmbientCPerMin
         rate = RateTracker(windowS: windowS)
+        ambientRate = RateTracker(windowS: windowS)
     }
 
     public var parameters: [String: Double] {
-        ["threshold_c_per_min": thresholdCPerMin, "window_s": windowS, "hold_s": holdS, "calibration_s": calibrationS]
+        ["threshold_c_per_min": thresholdCPerMin, "min_rate_c_per_min": minRateCPerMin, "window_s": windowS, "hold_s": holdS,
+         "steady_ambient_c_per_min": steadyAmbientCPerMin, "steady_current_fraction": 0.05]
     }
 
     public mutating func step(t: Double, features f: [String: Double]) -> Double {
-        guard let temp = f["cell_temp_c"], temp.isFinite, let r = rate.add(t: t, v: temp) else { return 0 }
+        guard let temp = f["cell_temp_c"], temp.isFinite, let r0 = rate.add(t: t, v: temp) else { return 0 }
+        if firstT == nil { firstT = t }
+        let r = r0 * 60
+        let ra = f["ambient_c"].flatMap { $0.isFinite ? ambientRate.add(t: t, v: $0) : nil }.map { $0 * 60 } ?? 0
         let i = f["current_a"].flatMap { $0.isFinite ? $0 : nil } ?? 0
-        let amb = f["ambient_c"].flatMap { $0.isFinite ? $0 : nil } ?? temp
-        let x = [i * i, amb - temp, 1.0]
-        if t0 == nil { t0 = t }
-        if t - t0! <= calibrationS {
-            for a in 0..<3 {
-                atb[a] += x[a] * r
-                for b in 0..<3 { ata[a * 3 + b] += x[a] * x[b] }
-            }
+        let currentSteady = currentRef.map { abs(i - $0) <= max(0.05, 0.05 * abs($0)) } ?? false
+        guard t - firstT! >= windowS, currentSteady, abs(ra) < steadyAmbientCPerMin else {
+            currentRef = i
+            minRate = r; minRateT = t; since = nil
             return 0
         }
-        if fit == nil { fit = Self.solve3(ata, atb) }
-        let c = fit!
-        let expected: Double = c[0] * x[0] + c[1] * x[1] + c[2] * x[2]
-        let residualPerMin = (r - expected) * 60
-        if residualPerMin >= thresholdCPerMin {
-            since = since ?? t
-        } else {
-            since = nil
-        }
+        if r < minRate { minRate = r; minRateT = t }
+        let rise = r - minRate
+        if rise >= thresholdCPerMin && r >= minRateCPerMin { since = since ?? t } else { since = nil }
         if let s = since, t - s >= holdS {
-            riseStartS = riseStartS ?? (s - windowS / 2)
+            riseStartS = riseStartS ?? minRateT
             return 1
         }
-        return min(0.49, max(0, residualPerMin / thresholdCPerMin * 0.49))
-    }
-
-    /// Least squares with a ridge so that a column without variation (constant current) is harmless.
-    static func solve3(_ a: [Double], _ b: [Double]) -> [Double] {
-        var m = a
-        let scale = max(1e-12, (m[0] + m[4] + m[8]) / 3)
-        for d in 0..<3 { m[d * 4] += 1e-6 * scale }
-        var aug: [[Double]] = []
-        for r in 0..<3 { aug.append([m[r * 3], m[r * 3 + 1], m[r * 3 + 2], b[r]]) }
-        for c in 0..<3 {
-            let p = (c..<3).max { abs(aug[$0][c]) < abs(aug[$1][c]) }!
-            aug.swapAt(c, p)
-            guard abs(aug[c][c]) > 1e-300 else { return [0, 0, 0] }
-            for r in 0..<3 where r != c {
-                let k = aug[r][c] / aug[c][c]
-                for j in c..<4 { aug[r][j] -= k * aug[c][j] }
-            }
-        }
-        return (0..<3).map { aug[$0][3] / aug[$0][$0] }
+        return min(0.49, max(0, rise / thresholdCPerMin * 0.49))
     }
 }
 
@@ -112,6 +94,21 @@ public struct Suggestion: Sendable, Equatable, Codable {
 public enum SuggestionEngine {
     public static let detectors = ["gb38031", "dtdt", "self_heating", "vdrop", "ae_burst"]
 
+    /// How long a detector's score must stay at or above 0.5 before it suggests (its own
+    /// hold aside): a one-tick blip (sensor hand-over at start, one noisy tick) is not an event.
+    public static let confirmS: [String: Double] = ["dtdt": 2, "vdrop": 1]
+
+    /// The detectors as configured for suggestions: the AE rule looks for the vent's burst
+    /// (50 hits/s over 2 s, an order of magnitude above gas-evolution activity), not the
+    /// hit-rate alarm the scoring baseline uses.
+    public static func makeDetector(_ name: String) -> (any OnlineDetector)? {
+        switch name {
+        case "self_heating": SelfHeatingDetector()
+        case "ae_burst": AEBurstDetector(hitsPerS: 50, windowS: 2)
+        default: DetectorRegistry.make(name)
+        }
+    }
+
     /// What each detector proposes.
     public static func label(for detector: String) -> String {
         switch detector {
@@ -135,9 +132,11 @@ public enum SuggestionEngine {
         var out: [Suggestion] = []
         let period = table.count > 1 ? table.tickTimesS[1] - table.tickTimesS[0] : 1
         for name in names {
-            guard var d: any OnlineDetector = name == "self_heating" ? SelfHeatingDetector() : DetectorRegistry.make(name) else {
+            guard var d = makeDetector(name) else {
                 throw FeatureExtractionError.badOption("unknown suggestion detector '\(name)'; known: \(detectors.joined(separator: ", "))")
             }
+            let hold = confirmS[name] ?? 0
+            var since: Double?
             for k in 0..<table.count {
                 var f: [String: Double] = [:]
                 for (c, n) in table.names.enumerated() {
@@ -145,24 +144,28 @@ public enum SuggestionEngine {
                     if !v.isNaN { f[n] = Double(v) }
                 }
                 let t = table.tickTimesS[k]
-                guard d.step(t: t, features: f) >= 0.5 else { continue }
-                var s = Suggestion(label: label(for: name), tS: t, detectedS: t, detector: name, parameters: d.parameters, note: "")
+                guard d.step(t: t, features: f) >= 0.5 else { since = nil; continue }
+                since = since ?? t
+                guard t - since! >= hold - 1e-9 else { continue }
+                var p = d.parameters
+                if hold > 0 { p["confirm_s"] = hold }
+                var s = Suggestion(label: label(for: name), tS: since!, detectedS: t, detector: name, parameters: p, note: "")
                 switch d {
                 case let g as GB38031Detector:
                     s.tS = (g.riseSince ?? t) - g.rate.windowS
                     s.note = "dT/dt held >= \(g.rateCPerS) degC/s for \(g.holdS) s with a voltage drop or >= \(g.maxTempC) degC"
                 case let x as DTDTDetector:
-                    s.tS = t - x.windowS / 2
+                    s.tS = since! - x.windowS / 2
                     s.note = "dT/dt >= \(x.thresholdCPerS) degC/s over \(x.windowS) s"
                 case let v as VoltageDropDetector:
                     s.tS = v.lastNearMaxS ?? t
                     s.note = "voltage fell \(v.dropV) V below its running maximum (internal short)"
                 case let sh as SelfHeatingDetector:
                     s.tS = sh.riseStartS ?? t
-                    s.note = "heating >= \(sh.thresholdCPerMin) degC/min above the Joule and chamber heat fitted over the first \(Int(sh.calibrationS)) s"
+                    s.note = "heating rate rose \(sh.thresholdCPerMin) degC/min above its minimum at steady current and chamber"
                 case let a as AEBurstDetector:
-                    s.tS = t - period
-                    s.note = "AE hit rate >= \(a.hitsPerS) /s (gas release)"
+                    s.tS = since! - period
+                    s.note = "AE hit rate >= \(a.hitsPerS) /s over \(a.windowS) s (the vent's burst)"
                 default:
                     break
                 }

@@ -73,6 +73,11 @@ public final class SessionReader: Sendable {
         FROM thermal_frame INDEXED BY thermal_frame_stats WHERE stream_id = ? ORDER BY t_ns
         """
 
+    /// SQLite's plan for `frameStatisticSQL` (the overview's cost rests on it naming the covering index).
+    public func frameStatisticQueryPlan() throws -> [String] {
+        try read { db in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + Self.frameStatisticSQL, arguments: [1]).map { $0["detail"] } }
+    }
+
     /// Visits every frame's statistics in time order (t_ns, min, max, mean counts, hotspot x, y)
     /// without materialising records: hours of 50 Hz frames in a fraction of a second.
     public func forEachFrameStatistic(streamId: Int64,
