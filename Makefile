@@ -26,6 +26,7 @@ demo: release
 test: deps
 	$(SWIFT) build --build-tests
 	bash tests/terminal/dashboard-tmux.sh .build/debug/trw
+	bash tests/terminal/annotate-tmux.sh .build/debug/trw
 	python3 -m pytest -q tests/python models/tests
 	$(SWIFT) test --skip-build
 

@@ -113,7 +113,7 @@ let package = Package(
         // `make bench`: ratios against references measured in the same run.
         .executableTarget(
             name: "trw-bench",
-            dependencies: ["TRWCore", "TRWCodec", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync",
+            dependencies: ["TRWCore", "TRWCodec", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync", "TRWAnalysis", "TRWAnnotate",
                            "TRWALSA", "TRWAcoustics", "TRWV4L2", "TRWV4L2Emulation",
                            .product(name: "Logging", package: "swift-log")]
         ),

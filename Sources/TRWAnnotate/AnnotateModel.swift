@@ -211,7 +211,7 @@ public final class AnnotateModel {
     }
 
     func jump(forward: Bool) {
-        let eps = columnS / 2
+        let eps = 1e-6  // every item, however close: several may share a column when zoomed out
         let it = items
         guard let next = forward ? it.first(where: { $0.t > cursor + eps }) : it.last(where: { $0.t < cursor - eps }) else {
             status = forward ? "no more labels, markers or suggestions after the cursor" : "none before the cursor"
@@ -219,7 +219,7 @@ public final class AnnotateModel {
         }
         cursor = next.t
         if cursor < viewFrom || cursor > viewTo { recentre() }
-        if next.kind == "label" { selected = nearestLabel(within: eps * 2) }
+        if next.kind == "label" { selected = nearestLabel(within: 1e-6) }
         status = String(format: "%@: %@ at %.3f s", next.kind, next.text, next.t)
     }
 

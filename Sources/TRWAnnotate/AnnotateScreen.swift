@@ -54,8 +54,8 @@ public struct AnnotateScreen {
         }
         // Header.
         let unsaved = m.unsavedChanges
-        let header = String(format: " trw annotate  %@   view %.1f–%.1f s   cursor %.3f s   set %@%@", m.sessionName, m.viewFrom, m.viewTo, m.cursor, m.labelSet,
-                            unsaved > 0 ? "   ● \(unsaved) unsaved" : "")
+        let header = String(format: " trw annotate  %@  view %.1f–%.1f s  cursor %.3f s%@  set %@", m.sessionName, m.viewFrom, m.viewTo, m.cursor,
+                            unsaved > 0 ? "  ● \(unsaved) unsaved" : "", m.labelSet)
         put(0, 0, header.padded(to: W), fg: 231, bg: 24, bold: true)
 
         // Layout: frame panel on the right when it fits.

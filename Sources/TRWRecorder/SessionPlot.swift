@@ -29,6 +29,8 @@ public enum SessionPlot {
         let bms = try r.bmsSamples()
         let cellT = bms.compactMap { b in b.cellTempC.map { (Double(b.tNs) / 1e9, $0) } }
         if !cellT.isEmpty { temp.append(Series(name: "cell TC", unit: "°C", color: "#ff7f0e", points: cellT)) }
+        let ambT = bms.compactMap { b in b.ambientC.map { (Double(b.tNs) / 1e9, $0) } }
+        if !ambT.isEmpty { temp.append(Series(name: "ambient", unit: "°C", color: "#17becf", points: ambT)) }
         let volts = bms.compactMap { b in b.voltageV.map { (Double(b.tNs) / 1e9, $0) } }
         let amps = bms.compactMap { b in b.currentA.map { (Double(b.tNs) / 1e9, $0) } }
         var hitSeries: [Series] = []
@@ -54,11 +56,26 @@ public enum SessionPlot {
 
     /// Renders panels and event lines to SVG text.
     public static func svg(title: String, panels: [Panel], events: [(t: Double, label: String, color: String)],
-                           width: Int = 1000, panelHeight: Int = 170) -> String {
+                           width: Int = 1000, panelHeight: Int = 170, range: (from: Double, to: Double)? = nil,
+                           spans: [(from: Double, to: Double, label: String)] = []) -> String {
+        var panels = panels
+        var events = events
+        if let range {
+            // Keep one point either side of the window so lines run to its edges.
+            for i in panels.indices {
+                for j in panels[i].series.indices {
+                    let p = panels[i].series[j].points
+                    let a = max(0, (p.firstIndex { $0.t >= range.from } ?? p.count) - 1)
+                    let b = min(p.count, (p.lastIndex { $0.t <= range.to } ?? -1) + 2)
+                    panels[i].series[j].points = a < b ? p[a..<b].map { (max(range.from, min(range.to, $0.t)), $0.v) } : []
+                }
+            }
+            events = events.filter { $0.t >= range.from && $0.t <= range.to }
+        }
         let left = 70.0, right = 20.0, top = 40.0, gapY = 30.0
         let plotW = Double(width) - left - right
         let allT = panels.flatMap { $0.series.flatMap { $0.points.map(\.t) } } + events.map(\.t)
-        let t0 = 0.0, t1 = max(allT.max() ?? 1, 1e-9)
+        let t0 = range?.from ?? 0.0, t1 = range?.to ?? max(allT.max() ?? 1, 1e-9)
         let height = Int(top + Double(panels.count) * (Double(panelHeight) + gapY) + 30)
         var s = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" font-family="sans-serif" font-size="11">
@@ -93,6 +110,11 @@ public enum SessionPlot {
                 let d = pts.map { "\(fmt(x($0.t))),\(fmt(y($0.v)))" }.joined(separator: " ")
                 s += "<polyline fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.3\" points=\"\(d)\"/>\n"
                 s += "<text x=\"\(left + plotW - 4)\" y=\"\(y0 + 13 + Double(j) * 13)\" text-anchor=\"end\" fill=\"\(ser.color)\">\(esc(ser.name))</text>\n"
+            }
+            for sp in spans where sp.to >= t0 && sp.from <= t1 {
+                let a = x(max(t0, sp.from)), b = x(min(t1, sp.to))
+                s += "<rect x=\"\(fmt(a))\" y=\"\(y0)\" width=\"\(fmt(max(0.5, b - a)))\" height=\"\(h)\" fill=\"#999\" fill-opacity=\"0.18\"/>\n"
+                if i == 0 { s += "<text x=\"\(fmt(a + 3))\" y=\"\(y0 + 26)\" fill=\"#666\">\(esc(sp.label))</text>\n" }
             }
             for e in events {
                 s += "<line x1=\"\(fmt(x(e.t)))\" x2=\"\(fmt(x(e.t)))\" y1=\"\(y0)\" y2=\"\(y0 + h)\" stroke=\"\(e.color)\" stroke-dasharray=\"4 3\"/>\n"
@@ -130,15 +152,41 @@ public enum SessionPlot {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
 
-    /// Panels + labels + markers of a session, as SVG.
-    public static func render(_ r: SessionReader) throws -> String {
+    /// Panel keys for `channels`: temperature, voltage, current, ae.
+    public static let panelKeys = ["temperature", "voltage", "current", "ae"]
+
+    static func labelColor(_ label: String) -> String {
+        switch label {
+        case "runaway_onset": "#d62728"
+        case "venting": "#e377c2"
+        case "self_heating_onset": "#ff7f0e"
+        default: "#555"
+        }
+    }
+
+    /// Panels + labels + markers of a session, as SVG; optionally a time window and a subset of panels.
+    public static func render(_ r: SessionReader, from: Double? = nil, to: Double? = nil, channels: [String]? = nil) throws -> String {
         let sess = try r.session()
         var events: [(t: Double, label: String, color: String)] = []
+        var spans: [(from: Double, to: Double, label: String)] = []
         for a in try r.annotations() {
-            events.append((Double(a.startTNs) / 1e9, "\(a.label) (\(a.method))", a.label == "runaway_onset" ? "#d62728" : "#555"))
+            if let e = a.endTNs, e > a.startTNs {
+                spans.append((Double(a.startTNs) / 1e9, Double(e) / 1e9, "\(a.label) (\(a.labelSet))"))
+            } else {
+                events.append((Double(a.startTNs) / 1e9, "\(a.label) (\(a.method))", labelColor(a.label)))
+            }
         }
         for m in try r.markers() { events.append((Double(m.tNs) / 1e9, m.text, "#1f77b4")) }
         let cell = sess.cell.map { " — \($0.chemistry) \(String(format: "%.1f", $0.capacityAh)) Ah \($0.format)" } ?? ""
-        return svg(title: "\(sess.name)\(cell)\(sess.protocol.map { ", \($0)" } ?? "")", panels: try panels(r), events: events)
+        var ps = try panels(r)
+        if let channels {
+            for c in channels where !panelKeys.contains(c) {
+                throw SessionStoreError.notASession(path: r.path, reason: "no panel '\(c)' to plot; panels: \(panelKeys.joined(separator: ", "))")
+            }
+            ps = zip(panelKeys, ps).filter { channels.contains($0.0) }.map(\.1)
+        }
+        let end = Double(sess.endTNs ?? 0) / 1e9
+        let range: (Double, Double)? = (from != nil || to != nil) ? (from ?? 0, to ?? max(end, (from ?? 0) + 1)) : nil
+        return svg(title: "\(sess.name)\(cell)\(sess.protocol.map { ", \($0)" } ?? "")", panels: ps, events: events, range: range, spans: spans)
     }
 }

@@ -73,6 +73,17 @@ public final class SessionReader: Sendable {
         FROM thermal_frame INDEXED BY thermal_frame_stats WHERE stream_id = ? ORDER BY t_ns
         """
 
+    /// The reference path for benchmarks: the same statistics read from the table rows, not the index.
+    public func forEachFrameStatisticFromTable(streamId: Int64, _ body: () throws -> Void) throws {
+        try read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT t_ns, min_counts, max_counts, mean_counts, hotspot_x, hotspot_y
+                FROM thermal_frame NOT INDEXED WHERE stream_id = ? ORDER BY rowid
+                """, arguments: [streamId])
+            while try rows.next() != nil { try body() }
+        }
+    }
+
     /// SQLite's plan for `frameStatisticSQL` (the overview's cost rests on it naming the covering index).
     public func frameStatisticQueryPlan() throws -> [String] {
         try read { db in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + Self.frameStatisticSQL, arguments: [1]).map { $0["detail"] } }

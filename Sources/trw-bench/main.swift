@@ -1,6 +1,6 @@
 // `make bench`: every benchmark prints ratios against a reference measured in
 // the same run (never pass/fail on absolute time alone).
-// `trw-bench NAME` runs one section: codec, ingest, simulator, sync, simsync, v4l2, alsa, recording.
+// `trw-bench NAME` runs one section: codec, ingest, simulator, sync, simsync, v4l2, alsa, overview, recording.
 import Foundation
 
 let only = CommandLine.arguments.dropFirst().first
@@ -18,4 +18,5 @@ section("sync") { try runSyncBench() }
 section("simsync") { try runSimSyncBench() }
 section("v4l2") { try runV4L2Bench() }
 section("alsa") { try runALSABench() }
+section("overview") { try runOverviewBench() }
 section("recording") { try runRecordingBench() }

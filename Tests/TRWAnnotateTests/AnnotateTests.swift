@@ -113,7 +113,8 @@ func truth(_ r: SessionReader, _ label: String) throws -> Double? {
         // Move it: the edit supersedes the stored row, which stays in the history.
         let m2 = try model(path)
         for ch in "g452.5\r" { try m2.handle(ch == "\r" ? .enter : .char(ch)) }
-        try m2.handle(.char("N"))  // back to the label at 450 s
+        // Back to the label at 450 s: N visits every label, marker and suggestion on the way.
+        for _ in 0..<m2.items.count where abs(m2.cursor - 450) > 1e-6 { try m2.handle(.char("N")) }
         #expect(abs(m2.cursor - 450) < 1e-6)
         for ch in "g452.5\r" { try m2.handle(ch == "\r" ? .enter : .char(ch)) }
         try m2.handle(.char("m"))
@@ -139,7 +140,8 @@ func truth(_ r: SessionReader, _ label: String) throws -> Double? {
         let m = try model(path)
         let gb = try #require(m.suggestions.first { $0.detector == "gb38031" })
         m.cursor = 0
-        while abs(m.cursor - gb.tS) > 1e-9 { try m.handle(.char("n")); if m.cursor >= m.overview.durationS { break } }
+        for _ in 0..<m.items.count where abs(m.cursor - gb.tS) > 1e-9 { try m.handle(.char("n")) }
+        #expect(abs(m.cursor - gb.tS) < 1e-9, "n never reached the GB 38031 suggestion")
         try m.handle(.char("a"))
         try m.handle(.char("w"))
         let l = try #require(try SessionReader(path: path).annotations(set: "ana").first)
