@@ -31,7 +31,8 @@ public final class AnnotateModel {
     public let reader: SessionReader
     public let overview: Overview
     public let markers: [MarkerRecord]
-    public let suggestions: [Suggestion]
+    /// Detector suggestions; `trw annotate` fills them in from a background thread after the first screen.
+    public var suggestions: [Suggestion]
     public let author: String
     public let labelSet: String
     public let sessionName: String

@@ -80,7 +80,7 @@ public enum SessionPlot {
         var s = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" font-family="sans-serif" font-size="11">
             <rect width="100%" height="100%" fill="white"/>
-            <text x="\(left)" y="22" font-size="15" font-weight="bold">\(esc(title))</text>
+            <text x="\(left)" y="22" font-size="14" font-weight="bold" textLength="\(fmt(min(plotW, Double(title.count) * 8)))" lengthAdjust="spacingAndGlyphs">\(esc(title))</text>
 
             """
         func x(_ t: Double) -> Double { left + (t - t0) / (t1 - t0) * plotW }
@@ -116,10 +116,16 @@ public enum SessionPlot {
                 s += "<rect x=\"\(fmt(a))\" y=\"\(y0)\" width=\"\(fmt(max(0.5, b - a)))\" height=\"\(h)\" fill=\"#999\" fill-opacity=\"0.18\"/>\n"
                 if i == 0 { s += "<text x=\"\(fmt(a + 3))\" y=\"\(y0 + 26)\" fill=\"#666\">\(esc(sp.label))</text>\n" }
             }
-            for e in events {
+            // Labels closer than 12 px share one caption (the first, with how many more).
+            var lastTextX = -Double.infinity
+            let sorted = events.sorted { $0.t < $1.t }
+            for (k, e) in sorted.enumerated() {
                 s += "<line x1=\"\(fmt(x(e.t)))\" x2=\"\(fmt(x(e.t)))\" y1=\"\(y0)\" y2=\"\(y0 + h)\" stroke=\"\(e.color)\" stroke-dasharray=\"4 3\"/>\n"
-                if i == 0 {
-                    s += "<text x=\"\(fmt(x(e.t) + 3))\" y=\"\(y0 + h - 4)\" fill=\"\(e.color)\" transform=\"rotate(-90 \(fmt(x(e.t) + 3)) \(y0 + h - 4))\">\(esc(e.label))</text>\n"
+                if i == 0 && x(e.t) - lastTextX >= 12 {
+                    let near = sorted[(k + 1)...].prefix { x($0.t) - x(e.t) < 12 }.count
+                    let text = e.label + (near > 0 ? " +\(near)" : "")
+                    s += "<text x=\"\(fmt(x(e.t) - 3))\" y=\"\(y0 + h - 4)\" fill=\"\(e.color)\" transform=\"rotate(-90 \(fmt(x(e.t) - 3)) \(y0 + h - 4))\">\(esc(text))</text>\n"
+                    lastTextX = x(e.t)
                 }
             }
         }

@@ -26,7 +26,8 @@ struct AnnotateCommand: ParsableCommand {
 
     func run() throws {
         let reader = try SessionReader(path: session)
-        let model = try AnnotateModel(reader: reader, author: author, labelSet: set)
+        // Interactive: the first screen does not wait for the detectors; they run on a thread.
+        let model = try AnnotateModel(reader: reader, author: author, labelSet: set, suggestions: snapshot == nil ? [] : nil)
         let env = ProcessInfo.processInfo.environment
         let color = !noColor && env["NO_COLOR"] == nil && env["TERM"] != "dumb"
         let screen = AnnotateScreen(color: color)
@@ -38,6 +39,10 @@ struct AnnotateCommand: ParsableCommand {
             model.viewFrom = model.cursor - span / 2
             model.viewTo = model.cursor + span / 2
             if model.viewFrom < 0 { model.viewTo -= model.viewFrom; model.viewFrom = 0 }
+            if model.viewTo > model.overview.durationS {
+                model.viewFrom = max(0, model.viewFrom - (model.viewTo - model.overview.durationS))
+                model.viewTo = model.overview.durationS
+            }
         }
         if let snapshot {
             let parts = snapshot.split(separator: "x").compactMap { Int($0) }
@@ -54,9 +59,21 @@ struct AnnotateCommand: ParsableCommand {
         let term = RawTerminal()
         try term.enter()
         defer { term.leave() }
+        let pending = SuggestionsInFlight(path: session)
+        model.status = "running the suggestion detectors…  (? for help)"
         var size = term.size()
         term.draw(screen.render(model, width: size.cols, height: size.rows))
         while true {
+            if let done = pending.take() {
+                switch done {
+                case .success(let s):
+                    model.suggestions = s
+                    model.status = "\(s.count) suggestion(s): n/N jumps to them, a accepts  (? for help)"
+                case .failure(let e):
+                    model.status = "suggestions failed: \(e)"
+                }
+                term.draw(screen.render(model, width: size.cols, height: size.rows))
+            }
             guard let key = term.readKey() else {
                 let s = term.size()
                 if s != size { size = s; term.draw(screen.render(model, width: size.cols, height: size.rows)) }
@@ -164,6 +181,30 @@ final class RawTerminal {
             for _ in 0..<extra { if let c = byte() { bytes.append(c) } }
             guard let ch = String(bytes: bytes, encoding: .utf8)?.first else { return nil }
             return .char(ch)
+        }
+    }
+}
+
+/// The suggestion detectors on their own thread (own reader); the UI polls `take()`.
+final class SuggestionsInFlight: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<[Suggestion], any Error>?
+    private var delivered = false
+
+    init(path: String) {
+        let t = Thread { [self] in
+            let r = Result { try SuggestionEngine.suggest(try SessionReader(path: path)) }
+            lock.withLock { result = r }
+        }
+        t.name = "trw-suggest"
+        t.start()
+    }
+
+    func take() -> Result<[Suggestion], any Error>? {
+        lock.withLock {
+            guard !delivered, let r = result else { return nil }
+            delivered = true
+            return r
         }
     }
 }
