@@ -1,0 +1,178 @@
+import CSerial
+import Foundation
+import Synchronization
+import TRWCore
+import TRWSerial
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A pseudo-terminal whose master side plays a BMS: key=value lines at 10 Hz,
+/// with a known voltage ramp. `linkPath` (e.g. /dev/ttyBMS0) points at the slave.
+final class PtyBMS: Sendable {
+    let master: CInt
+    let slavePath: String
+    private let slaveHold: CInt
+    private let sent = Mutex<[Double]>([])
+    private let stopFlag = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
+
+    init(linkPath: String?) throws {
+        let m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard m >= 0 else { throw CheckError("open /dev/ptmx: errno \(errno)") }
+        var unlock: CInt = 0
+        var number: CInt = -1
+        guard trw_ioctl_ptr(m, trw_TIOCSPTLCK, &unlock) == 0, trw_ioctl_ptr(m, trw_TIOCGPTN, &number) == 0 else {
+            throw CheckError("pty ioctls: errno \(errno)")
+        }
+        master = m
+        slavePath = "/dev/pts/\(number)"
+        // Raw mode on the slave before the reader opens it (no echo back into the master).
+        slaveHold = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard slaveHold >= 0 else { throw CheckError("open \(slavePath): errno \(errno)") }
+        var tio = termios()
+        guard tcgetattr(slaveHold, &tio) == 0 else { throw CheckError("tcgetattr: errno \(errno)") }
+        cfmakeraw(&tio)
+        guard tcsetattr(slaveHold, TCSANOW, &tio) == 0 else { throw CheckError("tcsetattr: errno \(errno)") }
+        if let linkPath {
+            unlink(linkPath)
+            guard symlink(slavePath, linkPath) == 0 else { throw CheckError("symlink \(linkPath) -> \(slavePath): errno \(errno)") }
+        }
+    }
+
+    /// Writes `count` lines (nil: until `stop()`) at `rateHz` on a thread of its own.
+    func start(count: Int?, rateHz: Double = 10) {
+        let thread = Thread { [self] in
+            var i = 0
+            while !stopFlag.load(ordering: .acquiring) && (count == nil || i < count!) {
+                let v = 4.0 + Double(i) * 0.001
+                let line = String(format: "t=%.3f V=%.3f I=1.500 T1=%.1f Tamb=23.0\n", Double(i) / rateHz, v, 25.0 + Double(i) * 0.1)
+                let bytes = Array(line.utf8)
+                var off = 0
+                while off < bytes.count {
+                    let n = bytes[off...].withUnsafeBytes { write(master, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    off += n
+                }
+                sent.withLock { $0.append(v) }
+                i += 1
+                usleep(useconds_t(1e6 / rateHz))
+            }
+            finished.store(true, ordering: .releasing)
+        }
+        thread.start()
+    }
+
+    var voltagesSent: [Double] { sent.withLock { $0 } }
+    var isFinished: Bool { finished.load(ordering: .acquiring) }
+    func stop() {
+        stopFlag.store(true, ordering: .releasing)
+        _ = SourceRunner.wait(timeoutMs: 2000) { isFinished }
+    }
+}
+
+struct CLIChecks {
+    let trw: String
+    let video: String
+    let capture: String
+    let playback: String
+    let rig: String
+    let bmsLink: String
+    let outDir: String
+
+    func runAll() {
+        check("cli.devices") { try devices() }
+        check("serial.pty") { try serial() }
+        check("cli.record") { try record() }
+    }
+
+    /// `trw devices` lists the vivid camera with its formats and the loopback and dummy cards.
+    func devices() throws -> (Bool, String) {
+        let (status, out) = try runProgram(trw, ["devices"], timeoutS: 120)
+        try out.write(toFile: outDir + "/trw-devices.txt", atomically: true, encoding: .utf8)
+        let lines = out.split(separator: "\n").map(String.init)
+        let cam = lines.first { $0.contains(video + ":") }
+        let y16 = lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("Y16 ") }
+        let grey = lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("GREY ") }
+        let loop = lines.filter { $0.contains("Loopback") && $0.contains("hw:") }
+        let dummy = lines.first { $0.contains("Dummy") && $0.contains("hw:") }
+        var problems: [String] = []
+        if status != 0 { problems.append("exit status \(status)") }
+        if cam == nil || !(cam!.contains("vivid")) { problems.append("no vivid camera line for \(video)") }
+        if y16 == nil || !(y16!.contains("640x480")) { problems.append("no Y16 640x480 format line") }
+        if grey == nil { problems.append("no GREY format line") }
+        if loop.isEmpty || !loop.contains(where: { $0.contains("192000") }) { problems.append("no Loopback capture line offering 192000 Hz") }
+        if dummy == nil { problems.append("no Dummy capture line") }
+        if loop.contains(where: { !$0.contains("S32_LE") }) { problems.append("a Loopback line without S32_LE") }
+        let detail = "camera=\"\(cam ?? "-")\" y16=\"\(oneLine(y16 ?? "-", limit: 120).trimmingCharacters(in: .whitespaces))\" "
+            + "grey=\"\(oneLine(grey ?? "-", limit: 80).trimmingCharacters(in: .whitespaces))\" "
+            + "loopback=\"\(oneLine(loop.first ?? "-", limit: 160).trimmingCharacters(in: .whitespaces))\" (\(loop.count) lines) "
+            + "dummy=\"\(oneLine(dummy ?? "-", limit: 120).trimmingCharacters(in: .whitespaces))\""
+        return (problems.isEmpty, problems.isEmpty ? detail : problems.joined(separator: "; ") + " :: " + detail)
+    }
+
+    /// TRWSerial on the guest kernel's pty: every line the BMS wrote is decoded, in order.
+    func serial() throws -> (Bool, String) {
+        let pty = try PtyBMS(linkPath: nil)
+        let config = SerialInstrumentConfig(
+            stream: "bms0", port: SerialPortConfig(path: pty.slavePath, baud: 115_200),
+            protocolConfig: .keyValue(KeyValueProtocolConfig(map: FieldMapConfig(useDefaultNames: true, required: ["voltage_v"]))),
+            nominalRateHz: 10)
+        let source = try SerialInstrumentSource(config: config)
+        let sink = CollectingSink()
+        let runner = SourceRunner(source, into: sink)
+        sleepMs(200)
+        pty.start(count: 20)
+        SourceRunner.wait(timeoutMs: 15_000) { pty.isFinished && sink.samples.count >= 20 }
+        guard runner.stop(source) else { return (false, "serial run(into:) did not return within 5 s of stop()") }
+        let got = sink.samples.compactMap(\.voltageV)
+        let sent = pty.voltagesSent
+        let ok = got.count == sent.count && zip(got, sent).allSatisfy { abs($0 - $1) < 1e-9 } && sink.gaps.isEmpty
+        return (ok, "pty=\(pty.slavePath) lines_sent=\(sent.count) samples=\(got.count) gaps=\(sink.gaps.count) "
+                + "voltage_first/last=\(got.first.map { String($0) } ?? "-")/\(got.last.map { String($0) } ?? "-") run_error=\(runner.error ?? "none")")
+    }
+
+    /// A short `trw record` with the generated rig (vivid camera, snd-aloop capture
+    /// fed with the known signal, the pty BMS); `trw info` reads it back.
+    func record() throws -> (Bool, String) {
+        let pty = try PtyBMS(linkPath: bmsLink)
+        pty.start(count: nil)
+        let player = ALSAPlayer(device: playback, rate: 192_000, channels: 2,
+                                signal: knownSignal(frames: 192_000, rate: 192_000), loop: true)
+        let session = outDir + "/kernel-record.sqlite"
+        let started = nowNs()
+        let result = Result { try runProgram(trw, ["record", "--rig", rig, "--name", "kernel-record", "--out", session,
+                                                    "--duration", "4", "--quiet", "--operator", "make test-kernel"],
+                                                timeoutS: 180) }
+        let elapsedMs = (nowNs() - started) / 1_000_000
+        player.stop()
+        _ = player.waitFinished(timeoutMs: 3000)
+        pty.stop()
+        let (status, out) = try result.get()
+        try out.write(toFile: outDir + "/trw-record.txt", atomically: true, encoding: .utf8)
+        let (infoStatus, info) = try runProgram(trw, ["info", session], timeoutS: 120)
+        try info.write(toFile: outDir + "/trw-info-guest.txt", atomically: true, encoding: .utf8)
+        func count(_ stream: String, _ unit: String) -> Int? {
+            guard let line = info.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(stream + " ") }),
+                  let r = line.range(of: #"(\d+) "# + unit, options: .regularExpression) else { return nil }
+            return Int(line[r].split(separator: " ")[0])
+        }
+        let frames = count("ir0", "frames"), chunks = count("ae0", "chunks"), samples = count("bms0", "samples")
+        let complete = info.contains("status    complete")
+        var problems: [String] = []
+        if status != 0 { problems.append("trw record exit status \(status): \(oneLine(out))") }
+        if infoStatus != 0 { problems.append("trw info exit status \(infoStatus)") }
+        if !complete { problems.append("session status is not complete") }
+        if (frames ?? 0) < 50 { problems.append("ir0 has \(frames.map(String.init) ?? "no") frames (4 s at 25 fps: ~100)") }
+        if (chunks ?? 0) < 100 { problems.append("ae0 has \(chunks.map(String.init) ?? "no") chunks") }
+        if (samples ?? 0) < 20 { problems.append("bms0 has \(samples.map(String.init) ?? "no") samples (10 Hz)") }
+        if let e = player.outcome.error { problems.append("player: \(e)") }
+        let gapLines = info.split(separator: "\n").filter { $0.contains("gaps:") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        let detail = "session=\(session) elapsed_ms=\(elapsedMs) ir0_frames=\(frames ?? -1) ae0_chunks=\(chunks ?? -1) "
+            + "bms0_samples=\(samples ?? -1) bms_lines_sent=\(pty.voltagesSent.count) status=\(complete ? "complete" : "?") "
+            + "gaps=\"\(gapLines.joined(separator: " | "))\""
+        return (problems.isEmpty, problems.isEmpty ? detail : problems.joined(separator: "; ") + " :: " + detail)
+    }
+}
