@@ -90,8 +90,7 @@ struct CLIChecks {
 
     /// `trw devices` lists the vivid camera with its formats and the loopback and dummy cards.
     func devices() throws -> (Bool, String) {
-        let (status, out) = try runProgram(trw, ["devices"], timeoutS: 120)
-        try out.write(toFile: outDir + "/trw-devices.txt", atomically: true, encoding: .utf8)
+        let (status, out) = try runProgram(trw, ["devices"], logPath: outDir + "/trw-devices.txt", timeoutS: 120)
         let lines = out.split(separator: "\n").map(String.init)
         let cam = lines.first { $0.contains(video + ":") }
         let y16 = lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("Y16 ") }
@@ -145,15 +144,13 @@ struct CLIChecks {
         let started = nowNs()
         let result = Result { try runProgram(trw, ["record", "--rig", rig, "--name", "kernel-record", "--out", session,
                                                     "--duration", "4", "--quiet", "--operator", "make test-kernel"],
-                                                timeoutS: 180) }
+                                                logPath: outDir + "/trw-record.txt", timeoutS: 180) }
         let elapsedMs = (nowNs() - started) / 1_000_000
         player.stop()
         _ = player.waitFinished(timeoutMs: 3000)
         pty.stop()
         let (status, out) = try result.get()
-        try out.write(toFile: outDir + "/trw-record.txt", atomically: true, encoding: .utf8)
-        let (infoStatus, info) = try runProgram(trw, ["info", session], timeoutS: 120)
-        try info.write(toFile: outDir + "/trw-info-guest.txt", atomically: true, encoding: .utf8)
+        let (infoStatus, info) = try runProgram(trw, ["info", session], logPath: outDir + "/trw-info-guest.txt", timeoutS: 120)
         func count(_ stream: String, _ unit: String) -> Int? {
             guard let line = info.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(stream + " ") }),
                   let r = line.range(of: #"(\d+) "# + unit, options: .regularExpression) else { return nil }

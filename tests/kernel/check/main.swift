@@ -32,7 +32,7 @@ try? FileManager.default.createDirectory(atPath: options["--out"]!, withIntermed
 
 let started = nowNs()
 if enabled("v4l2") { V4L2Checks(device: options["--video"]!).runAll() }
-if enabled("alsa") { ALSAChecks(capture: options["--capture"]!, playback: options["--playback"]!).runAll() }
+if enabled("alsa") { ALSAChecks(capture: options["--capture"]!, playback: options["--playback"]!, outDir: options["--out"]!).runAll() }
 if enabled("cli") {
     CLIChecks(trw: options["--trw"]!, video: options["--video"]!, capture: options["--capture"]!,
               playback: options["--playback"]!, rig: options["--rig"]!, bmsLink: options["--bms-link"]!,
