@@ -42,7 +42,7 @@ struct ALSAChecks {
 
     var captureConfig: ALSACaptureConfig {
         ALSACaptureConfig(streamKey: "ae0", device: capture, rateHz: rate, channels: channels, format: .s32le,
-                          periodTimeUs: 5_000, periods: 16, periodsPerChunk: 4, stallTimeoutMs: 5_000)
+                          periodTimeUs: 5_000, periods: 64, periodsPerChunk: 4, stallTimeoutMs: 5_000)
     }
 
     struct Run {
@@ -55,7 +55,7 @@ struct ALSAChecks {
     /// Starts the capture, waits for its first chunk (so it records leading
     /// silence), plays `signal` into the playback side, and stops the capture
     /// `tailMs` after the player drained.
-    func record(signal: [Int32], stallAtChunk: Int? = nil, stallMs: Int = 0, tailMs: Int = 200) throws -> Run {
+    func record(_ name: String, signal: [Int32], stallAtChunk: Int? = nil, stallMs: Int = 0, tailMs: Int = 200) throws -> Run {
         let source = try ALSACaptureSource(config: captureConfig)
         let sink = CollectingSink { _, chunks in
             if let s = stallAtChunk, chunks == s { sleepMs(stallMs) }
@@ -71,7 +71,11 @@ struct ALSAChecks {
         sleepMs(tailMs)
         guard runner.stop(source) else { throw CheckError("capture run(into:) did not return within 5 s of stop()") }
         guard finished else { throw CheckError("playback on \(playback) did not finish: \(player.outcome)") }
-        if let e = player.outcome.error { throw CheckError("playback: \(e)") }
+        let csv = "first_sample_index,frames,arrival_ns,pair_index,pair_host_ns,counter_first,counter_last\n" + sink.chunks.map {
+            "\($0.firstSampleIndex),\($0.frameCount),\($0.hostArrivalNs),\($0.clockPair?.sampleIndex ?? -1),\($0.clockPair?.hostNs ?? -1),\($0.samples[1]),\($0.samples[$0.samples.count - 1])"
+        }.joined(separator: "\n") + "\n" + sink.gaps.map { "# gap \($0.kind.rawValue) lost \($0.lostCount) start \($0.startHostNs) end \($0.endHostNs ?? -1): \($0.detail)" }.joined(separator: "\n") + "\n"
+        try? csv.write(toFile: outDir + "/alsa-\(name).csv", atomically: true, encoding: .utf8)
+        if let e = player.outcome.error { throw CheckError("playback: \(e) (capture gaps: \(sink.gaps.map { "\($0.kind.rawValue)(\($0.lostCount))" }))") }
         return Run(source: source, sink: sink, player: player.outcome, runError: runner.error)
     }
 
@@ -82,7 +86,7 @@ struct ALSAChecks {
             let t0 = nowNs()
             signal = knownSignal(frames: rate * 2, rate: rate)
             let renderMs = (nowNs() - t0) / 1_000_000
-            let run = try record(signal: signal)
+            let run = try record("bitexact", signal: signal)
             clean = run
             var (ok, detail) = bitExact(run, signal: signal)
             detail += " render_ms=\(renderMs)"
@@ -156,10 +160,6 @@ struct ALSAChecks {
     /// by TRWSync's ClockFitter: one segment, residual below 0.05 ms.
     func clockFit(_ run: Run) -> (Bool, String) {
         let pairs = run.sink.chunks.compactMap(\.clockPair).map { ClockPair(device: $0.sampleIndex, host: $0.hostNs) }
-        let csv = "first_sample_index,frames,arrival_ns,pair_index,pair_host_ns\n" + run.sink.chunks.map {
-            "\($0.firstSampleIndex),\($0.frameCount),\($0.hostArrivalNs),\($0.clockPair?.sampleIndex ?? -1),\($0.clockPair?.hostNs ?? -1)"
-        }.joined(separator: "\n") + "\n"
-        try? csv.write(toFile: outDir + "/alsa-chunks.csv", atomically: true, encoding: .utf8)
         guard pairs.count >= 20 else { return (false, "only \(pairs.count) clock pairs (htstamps missing?)") }
         let fitter = ClockFitter(ClockFitter.Configuration(mode: .automatic, nominalSlope: 1e9 / Double(rate)))
         let model = fitter.fit(pairs)
@@ -177,8 +177,8 @@ struct ALSAChecks {
     /// the driver recovers and records an `.xrun` gap. For every gap, the frames
     /// the driver says were lost are compared with the frames really missing
     /// (read from the counter channel on either side of the sample-index jump).
-    func xrun(signal: [Int32], stallMs: Int = 400) throws -> (Bool, String) {
-        let run = try record(signal: signal, stallAtChunk: 40, stallMs: stallMs)
+    func xrun(signal: [Int32], stallMs: Int = 1500) throws -> (Bool, String) {
+        let run = try record("xrun", signal: signal, stallAtChunk: 40, stallMs: stallMs)
         let chunks = run.sink.chunks
         let gaps = run.sink.gaps
         var problems: [String] = []

@@ -155,7 +155,7 @@ final class ALSAPlayer: Sendable {
             guard rc >= 0, let pcm = pcmOut else { fail("snd_pcm_open", rc); return }
             defer { snd_pcm_close(pcm) }
             rc = snd_pcm_set_params(pcm, SND_PCM_FORMAT_S32_LE, SND_PCM_ACCESS_RW_INTERLEAVED,
-                                    UInt32(channels), UInt32(rate), 0, 200_000)
+                                    UInt32(channels), UInt32(rate), 0, 500_000)
             guard rc >= 0 else { fail("snd_pcm_set_params", rc); return }
             let block = rate / 100
             let total = signal.count / channels

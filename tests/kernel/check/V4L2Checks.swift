@@ -50,46 +50,76 @@ struct V4L2Checks {
         return (problems.isEmpty, problems.isEmpty ? detail : problems.joined(separator: "; ") + " :: " + detail)
     }
 
-    /// N frames in a row: consecutive sequence numbers from 0, monotonic device
-    /// timestamps spaced at the granted rate, each stamped before it was dequeued.
-    func capture(frames wanted: Int = 50) throws -> (Bool, String) {
-        let source = try V4L2CameraSource(config: config(.y16))
+    /// N frames in a row: consecutive sequence numbers from the driver, monotonic
+    /// device timestamps, the granted rate seen in the timestamps. On a loaded
+    /// host the guest may starve and the kernel drop frames; each such drop must
+    /// be a recorded gap consistent with the timestamps, and the check waits (up
+    /// to 40 s) for a run of N frames without one.
+    func capture(frames wanted: Int = 50, buffers: Int = 16) throws -> (Bool, String) {
+        let source = try V4L2CameraSource(config: config(.y16, buffers: buffers))
         let granted = source.grantedFormat.fps ?? 0
         let sink = CollectingSink()
         let runner = SourceRunner(source, into: sink)
-        let got = SourceRunner.wait(timeoutMs: 60_000) { sink.frameCount >= wanted || runner.finished }
+        func longestRun() -> Int {
+            var best = 0, cur = 0
+            var prev: Int64? = nil
+            for e in sink.all {
+                switch e {
+                case .frame(let f):
+                    cur = (prev.map { f.sequence == $0 + 1 } ?? true) ? cur + 1 : 1
+                    prev = f.sequence
+                    best = max(best, cur)
+                case .gap: cur = 0; prev = nil
+                default: break
+                }
+            }
+            return best
+        }
+        let got = SourceRunner.wait(timeoutMs: 40_000) { (sink.frameCount >= wanted && longestRun() >= wanted) || runner.finished }
         guard runner.stop(source) else { return (false, "run(into:) did not return within 5 s of stop()") }
         if let e = runner.error { return (false, "run failed: \(e)") }
         let frames = sink.frames
-        guard got, frames.count >= wanted else { return (false, "only \(frames.count) of \(wanted) frames in 60 s") }
-        var problems: [String] = []
         let gaps = sink.gaps
-        if !gaps.isEmpty { problems.append("\(gaps.count) gap(s): \(gaps.map { "\($0.kind.rawValue) \($0.lostCount): \($0.detail)" }.joined(separator: "; "))") }
-        if frames[0].sequence != 0 { problems.append("first sequence \(frames[0].sequence), expected 0") }
-        var intervals: [Int64] = []
+        let run = longestRun()
+        guard frames.count >= 2, granted > 0 else { return (false, "\(frames.count) frames; granted fps \(granted)") }
+        let period = 1e9 / granted
+        var problems: [String] = []
+        if !got { problems.append("no run of \(wanted) frames without a drop in 40 s (longest \(run))") }
+        if gaps.contains(where: { $0.kind != .frameDrop }) {
+            problems.append("gaps other than frame_drop: \(gaps.map { "\($0.kind.rawValue)(\($0.lostCount))" })")
+        }
         var lags: [Int64] = []
+        var worstSpanError = 0.0
         for (i, f) in frames.enumerated() {
             lags.append(f.arrivalNs - f.deviceNs)
             guard i > 0 else { continue }
             let p = frames[i - 1]
-            if f.sequence != p.sequence + 1 { problems.append("sequence \(p.sequence) -> \(f.sequence)") }
+            if f.sequence <= p.sequence { problems.append("sequence \(p.sequence) -> \(f.sequence)") }
             if f.deviceNs <= p.deviceNs { problems.append("timestamp not increasing at sequence \(f.sequence)") }
-            intervals.append(f.deviceNs - p.deviceNs)
+            // The sequence step must match the time step (vivid stamps each frame when its
+            // tick runs: a late tick shifts one stamp, so up to 1.5 periods is tolerated).
+            let err = Double(f.deviceNs - p.deviceNs) / period - Double(f.sequence - p.sequence)
+            worstSpanError = max(worstSpanError, abs(err))
         }
-        if let bad = lags.first(where: { $0 < 0 }) {
-            problems.append("a device timestamp is \(ms(-bad)) ms after the frame was dequeued (not CLOCK_MONOTONIC?)")
+        if worstSpanError > 1.5 { problems.append("a sequence step disagrees with its timestamps by \(String(format: "%.2f", worstSpanError)) periods") }
+        let lost = gaps.filter { $0.kind == .frameDrop }.reduce(Int64(0)) { $0 + $1.lostCount }
+        let seqSpan = frames.last!.sequence - frames.first!.sequence
+        if lost + Int64(frames.count) - 1 != seqSpan {
+            problems.append("\(frames.count) frames + \(lost) lost do not cover sequences \(frames.first!.sequence)...\(frames.last!.sequence)")
         }
-        let meanInterval = Double(intervals.reduce(0, +)) / Double(max(1, intervals.count))
-        let measuredFps = 1e9 / meanInterval
-        if granted > 0, abs(measuredFps - granted) > 0.05 * granted {
-            problems.append("measured \(String(format: "%.2f", measuredFps)) fps from timestamps, granted \(granted)")
+        let measuredFps = Double(seqSpan) * 1e9 / Double(frames.last!.deviceNs - frames.first!.deviceNs)
+        if abs(measuredFps - granted) > 0.05 * granted {
+            problems.append("timestamps say \(String(format: "%.2f", measuredFps)) fps, granted \(granted)")
         }
-        if frames.allSatisfy({ $0.minPixel == $0.maxPixel }) { problems.append("every frame is flat (no test pattern)") }
         let sortedLags = lags.sorted()
-        let detail = "frames=\(frames.count) sequence=\(frames.first!.sequence)..\(frames.last!.sequence) gaps=\(gaps.count) "
-            + "granted_fps=\(granted) measured_fps=\(String(format: "%.3f", measuredFps)) "
-            + "interval_ms min/mean/max=\(ms(intervals.min() ?? 0))/\(ms(meanInterval))/\(ms(intervals.max() ?? 0)) "
-            + "dequeue_lag_ms median/max=\(ms(sortedLags[sortedLags.count / 2]))/\(ms(sortedLags.last!)) "
+        let medianLag = sortedLags[sortedLags.count / 2]
+        // CLOCK_MONOTONIC: the stamps are within a second of the dequeue time (REALTIME is decades off).
+        if abs(medianLag) > 1_000_000_000 { problems.append("median dequeue - timestamp \(ms(medianLag)) ms: not CLOCK_MONOTONIC") }
+        if frames.allSatisfy({ $0.minPixel == $0.maxPixel }) { problems.append("every frame is flat (no test pattern)") }
+        let detail = "frames=\(frames.count) buffers=\(buffers) longest_consecutive=\(run) first_sequence=\(frames.first!.sequence) "
+            + "drops=\(gaps.count) lost=\(lost) granted_fps=\(granted) fps_from_timestamps=\(String(format: "%.3f", measuredFps)) "
+            + "worst_step_error_periods=\(String(format: "%.2f", worstSpanError)) "
+            + "dequeue_minus_timestamp_ms min/median/max=\(ms(sortedLags.first!))/\(ms(medianLag))/\(ms(sortedLags.last!)) "
             + "pixels=\(frames[0].minPixel)..\(frames[0].maxPixel)"
         return (problems.isEmpty, problems.isEmpty ? detail : problems.prefix(5).joined(separator: "; ") + " :: " + detail)
     }
@@ -141,7 +171,7 @@ struct V4L2Checks {
             if d.after.sequence != d.before.sequence + d.gap.lostCount + 1 {
                 problems.append("sequence \(d.before.sequence) -> \(d.after.sequence) does not match lost \(d.gap.lostCount)")
             }
-            if abs(Double(d.gap.lostCount) - span) > 0.5 {
+            if abs(Double(d.gap.lostCount) - span) > 1.5 {
                 problems.append("lost \(d.gap.lostCount) but the timestamps span \(String(format: "%.2f", span)) missing periods")
             }
             if d.gap.endHostNs != d.after.deviceNs || d.gap.startHostNs != d.before.deviceNs {
