@@ -20,7 +20,12 @@ bindir=${TRW_BIN_DIR:-.build/debug}
 work=${TRW_KERNEL_WORK:-.build/kernel-test}
 timeout_s=${TRW_KERNEL_TIMEOUT:-420}
 mem=${TRW_KERNEL_MEM:-2048}
-smp=${TRW_KERNEL_SMP:-2}
+smp=${TRW_KERNEL_SMP:-1}
+# icount: the guest's clock advances with the instructions it executes (1 ns each),
+# not with the host's wall clock, and idle time is skipped (sleep=off). A busy host
+# then slows the guest down without starving it: no frames or periods are lost to
+# the host's scheduler, so every drop and xrun the checks see is one they caused.
+icount=${TRW_KERNEL_ICOUNT:-shift=0,sleep=off}
 
 version=$(bash tests/kernel/host-deps.sh "$cache") || fail "host dependencies (see above)"
 kroot="$cache/root-$version"
@@ -35,10 +40,10 @@ echo "test-kernel: guest image built ($(elapsed) s)"
 # The results disk: the guest writes a tar stream to it; sparse, no filesystem.
 truncate -s 512M "$work/results.img"
 console="$work/console.log"
-echo "test-kernel: booting qemu (TCG, ${smp} cpu, ${mem} MiB, timeout ${timeout_s} s)"
+echo "test-kernel: booting qemu (TCG, ${smp} cpu, ${mem} MiB, icount ${icount:-off}, timeout ${timeout_s} s)"
 set +e
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
-  -machine pc -accel tcg -cpu max -smp "$smp" -m "$mem" \
+  -machine pc -accel tcg -cpu max -smp "$smp" -m "$mem" ${icount:+-icount "$icount"} \
   -kernel "$kroot/boot/vmlinuz-$version" -initrd "$work/initrd.cpio" \
   -append "console=ttyS0 panic=-1 quiet loglevel=3" \
   -drive "file=$work/results.img,format=raw,if=virtio" \
