@@ -95,20 +95,25 @@ struct CLIChecks {
         let cam = lines.first { $0.contains(video + ":") }
         let y16 = lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("Y16 ") }
         let grey = lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("GREY ") }
-        let loop = lines.filter { $0.contains("Loopback") && $0.contains("hw:") }
-        let dummy = lines.first { $0.contains("Dummy") && $0.contains("hw:") }
+        let cards = lines.map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("hw:") }
+        let loop = cards.filter { $0.contains("Loopback") }
+        let dummy = cards.first { $0.contains("Dummy") }
+        let names = lines.first { $0.contains("PCM names usable in a rig file") } ?? ""
         var problems: [String] = []
         if status != 0 { problems.append("exit status \(status)") }
         if cam == nil || !(cam!.contains("vivid")) { problems.append("no vivid camera line for \(video)") }
         if y16 == nil || !(y16!.contains("640x480")) { problems.append("no Y16 640x480 format line") }
         if grey == nil { problems.append("no GREY format line") }
-        if loop.isEmpty || !loop.contains(where: { $0.contains("192000") }) { problems.append("no Loopback capture line offering 192000 Hz") }
+        // snd-aloop has two capture devices (hw:N,0 and hw:N,1); each offers up to 192 kHz and S32_LE.
+        if loop.count != 2 || !loop.allSatisfy({ $0.contains("192000") && $0.contains("S32_LE") }) {
+            problems.append("expected two Loopback capture lines offering 192000 Hz and S32_LE, got \(loop)")
+        }
         if dummy == nil { problems.append("no Dummy capture line") }
-        if loop.contains(where: { !$0.contains("S32_LE") }) { problems.append("a Loopback line without S32_LE") }
+        if !names.contains("hw:CARD=Loopback,DEV=1") { problems.append("hw:CARD=Loopback,DEV=1 not among the PCM names") }
         let detail = "camera=\"\(cam ?? "-")\" y16=\"\(oneLine(y16 ?? "-", limit: 120).trimmingCharacters(in: .whitespaces))\" "
             + "grey=\"\(oneLine(grey ?? "-", limit: 80).trimmingCharacters(in: .whitespaces))\" "
             + "loopback=\"\(oneLine(loop.first ?? "-", limit: 160).trimmingCharacters(in: .whitespaces))\" (\(loop.count) lines) "
-            + "dummy=\"\(oneLine(dummy ?? "-", limit: 120).trimmingCharacters(in: .whitespaces))\""
+            + "dummy=\"\(oneLine(dummy ?? "-", limit: 120).trimmingCharacters(in: .whitespaces))\" pcm_names=\(names.split(separator: ",").count)"
         return (problems.isEmpty, problems.isEmpty ? detail : problems.joined(separator: "; ") + " :: " + detail)
     }
 

@@ -83,7 +83,12 @@ final class CollectingSink: SampleSink {
             if case .audio = entry { cnt.chunks += 1 }
             return (cnt.frames, cnt.chunks)
         }
-        onEvent(f, c)
+        // Only data (a frame, a chunk) triggers the hook: a gap emitted while the
+        // counts stand still must not stall the reader a second time.
+        switch entry {
+        case .frame, .audio: onEvent(f, c)
+        default: break
+        }
         entries.withLock { $0.append(entry) }
         return true
     }
