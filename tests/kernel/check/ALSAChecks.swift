@@ -67,7 +67,10 @@ struct ALSAChecks {
             _ = runner.stop(source)
             throw CheckError("capture on \(capture) delivered nothing in 10 s (error: \(runner.error ?? "none"))")
         }
-        let player = ALSAPlayer(device: playback, rate: rate, channels: channels, signal: signal)
+        // 0.1 s of silence after the signal: snd-aloop does not pass the last
+        // jiffy (768 frames at HZ=250) of a playback that drains and stops.
+        let player = ALSAPlayer(device: playback, rate: rate, channels: channels,
+                                signal: signal + [Int32](repeating: 0, count: rate / 10 * channels))
         let seconds = Double(signal.count / channels) / Double(rate)
         let finished = player.waitFinished(timeoutMs: Int(seconds * 1000) * 3 + 10_000)
         sleepMs(tailMs)
@@ -88,9 +91,7 @@ struct ALSAChecks {
             let t0 = nowNs()
             signal = knownSignal(frames: rate * 2, rate: rate)
             let renderMs = (nowNs() - t0) / 1_000_000
-            // 0.1 s of silence after the signal: snd-aloop does not pass the last
-            // jiffy (768 frames at HZ=250) of a playback that drains and stops.
-            let run = try record("bitexact", signal: signal + [Int32](repeating: 0, count: rate / 10 * channels))
+            let run = try record("bitexact", signal: signal)
             clean = run
             var (ok, detail) = bitExact(run, signal: signal)
             detail += " render_ms=\(renderMs)"
@@ -213,16 +214,16 @@ struct ALSAChecks {
         }
         if errors.isEmpty { problems.append("no gap fell inside the signal") }
         // Outside the gaps the data is intact: each chunk holds consecutive counter values.
-        var broken = 0
+        var broken: [String] = []
         for c in chunks {
             var prev: Int32 = -1
             for i in 0..<c.frameCount {
                 let v = c.samples[i * channels + 1]
-                if prev > 0 && v > 0 && v != prev + 1 { broken += 1 }
+                if prev > 0 && v > 0 && v != prev + 1 { broken.append("\(prev)->\(v) at sample \(c.firstSampleIndex + Int64(i))") }
                 prev = v
             }
         }
-        if broken > 0 { problems.append("\(broken) discontinuities inside chunks") }
+        if !broken.isEmpty { problems.append("\(broken.count) discontinuities inside chunks: \(broken.prefix(3))") }
         let detail = "stall_ms=\(stallMs) buffer_frames=\(run.granted.bufferFrames) xruns=\(xruns.count) "
             + "lost_reported=\(jumps.map(\.reported)) lost_in_signal=\(jumps.map { $0.inSignal.map(String.init) ?? "outside" }) "
             + "error_frames=\(errors) error_ms=\(errors.map { String(format: "%.3f", Double($0) * 1000 / Double(rate)) }) "
