@@ -51,9 +51,9 @@ version=${pkg#linux-image-}
 debs=("$cache"/"${pkg}"_*.deb)
 if [ ! -f "${debs[0]}" ]; then
   echo "test-kernel: downloading $pkg (apt-get download) into $cache" >&2
-  if ! (cd "$cache" && apt-get download -q "$pkg" >&2); then
+  if ! (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); then
     apt_update_once
-    (cd "$cache" && apt-get download -q "$pkg" >&2) \
+    (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) \
       || { echo "test-kernel: FAILED: apt-get download $pkg failed" >&2; exit 1; }
   fi
   debs=("$cache"/"${pkg}"_*.deb)
