@@ -165,7 +165,7 @@ let package = Package(
         // Issue 13 — `make test-kernel`: the driver checks run in a qemu guest against vivid and snd-aloop.
         .executableTarget(
             name: "trw-kernel-check",
-            dependencies: ["TRWCore", "TRWV4L2", "TRWALSA", "CALSA", "TRWSerial", "CSerial", "TRWSync", "TRWAcoustics"],
+            dependencies: ["TRWCore", "TRWV4L2", "CV4L2", "TRWALSA", "CALSA", "TRWSerial", "CSerial", "TRWSync", "TRWAcoustics"],
             path: "tests/kernel/check"
         ),
         // Tests: one target per library target, shared helpers in TRWTestSupport.

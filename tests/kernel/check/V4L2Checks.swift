@@ -1,6 +1,11 @@
+import CV4L2
 import Foundation
 import TRWCore
 import TRWV4L2
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Checks of TRWV4L2 against the kernel's vivid driver (webcam input).
 struct V4L2Checks {
@@ -223,5 +228,63 @@ struct V4L2Checks {
             results.append("(vivid offers every trw pixel format: \(offered.map(\.rawValue).sorted().joined(separator: ",")))")
         }
         return (ok, results.joined(separator: "; "))
+    }
+
+    /// vivid's "Disconnect" button unregisters the video node, as a USB unplug does:
+    /// the running source must record one `.deviceLoss` gap, try its reopen
+    /// attempts, and return normally (run last: the node does not come back).
+    func unplug(reopenAttempts: Int = 2) throws -> (Bool, String) {
+        var c = config(.y16, buffers: 4)
+        c.reopenAttempts = reopenAttempts
+        c.reopenIntervalMs = 200
+        let source = try V4L2CameraSource(config: c)
+        let sink = CollectingSink()
+        let runner = SourceRunner(source, into: sink)
+        guard SourceRunner.wait(timeoutMs: 30_000, { sink.frameCount >= 20 || runner.finished }), !runner.finished else {
+            _ = runner.stop(source)
+            return (false, "only \(sink.frameCount) frames before the unplug; run error: \(runner.error ?? "none")")
+        }
+        let pressed = nowNs()
+        try pressDisconnect()
+        let returned = SourceRunner.wait(timeoutMs: 20_000) { runner.finished }
+        let returnMs = (nowNs() - pressed) / 1_000_000
+        if !returned { _ = runner.stop(source) }
+        var problems: [String] = []
+        if !returned { problems.append("run(into:) did not return within 20 s of the unplug") }
+        if let e = runner.error { problems.append("run threw instead of returning: \(e)") }
+        let gaps = sink.gaps
+        let losses = gaps.filter { $0.kind == .deviceLoss }
+        if losses.count != 1 { problems.append("expected one device_loss gap, got \(gaps.map { "\($0.kind.rawValue)(\($0.lostCount))" })") }
+        if let l = losses.first {
+            if l.endHostNs != nil { problems.append("the loss has an end although the camera never came back") }
+            if !l.detail.contains("gave up after \(reopenAttempts) reopen attempt(s)") { problems.append("detail: \(l.detail)") }
+        }
+        let frames = sink.frames
+        for (a, b) in zip(frames, frames.dropFirst()) where b.sequence != a.sequence + 1 && !gaps.contains(where: { $0.kind == .frameDrop }) {
+            problems.append("sequence \(a.sequence) -> \(b.sequence) without a gap")
+        }
+        let stillThere = access(device, F_OK) == 0
+        let detail = "frames_before=\(frames.count) gaps=\(gaps.map(\.kind.rawValue)) returned_after_ms=\(returnMs) "
+            + "node_after=\(stillThere ? "present" : "gone") loss_detail=\"\(losses.first?.detail ?? "-")\" "
+            + "warnings=\"\(source.warnings.suffix(2).joined(separator: "; "))\""
+        return (problems.isEmpty, problems.isEmpty ? detail : problems.joined(separator: "; ") + " :: " + detail)
+    }
+
+    /// Finds vivid's "Disconnect" button control (VIDIOC_QUERYCTRL walk) and presses it (VIDIOC_S_CTRL).
+    func pressDisconnect() throws {
+        let fd = open(device, O_RDWR)
+        guard fd >= 0 else { throw CheckError("open \(device): errno \(errno)") }
+        defer { close(fd) }
+        var q = v4l2_queryctrl()
+        q.id = UInt32(V4L2_CTRL_FLAG_NEXT_CTRL)
+        var found: UInt32? = nil
+        while trw_v4l2_ioctl(fd, trw_VIDIOC_QUERYCTRL, &q) == 0 {
+            let name = withUnsafeBytes(of: q.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "Disconnect" { found = q.id; break }
+            q.id |= UInt32(V4L2_CTRL_FLAG_NEXT_CTRL)
+        }
+        guard let id = found else { throw CheckError("\(device) has no \"Disconnect\" control (not vivid?)") }
+        var ctrl = v4l2_control(id: id, value: 0)
+        guard trw_v4l2_ioctl(fd, trw_VIDIOC_S_CTRL, &ctrl) == 0 else { throw CheckError("VIDIOC_S_CTRL Disconnect: errno \(errno)") }
     }
 }
