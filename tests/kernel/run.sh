@@ -83,7 +83,7 @@ else
 fi
 
 expected=(cli.devices v4l2.negotiate.Y16 v4l2.negotiate.GREY v4l2.capture v4l2.drop v4l2.unsupported
-          alsa.bitexact alsa.clockfit alsa.xrun serial.pty cli.record v4l2.unplug host.info)
+          alsa.bitexact alsa.clockfit alsa.xrun serial.pty cli.record v4l2.replug host.info)
 failed=0
 echo "test-kernel: summary"
 for c in "${expected[@]}"; do

@@ -230,10 +230,11 @@ struct V4L2Checks {
         return (ok, results.joined(separator: "; "))
     }
 
-    /// vivid's "Disconnect" button unregisters the video node, as a USB unplug does:
-    /// the running source must record one `.deviceLoss` gap, try its reopen
-    /// attempts, and return normally (run last: the node does not come back).
-    func unplug(reopenAttempts: Int = 2) throws -> (Bool, String) {
+    /// vivid's "Disconnect" button unregisters the video node as a USB unplug does
+    /// (open descriptors get ENODEV); when its last user closes, vivid registers it
+    /// again, as a replug. The running source must record one `.deviceLoss` gap
+    /// with an end, reopen, and go on with the recorded sequence continuing.
+    func replug(reopenAttempts: Int = 3) throws -> (Bool, String) {
         var c = config(.y16, buffers: 4)
         c.reopenAttempts = reopenAttempts
         c.reopenIntervalMs = 200
@@ -246,28 +247,44 @@ struct V4L2Checks {
         }
         let pressed = nowNs()
         try pressDisconnect()
-        let returned = SourceRunner.wait(timeoutMs: 20_000) { runner.finished }
-        let returnMs = (nowNs() - pressed) / 1_000_000
-        if !returned { _ = runner.stop(source) }
+        let resumed = SourceRunner.wait(timeoutMs: 30_000) {
+            runner.finished || (sink.gaps.contains { $0.kind == .deviceLoss } && sink.frameCount >= 45)
+        }
+        let stopped = runner.stop(source)
         var problems: [String] = []
-        if !returned { problems.append("run(into:) did not return within 20 s of the unplug") }
-        if let e = runner.error { problems.append("run threw instead of returning: \(e)") }
+        if !resumed { problems.append("no 25 frames after the unplug within 30 s (finished: \(runner.finished))") }
+        if !stopped { problems.append("run(into:) did not return within 5 s of stop()") }
+        if let e = runner.error { problems.append("run threw: \(e)") }
+        let entries = sink.all
         let gaps = sink.gaps
-        let losses = gaps.filter { $0.kind == .deviceLoss }
-        if losses.count != 1 { problems.append("expected one device_loss gap, got \(gaps.map { "\($0.kind.rawValue)(\($0.lostCount))" })") }
-        if let l = losses.first {
-            if l.endHostNs != nil { problems.append("the loss has an end although the camera never came back") }
-            if !l.detail.contains("gave up after \(reopenAttempts) reopen attempt(s)") { problems.append("detail: \(l.detail)") }
+        guard gaps.count == 1, let loss = gaps.first, loss.kind == .deviceLoss,
+              let gi = entries.firstIndex(where: { if case .gap = $0 { true } else { false } }) else {
+            return (false, "expected one device_loss gap, got \(gaps.map { "\($0.kind.rawValue): \($0.detail)" })")
         }
-        let frames = sink.frames
-        for (a, b) in zip(frames, frames.dropFirst()) where b.sequence != a.sequence + 1 && !gaps.contains(where: { $0.kind == .frameDrop }) {
-            problems.append("sequence \(a.sequence) -> \(b.sequence) without a gap")
+        let before = entries[..<gi].compactMap { if case .frame(let f) = $0 { f } else { nil } }
+        let after = entries[(gi + 1)...].compactMap { if case .frame(let f) = $0 { f } else { nil } }
+        if loss.endHostNs == nil { problems.append("the loss has no end although the camera came back") }
+        if !loss.detail.contains("reopened after") { problems.append("detail: \(loss.detail)") }
+        for part in [before, after] {
+            for (a, b) in zip(part, part.dropFirst()) where b.sequence != a.sequence + 1 || b.deviceNs <= a.deviceNs {
+                problems.append("sequence \(a.sequence) -> \(b.sequence) (timestamps \(a.deviceNs) -> \(b.deviceNs))")
+            }
         }
-        let stillThere = access(device, F_OK) == 0
-        let detail = "frames_before=\(frames.count) gaps=\(gaps.map(\.kind.rawValue)) returned_after_ms=\(returnMs) "
-            + "node_after=\(stillThere ? "present" : "gone") loss_detail=\"\(losses.first?.detail ?? "-")\" "
-            + "warnings=\"\(source.warnings.suffix(2).joined(separator: "; "))\""
-        return (problems.isEmpty, problems.isEmpty ? detail : problems.joined(separator: "; ") + " :: " + detail)
+        if let b = before.last, let a = after.first {
+            if a.sequence != b.sequence + 1 { problems.append("recorded sequence does not continue: \(b.sequence) -> \(a.sequence)") }
+            if a.deviceNs <= b.deviceNs { problems.append("timestamps go back across the replug") }
+            if let end = loss.endHostNs, !(loss.startHostNs <= end && end <= a.arrivalNs) {
+                problems.append("gap \(loss.startHostNs)...\(end) does not end before the first frame after it (\(a.arrivalNs))")
+            }
+        } else {
+            problems.append("\(before.count) frames before and \(after.count) after the unplug")
+        }
+        let outageMs = (loss.endHostNs ?? loss.startHostNs) - loss.startHostNs
+        let detail = "frames_before=\(before.count) frames_after=\(after.count) "
+            + "sequence \(before.last.map { String($0.sequence) } ?? "-")->\(after.first.map { String($0.sequence) } ?? "-") "
+            + "gap=device_loss outage_ms=\(ms(outageMs)) pressed_to_gap_ms=\(ms(loss.startHostNs - pressed)) "
+            + "loss_detail=\"\(loss.detail)\" warnings=\"\(source.warnings.suffix(2).joined(separator: "; "))\""
+        return (problems.isEmpty, problems.isEmpty ? detail : problems.prefix(5).joined(separator: "; ") + " :: " + detail)
     }
 
     /// Finds vivid's "Disconnect" button control (VIDIOC_QUERYCTRL walk) and presses it (VIDIOC_S_CTRL).

@@ -38,6 +38,6 @@ if enabled("cli") {
               playback: options["--playback"]!, rig: options["--rig"]!, bmsLink: options["--bms-link"]!,
               outDir: options["--out"]!).runAll()
 }
-// Last: vivid's video node does not come back after its unplug.
-if enabled("unplug") { check("v4l2.unplug") { try V4L2Checks(device: options["--video"]!).unplug() } }
+// Last: an unplug (vivid's Disconnect) and the replug vivid does when its last user closes.
+if enabled("replug") { check("v4l2.replug") { try V4L2Checks(device: options["--video"]!).replug() } }
 say("CHECKS DONE in \((nowNs() - started) / 1_000_000) ms")
