@@ -162,6 +162,13 @@ struct CLIChecks {
             return Int(line[r].split(separator: " ")[0])
         }
         let frames = count("ir0", "frames"), chunks = count("ae0", "chunks"), samples = count("bms0", "samples")
+        let hits = count("ae0", "AE hits")
+        func rate(_ stream: String) -> Double? {
+            guard let line = info.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(stream + " ") }),
+                  let r = line.range(of: #"[0-9.]+ Hz"#, options: .regularExpression) else { return nil }
+            return Double(line[r].dropLast(3))
+        }
+        let bmsRate = rate("bms0")
         let complete = info.contains("status    complete")
         var problems: [String] = []
         if status != 0 { problems.append("trw record exit status \(status): \(oneLine(out))") }
@@ -171,9 +178,14 @@ struct CLIChecks {
         if (chunks ?? 0) < 100 { problems.append("ae0 has \(chunks.map(String.init) ?? "no") chunks") }
         if (samples ?? 0) < 20 { problems.append("bms0 has \(samples.map(String.init) ?? "no") samples (10 Hz)") }
         if let e = player.outcome.error { problems.append("player: \(e)") }
+        // The known signal has 10 AE bursts a second; live detection must find each.
+        if let h = hits, !(36...46).contains(h) { problems.append("\(h) AE hits, the signal has about 40 bursts in 4 s") }
+        if hits == nil { problems.append("no AE hit count") }
+        // 10 Hz lines, none read late in a burst (lines buffered before the run are discarded).
+        if let r = bmsRate, abs(r - 10) > 0.5 { problems.append("bms0 at \(r) Hz, the pty BMS sends 10 Hz") }
         let gapLines = info.split(separator: "\n").filter { $0.contains("gaps:") }.map { $0.trimmingCharacters(in: .whitespaces) }
         let detail = "session=\(session) elapsed_ms=\(elapsedMs) ir0_frames=\(frames ?? -1) ae0_chunks=\(chunks ?? -1) "
-            + "bms0_samples=\(samples ?? -1) bms_lines_sent=\(pty.voltagesSent.count) status=\(complete ? "complete" : "?") "
+            + "ae0_hits=\(hits ?? -1) bms0_samples=\(samples ?? -1) bms0_rate_hz=\(bmsRate.map { String($0) } ?? "-") bms_lines_sent=\(pty.voltagesSent.count) status=\(complete ? "complete" : "?") "
             + "gaps=\"\(gapLines.joined(separator: " | "))\""
         return (problems.isEmpty, problems.isEmpty ? detail : problems.joined(separator: "; ") + " :: " + detail)
     }
