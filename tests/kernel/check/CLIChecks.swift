@@ -143,8 +143,8 @@ struct CLIChecks {
     func record() throws -> (Bool, String) {
         let pty = try PtyBMS(linkPath: bmsLink)
         pty.start(count: nil)
-        let player = ALSAPlayer(device: playback, rate: 192_000, channels: 2,
-                                signal: knownSignal(frames: 192_000, rate: 192_000), loop: true)
+        let signal = knownSignal(frames: 192_000, rate: 192_000)
+        let player = ALSAPlayer(device: playback, rate: 192_000, channels: 2, signal: signal, loop: true)
         let session = outDir + "/kernel-record.sqlite"
         let started = nowNs()
         let result = Result { try runProgram(trw, ["record", "--rig", rig, "--name", "kernel-record", "--out", session,
@@ -183,10 +183,68 @@ struct CLIChecks {
         if hits == nil { problems.append("no AE hit count") }
         // 10 Hz lines, none read late in a burst (lines buffered before the run are discarded).
         if let r = bmsRate, abs(r - 10) > 0.5 { problems.append("bms0 at \(r) Hz, the pty BMS sends 10 Hz") }
+        // The stored PCM, exported by `trw export-wav`, is the played signal bit for bit.
+        let wavPrefix = outDir + "/kernel-record-"
+        let (wavStatus, wavOut) = try runProgram(trw, ["export-wav", session, "--out", wavPrefix],
+                                                 logPath: outDir + "/trw-export-wav.txt", timeoutS: 120)
+        var stored = "-"
+        if wavStatus != 0 {
+            problems.append("trw export-wav exit status \(wavStatus): \(oneLine(wavOut))")
+        } else {
+            let (ok, text) = compareStoredPCM(wavPath: wavPrefix + "ae0.wav", signal: signal)
+            stored = text
+            if !ok { problems.append("stored PCM: \(text)") }
+        }
         let gapLines = info.split(separator: "\n").filter { $0.contains("gaps:") }.map { $0.trimmingCharacters(in: .whitespaces) }
         let detail = "session=\(session) elapsed_ms=\(elapsedMs) ir0_frames=\(frames ?? -1) ae0_chunks=\(chunks ?? -1) "
             + "ae0_hits=\(hits ?? -1) bms0_samples=\(samples ?? -1) bms0_rate_hz=\(bmsRate.map { String($0) } ?? "-") bms_lines_sent=\(pty.voltagesSent.count) status=\(complete ? "complete" : "?") "
-            + "gaps=\"\(gapLines.joined(separator: " | "))\""
+            + "gaps=\"\(gapLines.joined(separator: " | "))\" stored_pcm: \(stored)"
         return (problems.isEmpty, problems.isEmpty ? detail : problems.joined(separator: "; ") + " :: " + detail)
+    }
+
+    /// Reads the exported WAV (192 kHz, 2 ch, 32-bit) and checks every frame after the
+    /// leading silence against the looped known signal: the counter channel runs
+    /// 1...N, 1...N, ... without a jump and the AE channel is the signal's sample.
+    func compareStoredPCM(wavPath: String, signal: [Int32]) -> (Bool, String) {
+        guard let data = FileManager.default.contents(atPath: wavPath), data.count > 44 else { return (false, "cannot read \(wavPath)") }
+        let bytes = [UInt8](data)
+        func u16(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 }
+        func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
+        guard String(decoding: bytes[0..<4], as: UTF8.self) == "RIFF", String(decoding: bytes[8..<12], as: UTF8.self) == "WAVE" else {
+            return (false, "not a RIFF/WAVE file")
+        }
+        var o = 12
+        var channels = 0, rate = 0, bits = 0
+        var dataRange: Range<Int>? = nil
+        while o + 8 <= bytes.count {
+            let id = String(decoding: bytes[o..<(o + 4)], as: UTF8.self), size = u32(o + 4)
+            if id == "fmt " { channels = u16(o + 10); rate = u32(o + 12); bits = u16(o + 22) }
+            if id == "data" { dataRange = (o + 8)..<min(bytes.count, o + 8 + size); break }
+            o += 8 + size + (size & 1)
+        }
+        guard let range = dataRange, channels == 2, rate == 192_000, bits == 32 else {
+            return (false, "WAV has \(channels) ch, \(rate) Hz, \(bits) bit, data \(dataRange.map { "\($0.count) bytes" } ?? "missing")")
+        }
+        let frames = range.count / 8
+        let n = Int32(signal.count / 2)
+        var lead = 0, compared = 0
+        var firstProblem: String? = nil
+        bytes.withUnsafeBytes { raw in
+            let base = raw.baseAddress! + range.lowerBound
+            func sample(_ f: Int, _ ch: Int) -> Int32 { Int32(littleEndian: base.loadUnaligned(fromByteOffset: (f * 2 + ch) * 4, as: Int32.self)) }
+            while lead < frames && sample(lead, 0) == 0 && sample(lead, 1) == 0 { lead += 1 }
+            var expected: Int32? = nil
+            for f in lead..<frames {
+                let c = sample(f, 1), v = sample(f, 0)
+                if let e = expected, c != e { firstProblem = "frame \(f): counter \(c), expected \(e)"; break }
+                guard c >= 1 && c <= n else { firstProblem = "frame \(f): counter \(c) outside 1...\(n)"; break }
+                if v != signal[Int(c - 1) * 2] { firstProblem = "frame \(f): AE sample \(v), played \(signal[Int(c - 1) * 2])"; break }
+                expected = c == n ? 1 : c + 1
+                compared += 1
+            }
+        }
+        let text = "wav=\(frames) frames leading_silence=\(lead) compared_frames=\(compared) bytes_compared=\(compared * 8)"
+            + (firstProblem.map { " first_mismatch=\"\($0)\"" } ?? " mismatches=0")
+        return (firstProblem == nil && compared > 192_000 * 3, text)
     }
 }
