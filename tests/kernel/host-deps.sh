@@ -64,6 +64,9 @@ if [ ! -f "$root/.unpacked" ]; then
   rm -rf "$root"
   dpkg -x "${debs[0]}" "$root"
   touch "$root/.unpacked"
+  # Older kernels the metapackage no longer points at.
+  find "$cache" -mindepth 1 -maxdepth 1 \( -name 'root-*' ! -name "root-$version" -o -name 'linux-image-*.deb' ! -name "${pkg}_*" \) \
+    -exec rm -rf {} + 2>/dev/null || true
 fi
 [ -f "$root/boot/vmlinuz-$version" ] || { echo "test-kernel: FAILED: $root/boot/vmlinuz-$version missing in the package" >&2; exit 1; }
 echo "$version"
