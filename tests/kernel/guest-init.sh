@@ -22,7 +22,7 @@ done < /etc/trw/modules
 
 # Device nodes appear through devtmpfs; wait for them briefly.
 i=0
-while [ $i -lt 50 ] && ! { [ -e /dev/video0 ] && [ -e /dev/snd/pcmC0D1c ] || ls /dev/snd/pcmC*D1c >/dev/null 2>&1; }; do
+while [ $i -lt 50 ] && ! { [ -e /dev/video0 ] && ls /dev/snd/pcmC*D1c >/dev/null 2>&1; }; do
   sleep 0.1; i=$((i + 1))
 done
 echo "TRW-GUEST devices: $(ls /dev/video* 2>/dev/null | tr '\n' ' ')| $(cat /proc/asound/cards 2>/dev/null | grep -E '^ *[0-9]' | tr -s ' ' | tr '\n' ';')"
