@@ -4,7 +4,7 @@ SWIFT ?= swift
 RELEASE_BIN := .build/release
 DEMO_SCENARIO ?= demo
 
-.PHONY: deps build release demo test bench clean-demo
+.PHONY: deps build release demo test test-kernel bench clean-demo
 
 deps:
 	@bash scripts/install-deps.sh
@@ -29,6 +29,14 @@ test: deps
 	bash tests/terminal/annotate-tmux.sh .build/debug/trw
 	python3 -m pytest -q tests/python models/tests
 	$(SWIFT) test --skip-build
+
+# trw's drivers against a real Linux kernel (vivid, snd-aloop) in a qemu guest; tests/kernel/run.sh.
+# Reuses the debug build of `make test`; the Debian kernel is cached in $(TRW_KERNEL_CACHE).
+TRW_KERNEL_CACHE ?= $(HOME)/.cache/trw-kernel
+test-kernel: deps
+	$(SWIFT) build --product trw
+	$(SWIFT) build --product trw-kernel-check
+	TRW_KERNEL_CACHE=$(TRW_KERNEL_CACHE) bash tests/kernel/run.sh
 
 bench: deps
 	$(SWIFT) build -c release --product trw-bench

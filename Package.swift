@@ -165,6 +165,12 @@ let package = Package(
         .testTarget(
             name: "TRWSerialTests", dependencies: ["TRWSerial", "TRWTestSupport"], path: "Tests/TRWSerialTests"
         ),
+        // Issue 13 — `make test-kernel`: the driver checks run in a qemu guest against vivid and snd-aloop.
+        .executableTarget(
+            name: "trw-kernel-check",
+            dependencies: ["TRWCore", "TRWV4L2", "CV4L2", "TRWALSA", "CALSA", "TRWSerial", "CSerial", "TRWSync", "TRWAcoustics"],
+            path: "tests/kernel/check"
+        ),
         // Tests: one target per library target, shared helpers in TRWTestSupport.
         .target(name: "TRWTestSupport", dependencies: ["TRWCore"], path: "Tests/TRWTestSupport"),
         .testTarget(name: "TRWCoreTests", dependencies: ["TRWCore", "TRWTestSupport"]),

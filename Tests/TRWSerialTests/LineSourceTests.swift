@@ -44,6 +44,29 @@ import TRWCore
         #expect(source.recentRejections.count == 3)
     }
 
+    /// Found by `make test-kernel` (a pty BMS streaming while `trw record` set up the
+    /// camera and the AE device): lines the tty buffered between opening the port and
+    /// the start of the run came out in one burst sharing one arrival time. They predate
+    /// the recording; the run discards them and counts the bytes.
+    @Test func linesBufferedBeforeTheRunAreDiscarded() throws {
+        let pty = try PseudoTerminal()
+        defer { pty.close() }
+        let source = try SerialInstrumentSource(config: instrument(pty.slavePath, .keyValue(KeyValueProtocolConfig())))
+        let stale = "t=0.100 V=4.000\nt=0.200 V=4.001\nt=0.3"
+        pty.send(stale)
+        usleep(100_000)  // the pty hands the bytes to the slave's line discipline asynchronously
+        let sink = RecordingSink()
+        let runner = SourceRunner(source, sink: sink)
+        #expect(eventually { source.statistics.staleBytesDiscarded > 0 })
+        pty.send("t=1.000 V=4.100\n")
+        #expect(sink.wait { $0.samples.count >= 1 })
+        #expect(runner.stop())
+        #expect(runner.runError == nil)
+        #expect(sink.samples.map(\.deviceTimeS) == [1])
+        #expect(sink.gaps.isEmpty, "the partial stale line must not become a parse error")
+        #expect(source.statistics.staleBytesDiscarded == Int64(stale.utf8.count))
+    }
+
     @Test func csvDeviceThroughTheSource() throws {
         let pty = try PseudoTerminal()
         defer { pty.close() }

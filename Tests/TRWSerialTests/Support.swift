@@ -120,14 +120,20 @@ final class SourceRunner: Sendable {
     let source: SerialInstrumentSource
     private let done = DispatchSemaphore(value: 0)
     private let error = Mutex<String?>(nil)
+    private let finished = Atomic<Bool>(false)
 
+    /// Starts `run` on a thread and returns once it reads the instrument (a line
+    /// source discards what the tty buffered before its run: bytes a test sends
+    /// earlier would be lost), or it ended.
     init(_ source: SerialInstrumentSource, sink: some SampleSink) {
         self.source = source
         let t = Thread { [self] in
             do { try self.source.run(into: sink) } catch let e { self.error.withLock { $0 = "\(e)" } }
+            self.finished.store(true, ordering: .releasing)
             self.done.signal()
         }
         t.start()
+        _ = eventually(timeoutS: 10) { source.isReading || finished.load(ordering: .acquiring) }
     }
 
     /// Stops the source; returns true if `run` returned within `timeoutS`.

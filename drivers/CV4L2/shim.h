@@ -27,6 +27,9 @@ static const unsigned long trw_VIDIOC_QBUF = VIDIOC_QBUF;
 static const unsigned long trw_VIDIOC_DQBUF = VIDIOC_DQBUF;
 static const unsigned long trw_VIDIOC_STREAMON = VIDIOC_STREAMON;
 static const unsigned long trw_VIDIOC_STREAMOFF = VIDIOC_STREAMOFF;
+// Controls (the kernel checks press vivid's "Disconnect" button to unplug the camera).
+static const unsigned long trw_VIDIOC_QUERYCTRL = VIDIOC_QUERYCTRL;
+static const unsigned long trw_VIDIOC_S_CTRL = VIDIOC_S_CTRL;
 
 // Pixel formats (fourccs).
 static const __u32 trw_V4L2_PIX_FMT_Y16 = V4L2_PIX_FMT_Y16;

@@ -28,6 +28,10 @@ public struct SerialSourceStatistics: Sendable, Equatable {
     public var reopens: Int64 = 0
     /// Events the recorder's queue refused.
     public var dropped: Int64 = 0
+    /// Line protocols: bytes the tty buffered between opening the port (`init`) and
+    /// the start of `run`, discarded there: they precede the recording and their
+    /// arrival times are unknown (read late, they would all share one time).
+    public var staleBytesDiscarded: Int64 = 0
     public init() {}
 }
 
@@ -52,6 +56,7 @@ public final class SerialInstrumentSource: Source {
     private let logger: Logger
     private let wake: WakeSignal
     private let stopRequested = Atomic<Bool>(false)
+    private let reading = Atomic<Bool>(false)
     private let state: Mutex<State>
 
     private struct State {
@@ -139,6 +144,10 @@ public final class SerialInstrumentSource: Source {
 
     private var isStopping: Bool { stopRequested.load(ordering: .acquiring) }
 
+    /// True while `run` reads the instrument: from after the input buffered before
+    /// the run was discarded (line protocols) until `run` returns. Safe from any thread.
+    public var isReading: Bool { reading.load(ordering: .acquiring) }
+
     public func run(into sink: any SampleSink) throws {
         var port = state.withLock { s -> SerialPort? in
             let p = s.pendingPort
@@ -148,6 +157,30 @@ public final class SerialInstrumentSource: Source {
         if port == nil {
             port = try SerialPort(config.port)
         }
+        // A streaming instrument talks from the moment the port is open; what the tty
+        // buffered before this run starts predates the recording and would be read in
+        // one burst with one arrival time (seen under a real kernel in `make test-kernel`).
+        // Polled protocols discard before every request already.
+        if let p = port {
+            switch config.protocolConfig {
+            case .csv, .keyValue, .jsonLines:
+                do {
+                    let stale = try p.queuedInputBytes()
+                    try p.discardInput()
+                    state.withLock { $0.stats.staleBytesDiscarded += Int64(stale) }
+                    if stale > 0 {
+                        logger.info("discarded input buffered before the run started", metadata: ["bytes": "\(stale)"])
+                    }
+                } catch {
+                    // A lost device shows again on the first read, where the loss is handled.
+                    logger.info("could not discard input buffered before the run", metadata: ["error": "\(error)"])
+                }
+            case .modbusRTU, .scpi:
+                break
+            }
+        }
+        reading.store(true, ordering: .releasing)
+        defer { reading.store(false, ordering: .releasing) }
         logger.info("recording serial instrument", metadata: ["protocol": "\(config.protocolConfig.typeName)", "baud": "\(granted.outputBaud)"])
         var session = Session(source: self, sink: sink, port: port)
         switch config.protocolConfig {

@@ -387,6 +387,16 @@ public final class SerialPort {
         }
     }
 
+    /// Bytes received and not yet read (TIOCINQ / FIONREAD).
+    public func queuedInputBytes() throws(SerialPortError) -> Int {
+        var n: CInt = 0
+        if case let .failure(err) = system_ioctl(fd, UInt(FIONREAD), &n) {
+            if err == .ioError || err == .operationNotSupportedByDevice { throw .deviceLost(path: config.path, detail: "FIONREAD: \(err)") }
+            throw fail("FIONREAD", err)
+        }
+        return Int(n)
+    }
+
     /// Waits until all written bytes left the UART (tcdrain, TCSBRK with 1).
     public func drainOutput() throws(SerialPortError) {
         if case let .failure(err) = system_ioctl(fd, trw_TCSBRK, 1) {
