@@ -104,11 +104,11 @@ public enum Predictor {
 public enum TRWVersionInfo { public static let string = "0.1.0" }
 
 /// Reads lines from a file descriptor (blocking).
-final class LineReader {
+public final class LineReader {
     let fd: Int32
     var buf: [UInt8] = []
-    init(fd: Int32) { self.fd = fd }
-    func next() -> String? {
+    public init(fd: Int32) { self.fd = fd }
+    public func next() -> String? {
         while true {
             if let i = buf.firstIndex(of: 10) {
                 let line = String(decoding: buf[..<i], as: UTF8.self)

@@ -54,6 +54,19 @@ public enum InfoReport {
         if !s.recorderGaps.isEmpty {
             out.append("  recorder gaps: " + s.recorderGaps.map { "\($0.kind) \($0.events) (\($0.lost) lost)" }.joined(separator: ", "))
         }
+        if let r = try? SessionReader(path: path), let ev = try? r.sensingEvents(), !ev.isEmpty {
+            let keys = Dictionary(uniqueKeysWithValues: s.streams.compactMap { st in st.stream.id.map { ($0, st.stream.key) } })
+            let changes = ev.filter { $0.origin != "end" }
+            var skipped: [String: Int64] = [:]
+            for e in ev { skipped[keys[e.streamId ?? -1] ?? "-", default: 0] += e.skipped }
+            let origins = Set(changes.map(\.origin)).sorted().joined(separator: ", ")
+            out.append("sensing   \(changes.count) setting changes (\(origins)); not kept by lowered rates (by choice, not lost): "
+                       + skipped.keys.sorted().map { "\($0) \(skipped[$0]!)" }.joined(separator: ", "))
+            for e in changes.prefix(6) {
+                out.append("  t = \(fmt(Double(e.tNs) / 1e9, 1)) s  \((keys[e.streamId ?? -1] ?? "-").padded(to: 6)) \(e.setting) \(e.previous.map { fmt($0, 1) } ?? "native") -> \(fmt(e.value, 1))  (\(e.origin))")
+            }
+            if changes.count > 6 { out.append("  ... \(changes.count - 6) more (trw info lists the first 6)") }
+        }
         out.append("")
         out.append("markers   \(s.markerCount)")
         if s.labels.isEmpty {

@@ -27,6 +27,14 @@ final class Lane: @unchecked Sendable {
     private var lastDropHostNs: Int64 = 0
     private var lastValues: [String: Double] = [:]
     private var lastTNs: Int64 = 0
+    // Sensing settings changed at run time (guarded by `lock`): keep an IR frame or BMS sample
+    // only `keepIntervalNs` after the last kept one; AE hits with a new trigger threshold.
+    private var keepIntervalNs: Int64 = 0
+    private var aeThresholdDb: Double?
+    private var aeThresholdGeneration = 0
+    private var skippedSinceChange: Int64 = 0
+    /// Events not kept because of a lowered sensing rate (never counted as lost).
+    let skippedTotal = ManagedAtomic<Int64>(0)
     let events = ManagedAtomic<Int64>(0)
     let droppedTotal = ManagedAtomic<Int64>(0)
     let payloadBytes = ManagedAtomic<Int64>(0)
@@ -70,6 +78,32 @@ final class Lane: @unchecked Sendable {
         }
     }
 
+    /// Sets the keep interval (0: keep everything); returns the events skipped under the old one.
+    func setKeepInterval(_ ns: Int64) -> Int64 {
+        lock.withLock {
+            keepIntervalNs = ns
+            defer { skippedSinceChange = 0 }
+            return skippedSinceChange
+        }
+    }
+
+    func setAEThreshold(_ db: Double) -> Int64 {
+        lock.withLock {
+            aeThresholdDb = db
+            aeThresholdGeneration += 1
+            defer { skippedSinceChange = 0 }
+            return skippedSinceChange
+        }
+    }
+
+    var keepInterval: Int64 { lock.withLock { keepIntervalNs } }
+    var aeThreshold: (db: Double?, generation: Int) { lock.withLock { (aeThresholdDb, aeThresholdGeneration) } }
+
+    func countSkipped() {
+        skippedTotal.wrappingIncrement(ordering: .relaxed)
+        lock.withLock { skippedSinceChange += 1 }
+    }
+
     func addBytes(_ n: Int) { payloadBytes.wrappingIncrement(by: Int64(n), ordering: .relaxed) }
 
     func status() -> StreamStatus {
@@ -98,6 +132,9 @@ final class LaneWorker {
     /// Recent (first sample index, t_ns) of chunks, to put hits on the time base.
     var recentChunks: [(index: Int64, tNs: Int64)] = []
     var hitsTotal = 0
+    /// Session time of the last kept IR frame / BMS sample (sensing decimation).
+    var lastKeptTNs: Int64?
+    var aeGeneration = 0
     /// Live JSON Lines publisher, if the recording has one.
     var tap: LiveTap?
 
@@ -125,6 +162,7 @@ final class LaneWorker {
         switch event {
         case .thermal(let f):
             let t = clock.sessionTime(monotonic: clock_.time(frame: f))
+            if skipForSensing(t) { return }
             let stats = FrameStatistics.compute(pixels: f.pixels, width: f.width, height: f.height)
             let row = ThermalFrameRecord(
                 streamId: sid, sequence: f.sequence, deviceTsNs: f.deviceTimestampNs, hostArrivalNs: f.hostArrivalNs,
@@ -156,6 +194,14 @@ final class LaneWorker {
             tap?.audio(tNs: t, rms: rms)
             recentChunks.append((c.firstSampleIndex, t))
             if recentChunks.count > 64 { recentChunks.removeFirst(recentChunks.count - 64) }
+            let th = lane.aeThreshold
+            if th.generation != aeGeneration, let db = th.db, var settings = lane.aeDetector, let fmt = lane.descriptor.sampleFormat {
+                // A new trigger threshold: a fresh detector from this chunk on (hits in flight end here).
+                aeGeneration = th.generation
+                settings.thresholdDbAE = db
+                hitDetector = AEHitDetector(channels: lane.descriptor.channels ?? 1, sampleRate: lane.descriptor.nominalRateHz,
+                                            format: fmt, settings: settings)
+            }
             if var det = hitDetector {
                 let hits = det.process(c)
                 hitDetector = det
@@ -165,6 +211,7 @@ final class LaneWorker {
             lastTNs = t
         case .bms(let s):
             let t = clock.sessionTime(monotonic: clock_.time(sample: s))
+            if skipForSensing(t) { return }
             batch.bms.append(BMSSampleRecord(streamId: sid, sample: s, tNs: t))
             tap?.bms(tNs: t, s)
             var values: [String: Double] = [:]
@@ -199,6 +246,19 @@ final class LaneWorker {
                 endTNs: a.endHostNs.map { clock.sessionTime(monotonic: $0) }, author: a.author, method: a.method,
                 parametersJson: a.parametersJSON))
         }
+    }
+
+    /// True when a lowered sensing rate says not to keep this event (counted, not lost).
+    func skipForSensing(_ t: Int64) -> Bool {
+        let interval = lane.keepInterval
+        guard interval > 0 else { lastKeptTNs = t; return false }
+        let slack = Int64(0.5e9 / max(1e-3, lane.descriptor.nominalRateHz))
+        if let last = lastKeptTNs, t - last < interval - slack {
+            lane.countSkipped()
+            return true
+        }
+        lastKeptTNs = t
+        return false
     }
 
     /// Session time of sample `index`: from the nearest stored chunk at or

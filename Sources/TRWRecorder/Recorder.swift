@@ -127,6 +127,8 @@ public final class Recorder: @unchecked Sendable {
     public private(set) var stopEngine = StopRuleEngine(rules: [])
     private var wallStart = Date()
     public private(set) var sessionPath: String
+    /// Sensing settings in force, "stream/setting" -> value (see Sensing.swift).
+    let sensingState = LockedBox<[String: Double]>([:])
     /// Testing: compressors wait for this before taking events (forces queue overflow deterministically).
     var compressorGate: DispatchSemaphore?
 
@@ -280,6 +282,19 @@ public final class Recorder: @unchecked Sendable {
                                 detail: "a source emitted events on a stream key it did not declare")]
             try? writer.write(b)
         }
+        // Events skipped under the settings in force at the end.
+        var tail = WriteBatch()
+        for lane in laneOrder {
+            let left = lane.setKeepInterval(lane.keepInterval)
+            guard left > 0 else { continue }
+            let key = sensingState.withLock { st in st.keys.first { $0.hasPrefix(lane.descriptor.key + "/") } }
+            let setting = key.map { String($0.split(separator: "/").last!) } ?? "rate"
+            let value = key.flatMap { k in sensingState.withLock { $0[k] } } ?? lane.descriptor.nominalRateHz
+            tail.sensing.append(SensingEventRecord(tNs: maxTNs.load(ordering: .relaxed), streamId: lane.streamId, setting: setting,
+                                                   value: value, previous: value, origin: "end", skipped: left,
+                                                   detail: "events skipped under the last setting"))
+        }
+        if !tail.sensing.isEmpty { try? writer.write(tail) }
         for lane in laneOrder {
             if let json = lane.finalClockModelJSON {
                 do { try writer.setClockModel(streamId: lane.streamId, method: "online", modelJSON: json) } catch {
@@ -303,6 +318,16 @@ public final class Recorder: @unchecked Sendable {
         }
         return RecordingResult(path: options.outputPath, status: status, detail: detail, final: self.status(), sourceErrors: serrs)
     }
+
+    func lanesSnapshot() -> [Lane] { laneOrder }
+
+    /// Session time now, or nil before `start()`.
+    func sessionTimeNow() -> Int64? {
+        guard let clock else { return nil }
+        return clock.sessionTime(monotonic: HostClock.monotonicNanoseconds())
+    }
+
+    func enqueue(_ b: WriteBatch) { writeQueue.push(b) }
 
     private var durationReached: Bool {
         guard let d = options.durationS else { return false }

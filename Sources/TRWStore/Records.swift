@@ -358,6 +358,28 @@ public struct GapRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     }
 }
 
+/// A `sensing_event` row: a sensing setting changed while recording.
+public struct SensingEventRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "sensing_event"
+    public var id: Int64?
+    public var tNs: Int64
+    public var streamId: Int64?
+    public var setting: String
+    public var value: Double
+    public var previous: Double?
+    public var origin: String
+    public var skipped: Int64
+    public var detail: String
+    public enum CodingKeys: String, CodingKey {
+        case id, tNs = "t_ns", streamId = "stream_id", setting, value, previous, origin, skipped, detail
+    }
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    public init(tNs: Int64, streamId: Int64?, setting: String, value: Double, previous: Double?, origin: String, skipped: Int64 = 0, detail: String = "") {
+        self.tNs = tNs; self.streamId = streamId; self.setting = setting; self.value = value; self.previous = previous
+        self.origin = origin; self.skipped = skipped; self.detail = detail
+    }
+}
+
 /// A `marker` row: an operator event during recording.
 public struct MarkerRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "marker"

@@ -199,6 +199,11 @@ public final class SessionReader: Sendable {
         }
     }
 
+    /// Sensing-setting changes in time order.
+    public func sensingEvents() throws -> [SensingEventRecord] {
+        try read { try SensingEventRecord.order(Column("t_ns"), Column("id")).fetchAll($0) }
+    }
+
     public func markers() throws -> [MarkerRecord] {
         try read { try MarkerRecord.order(Column("t_ns"), Column("id")).fetchAll($0) }
     }

@@ -11,15 +11,16 @@ public struct WriteBatch: Sendable {
     public var gaps: [GapRecord] = []
     public var markers: [MarkerRecord] = []
     public var annotations: [AnnotationRecord] = []
+    public var sensing: [SensingEventRecord] = []
 
     public init() {}
 
     public var isEmpty: Bool {
         frames.isEmpty && audio.isEmpty && hits.isEmpty && bms.isEmpty && gaps.isEmpty && markers.isEmpty
-            && annotations.isEmpty
+            && annotations.isEmpty && sensing.isEmpty
     }
     public var rowCount: Int {
-        frames.count + audio.count + hits.count + bms.count + gaps.count + markers.count + annotations.count
+        frames.count + audio.count + hits.count + bms.count + gaps.count + markers.count + annotations.count + sensing.count
     }
     /// Payload bytes (frames and audio), for batch sizing.
     public var payloadBytes: Int {
@@ -33,6 +34,7 @@ public struct WriteBatch: Sendable {
         gaps += other.gaps
         markers += other.markers
         annotations += other.annotations
+        sensing += other.sensing
     }
 }
 
@@ -115,6 +117,7 @@ public final class SessionWriter: Sendable {
                 for var r in batch.gaps { try r.insert(db) }
                 for var r in batch.markers { try r.insert(db) }
                 for var r in batch.annotations { try r.insert(db) }
+                for var r in batch.sensing { try r.insert(db) }
             }
         }
     }

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import TRWCore
+import TRWAnalysis
 import TRWRecorder
 import TRWStore
 
@@ -48,6 +49,15 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .long, help: "Publish the live JSON Lines stream (as trw replay) on unix:PATH for online predictors.")
     var live: String?
 
+    @Option(name: .long, help: "Initial sensing settings, e.g. ir_fps=5,ae_threshold_db=50,bms_hz=1 (recorded as sensing events).")
+    var sensing: String?
+
+    @Option(name: .long, help: "A sensing policy program driving ir_fps, ae_threshold_db, bms_hz once per second (e.g. 'python3 -m trw_models mm-policy runs/mm'; protocol in docs/multimodal.md).")
+    var sensingPolicy: String?
+
+    @Option(name: .long, help: "Detector whose score the sensing policy gets as risk (\(DetectorRegistry.builtIn.joined(separator: ", "))).")
+    var sensingRisk: String = "dtdt"
+
     func validate() throws {
         if let d = duration, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds, got \(d)") }
         if let s = speed, !(s > 0) { throw ValidationError("--speed must be positive, got \(s)") }
@@ -55,6 +65,21 @@ struct RecordCommand: ParsableCommand {
         _ = try RigChoice(parsing: rig)
         if let l = live, !l.hasPrefix("unix:") { throw ValidationError("--live expects unix:PATH, got '\(l)'") }
         if let n = name, n.isEmpty || n.contains("/") { throw ValidationError("--name must be a plain name without '/', got '\(n)'") }
+        _ = try Self.parseSensing(sensing)
+        if DetectorRegistry.make(sensingRisk) == nil {
+            throw ValidationError("--sensing-risk: unknown detector '\(sensingRisk)'; built-in: \(DetectorRegistry.builtIn.joined(separator: ", "))")
+        }
+    }
+
+    static func parseSensing(_ s: String?) throws -> [(SensingSetting, Double)] {
+        guard let s else { return [] }
+        return try s.split(separator: ",").map { item in
+            let kv = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard kv.count == 2, let setting = SensingSetting(rawValue: kv[0]), let v = Double(kv[1]) else {
+                throw ValidationError("--sensing: '\(item)' is not SETTING=NUMBER with SETTING one of \(SensingSetting.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return (setting, v)
+        }
     }
 
     func run() throws {
@@ -79,11 +104,24 @@ struct RecordCommand: ParsableCommand {
         let signals = SignalStopper(recorder)
         let live = quiet ? nil : LiveTerminal(recorder: recorder, title: "trw record — \(sessionName) (\(choice.name)) -> \(path)",
                                               outputPath: path, interactive: true)
+        for (setting, v) in try Self.parseSensing(sensing) { try recorder.applySensing(setting, v, origin: "cli", atNs: 0) }
+        var policy: SensingPolicyDriver?
+        if let cmd = sensingPolicy {
+            let p = SensingPolicyDriver(recorder: recorder, command: cmd, riskDetector: DetectorRegistry.make(sensingRisk)!)
+            try p.start()
+            policy = p
+        }
         let result = recorder.wait()
+        let policyReport = policy?.finish()
         live?.stop()
         signals.cancel()
         printErr("\(result.status.rawValue): \(path)\(result.detail.isEmpty ? "" : " — \(result.detail)")")
         print(try InfoReport.full(path: path))
+        if let r = policyReport {
+            print(String(format: "sensing policy: %d decisions, %d setting changes; energy %.1f %% of full sensing (cost model IR 1.0, AE 0.5, BMS 0.1 per 1-Hz tick); risk detector %@ first alarm %@",
+                         r.decisions, r.changes, 100 * r.energyFraction, sensingRisk, r.firstAlarmS.map { String(format: "at %.0f s", $0) } ?? "none"))
+            if let e = r.error { printErr("sensing policy error: \(e)") }
+        }
         if result.status == .aborted { throw ExitCode(2) }
     }
 
