@@ -208,7 +208,8 @@ public final class AnnotateModel {
         var out = visibleLabels.map { ($0.label.startS, "label", $0.label.label) }
         out += markers.map { (Double($0.tNs) / 1e9, "marker", $0.text) }
         out += suggestions.map { ($0.tS, "suggestion", "\($0.label) (\($0.detector))") }
-        return out.sorted { $0.0 < $1.0 }
+        let rank = ["label": 0, "marker": 1, "suggestion": 2]
+        return out.sorted { ($0.0, rank[$0.1] ?? 3) < ($1.0, rank[$1.1] ?? 3) }
     }
 
     func jump(forward: Bool) {
@@ -220,7 +221,8 @@ public final class AnnotateModel {
         }
         cursor = next.t
         if cursor < viewFrom || cursor > viewTo { recentre() }
-        if next.kind == "label" { selected = nearestLabel(within: 1e-6) }
+        // A label at this instant is selected even when a suggestion or marker shares it.
+        if let l = nearestLabel(within: 1e-6) { selected = l }
         status = String(format: "%@: %@ at %.3f s", next.kind, next.text, next.t)
     }
 
