@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "TRWAnnotateTests", dependencies: ["TRWAnnotate", "TRWAnalysis", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWTestSupport"]),
         .target(name: "TRWAnalysis", dependencies: ["TRWCore", "TRWStore", "TRWCodec", "CZlib"]),
         // Datasets out (NPZ), streams out (JSON Lines replay).
-        .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWCodec", "TRWAcoustics"]),
+        .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWCodec", "TRWAcoustics", "CZlib"]),
         // V4L2 infrared camera (issue 5): header shim, Swift driver, emulated
         // capture driver (behind the driver's syscall seam, for tests and bench).
         .systemLibrary(name: "CV4L2", path: "drivers/CV4L2"),

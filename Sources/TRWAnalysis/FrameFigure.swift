@@ -13,6 +13,10 @@ public struct ThermalImage: Sendable {
     public var sequence: Int64
     public var streamKey: String
 
+    public init(width: Int, height: Int, celsius: [Float], tS: Double, sequence: Int64, streamKey: String) {
+        self.width = width; self.height = height; self.celsius = celsius; self.tS = tS; self.sequence = sequence; self.streamKey = streamKey
+    }
+
     /// The frame nearest to `tS` of the first (or the named) thermal stream.
     public static func load(_ r: SessionReader, at tS: Double, stream: String? = nil) throws -> ThermalImage {
         let streams = try r.streams(kind: .thermal)
@@ -71,12 +75,16 @@ public struct ThermalImage: Sendable {
 /// values in [0, 1] at the frame's size) is drawn over it.
 public enum FrameFigure {
     public struct Overlay: Sendable {
+        public enum Style: Sendable { case mask, heat }
         public var width: Int, height: Int
         public var values: [Float]
         public var label: String
         public var threshold: Float
-        public init(width: Int, height: Int, values: [Float], label: String, threshold: Float = 0.5) {
-            self.width = width; self.height = height; self.values = values; self.label = label; self.threshold = threshold
+        public var style: Style
+        /// `mask`: cyan where value >= threshold. `heat`: values in [0, 1] as red with opacity rising
+        /// with the value (below `threshold` transparent).
+        public init(width: Int, height: Int, values: [Float], label: String, threshold: Float = 0.5, style: Style = .mask) {
+            self.width = width; self.height = height; self.values = values; self.label = label; self.threshold = threshold; self.style = style
         }
     }
 
@@ -96,7 +104,7 @@ public enum FrameFigure {
             <svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="\(Int(W))" height="\(Int(H))" viewBox="0 0 \(Int(W)) \(Int(H))" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">
             <rect width="100%" height="100%" fill="white"/>
             <text x="\(left)" y="24" font-size="16" font-weight="bold">\(xml(title))</text>
-            <text x="\(left)" y="44" font-size="12" fill="#333">\(xml(String(format: "%@ frame %lld at t = %.3f s, %dx%d px; max %.1f °C at (%d, %d), min %.1f °C", img.streamKey, img.sequence, img.tS, img.width, img.height, hs.c, hs.x, hs.y, img.celsius.min() ?? 0)))</text>
+            <text x="\(left)" y="44" font-size="12" fill="#333">\(xml(displayWidth >= 600 ? String(format: "%@ frame %lld at t = %.3f s, %dx%d px; max %.1f °C at (%d, %d), min %.1f °C", img.streamKey, img.sequence, img.tS, img.width, img.height, hs.c, hs.x, hs.y, img.celsius.min() ?? 0) : String(format: "t = %.1f s, %dx%d px, max %.1f °C at (%d, %d)", img.tS, img.width, img.height, hs.c, hs.x, hs.y)))</text>
             <image x="\(left)" y="\(top)" width="\(dw)" height="\(dh)" preserveAspectRatio="none" style="image-rendering:pixelated" xlink:href="data:image/png;base64,\(png.base64EncodedString())"/>
 
             """
@@ -104,13 +112,20 @@ public enum FrameFigure {
             // The mask as a translucent cyan layer with its outline cells.
             var px = [UInt8](repeating: 0, count: o.width * o.height * 4)
             for i in 0..<(o.width * o.height) where o.values[i] >= o.threshold {
-                px[i * 4] = 0; px[i * 4 + 1] = 255; px[i * 4 + 2] = 255
-                px[i * 4 + 3] = UInt8(min(255, 90 + 120 * Double(min(1, o.values[i]))))
+                switch o.style {
+                case .mask:
+                    px[i * 4] = 0; px[i * 4 + 1] = 255; px[i * 4 + 2] = 255
+                    px[i * 4 + 3] = UInt8(min(255, 90 + 120 * Double(min(1, o.values[i]))))
+                case .heat:
+                    let v = Double(min(1, max(0, o.values[i])))
+                    px[i * 4] = 255; px[i * 4 + 1] = UInt8(255 * (1 - v)); px[i * 4 + 2] = 0
+                    px[i * 4 + 3] = UInt8(40 + 190 * v)
+                }
             }
             let ko = max(1, displayWidth / o.width)
             let op = try PNG.encode(width: o.width * ko, height: o.height * ko, pixels: replicate(px, o.width, o.height, ko, 4), alpha: true)
             s += "<image x=\"\(left)\" y=\"\(top)\" width=\"\(dw)\" height=\"\(dh)\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" xlink:href=\"data:image/png;base64,\(op.base64EncodedString())\"/>\n"
-            s += "<text x=\"\(left + dw)\" y=\"44\" font-size=\"12\" text-anchor=\"end\" fill=\"#007a7a\">\(xml(o.label))</text>\n"
+            s += "<text x=\"\(left)\" y=\"\(top + dh + 18)\" font-size=\"12\" fill=\"#007a7a\">\(xml(o.label))</text>\n"
         }
         // Hotspot crosshair.
         let hx = left + (Double(hs.x) + 0.5) * scale, hy = top + (Double(hs.y) + 0.5) * scale
@@ -140,6 +155,29 @@ public enum FrameFigure {
             }
         }
         return out
+    }
+
+    /// Several figures side by side in one SVG (each a complete `svg(...)` output).
+    public static func row(_ figures: [String], title: String) -> String {
+        var x = 0.0, h = 0.0
+        var body = ""
+        for f in figures {
+            let w = Double(attr(f, "width")) ?? 800, fh = Double(attr(f, "height")) ?? 600
+            body += f.replacingOccurrences(of: "<svg ", with: "<svg x=\"\(x)\" y=\"30\" ", options: [], range: f.range(of: "<svg "))
+            x += w; h = max(h, fh)
+        }
+        return """
+            <svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="\(Int(x))" height="\(Int(h + 30))" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="20" y="22" font-size="16" font-weight="bold">\(xml(title))</text>
+            \(body)</svg>
+
+            """
+    }
+
+    static func attr(_ svg: String, _ name: String) -> String {
+        guard let r = svg.range(of: "\(name)=\""), let e = svg[r.upperBound...].firstIndex(of: "\"") else { return "" }
+        return String(svg[r.upperBound..<e])
     }
 
     /// Round tick values covering [lo, hi].
