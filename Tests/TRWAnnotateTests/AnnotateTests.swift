@@ -229,7 +229,7 @@ func truth(_ r: SessionReader, _ label: String) throws -> Double? {
         // Make it look like a version-1 file: drop what migration 2 added.
         let w = try SessionWriter(appendingTo: path)
         try w.dbQueue.writeWithoutTransaction { db in
-            try db.execute(sql: "DROP INDEX annotation_set; ALTER TABLE annotation DROP COLUMN label_set; DROP INDEX thermal_frame_stats; CREATE INDEX thermal_frame_stream_t ON thermal_frame(stream_id, t_ns); PRAGMA user_version = 1")
+            try db.execute(sql: "DROP TABLE sensing_event; DROP INDEX annotation_set; ALTER TABLE annotation DROP COLUMN label_set; DROP INDEX thermal_frame_stats; CREATE INDEX thermal_frame_stream_t ON thermal_frame(stream_id, t_ns); PRAGMA user_version = 1")
         }
         let r = try SessionReader(path: path)
         #expect(try r.annotations().first?.labelSet == "trw-sim")
