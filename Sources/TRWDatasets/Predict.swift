@@ -54,16 +54,9 @@ public enum Predictor {
     /// stdout before it gets the next line (lockstep: it never sees the future).
     /// Labels are not sent. Protocol: schemas/predictor-protocol.md.
     public static func runExternal(command: String, events: [ReplayEvent], alarm: AlarmRule, runId: String) throws -> PredictionRun {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
-        let inPipe = Pipe(), outPipe = Pipe()
-        p.standardInput = inPipe
-        p.standardOutput = outPipe
-        try p.run()
+        let child = try LineProcess(command: command)
+        let p = child.process, inPipe = child.input, reader = child.output
         defer { if p.isRunning { p.terminate() } }
-        signal(SIGPIPE, SIG_IGN)
-        let reader = LineReader(fd: outPipe.fileHandleForReading.fileDescriptor)
         var rule = alarm
         var run = PredictionRun(detector: "exec:" + command, runId: runId, parameters: [:])
         for e in events where e.kind != .label {
@@ -102,6 +95,29 @@ public enum Predictor {
 }
 
 public enum TRWVersionInfo { public static let string = "0.1.0" }
+
+/// A program run with `sh -c` that trw talks to in lines: writes to its stdin, reads its stdout
+/// (external detectors, sensing policies). SIGPIPE is ignored so a program that exits early
+/// is an error to report, not a crash.
+public final class LineProcess: @unchecked Sendable {
+    public let process: Process
+    public let input: Pipe
+    public let output: LineReader
+
+    public init(command: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command]
+        let inPipe = Pipe(), outPipe = Pipe()
+        p.standardInput = inPipe
+        p.standardOutput = outPipe
+        signal(SIGPIPE, SIG_IGN)
+        try p.run()
+        process = p
+        input = inPipe
+        output = LineReader(fd: outPipe.fileHandleForReading.fileDescriptor)
+    }
+}
 
 /// Reads lines from a file descriptor (blocking).
 public final class LineReader {

@@ -46,17 +46,10 @@ public final class SensingPolicyDriver: @unchecked Sendable {
     }
 
     public func start() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
-        let inPipe = Pipe(), outPipe = Pipe()
-        p.standardInput = inPipe
-        p.standardOutput = outPipe
-        try p.run()
-        signal(SIGPIPE, SIG_IGN)
-        process = p
+        let child = try LineProcess(command: command)
+        process = child.process
         let t = Thread { [self] in
-            loop(input: inPipe.fileHandleForWriting, output: LineReader(fd: outPipe.fileHandleForReading.fileDescriptor))
+            loop(input: child.input.fileHandleForWriting, output: child.output)
             done.signal()
         }
         t.name = "trw-sensing"
