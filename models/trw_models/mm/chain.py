@@ -101,10 +101,16 @@ class Chain:
         return {k: np.asarray(v) for k, v in self._fwd(self.params, jnp.asarray(frames), jnp.asarray(sensors), jnp.asarray(ae)).items()}
 
     def risk(self, frames, sensors, ae, batch: int = 256) -> np.ndarray:
+        """Risks of a stack of windows; batches are padded to a few fixed sizes so jit compiles once each."""
         out = []
         for i in range(0, len(frames), batch):
-            out.append(np.asarray(self._fwd(self.params, jnp.asarray(frames[i:i + batch]), jnp.asarray(sensors[i:i + batch]),
-                                            jnp.asarray(ae[i:i + batch]))["risk"]))
+            f, s, a = frames[i:i + batch], sensors[i:i + batch], ae[i:i + batch]
+            m = len(f)
+            size = next(b for b in (1, 8, 32, 128, batch, m) if b >= m)
+            if size > m:
+                pad = lambda x: np.concatenate([x, np.repeat(x[-1:], size - m, 0)])
+                f, s, a = pad(f), pad(s), pad(a)
+            out.append(np.asarray(self._fwd(self.params, jnp.asarray(f), jnp.asarray(s), jnp.asarray(a))["risk"])[:m])
         return np.concatenate(out) if out else np.zeros((0,), np.float32)
 
     def score(self, risk) -> np.ndarray:
