@@ -28,9 +28,9 @@ from .fusegen import FuseGen, elbo_terms
 from .stformer import STFormer
 
 PARTS = ("st-former", "fuse-gen", "degra-gnn")
-TRAIN_DEFAULTS = {"st-former": dict(lr=5e-4, epochs=25, steps=60, batch=32, patience=5),
-                  "fuse-gen": dict(lr=5e-4, epochs=20, steps=60, batch=32, patience=5),
-                  "degra-gnn": dict(lr=1e-3, epochs=20, steps=60, batch=32, patience=5)}
+TRAIN_DEFAULTS = {"st-former": dict(lr=5e-4, epochs=12, steps=40, batch=32, patience=3, max_minutes=None),
+                  "fuse-gen": dict(lr=5e-4, epochs=10, steps=40, batch=32, patience=3, max_minutes=None),
+                  "degra-gnn": dict(lr=1e-3, epochs=10, steps=40, batch=32, patience=3, max_minutes=None)}
 
 
 def part_dir(root: str, part: str, no_sensors: bool = False) -> str:
@@ -149,7 +149,7 @@ def choose_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return thr
 
 
-def val_pairs(prep: common.Prepared, neg_stride: int = 10) -> np.ndarray:
+def val_pairs(prep: common.Prepared, neg_stride: int = 25) -> np.ndarray:
     """All positive unmasked ticks of the validation runs and every neg_stride-th negative one."""
     out = []
     for ri in range(len(prep.frames)):
@@ -193,6 +193,9 @@ def _fit(params, loss_fn, eval_fn, batch_fn, hp, seed, log_name):
             bad += 1
             if bad >= hp["patience"]:
                 break
+        if hp.get("max_minutes") and time.time() - t0 > 60 * hp["max_minutes"]:
+            print(f"{log_name}: time budget of {hp['max_minutes']} min reached after epoch {ep + 1}", flush=True)
+            break
     return best_params, best, log
 
 

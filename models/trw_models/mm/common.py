@@ -202,6 +202,16 @@ def table_metrics(p: Prepared, scores: list, threshold: float = 0.5, early_s: fl
             "lead_s_median": float(np.median(leads)) if leads else float("nan"), "leads_s": leads}
 
 
+def strided(p: Prepared, stride: int) -> Prepared:
+    """The labels and times of every stride-th tick (frames etc. are not needed for metrics)."""
+    if stride == 1:
+        return p
+    q = Prepared(**{k: list(v) for k, v in p.__dict__.items()})
+    for name in ("t_s", "target", "mask", "feats"):
+        setattr(q, name, [x[::stride] for x in getattr(p, name)])
+    return q
+
+
 def format_table(rows: dict) -> str:
     head = f"{'model':34s} {'acc':>6s} {'prec':>6s} {'rec':>6s} {'F1':>6s} {'AUC':>6s} {'events':>7s} {'FA':>4s} {'FA/h':>6s} {'lead s':>8s}"
     lines = [head]

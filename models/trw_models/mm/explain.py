@@ -12,7 +12,7 @@ from . import causrun, common, png
 from .chain import Chain
 
 
-def explain(directory: str, dataset: str, run: str, at_s: float, sigma_c: float = 5.0, samples: int = 16,
+def explain(directory: str, dataset: str, run: str, at_s, sigma_c: float = 5.0, samples: int = 16,
             region: int = 8, seed: int = 0, ds=None) -> dict:
     chain = Chain(directory)
     if chain.gnn is None:
@@ -24,6 +24,13 @@ def explain(directory: str, dataset: str, run: str, at_s: float, sigma_c: float 
     one = ds.subset([ds.runs[names.index(run)].index])
     prep = common.prepare(one, chain.norm)
     t = prep.t_s[0]
+    if isinstance(at_s, str):
+        if at_s.startswith("onset"):
+            if not prep.has_onset[0]:
+                raise ValueError(f"run {run!r} has no runaway_onset label; give --at in seconds")
+            at_s = prep.onset_s[0] + float(at_s[5:] or 0)
+        else:
+            at_s = float(at_s)
     k = int(np.clip(np.searchsorted(t, at_s, side="right") - 1, 0, len(t) - 1))
     f, s, a, y = common.gather(prep, np.array([[0, k]]), chain.window, chain.dilation)
     out = chain.forward(f, s, a)
