@@ -9,6 +9,7 @@
 # Every choice (early stopping, alarm threshold) is made on the validation runs of the split by run
 # (seed $SEED, default 0); the figures are on the test runs. Each part has a wall-time budget
 # (MAX_MIN minutes, default 8) because the machine is shared; training stops after the epoch that passes it.
+# ABLATION_SEEDS="1 2" repeats the sensor-log ablation on other splits by run (OUT/seedN).
 set -eu
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 DATA=$(realpath "${1:-/work/corpus/main/corpus.npz}")
@@ -34,6 +35,12 @@ step "SENSOR-RL"
 $PY mm-train --data "$DATA" --part sensor-rl --out "$OUT" --seed "$SEED" --iters "$ITERS"
 step "scores on the test runs"
 $PY mm-eval "$OUT" --data "$DATA" --policy --json "$OUT/eval.json" | tee "$OUT/eval.txt"
+for S in ${ABLATION_SEEDS:-}; do
+  step "sensor-log ablation, split seed $S"
+  $PY mm-train --data "$DATA" --part st-former --out "$OUT/seed$S" --seed "$S" --max-minutes "$MAX_MIN"
+  $PY mm-train --data "$DATA" --part st-former --no-sensors --out "$OUT/seed$S" --seed "$S" --max-minutes "$MAX_MIN"
+  $PY mm-eval "$OUT/seed$S" --data "$DATA" --json "$OUT/seed$S/eval.json" | tee "$OUT/seed$S/eval.txt"
+done
 step "explanation: first test run with an onset, 20 s before it"
 RUN=$(python3 -c "
 import json, sys

@@ -103,9 +103,10 @@ def _eval(a) -> int:
         common.strided(prep, a.stride), [np.nan_to_num(r.features[::a.stride, j]) / 2.0 for r in sub.runs])
     print(common.format_table(rows))
     if "ST-Former thermal only" in rows:
-        d = rows["ST-Former thermal+sensors"]["auc_roc"] - rows["ST-Former thermal only"]["auc_roc"]
-        print(f"sensor-log ablation: AUC-ROC thermal only {rows['ST-Former thermal only']['auc_roc']:.4f}, "
-              f"thermal+sensors {rows['ST-Former thermal+sensors']['auc_roc']:.4f} ({d:+.4f}, {100 * d:+.1f} points)")
+        for key, what in (("auc_roc", "AUC-ROC"), ("auc_pre_onset", "AUC-ROC before onset")):
+            th, ts = rows["ST-Former thermal only"][key], rows["ST-Former thermal+sensors"][key]
+            print(f"sensor-log ablation, {what}: thermal only {th:.4f}, thermal+sensors {ts:.4f} "
+                  f"({ts - th:+.4f}; {100 * (ts - th) / th:+.1f} %)")
     result = {"runs": prep.names, "rows": rows, "predict_seconds": t_pred}
     if a.policy:
         result["sensor_rl"] = policy_tradeoff(a.dir, ds, runs, prep)

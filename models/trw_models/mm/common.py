@@ -163,16 +163,20 @@ def auc_roc(y: np.ndarray, s: np.ndarray) -> float:
 
 
 def table_metrics(p: Prepared, scores: list, threshold: float = 0.5, early_s: float = 600.0, late_s: float = 10.0) -> dict:
-    """Tick-level accuracy/precision/recall/F1/AUC over unmasked ticks, and event-level figures as
+    """Tick-level accuracy/precision/recall/F1/AUC over unmasked ticks (and AUC over the ticks before onset
+    only, the early-warning part: positives are then the 60 s before onset), and event-level figures as
     `trw score` counts them (docs/metrics.md): an alarm (score > threshold) in [onset - early, onset + late]
     detects; alarm episodes outside it are false alarms; lead time = onset - first alarm in the window."""
-    ys, ss = [], []
+    ys, ss, ye, se = [], [], [], []
     fa, leads, detected, n_pos, neg_alarmed, hours = 0, [], 0, 0, 0, 0.0
     for ri, s in enumerate(scores):
         m = p.mask[ri]
         ys.append(p.target[ri][m])
         ss.append(s[m])
         t = p.t_s[ri]
+        pre = m & (t < p.onset_s[ri]) if p.has_onset[ri] else m     # early warning: ticks before onset only
+        ye.append(p.target[ri][pre])
+        se.append(s[pre])
         a = s > threshold
         hours += (t[-1] - t[0] + 1) / 3600.0
         rising = a & ~np.concatenate([[False], a[:-1]])
@@ -196,6 +200,7 @@ def table_metrics(p: Prepared, scores: list, threshold: float = 0.5, early_s: fl
     rec = tp / (tp + fn) if tp + fn else 0.0
     return {"ticks": int(len(y)), "accuracy": (tp + tn) / max(1, len(y)), "precision": prec, "recall": rec,
             "f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0, "auc_roc": auc_roc(y, s),
+            "auc_pre_onset": auc_roc(np.concatenate(ye), np.concatenate(se)),
             "runs": len(scores), "pos_runs": n_pos, "event_recall": f"{detected}/{n_pos}", "false_alarms": fa,
             "fa_per_h": fa / hours if hours else 0.0, "neg_alarmed": neg_alarmed,
             "lead_s_mean": float(np.mean(leads)) if leads else float("nan"),
@@ -213,10 +218,10 @@ def strided(p: Prepared, stride: int) -> Prepared:
 
 
 def format_table(rows: dict) -> str:
-    head = f"{'model':34s} {'acc':>6s} {'prec':>6s} {'rec':>6s} {'F1':>6s} {'AUC':>6s} {'events':>7s} {'FA':>4s} {'FA/h':>6s} {'lead s':>8s}"
+    head = f"{'model':34s} {'acc':>6s} {'prec':>6s} {'rec':>6s} {'F1':>6s} {'AUC':>6s} {'AUCpre':>6s} {'events':>7s} {'FA':>4s} {'FA/h':>6s} {'lead s':>8s}"
     lines = [head]
     for name, m in rows.items():
         lead = f"{m['lead_s_mean']:.1f}" if not math.isnan(m["lead_s_mean"]) else "-"
         lines.append(f"{name:34s} {m['accuracy']:6.3f} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} "
-                     f"{m['auc_roc']:6.3f} {m['event_recall']:>7s} {m['false_alarms']:4d} {m['fa_per_h']:6.2f} {lead:>8s}")
+                     f"{m['auc_roc']:6.3f} {m['auc_pre_onset']:6.3f} {m['event_recall']:>7s} {m['false_alarms']:4d} {m['fa_per_h']:6.2f} {lead:>8s}")
     return "\n".join(lines)
