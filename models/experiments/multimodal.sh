@@ -16,7 +16,7 @@ DATA=$(realpath "${1:-/work/corpus/main/corpus.npz}")
 OUT=$(realpath -m "${2:-$HERE/runs/mm}")
 SEED=${SEED:-0}
 MAX_MIN=${MAX_MIN:-8}
-ITERS=${ITERS:-25}
+ITERS=${ITERS:-150}
 cd "$HERE"
 mkdir -p "$OUT"
 start=$(date +%s)
@@ -41,7 +41,7 @@ for S in ${ABLATION_SEEDS:-}; do
   $PY mm-train --data "$DATA" --part st-former --no-sensors --out "$OUT/seed$S" --seed "$S" --max-minutes "$MAX_MIN"
   $PY mm-eval "$OUT/seed$S" --data "$DATA" --json "$OUT/seed$S/eval.json" | tee "$OUT/seed$S/eval.txt"
 done
-step "explanation: first test run with an onset, 20 s before it"
+step "explanation: first test run with an onset, at its first alarm"
 RUN=$(python3 -c "
 import json, sys
 sys.path.insert(0, '.')
@@ -49,6 +49,6 @@ from trw_models import weights, data
 _, cfg = weights.load('$OUT/st-former')
 ds = data.load('$DATA')
 print(next(r.name for r in ds.runs if r.index in cfg['split']['test'] and r.has_onset))")
-$PY mm-explain "$OUT" --data "$DATA" --run "$RUN" --at onset-20 --out "$OUT/explain.npz" --png "$OUT/explain.png"
+$PY mm-explain "$OUT" --data "$DATA" --run "$RUN" --at first-alarm --out "$OUT/explain.npz" --png "$OUT/explain.png"
 step "done"
 echo "run time: $(( $(date +%s) - start )) s"

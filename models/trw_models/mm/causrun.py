@@ -36,7 +36,7 @@ def regions(height: int, width: int, rh: int, rw: int) -> list:
 
 
 def attribute(risk_fn, window_c: np.ndarray, sigma_c: float = 5.0, samples: int = 16, region: tuple = (8, 8),
-              tau_min: float = 0.02, rel: float = 0.5, cell_mask: np.ndarray | None = None, seed: int = 0,
+              tau_min: float = 0.01, rel: float = 0.5, cell_mask: np.ndarray | None = None, seed: int = 0,
               batch: int = 128) -> Attribution:
     """window_c (L, H, W) degC: the causal thermal window ending at the instant explained."""
     rng = np.random.default_rng(seed)

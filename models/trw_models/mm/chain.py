@@ -160,8 +160,8 @@ def val_pairs(prep: common.Prepared, neg_stride: int = 25) -> np.ndarray:
 
 
 def _fit(params, loss_fn, eval_fn, batch_fn, hp, seed, log_name):
-    """Adam with clipping; after each epoch the validation AUC; keeps the best; stops after `patience`
-    epochs without improvement."""
+    """Adam with clipping; after each epoch the validation log-loss and AUC; keeps the parameters with the
+    lowest log-loss; stops after `patience` epochs without improvement."""
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(hp["lr"], weight_decay=1e-4))
     opt = tx.init(params)
 
@@ -182,8 +182,9 @@ def _fit(params, loss_fn, eval_fn, batch_fn, hp, seed, log_name):
             params, opt, loss, aux = step(params, opt, batch_fn(rng, hp["batch"]), sub)
             losses.append(float(loss))
             auxs.append({k: float(v) for k, v in aux.items()})
-        v = eval_fn(params)
-        entry = {"epoch": ep + 1, "train_loss": float(np.mean(losses)), "val_auc": v, "s": round(time.time() - t0, 1)}
+        vm = eval_fn(params)
+        v = -vm["val_logloss"]                 # model selection: validation log-loss (AUC saturates early)
+        entry = {"epoch": ep + 1, "train_loss": float(np.mean(losses)), **vm, "s": round(time.time() - t0, 1)}
         entry.update({k: float(np.mean([a[k] for a in auxs])) for k in auxs[0]})
         log.append(entry)
         print(f"{log_name} epoch {ep + 1}: " + ", ".join(f"{k} {val:.4f}" if isinstance(val, float) else f"{k} {val}" for k, val in entry.items() if k != "epoch"), flush=True)
@@ -301,9 +302,14 @@ def train(part: str, dataset: str, out: str, seed: int = 0, no_sensors: bool = F
             out_.append(np.asarray(jax.nn.sigmoid(pred(params, jnp.asarray(vf[i:i + 256]), jnp.asarray(vs[i:i + 256]), jnp.asarray(va_ae[i:i + 256])))))
         return np.concatenate(out_)
 
-    best_params, best_auc, log = _fit(params, loss_fn, lambda p: common.auc_roc(vy, eval_probs(p)), batch_fn, hp, seed,
-                                      part + (" (thermal only)" if no_sensors else ""))
+    def val_metrics(p):
+        q = np.clip(eval_probs(p), 1e-6, 1 - 1e-6)
+        logloss = float(-np.mean(vy * np.log(q) + (1 - vy) * np.log(1 - q)))
+        return {"val_logloss": logloss, "val_auc": common.auc_roc(vy, q)}
+
+    best_params, _, log = _fit(params, loss_fn, val_metrics, batch_fn, hp, seed, part + (" (thermal only)" if no_sensors else ""))
     vp = eval_probs(best_params)
+    best_auc = common.auc_roc(vy, vp)
     cfg.update(threshold=choose_threshold(vy, vp), val_auc=best_auc, hyper=hp, training=log,
                train_seconds=round(time.time() - t_start, 1), dataset=os.path.abspath(dataset) if dataset else None)
     weights.save(part_dir(out, part, no_sensors), jax.tree_util.tree_map(np.asarray, best_params), cfg)

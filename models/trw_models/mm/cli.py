@@ -41,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("dir")
     p.add_argument("--data", required=True)
     p.add_argument("--run", required=True, help="session name in the dataset")
-    p.add_argument("--at", required=True, help="session time, s (the last tick at or before it), or onset-S / onset+S")
+    p.add_argument("--at", required=True, help="session time, s (the last tick at or before it), onset-S / onset+S, or first-alarm")
     p.add_argument("--out", required=True, help="output .npz (keys: docs/multimodal.md)")
     p.add_argument("--png", help="also write a PNG: IR frame | risk map | attribution with mask edge")
     p.add_argument("--sigma", type=float, default=5.0, help="perturbation sigma, K (Eq. 15)")

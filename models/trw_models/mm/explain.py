@@ -25,7 +25,17 @@ def explain(directory: str, dataset: str, run: str, at_s, sigma_c: float = 5.0, 
     prep = common.prepare(one, chain.norm)
     t = prep.t_s[0]
     if isinstance(at_s, str):
-        if at_s.startswith("onset"):
+        if at_s == "first-alarm":
+            # the first tick whose score passes 0.5 (from onset - 600 s when the run has an onset)
+            lo = int(np.searchsorted(t, prep.onset_s[0] - 600)) if prep.has_onset[0] else 0
+            ks = np.arange(lo, len(t))
+            sc = np.concatenate([chain.score(chain.risk(*common.gather(prep, np.stack([np.zeros(len(c), int), c], 1), chain.window, chain.dilation)[:3]))
+                                 for c in np.array_split(ks, max(1, len(ks) // 256))])
+            hit = np.nonzero(sc > 0.5)[0]
+            if len(hit) == 0:
+                raise ValueError(f"run {run!r}: the chain never alarms; give --at in seconds")
+            at_s = float(t[ks[hit[0]]])
+        elif at_s.startswith("onset"):
             if not prep.has_onset[0]:
                 raise ValueError(f"run {run!r} has no runaway_onset label; give --at in seconds")
             at_s = prep.onset_s[0] + float(at_s[5:] or 0)
