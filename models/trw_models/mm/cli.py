@@ -129,13 +129,28 @@ def policy_tradeoff(directory, ds, runs, prep) -> dict:
     out = {}
     for name, act in fixed.items():
         out[name] = sensorrl.run_policy(env, lambda o, act=act: np.tile(np.array(act, np.int32), (len(o), 1)))
-    out["SENSOR-RL policy"] = sensorrl.run_policy(env, lambda o: ppo.act(pol, p, o, None)[0])
+    rr = np.random.default_rng(0)
+    out["uniformly random settings"] = sensorrl.run_policy(
+        env, lambda o: np.stack([rr.integers(0, n, len(o)) for n in cfg["heads"]], 1).astype(np.int32))
+    chosen = []
+
+    def greedy(o):
+        act = ppo.act(pol, p, o, None)[0]
+        chosen.append(act)
+        return act
+    out["SENSOR-RL policy"] = sensorrl.run_policy(env, greedy)
+    chosen = np.concatenate(chosen)
+    out["SENSOR-RL policy"]["settings_share"] = {
+        name: {str(v): float((chosen[:, i] == j).mean()) for j, v in enumerate(cfg[name])}
+        for i, name in enumerate(("ir_fps", "ae_threshold_db", "bms_hz"))}
     full = out["full sensing (1 Hz IR, 40 dB, 1 Hz BMS)"]
     print(f"{'sensing':48s} {'energy':>7s} {'saved':>6s} {'acc':>6s} {'bal.acc':>7s} {'recall':>6s} {'AUC':>6s} {'events':>7s} {'FA':>4s} {'lead s':>7s}")
     for name, m in out.items():
         print(f"{name:48s} {m['energy_fraction']:7.3f} {1 - m['energy_fraction'] / full['energy_fraction']:6.1%} "
               f"{m['accuracy']:6.3f} {m['balanced_accuracy']:7.3f} {m['recall']:6.3f} {m['auc_roc']:6.3f} {m['event_recall']:>7s} "
               f"{m['false_alarms']:4d} {m['lead_s_mean']:7.1f}")
+    print("SENSOR-RL settings chosen (share of decisions): " + "; ".join(
+        f"{k} " + ", ".join(f"{v}: {100 * x:.0f} %" for v, x in d.items()) for k, d in out["SENSOR-RL policy"]["settings_share"].items()))
     return out
 
 
