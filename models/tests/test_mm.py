@@ -116,6 +116,10 @@ def test_causrun_finds_planted_hotspot():
     assert a.region_effect.argmax() == 3 * 8 + 5
     assert a.intervention[24:32, 40:48].mean() < -0.2              # cooling it removes most of the risk
     assert abs(a.intervention[8:16, 8:16].mean()) < 0.05
+    off = np.ones((48, 64), bool)
+    off[:, 32:] = False                                            # a cell that does not cover the hotspot
+    b = causrun.attribute(risk_fn, frame, sigma_c=5.0, samples=8, seed=0, cell_mask=off)
+    assert b.mask[:, 32:].sum() == 0 and (b.intervention[:, 32:] == 0).all()
 
 
 class ToyEnv:

@@ -5,7 +5,8 @@ the thermal trajectory.
 * Eq. 15: perturbed trajectory T~ = T + delta * 1_region, delta ~ N(0, sigma^2) drawn independently per
   window sample (one value per region and time, constant over the region's pixels).
 * Eq. 16: effect Delta R_r = E_delta |R(T~_r) - R(T)| over K samples.
-* Eq. 17: mask C_r = 1 where Delta R_r >= tau, tau = max(tau_min, rel * max_r Delta R_r).
+* Eq. 17: mask C_r = 1 where Delta R_r >= tau, tau = max(tau_min, rel * max_r Delta R_r), over regions at
+  least half on the cell (cell_mask; all regions without one).
 * Eq. 19: interventional estimate E[R | do(T_r = t')] - E[R]: the region's trajectory set to t' (default:
   the cell's median temperature at each window sample, "this region behaves like the rest of the cell"),
   expectations over the baseline sampler (every region perturbed by N(0, sigma^2)).
@@ -54,18 +55,20 @@ def attribute(risk_fn, window_c: np.ndarray, sigma_c: float = 5.0, samples: int 
         d = rng.normal(0.0, sigma_c, (samples, L)).astype(np.float32)
         stack[ri * samples:(ri + 1) * samples, :, y0:y1, x0:x1] += d[:, :, None, None]
     eff = np.abs(run(stack) - base).reshape(len(regs), samples).mean(1)
-    tau = max(tau_min, rel * float(eff.max()))
+    cm = cell_mask if cell_mask is not None else np.ones((H, W), bool)
+    on_cell = np.array([cm[y0:y1, x0:x1].mean() >= 0.5 for (y0, y1, x0, x1) in regs])
+    tau = max(tau_min, rel * float(eff[on_cell].max())) if on_cell.any() else np.inf
     # Eq. 19: baseline sampler (all regions perturbed) and do(T_r = t')
     noise = rng.normal(0.0, sigma_c, (samples, L, gy, gx)).astype(np.float32)
     noise_px = np.repeat(np.repeat(noise, region[0], axis=2), region[1], axis=3)[:, :, :H, :W]
     base_stack = window_c[None] + noise_px
     e_r = float(run(base_stack).mean())
-    cm = cell_mask if cell_mask is not None else np.ones((H, W), bool)
     t_prime = np.array([np.median(window_c[k][cm]) for k in range(L)], np.float32)
     do_stack = np.repeat(base_stack[None], len(regs), axis=0)
     for ri, (y0, y1, x0, x1) in enumerate(regs):
         do_stack[ri, :, :, y0:y1, x0:x1] = t_prime[None, :, None, None]
     inter = run(do_stack.reshape((-1, L, H, W))).reshape(len(regs), samples).mean(1) - e_r
+    inter = np.where(on_cell, inter, 0.0)     # do(T = the cell's median) is meaningful on the cell only
 
     def to_px(v):
         img = np.zeros((H, W), np.float32)
@@ -73,7 +76,7 @@ def attribute(risk_fn, window_c: np.ndarray, sigma_c: float = 5.0, samples: int 
             img[y0:y1, x0:x1] = val
         return img
 
-    return Attribution(risk=base, effect=to_px(eff), mask=to_px((eff >= tau).astype(np.float32)),
+    return Attribution(risk=base, effect=to_px(eff), mask=to_px(((eff >= tau) & on_cell).astype(np.float32)),
                        intervention=to_px(inter), baseline_risk=e_r, tau=tau,
                        region_effect=eff.reshape(gy, gx).astype(np.float32),
                        region_intervention=inter.reshape(gy, gx).astype(np.float32))
