@@ -9,7 +9,7 @@ import importlib
 import sys
 
 # Modules that add subcommands (each defines register(subparsers)).
-COMMAND_MODULES: list = []
+COMMAND_MODULES: list = ["mm.cli"]
 
 
 def main(argv=None) -> int:
