@@ -25,11 +25,13 @@ public enum SensingError: Error, CustomStringConvertible, Equatable {
     case badValue(SensingSetting, Double, String)
     case noStream(SensingSetting)
     case notRecording
+    case policy(String)
     public var description: String {
         switch self {
         case .badValue(let s, let v, let why): "sensing \(s.rawValue) = \(v): \(why)"
         case .noStream(let s): "sensing \(s.rawValue): the rig has no \(s.kind.rawValue) stream"
         case .notRecording: "sensing changes need a running recording"
+        case .policy(let why): why
         }
     }
 }

@@ -45,11 +45,28 @@ public final class SensingPolicyDriver: @unchecked Sendable {
         self.logger = logger
     }
 
+    private var child: LineProcess?
+
+    /// Starts the policy program and waits for its first answer (a warm-up line at t = 0 with
+    /// no features), so a slow start (Python importing JAX) does not eat the first seconds of
+    /// a run. Call before `Recorder.start()`, then `start()`.
+    public func launch() throws {
+        let c = try LineProcess(command: command)
+        child = c
+        process = c.process
+        try c.input.fileHandleForWriting.write(contentsOf: Data("{\"t\":0,\"features\":{},\"risk\":0}\n".utf8))
+        guard let answer = c.output.next(), (try? JSONSerialization.jsonObject(with: Data(answer.utf8))) is [String: Any] else {
+            c.process.terminate()
+            throw SensingError.policy("policy '\(command)' did not answer its first line with a JSON object")
+        }
+    }
+
+    /// Runs the decisions on their own thread (after `launch()` and `Recorder.start()`).
     public func start() throws {
-        let child = try LineProcess(command: command)
-        process = child.process
+        if child == nil { try launch() }
+        let c = child!
         let t = Thread { [self] in
-            loop(input: child.input.fileHandleForWriting, output: child.output)
+            loop(input: c.input.fileHandleForWriting, output: c.output)
             done.signal()
         }
         t.name = "trw-sensing"

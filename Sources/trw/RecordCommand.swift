@@ -99,18 +99,20 @@ struct RecordCommand: ParsableCommand {
             if o.durationS == nil { o.durationS = rf.durationS }
         }
         let recorder = Recorder(sources: built.sources, options: o, logger: Logger(label: "trw.record"))
+        var policy: SensingPolicyDriver?
+        if let cmd = sensingPolicy {
+            let p = SensingPolicyDriver(recorder: recorder, command: cmd, riskDetector: DetectorRegistry.make(sensingRisk)!)
+            printErr("starting the sensing policy: \(cmd)")
+            try p.launch()
+            policy = p
+        }
         try recorder.start()
         printErr("recording \(choice.name) into \(path)\(duration.map { " for \($0) s" } ?? " (Ctrl-C to stop)")")
         let signals = SignalStopper(recorder)
         let live = quiet ? nil : LiveTerminal(recorder: recorder, title: "trw record — \(sessionName) (\(choice.name)) -> \(path)",
                                               outputPath: path, interactive: true)
         for (setting, v) in try Self.parseSensing(sensing) { try recorder.applySensing(setting, v, origin: "cli", atNs: 0) }
-        var policy: SensingPolicyDriver?
-        if let cmd = sensingPolicy {
-            let p = SensingPolicyDriver(recorder: recorder, command: cmd, riskDetector: DetectorRegistry.make(sensingRisk)!)
-            try p.start()
-            policy = p
-        }
+        try policy?.start()
         let result = recorder.wait()
         let policyReport = policy?.finish()
         live?.stop()
