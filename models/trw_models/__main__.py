@@ -9,7 +9,7 @@ import importlib
 import sys
 
 # Modules that add subcommands (each defines register(subparsers)).
-COMMAND_MODULES: list = []
+COMMAND_MODULES: list = ["train"]  # train, serve (issue 11)
 
 
 def main(argv=None) -> int:
