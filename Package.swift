@@ -65,7 +65,10 @@ let package = Package(
             ]
         ),
         // Per-tick features, detectors and scoring (shared by export, replay, predict, annotate).
-        .target(name: "TRWAnalysis", dependencies: ["TRWCore", "TRWStore", "TRWCodec"]),
+        .target(name: "TRWAnalysis", dependencies: ["TRWCore", "TRWStore", "TRWCodec", "TRWModels"]),
+        // Issue 11: online runtime of the trained DP-LSTM (safetensors + config.json from models/).
+        .target(name: "TRWModels"),
+        .testTarget(name: "TRWModelsTests", dependencies: ["TRWModels", "TRWAnalysis"], exclude: ["Fixtures"]),
         // Datasets out (NPZ), streams out (JSON Lines replay).
         .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWCodec", "TRWAcoustics"]),
         // V4L2 infrared camera (issue 5): header shim, Swift driver, emulated
@@ -111,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "trw-bench",
             dependencies: ["TRWCore", "TRWCodec", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync",
-                           "TRWALSA", "TRWAcoustics", "TRWV4L2", "TRWV4L2Emulation",
+                           "TRWALSA", "TRWAcoustics", "TRWV4L2", "TRWV4L2Emulation", "TRWModels",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // --- Issue 6: ALSA acoustic-emission driver and AE hit detection ---

@@ -15,13 +15,13 @@ struct PredictCommand: ParsableCommand {
             """)
 
     @Argument(help: "The session file.") var session: String
-    @Option(name: .long, help: "Detector name or exec:COMMAND.") var detector: String
+    @Option(name: .long, help: "Detector name, dplstm:MODEL_DIR (the DP-LSTM run in Swift) or exec:COMMAND.") var detector: String
     @Option(name: .long, help: "Tick rate, Hz.") var rate: Double = 1
     @Option(name: .long, help: "Alarm when the score is above 0.5 for K consecutive ticks.") var alarmK: Int = 1
     @Option(name: .long, help: "Run id stored with the scores (default: a timestamp).") var runId: String?
 
     func validate() throws {
-        if !detector.hasPrefix("exec:") && DetectorRegistry.make(detector) == nil {
+        if !detector.hasPrefix("exec:") && !DetectorRegistry.isKnown(detector) {
             throw ValidationError("unknown detector '\(detector)'; built-in: \(DetectorRegistry.builtIn.joined(separator: ", ")), or exec:COMMAND")
         }
         if alarmK < 1 { throw ValidationError("--alarm-k must be at least 1") }
