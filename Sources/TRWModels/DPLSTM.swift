@@ -144,7 +144,7 @@ public struct DPLSTMRuntime: Sendable {
     var kCache: [[Float]], vCache: [[Float]]
     var ringHead = -1
     var seen = 0
-    var last: [Float]
+    public internal(set) var last: [Float]
     // Scratch.
     var xn: [Float], z: [Float], keep: [Float], mask: [Bool], nextActive: [Int], gates: [Float]
 
