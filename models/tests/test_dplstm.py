@@ -141,3 +141,12 @@ def test_short_training_lowers_the_loss(tmp_path):
     m = recurrent.load_online(str(tmp_path))
     s = m.step({"dt_c": 0.01, "dv_v": None, "cell_temp_c": 25.0, "voltage_v": 4.2}, [])
     assert 0.0 <= s <= 1.0
+
+
+def test_config_json_is_strict_json(tmp_path):
+    """NaN (e.g. a validation loss without validation runs) is written as null: Swift reads config.json."""
+    import json
+    weights.save(str(tmp_path), {"w": np.zeros(2, np.float32)}, {"history": [{"val_loss": float("nan")}], "best": np.float32("inf")})
+    text = (tmp_path / "config.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"best": None, "history": [{"val_loss": None}]}

@@ -170,7 +170,7 @@ def train(ds: data.Dataset, split, args, log) -> tuple:
         t0 = time.time()
         pieces = _pieces(tr, args.piece, rng)
         order = rng.permutation(len(pieces))
-        tl, tw = 0.0, 0.0
+        tl, tw, ta = 0.0, 0.0, 0.0
         for g in range(0, len(order), args.batch):
             group = [pieces[i] for i in order[g:g + args.batch]]
             L = int(math.ceil(max(p[0].shape[0] for p in group) / args.chunk) * args.chunk)
@@ -186,10 +186,13 @@ def train(ds: data.Dataset, split, args, log) -> tuple:
                 ws = float(extra["wsum"])
                 tl += float(loss) * ws
                 tw += ws
+                ta += float(extra.get("active", 0.0))
             if args.max_groups and g // args.batch + 1 >= args.max_groups:
                 break
         val = evaluate(eval_fn, family, cfg, params, va, args.chunk)
         rec = {"epoch": epoch, "train_loss": tl / max(tw, 1), **{f"val_{k}": v for k, v in val.items()}, "seconds": round(time.time() - t0, 1)}
+        if args.model == "dp-lstm":
+            rec["train_active_fraction"] = ta / max(tw, 1)
         history.append(rec)
         log(rec)
         vl = val["loss"] if math.isfinite(val["loss"]) else rec["train_loss"]
