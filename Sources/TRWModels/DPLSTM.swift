@@ -203,8 +203,7 @@ public struct DPLSTMRuntime: Sendable {
             }
             var p = weights.policyHead.b[k]
             weights.policyHead.w.withUnsafeBufferPointer { w in
-                let base = k * cfg.d
-                for j in 0..<cfg.d { p += w[base + j] * z[j] }
+                z.withUnsafeBufferPointer { zp in p += dot(w.baseAddress! + k * cfg.d, zp.baseAddress!, cfg.d) }
             }
             macs += cfg.d
             let kp = 1 - (1 - sigmoid(p)) * (1 - g)
@@ -219,8 +218,10 @@ public struct DPLSTMRuntime: Sendable {
             for i in 0..<H where mask[l * H + i] { nextActive.append(i) }
             let inputs: [Float] = l == 0 ? xn : h[l - 1]
             // Active inputs: layer l-1 has already advanced to this tick. nil = all (layer 0, or dense).
-            let inActive: [Int]? = (l == 0 || !prune) ? nil : active[l - 1]
-            let prevActive: [Int]? = prune ? active[l] : nil
+            // When most inputs are active, a SIMD pass over all columns (pruned h~ are exactly 0) beats the gather.
+            let dense = { (list: [Int]) in list.count * 2 > H }
+            let inActive: [Int]? = (l == 0 || !prune || dense(active[l - 1])) ? nil : active[l - 1]
+            let prevActive: [Int]? = (prune && !dense(active[l])) ? active[l] : nil
             var newH = [Float](repeating: 0, count: H)
             var cl = c[l]
             let hl = h[l]
@@ -238,11 +239,9 @@ public struct DPLSTMRuntime: Sendable {
                                         a2 += wih[r + 2 * nIn + j] * xv; a3 += wih[r + 3 * nIn + j] * xv
                                     }
                                 } else {
-                                    for j in 0..<nIn {
-                                        let xv = x[j]
-                                        a0 += wih[r + j] * xv; a1 += wih[r + nIn + j] * xv
-                                        a2 += wih[r + 2 * nIn + j] * xv; a3 += wih[r + 3 * nIn + j] * xv
-                                    }
+                                    let wb = wih.baseAddress! + r, xb = x.baseAddress!
+                                    a0 += dot(wb, xb, nIn); a1 += dot(wb + nIn, xb, nIn)
+                                    a2 += dot(wb + 2 * nIn, xb, nIn); a3 += dot(wb + 3 * nIn, xb, nIn)
                                 }
                                 let rh = i * 4 * H
                                 if let prevActive {
@@ -252,11 +251,9 @@ public struct DPLSTMRuntime: Sendable {
                                         a2 += whh[rh + 2 * H + j] * hv; a3 += whh[rh + 3 * H + j] * hv
                                     }
                                 } else {
-                                    for j in 0..<H {
-                                        let hv = hp[j]
-                                        a0 += whh[rh + j] * hv; a1 += whh[rh + H + j] * hv
-                                        a2 += whh[rh + 2 * H + j] * hv; a3 += whh[rh + 3 * H + j] * hv
-                                    }
+                                    let wb = whh.baseAddress! + rh, hb = hp.baseAddress!
+                                    a0 += dot(wb, hb, H); a1 += dot(wb + H, hb, H)
+                                    a2 += dot(wb + 2 * H, hb, H); a3 += dot(wb + 3 * H, hb, H)
                                 }
                                 let cn = sigmoid(a1) * cl[i] + sigmoid(a0) * tanhf(a2)
                                 cl[i] = cn
@@ -333,16 +330,30 @@ public struct DPLSTMRuntime: Sendable {
     }
 }
 
+/// Dot product of n floats, 16 lanes at a time (SIMD), scalar tail.
+@inline(__always) func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    var j = 0
+    while j + 16 <= n {
+        acc0 += ra.loadUnaligned(fromByteOffset: 4 * j, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: 4 * j, as: SIMD8<Float>.self)
+        acc1 += ra.loadUnaligned(fromByteOffset: 4 * j + 32, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: 4 * j + 32, as: SIMD8<Float>.self)
+        j += 16
+    }
+    if j + 8 <= n {
+        acc0 += ra.loadUnaligned(fromByteOffset: 4 * j, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: 4 * j, as: SIMD8<Float>.self)
+        j += 8
+    }
+    var s = (acc0 + acc1).sum()
+    while j < n { s += a[j] * b[j]; j += 1 }
+    return s
+}
+
 @inline(__always) func affine(_ m: Dense, _ x: [Float]) -> [Float] {
     var out = m.b
     m.w.withUnsafeBufferPointer { w in
         x.withUnsafeBufferPointer { xp in
-            for r in 0..<m.nOut {
-                var s: Float = 0
-                let base = r * m.nIn
-                for j in 0..<m.nIn { s += w[base + j] * xp[j] }
-                out[r] += s
-            }
+            for r in 0..<m.nOut { out[r] += dot(w.baseAddress! + r * m.nIn, xp.baseAddress!, m.nIn) }
         }
     }
     return out
