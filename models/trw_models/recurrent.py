@@ -189,7 +189,7 @@ def train(ds: data.Dataset, split, args, log) -> tuple:
                 ta += float(extra.get("active", 0.0))
             if args.max_groups and g // args.batch + 1 >= args.max_groups:
                 break
-        val = evaluate(eval_fn, family, cfg, params, va, args.chunk)
+        val = evaluate(eval_fn, family, cfg, params, va, 4 * args.chunk)
         rec = {"epoch": epoch, "train_loss": tl / max(tw, 1), **{f"val_{k}": v for k, v in val.items()}, "seconds": round(time.time() - t0, 1)}
         if args.model == "dp-lstm":
             rec["train_active_fraction"] = ta / max(tw, 1)
