@@ -44,7 +44,7 @@ def test_window_summaries_online_equal_offline():
 @pytest.mark.parametrize("model", ["gp", "ocsvm", "wavelet-cnn", "lstm", "attn-lstm"])
 def test_baseline_trains_saves_and_serves(tmp_path, model, monkeypatch):
     ds = synthetic_dataset(3, 160)
-    monkeypatch.setattr(train_cmd.data, "load", lambda path: ds)
+    monkeypatch.setattr(train_cmd.data, "load", lambda path, **kw: ds)
     args = argparse.Namespace(data="x.npz", model=model, out=str(tmp_path), seed=0, features="dp", split_seed=None, epochs=2,
                               patience=3, lr=1e-3, batch=64, chunk=16, piece=64, max_groups=0, hidden=8, layers=0)
     assert train_cmd._train(args) == 0

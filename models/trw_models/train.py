@@ -53,7 +53,7 @@ def select_features(ds: data.Dataset, spec: str) -> data.Dataset:
 
 def _train(args) -> int:
     t0 = time.time()
-    ds = data.load(args.data)
+    ds = data.load(args.data, extras=False)
     ds = select_features(ds, args.features)
     if args.model in ("dp-lstm",) and not {"dt_c", "dv_v"} <= set(ds.feature_names):
         raise SystemExit("the DP-LSTM needs dt_c and dv_v among --features (its mask is driven by them)")
