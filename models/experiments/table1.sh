@@ -8,7 +8,8 @@
 #   CORPUS=/work/corpus/main SEEDS="0 1 2" OUT=models/experiments/out models/experiments/table1.sh
 #
 # Run time on the 2-core development machine (shared): see models/README.md (about 1 h; the
-# DP-LSTM's training dominates). STAGE=score skips training (reuses OUT).
+# DP-LSTM's training dominates). STAGE=train or STAGE=score runs one half; MODELS="lstm gp" limits the
+# methods; RESCORE=0 keeps methods already scored.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CORPUS=${CORPUS:-/work/corpus/main}
@@ -43,23 +44,51 @@ echo "training took $(( $(date +%s) - start )) s"
 
 if [ "$STAGE" = all ] || [ "$STAGE" = score ]; then
   [ -x "$TRW" ] || swift build -c release --product trw
-  first=$(ls -d "$OUT"/dp-lstm/s* | head -1)
+  first=$(ls -d "$OUT"/*/s0 | head -1)
+  dp0=$(ls -d "$OUT"/dp-lstm/s* 2>/dev/null | head -1 || true)
   # The test runs: the split is by run and the same for every seed (split_seed 0, recorded in config.json).
   mapfile -t TEST < <(python3 -c "import json,sys; c=json.load(open(sys.argv[1]+'/config.json')); print('\n'.join(c['split']['test']))" "$first")
   sessions=()
   for n in "${TEST[@]}"; do sessions+=("$CORPUS/sessions/$n.sqlite"); done
-  dets="gb38031,dtdt,vdrop,ae_burst"
-  for m in $MODELS; do
-    for seed in $SEEDS; do
-      dir="$OUT/$m/s$seed"
-      if [ "$m" = dp-lstm ]; then dets+=",$m@$seed=dplstm:$dir"; else dets+=",$m@$seed=exec:models/serve $dir"; fi
-    done
-  done
+  # One `trw score` per method (rows of Table 1 are per method), PAR at a time, then the rows are put together.
+  PAR=${PAR:-3}
   echo "scoring ${#sessions[@]} test runs: ${TEST[*]}"
-  cmd=("$TRW" score "${sessions[@]}" --detectors "$dets" --label-method simulator_ground_truth --table1 --horizon 60 \
-       --table1-csv "$OUT/table1.csv" --json "$OUT/score.json")
-  printf '%q ' "${cmd[@]}" > "$OUT/table1.cmd"; echo >> "$OUT/table1.cmd"
-  "${cmd[@]}" | tee "$OUT/table1.txt"
-  "$TRW" dplstm-activity "$first" "${sessions[@]}" --svg "$OUT/fig3a-active-cells.svg" | tee "$OUT/fig3a.txt"
+  : > "$OUT/table1.cmd"
+  jobs_run=0
+  for m in rules $MODELS; do
+    # RESCORE=0 keeps methods already scored (score-METHOD.txt), e.g. baselines scored while the DP-LSTM trains.
+    if [ "${RESCORE:-1}" = 0 ] && [ -s "$OUT/score-$m.txt" ]; then echo "have $OUT/score-$m.txt"; continue; fi
+    if [ "$m" = rules ]; then dets="gb38031,dtdt,vdrop,ae_burst"; else
+      dets=""
+      for seed in $SEEDS; do
+        dir="$OUT/$m/s$seed"
+        if [ "$m" = dp-lstm ]; then d="$m@$seed=dplstm:$dir"; else d="$m@$seed=exec:models/serve $dir"; fi
+        dets="${dets:+$dets,}$d"
+      done
+    fi
+    cmd=("$TRW" score "${sessions[@]}" --detectors "$dets" --label-method simulator_ground_truth --table1 --horizon 60
+         --table1-csv "$OUT/table1-$m.csv" --json "$OUT/score-$m.json")
+    printf '%q ' "${cmd[@]}" >> "$OUT/table1.cmd"; echo >> "$OUT/table1.cmd"
+    "${cmd[@]}" > "$OUT/score-$m.txt" 2> "$OUT/score-$m.err" &
+    jobs_run=$((jobs_run + 1))
+    if [ "$jobs_run" -ge "$PAR" ]; then wait -n; jobs_run=$((jobs_run - 1)); fi
+  done
+  wait
+  {
+    hdr=1
+    for m in rules $MODELS; do
+      f="$OUT/score-$m.txt"
+      if [ $hdr = 1 ]; then sed -n '1,2p' "$f"; hdr=0; fi
+      awk 'NR > 2 && /^$/ { exit } NR > 2' "$f"
+    done
+    echo
+    hdr=1
+    for m in rules $MODELS; do
+      f="$OUT/score-$m.txt"
+      if [ $hdr = 1 ]; then sed -n '/^Table 1/,/^method/p' "$f"; hdr=0; fi
+      sed -n '/^method/,$p' "$f" | tail -n +2
+    done
+  } | tee "$OUT/table1.txt"
+  [ -n "$dp0" ] && "$TRW" dplstm-activity "$dp0" "${sessions[@]}" --svg "$OUT/fig3a-active-cells.svg" | tee "$OUT/fig3a.txt"
 fi
 echo "table1.sh took $(( $(date +%s) - start )) s"
