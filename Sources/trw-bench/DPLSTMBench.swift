@@ -67,7 +67,7 @@ func runDPLSTMBench() throws {
     let sp = measure(pre, prune: true)
     let dp = measure(pre, prune: false)
     func row(_ name: String, _ m: (p50: Double, p99: Double, work: Double, active: Double)) -> String {
-        name.padded(to: 34) + String(format: "%8.4f %8.4f %9.3f %9.1f%%", m.p50, m.p99, m.active, 100 * (1 - m.work))
+        name.padded(to: 34) + String(format: "%8.4f %8.4f %9.4f %9.1f%%", m.p50, m.p99, m.active, 100 * (1 - m.work))
     }
     print("step".padded(to: 34) + "p50 ms".leftPadded(to: 8) + "p99 ms".leftPadded(to: 9) + "active".leftPadded(to: 10) + "skipped".leftPadded(to: 11))
     print(row("dense (M = 1), nominal", dn))
