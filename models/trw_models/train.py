@@ -70,7 +70,8 @@ def _train(args) -> int:
     params, config = mod.train(ds, split, args, log)
     config.update({"seed": args.seed, "split_seed": split_seed, "dataset": args.data,
                    "split": {k: [names[i] for i in ids] for k, ids in zip(("train", "val", "test"), split)},
-                   "train_seconds": round(time.time() - t0, 1), "format": "trw-model-1"})
+                   "train_seconds": round(time.time() - t0, 1), "format": "trw-model-1",
+                   "args": {k: v for k, v in vars(args).items() if k != "func"}})
     weights.save(args.out, params, config)
     log({"saved": args.out, "seconds": config["train_seconds"]})
     return 0
