@@ -19,7 +19,7 @@ MODELS=${MODELS:-"dp-lstm lstm attn-lstm wavelet-cnn gp ocsvm"}
 STAGE=${STAGE:-all}
 TRW=${TRW:-.build/release/trw}
 # Epoch caps keep the run short on a shared CPU; early stopping on validation loss decides before that.
-DP_ARGS=${DP_ARGS:-"--epochs 15 --patience 3 --max-groups 1"}
+DP_ARGS=${DP_ARGS:-"--epochs 8 --patience 3 --max-groups 1"}
 RNN_ARGS=${RNN_ARGS:-"--epochs 20 --patience 3 --max-groups 2"}
 CNN_ARGS=${CNN_ARGS:-"--epochs 10 --patience 3"}
 mkdir -p "$OUT"
