@@ -89,6 +89,6 @@ if [ "$STAGE" = all ] || [ "$STAGE" = score ]; then
       sed -n '/^method/,$p' "$f" | tail -n +2
     done
   } | tee "$OUT/table1.txt"
-  [ -n "$dp0" ] && "$TRW" dplstm-activity "$dp0" "${sessions[@]}" --svg "$OUT/fig3a-active-cells.svg" | tee "$OUT/fig3a.txt"
+  [ -n "$dp0" ] && [ "${ACTIVITY:-1}" = 1 ] && "$TRW" dplstm-activity "$dp0" "${sessions[@]}" --svg "$OUT/fig3a-active-cells.svg" | tee "$OUT/fig3a.txt"
 fi
 echo "table1.sh took $(( $(date +%s) - start )) s"
