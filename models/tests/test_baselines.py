@@ -61,3 +61,23 @@ def test_baseline_trains_saves_and_serves(tmp_path, model, monkeypatch):
     assert serve.run(m, io.StringIO("\n".join(lines) + "\n"), out) == 8
     scores = [json.loads(l)["score"] for l in out.getvalue().splitlines()]
     assert len(scores) == 8 and all(0.0 <= s <= 1.0 for s in scores)
+
+
+class CountEvents:
+    wants_events = False
+
+    def reset(self, names):
+        pass
+
+    def step(self, f, events):
+        return 0.1 * len(events) + 0.5 * (f["x"] or 0)
+
+
+def test_serve_skips_ae_hits_for_models_without_events():
+    lines = ['{"type":"session","uuid":"u","name":"n","rate_hz":1,"feature_names":["x"]}',
+             '{"type":"ae_hit","t":0.5,"stream":"ae0","channel":0,"amplitude_db":60}',
+             '{"type":"marker","t":0.6,"text":"m"}',
+             '{"type":"tick","t":1,"k":0,"features":{"x":1}}', '{"type":"end","t":1}']
+    out = io.StringIO()
+    assert serve.run(CountEvents(), io.StringIO("\n".join(lines) + "\n"), out) == 1
+    assert json.loads(out.getvalue()) == {"t": 1, "score": 0.6}  # the marker is passed, the AE hit is not

@@ -127,6 +127,7 @@ def _ocsvm_score(p, Xs):
 
 
 class Online:
+    wants_events = False  # scores from tick features only
     def __init__(self, directory):
         self.p, self.config = weights.load(directory)
         self.features = self.config["features"]

@@ -210,6 +210,7 @@ def train(ds: data.Dataset, split, args, log) -> tuple:
 
 class Online:
     """serve.OnlineModel over a trained step-form model: one jitted step per tick."""
+    wants_events = False  # scores from tick features only
 
     def __init__(self, directory: str):
         params, config = weights.load(directory)

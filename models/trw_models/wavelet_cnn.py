@@ -117,6 +117,7 @@ def train(ds, split, args, log):
 
 
 class Online:
+    wants_events = False  # scores from tick features only
     def __init__(self, directory):
         p, self.config = weights.load(directory)
         self.p = jax.tree_util.tree_map(jnp.asarray, p)
