@@ -53,11 +53,8 @@ if [ "$STAGE" = all ] || [ "$STAGE" = score ]; then
   # One `trw score` per method (rows of Table 1 are per method), PAR at a time, then the rows are put together.
   PAR=${PAR:-3}
   echo "scoring ${#sessions[@]} test runs: ${TEST[*]}"
-  : > "$OUT/table1.cmd"
   jobs_run=0
   for m in rules $MODELS; do
-    # RESCORE=0 keeps methods already scored (score-METHOD.txt), e.g. baselines scored while the DP-LSTM trains.
-    if [ "${RESCORE:-1}" = 0 ] && [ -s "$OUT/score-$m.txt" ]; then echo "have $OUT/score-$m.txt"; continue; fi
     if [ "$m" = rules ]; then dets="gb38031,dtdt,vdrop,ae_burst"; else
       dets=""
       for seed in $SEEDS; do
@@ -68,7 +65,9 @@ if [ "$STAGE" = all ] || [ "$STAGE" = score ]; then
     fi
     cmd=("$TRW" score "${sessions[@]}" --detectors "$dets" --label-method simulator_ground_truth --table1 --horizon 60
          --table1-csv "$OUT/table1-$m.csv" --json "$OUT/score-$m.json")
-    printf '%q ' "${cmd[@]}" >> "$OUT/table1.cmd"; echo >> "$OUT/table1.cmd"
+    { printf '%q ' "${cmd[@]}"; echo; } > "$OUT/score-$m.cmd"
+    # RESCORE=0 keeps methods already scored (score-METHOD.txt).
+    if [ "${RESCORE:-1}" = 0 ] && [ -s "$OUT/score-$m.txt" ]; then echo "have $OUT/score-$m.txt"; continue; fi
     "${cmd[@]}" > "$OUT/score-$m.txt" 2> "$OUT/score-$m.err" &
     jobs_run=$((jobs_run + 1))
     if [ "$jobs_run" -ge "$PAR" ]; then wait -n; jobs_run=$((jobs_run - 1)); fi
@@ -89,6 +88,7 @@ if [ "$STAGE" = all ] || [ "$STAGE" = score ]; then
       sed -n '/^method/,$p' "$f" | tail -n +2
     done
   } | tee "$OUT/table1.txt"
+  for m in rules $MODELS; do cat "$OUT/score-$m.cmd"; done > "$OUT/table1.cmd"
   [ -n "$dp0" ] && [ "${ACTIVITY:-1}" = 1 ] && "$TRW" dplstm-activity "$dp0" "${sessions[@]}" --svg "$OUT/fig3a-active-cells.svg" | tee "$OUT/fig3a.txt"
 fi
 echo "table1.sh took $(( $(date +%s) - start )) s"
