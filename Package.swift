@@ -68,7 +68,10 @@ let package = Package(
         .systemLibrary(name: "CZlib"),
         .target(name: "TRWAnnotate", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis"]),
         .testTarget(name: "TRWAnnotateTests", dependencies: ["TRWAnnotate", "TRWAnalysis", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWTestSupport"]),
-        .target(name: "TRWAnalysis", dependencies: ["TRWCore", "TRWStore", "TRWCodec", "CZlib"]),
+        .target(name: "TRWAnalysis", dependencies: ["TRWCore", "TRWStore", "TRWCodec", "CZlib", "TRWModels"]),
+        // Issue 11: online runtime of the trained DP-LSTM (safetensors + config.json from models/).
+        .target(name: "TRWModels"),
+        .testTarget(name: "TRWModelsTests", dependencies: ["TRWModels", "TRWAnalysis"], exclude: ["Fixtures"]),
         // Datasets out (NPZ), streams out (JSON Lines replay).
         .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWCodec", "TRWAcoustics", "CZlib"]),
         // V4L2 infrared camera (issue 5): header shim, Swift driver, emulated
@@ -105,7 +108,7 @@ let package = Package(
             name: "trw",
             dependencies: [
                 "TRWCore", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync", "TRWCodec", "TRWAnnotate",
-                "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial",
+                "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial", "TRWModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -114,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "trw-bench",
             dependencies: ["TRWCore", "TRWCodec", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync", "TRWAnalysis", "TRWAnnotate",
-                           "TRWALSA", "TRWAcoustics", "TRWV4L2", "TRWV4L2Emulation",
+                           "TRWALSA", "TRWAcoustics", "TRWV4L2", "TRWV4L2Emulation", "TRWModels",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // --- Issue 6: ALSA acoustic-emission driver and AE hit detection ---

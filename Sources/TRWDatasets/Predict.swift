@@ -35,7 +35,8 @@ public enum PredictError: Error, CustomStringConvertible {
 /// Runs detectors causally over a session's ticks (`trw predict`, `trw score`).
 public enum Predictor {
     public static func runBuiltIn(_ name: String, table: FeatureTable, alarm: AlarmRule, runId: String) throws -> PredictionRun {
-        guard var det = DetectorRegistry.make(name) else { throw PredictError.unknownDetector(name) }
+        guard DetectorRegistry.isKnown(name) else { throw PredictError.unknownDetector(name) }
+        var det = try DetectorRegistry.load(name)
         var rule = alarm
         var run = PredictionRun(detector: name, runId: runId, parameters: det.parameters)
         var f: [String: Double] = [:]

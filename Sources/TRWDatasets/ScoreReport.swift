@@ -18,9 +18,12 @@ public struct ScoreReport: Sendable {
     public var scores: [DetectorScore]
     public var outcomes: [String: [RunOutcome]]
     public var options: ScoreOptions
+    /// Per-tick scores of every detector on every run (keyed like `outcomes`), for `table1`.
+    public var ticks: [String: [TickScores]] = [:]
 
     public static func run(sessions: [String], options o: ScoreOptions, progress: ((String) -> Void)? = nil) throws -> ScoreReport {
         var outcomes: [String: [RunOutcome]] = [:]
+        var ticks: [String: [TickScores]] = [:]
         for path in sessions {
             progress?(path)
             let r = try SessionReader(path: path)
@@ -35,18 +38,23 @@ public struct ScoreReport: Sendable {
             var replay: [ReplayEvent]?
             for d in o.detectors {
                 let run: PredictionRun
-                if d.hasPrefix("exec:") {
+                let spec = DetectorLabel.spec(d)
+                if spec.hasPrefix("exec:") {
                     if replay == nil { replay = try ReplayBuilder.events(r, options: noLabels) }
-                    run = try Predictor.runExternal(command: String(d.dropFirst(5)), events: replay!, alarm: o.alarm, runId: "score")
+                    run = try Predictor.runExternal(command: String(spec.dropFirst(5)), events: replay!, alarm: o.alarm, runId: "score")
                 } else {
-                    run = try Predictor.runBuiltIn(d, table: table, alarm: o.alarm, runId: "score")
+                    run = try Predictor.runBuiltIn(spec, table: table, alarm: o.alarm, runId: "score")
                 }
+                ticks[d, default: []].append(TickScores(session: path, onsetS: onset, tS: run.tS, scores: run.scores,
+                                                        alarms: run.alarms, latenciesNs: run.latenciesNs))
                 outcomes[d, default: []].append(RunOutcome(session: path, onsetS: onset, durationS: dur,
                                                            alarmTimesS: run.alarmTimesS, latenciesNs: run.latenciesNs))
             }
         }
-        let scores = o.detectors.map { DetectorScore.compute(detector: $0, outcomes: outcomes[$0] ?? [], window: o.window) }
-        return ScoreReport(scores: scores, outcomes: outcomes, options: o)
+        let scores = o.detectors.map { DetectorScore.compute(detector: DetectorLabel.label($0), outcomes: outcomes[$0] ?? [], window: o.window) }
+        var report = ScoreReport(scores: scores, outcomes: outcomes, options: o)
+        report.ticks = ticks
+        return report
     }
 
     static func f(_ v: Double, _ d: Int = 2) -> String { v.isFinite ? String(format: "%.\(d)f", v) : "-" }

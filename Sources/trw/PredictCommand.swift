@@ -15,13 +15,13 @@ struct PredictCommand: ParsableCommand {
             """)
 
     @Argument(help: "The session file.") var session: String
-    @Option(name: .long, help: "Detector name or exec:COMMAND.") var detector: String
+    @Option(name: .long, help: "Detector name, dplstm:MODEL_DIR (the DP-LSTM run in Swift) or exec:COMMAND.") var detector: String
     @Option(name: .long, help: "Tick rate, Hz.") var rate: Double = 1
     @Option(name: .long, help: "Alarm when the score is above 0.5 for K consecutive ticks.") var alarmK: Int = 1
     @Option(name: .long, help: "Run id stored with the scores (default: a timestamp).") var runId: String?
 
     func validate() throws {
-        if !detector.hasPrefix("exec:") && DetectorRegistry.make(detector) == nil {
+        if !detector.hasPrefix("exec:") && !DetectorRegistry.isKnown(detector) {
             throw ValidationError("unknown detector '\(detector)'; built-in: \(DetectorRegistry.builtIn.joined(separator: ", ")), or exec:COMMAND")
         }
         if alarmK < 1 { throw ValidationError("--alarm-k must be at least 1") }
@@ -56,7 +56,7 @@ struct ScoreCommand: ParsableCommand {
         abstract: "Score detectors on sessions side by side: event recall, false alarms, lead time, latency (docs/metrics.md).")
 
     @Argument(help: "Session files (runs with and without a runaway_onset label).") var sessions: [String]
-    @Option(name: .long, help: "Comma-separated detectors (built-in names or exec:COMMAND).") var detectors: String = "gb38031,dtdt,vdrop"
+    @Option(name: .long, help: "Comma-separated detectors (built-in names, dplstm:MODEL_DIR or exec:COMMAND), each optionally LABEL=SPEC; labels NAME@SEED are grouped in --table1.") var detectors: String = "gb38031,dtdt,vdrop"
     @Option(name: .long, help: "Labels defining onset: a method such as simulator_ground_truth or manual (default: any).") var labelMethod: String?
     @Option(name: .long, help: "Detection window starts this many seconds before onset.") var early: Double = 600
     @Option(name: .long, help: "Detection window ends this many seconds after onset.") var late: Double = 10
@@ -65,6 +65,9 @@ struct ScoreCommand: ParsableCommand {
     @Option(name: .long, help: "Also write the table as CSV.") var csv: String?
     @Option(name: .long, help: "Also write JSON (with every lead time).") var json: String?
     @Option(name: .long, help: "Also write the lead-time figure (SVG).") var svg: String?
+    @Flag(name: .long, help: "Also print the DP-LSTM paper's Table 1 (per-tick accuracy, precision, recall, F1, AUC, false-alarm rate; lead time; time per step), mean ± std over NAME@SEED groups.") var table1 = false
+    @Option(name: .long, help: "Table 1: a tick is positive when onset is at most this many seconds ahead (the export's horizon).") var horizon: Double = 60
+    @Option(name: .long, help: "Also write Table 1 as CSV.") var table1Csv: String?
 
     func run() throws {
         var o = ScoreOptions()
@@ -78,5 +81,10 @@ struct ScoreCommand: ParsableCommand {
         if let csv { try report.csv.write(toFile: csv, atomically: true, encoding: .utf8) }
         if let json { try report.json.write(toFile: json, atomically: true, encoding: .utf8) }
         if let svg { try report.svg.write(toFile: svg, atomically: true, encoding: .utf8) }
+        if table1 || table1Csv != nil {
+            let t = report.table1(horizonS: horizon)
+            if table1 { print("\n" + t.text) }
+            if let table1Csv { try t.csv.write(toFile: table1Csv, atomically: true, encoding: .utf8) }
+        }
     }
 }

@@ -9,7 +9,7 @@ import importlib
 import sys
 
 # Modules that add subcommands (each defines register(subparsers)).
-COMMAND_MODULES: list = ["mm.cli"]
+COMMAND_MODULES: list = ["train", "mm.cli"]  # train, serve (issue 11); mm-* (issue 12)
 
 
 def main(argv=None) -> int:

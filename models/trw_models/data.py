@@ -57,8 +57,9 @@ REQUIRED = ("features", "feature_names", "t_s", "session_index", "runaway_within
             "session_name", "session_uuid", "session_onset_s", "session_has_onset")
 
 
-def load(path: str) -> Dataset:
-    """Loads an NPZ written by `trw export`; raises ValueError naming the file and what is missing."""
+def load(path: str, extras: bool = True) -> Dataset:
+    """Loads an NPZ written by `trw export`; raises ValueError naming the file and what is missing.
+    extras=False skips the large optional arrays (IR frames, AE spectra)."""
     try:
         z = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
@@ -67,7 +68,7 @@ def load(path: str) -> Dataset:
         missing = [k for k in REQUIRED if k not in z.files]
         if missing:
             raise ValueError(f"{path}: missing arrays {missing}; expected a trw-dataset-1 NPZ from `trw export`")
-        a = {k: z[k] for k in z.files}
+        a = {k: z[k] for k in z.files if extras or k not in ("ir_frames_c", "ae_stft_log10")}
     meta = json.loads(str(a["meta_json"][0])) if "meta_json" in a else {}
     names = [str(n) for n in a["feature_names"]]
     si = a["session_index"]

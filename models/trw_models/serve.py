@@ -18,9 +18,14 @@ class OnlineModel(Protocol):
 
 
 def run(model: OnlineModel, inp=sys.stdin, out=sys.stdout) -> int:
+    """A model with `wants_events = False` gets no events: lines that are neither session, tick
+    nor end are then skipped without being parsed (AE hits can be thousands per second)."""
     events: list = []
     ticks = 0
+    skip_events = not getattr(model, "wants_events", True)
     for raw in inp:
+        if skip_events and not raw.startswith(('{"type":"tick"', '{"type":"session"', '{"type":"end"')) and '"type":"ae_hit"' in raw[:20]:
+            continue
         raw = raw.strip()
         if not raw:
             continue

@@ -35,7 +35,7 @@ def save(directory: str, params, config: dict) -> None:
     os.makedirs(directory, exist_ok=True)
     save_file(flatten(params), os.path.join(directory, "model.safetensors"), metadata={"format": "trw-model-1"})
     with open(os.path.join(directory, "config.json"), "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True, default=_json_default)
+        json.dump(_finite(config), f, indent=2, sort_keys=True, default=_json_default, allow_nan=False)
         f.write("\n")
 
 
@@ -48,6 +48,19 @@ def load(directory: str):
     with open(cfg_path) as f:
         config = json.load(f)
     return unflatten(load_file(w_path)), config
+
+
+def _finite(o):
+    """NaN and infinities become null: config.json must be strict JSON (Swift's JSONSerialization rejects NaN)."""
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    if isinstance(o, (float, np.floating)) and not np.isfinite(o):
+        return None
+    if isinstance(o, np.ndarray) and o.dtype.kind == "f":
+        return _finite(o.tolist())
+    return o
 
 
 def _json_default(o):
