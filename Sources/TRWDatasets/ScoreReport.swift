@@ -11,6 +11,8 @@ public struct ScoreOptions: Sendable {
     public var features = FeatureOptions()
     /// Labels that define onset (nil: any current runaway_onset label).
     public var labelMethod: String?
+    /// Frame events in the replay that exec: detectors read (arrays for image models).
+    public var frames: ReplayOptions.Frames = .none
     public init() {}
 }
 
@@ -35,6 +37,7 @@ public struct ScoreReport: Sendable {
             var noLabels = ReplayOptions()
             noLabels.features = o.features
             noLabels.includeLabels = false
+            noLabels.frames = o.frames
             var replay: [ReplayEvent]?
             for d in o.detectors {
                 let run: PredictionRun

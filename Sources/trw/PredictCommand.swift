@@ -19,6 +19,7 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "Tick rate, Hz.") var rate: Double = 1
     @Option(name: .long, help: "Alarm when the score is above 0.5 for K consecutive ticks.") var alarmK: Int = 1
     @Option(name: .long, help: "Run id stored with the scores (default: a timestamp).") var runId: String?
+    @Option(name: .long, help: "exec: detectors: frame events none, ref, or WxH downsampled arrays in °C (image models such as mm-serve).") var frames: String = "none"
 
     func validate() throws {
         if !detector.hasPrefix("exec:") && !DetectorRegistry.isKnown(detector) {
@@ -37,6 +38,7 @@ struct PredictCommand: ParsableCommand {
             var ro = ReplayOptions()
             ro.features = fo
             ro.includeLabels = false
+            ro.frames = try ReplayCommand.parseFrames(frames)
             run = try Predictor.runExternal(command: String(detector.dropFirst(5)), events: try ReplayBuilder.events(r, options: ro),
                                             alarm: AlarmRule(k: alarmK), runId: id)
         } else {
@@ -68,6 +70,7 @@ struct ScoreCommand: ParsableCommand {
     @Flag(name: .long, help: "Also print the DP-LSTM paper's Table 1 (per-tick accuracy, precision, recall, F1, AUC, false-alarm rate; lead time; time per step), mean ± std over NAME@SEED groups.") var table1 = false
     @Option(name: .long, help: "Table 1: a tick is positive when onset is at most this many seconds ahead (the export's horizon).") var horizon: Double = 60
     @Option(name: .long, help: "Also write Table 1 as CSV.") var table1Csv: String?
+    @Option(name: .long, help: "exec: detectors: frame events none, ref, or WxH downsampled arrays in °C (image models such as mm-serve).") var frames: String = "none"
 
     func run() throws {
         var o = ScoreOptions()
@@ -76,6 +79,7 @@ struct ScoreCommand: ParsableCommand {
         o.alarm = AlarmRule(k: alarmK)
         o.features.rateHz = rate
         o.labelMethod = labelMethod
+        o.frames = try ReplayCommand.parseFrames(frames)
         let report = try ScoreReport.run(sessions: sessions, options: o) { printErr("scoring \($0)") }
         print(report.table)
         if let csv { try report.csv.write(toFile: csv, atomically: true, encoding: .utf8) }

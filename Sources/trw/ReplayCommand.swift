@@ -30,7 +30,7 @@ struct ReplayCommand: ParsableCommand {
         var o = ReplayOptions()
         o.features.rateHz = rate
         o.includeLabels = !noLabels
-        o.frames = frames == "none" ? .none : frames == "ref" ? .references : ExportCommand.size(frames).map { .arrays(width: $0.width, height: $0.height) }!
+        o.frames = try Self.parseFrames(frames)
         let events = try ReplayBuilder.events(try SessionReader(path: session), options: o)
         let s = Double(speed)
         if to == "stdout" {
@@ -43,5 +43,12 @@ struct ReplayCommand: ParsableCommand {
             let client = try sock.acceptOne()
             try ReplayBuilder.play(events, speed: s) { try client.write($0) }
         }
+    }
+
+    static func parseFrames(_ s: String) throws -> ReplayOptions.Frames {
+        if s == "none" { return .none }
+        if s == "ref" { return .references }
+        guard let z = ExportCommand.size(s) else { throw ValidationError("--frames must be none, ref or WxH, got '\(s)'") }
+        return .arrays(width: z.width, height: z.height)
     }
 }
