@@ -68,7 +68,10 @@ struct AnnotateCommand: ParsableCommand {
                 switch done {
                 case .success(let s):
                     model.suggestions = s
-                    model.status = "\(s.count) suggestion(s): n/N jumps to them, a accepts  (? for help)"
+                    // Do not hide the feedback of a key pressed meanwhile.
+                    if model.status.hasPrefix("running the suggestion detectors") {
+                        model.status = "\(s.count) suggestion(s): n/N jumps to them, a accepts  (? for help)"
+                    }
                 case .failure(let e):
                     model.status = "suggestions failed: \(e)"
                 }

@@ -28,9 +28,12 @@ python3 -c 'import sys; sys.exit(0 if any(0x2801 <= ord(c) <= 0x28FF for c in sy
 grep -q 'cell °C' <<<"$screen" && grep -q 'U V' <<<"$screen" && grep -q 'AE /s' <<<"$screen" || fail "missing a panel"
 grep -q 'hotspot' <<<"$screen" || fail "no IR frame panel"
 grep -Eq 'view 0\.0–[0-9.]+ s' <<<"$screen" || fail "not showing the whole run first"
+wait_for 'suggestion(s)' "the suggestion detectors did not finish"
+whole=$(grep -o 'view [0-9.]*–[0-9.]* s' <<<"$screen")
 tmux -L "$SOCK" send-keys -t ann +
 wait_for 'wide' "zoom did not report the new view"
-grep -Eq 'view [0-9.]+–[0-9.]+ s' <<<"$screen" || fail "no view range"
+zoomed=$(grep -o 'view [0-9.]*–[0-9.]* s' <<<"$screen")
+[ -n "$zoomed" ] && [ "$zoomed" != "$whole" ] || fail "the view did not change on zoom ($whole)"
 before=$(grep -o 'cursor [0-9.]* s' <<<"$screen")
 tmux -L "$SOCK" send-keys -t ann Right Right Right
 sleep 0.3; cap
