@@ -131,6 +131,15 @@ public enum SuggestionEngine {
     public static func suggest(table: FeatureTable, detectors names: [String] = detectors) throws -> [Suggestion] {
         var out: [Suggestion] = []
         let period = table.count > 1 ? table.tickTimesS[1] - table.tickTimesS[0] : 1
+        // The ticks as the detectors take them, built once for all of them.
+        let rows: [[String: Double]] = (0..<table.count).map { k in
+            var f: [String: Double] = [:]
+            for (c, n) in table.names.enumerated() {
+                let v = table.values[k * table.names.count + c]
+                if !v.isNaN { f[n] = Double(v) }
+            }
+            return f
+        }
         for name in names {
             guard var d = makeDetector(name) else {
                 throw FeatureExtractionError.badOption("unknown suggestion detector '\(name)'; known: \(detectors.joined(separator: ", "))")
@@ -138,13 +147,8 @@ public enum SuggestionEngine {
             let hold = confirmS[name] ?? 0
             var since: Double?
             for k in 0..<table.count {
-                var f: [String: Double] = [:]
-                for (c, n) in table.names.enumerated() {
-                    let v = table.values[k * table.names.count + c]
-                    if !v.isNaN { f[n] = Double(v) }
-                }
                 let t = table.tickTimesS[k]
-                guard d.step(t: t, features: f) >= 0.5 else { since = nil; continue }
+                guard d.step(t: t, features: rows[k]) >= 0.5 else { since = nil; continue }
                 since = since ?? t
                 guard t - since! >= hold - 1e-9 else { continue }
                 var p = d.parameters

@@ -32,8 +32,7 @@ struct AnnotateCommand: ParsableCommand {
         let color = !noColor && env["NO_COLOR"] == nil && env["TERM"] != "dumb"
         let screen = AnnotateScreen(color: color)
         if let at {
-            let s = try reader.session()
-            model.cursor = Double(try TimeParsing.parse(at, markers: model.markers, startRealtimeNs: s.startRealtimeNs)) / 1e9
+            model.cursor = Double(try LabelCommand.time(at, reader)) / 1e9
         }
         if let span {
             model.viewFrom = model.cursor - span / 2

@@ -20,7 +20,7 @@ struct FrameCommand: ParsableCommand {
     func run() throws {
         let reader = try SessionReader(path: session)
         let s = try reader.session()
-        let t = Double(try TimeParsing.parse(at, markers: try reader.markers(), startRealtimeNs: s.startRealtimeNs)) / 1e9
+        let t = Double(try LabelCommand.time(at, reader)) / 1e9
         let img = try ThermalImage.load(reader, at: t, stream: stream)
         guard let map = ColorMap(rawValue: cmap) else { throw ValidationError("--cmap: '\(cmap)' is not one of \(ColorMap.allCases.map(\.rawValue))") }
         var r: (Float, Float)?

@@ -25,6 +25,7 @@ import numpy as np
 import optax
 
 from . import data, dplstm, lstm_baselines, weights
+from .early_stopping import EarlyStopping
 
 FAMILIES = {"dp-lstm": dplstm, "lstm": lstm_baselines.LSTM, "attn-lstm": lstm_baselines.ATTN_LSTM}
 CLIP = 10.0
@@ -159,7 +160,7 @@ def train(ds: data.Dataset, split, args, log) -> tuple:
     opt_state = opt.init(params)
     grad_fn, eval_fn = make_chunk_fns(family, cfg)
     rng = np.random.default_rng(args.seed)
-    best, best_params, bad, history = math.inf, params, 0, []
+    stopper, history = EarlyStopping(params, args.patience), []
 
     @jax.jit
     def apply(params, opt_state, grads):
@@ -196,16 +197,12 @@ def train(ds: data.Dataset, split, args, log) -> tuple:
         history.append(rec)
         log(rec)
         vl = val["loss"] if math.isfinite(val["loss"]) else rec["train_loss"]
-        if vl < best - 1e-6:
-            best, best_params, bad = vl, params, 0
-        else:
-            bad += 1
-            if bad >= args.patience:
-                log({"early_stop": epoch, "best_val_loss": best})
-                break
+        if stopper.update(vl, params):
+            log({"early_stop": epoch, "best_val_loss": stopper.best})
+            break
     config = {"model": args.model, "module": "trw_models.recurrent", "features": features, "norm": norm,
-              "arch": cfg, "history": history, "best_val_loss": best}
-    return jax.tree_util.tree_map(np.asarray, best_params), config
+              "arch": cfg, "history": history, "best_val_loss": stopper.best}
+    return jax.tree_util.tree_map(np.asarray, stopper.best_params), config
 
 
 class Online:

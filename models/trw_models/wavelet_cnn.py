@@ -19,6 +19,7 @@ import optax
 import pywt
 
 from . import data, dplstm, recurrent, weights, windowed
+from .early_stopping import EarlyStopping
 
 WINDOW, SCALES, WAVELET = 64, np.arange(1, 9), "mexh"
 
@@ -85,7 +86,7 @@ def train(ds, split, args, log):
 
     ev = jax.jit(loss_fn)
     rng = np.random.default_rng(args.seed)
-    best, best_p, bad, hist = math.inf, params, 0, []
+    stopper, hist = EarlyStopping(params, args.patience), []
     for epoch in range(1, args.epochs + 1):
         t0 = time.time()
         order = rng.permutation(len(yt))
@@ -104,16 +105,12 @@ def train(ds, split, args, log):
         hist.append(rec)
         log(rec)
         crit = vl if math.isfinite(vl) else rec["train_loss"]
-        if crit < best - 1e-6:
-            best, best_p, bad = crit, params, 0
-        else:
-            bad += 1
-            if bad >= args.patience:
-                log({"early_stop": epoch, "best_val_loss": best})
-                break
+        if stopper.update(crit, params):
+            log({"early_stop": epoch, "best_val_loss": stopper.best})
+            break
     cfg = {"model": "wavelet-cnn", "module": "trw_models.wavelet_cnn", "features": features, "norm": norm,
-           "arch": {"window": WINDOW, "scales": SCALES.tolist(), "wavelet": WAVELET}, "history": hist, "best_val_loss": best}
-    return jax.tree_util.tree_map(np.asarray, best_p), cfg
+           "arch": {"window": WINDOW, "scales": SCALES.tolist(), "wavelet": WAVELET}, "history": hist, "best_val_loss": stopper.best}
+    return jax.tree_util.tree_map(np.asarray, stopper.best_params), cfg
 
 
 class Online:
