@@ -51,10 +51,18 @@ public enum SessionSync {
                     xrunGapStartHostNs: gaps.filter { $0.kind == GapEvent.Kind.xrun.rawValue }.map { $0.startTNs + start }, chunks: stored)
                 plan = ResyncPlanner.audio(chunks: stored, pairs: pairs, xrunSampleIndices: xruns, nominalRateHz: rate,
                                            oldModel: old, sessionStartMonotonicNs: start)
-                // AE hits move with their samples.
+                // AE hits move with their samples: from the chunk that holds them, at the nominal
+                // rate (as the recorder placed them), so a chunk timed by arrival carries its hits.
                 let hits = try r.aeHits(streamId: id)
+                let firsts = stored.map(\.firstSampleIndex)
                 try w.updateTimes(table: "ae_hit", updates: hits.map { h in
-                    (h.id!, plan.newModel.hostTime(device: h.sampleIndex) - start)
+                    var lo = 0, hi = firsts.count - 1
+                    while lo < hi {
+                        let mid = (lo + hi + 1) / 2
+                        if firsts[mid] <= h.sampleIndex { lo = mid } else { hi = mid - 1 }
+                    }
+                    let offset = Int64((Double(h.sampleIndex - firsts[lo]) * 1e9 / rate).rounded())
+                    return (h.id!, plan.newTNs[lo] + offset)
                 })
             case .bms(let cfg, let res):
                 let b = try r.bmsSamples(streamId: id)
@@ -79,12 +87,18 @@ public enum SessionSync {
         let r = try SessionReader(path: path)
         var models: [(stream: String, model: ClockModel)] = []
         var unmodelled: [String: Double] = [:]
+        var units: [String: (ClockFallback.Units, Double?)] = [:]
         for st in try r.streams() {
             guard let rec = try r.clockModels(streamId: st.id!).last, let m = try? ClockModel.fromJSONText(rec.modelJson) else { continue }
             models.append((st.key, m))
             unmodelled[st.key] = timing(st).unmodelledNs
+            units[st.key] = switch st.descriptor.kind {
+            case .ae: (.samples, st.descriptor.nominalRateHz)
+            case .thermal: (.frames, nil)
+            case .bms: (.lines, nil)
+            }
         }
-        return SyncReport(models: models, unmodelledNs: unmodelled)
+        return SyncReport(models: models, unmodelledNs: unmodelled, units: units)
     }
 }
 
@@ -94,6 +108,11 @@ extension InfoReport {
         let text = render(try SessionReader(path: path).summary(), path: path)
         let sync = try SessionSync.report(path: path)
         guard !sync.streams.isEmpty else { return text }
-        return text + "\n\nsync (causal fit while recording; `trw resync` refits offline)\n" + sync.text
+        var clock = ""
+        let flagged = sync.streams.compactMap(\.fallback)
+        if !flagged.isEmpty {
+            clock = "\n\nCLOCK     " + flagged.joined(separator: "\n          ")
+        }
+        return text + clock + "\n\nsync (causal fit while recording; `trw resync` refits offline)\n" + sync.text
     }
 }
