@@ -51,6 +51,9 @@ public struct ClockGuard: Sendable {
         /// Jitter of consecutive pairs tolerated when deciding that outliers agree
         /// with each other (rule 2), ns.
         public var jitterNs: Double
+        /// Audio only: how much later than its first sample plus its length a chunk may
+        /// arrive (samples wait in the ALSA ring buffer, up to its size), ns.
+        public var audioBufferAllowanceNs: Int64 = 2_000_000_000
 
         public init(boundNs: Int64 = 500_000_000, confirmPairs: Int = 5, windowPairs: Int = 20, windowOutliers: Int = 10,
                     maxJumps: Int = 3, jumpWindowNs: Int64 = 60_000_000_000, rateTolerance: Double = 0.02,

@@ -177,19 +177,24 @@ public struct OnlineStreamClock: Sendable {
             return (out ? arrival : frame.deviceTimestampNs) - c.exposureToTimestampNs
         case .deviceClock:
             let byArrival = arrival - c.minimumDequeueLatencyNs - c.exposureToTimestampNs
-            if !frame.isErroneous { _ = arrivalGuard.add(ClockPair(device: frame.deviceTimestampNs, host: arrival), to: &estimator) }
+            var rejected = false
+            if !frame.isErroneous {
+                rejected = arrivalGuard.add(ClockPair(device: frame.deviceTimestampNs, host: arrival), to: &estimator) != .accepted
+            }
             // Nothing fitted yet (an erroneous first frame): arrival is all we have.
             guard estimator.pairsInSegment > 0, arrivalGuard.fallback == nil else { return byArrival }
             let mapped = estimator.hostTime(device: frame.deviceTimestampNs)
-            guard checked(mapped, arrival: arrival, early: 0) else { return byArrival }
+            guard checked(mapped, arrival: arrival, early: 0, pairRejected: rejected) else { return byArrival }
             return mapped - c.minimumDequeueLatencyNs - c.exposureToTimestampNs
         case .sequenceDejitter:
             let byArrival = arrival - c.exposureToTimestampNs
             let stamp = frame.deviceTimestampNs
+            var rejected = false
             if !frame.isErroneous {
                 if abs(Double(arrival) - Double(stamp)) <= bound {
-                    _ = arrivalGuard.add(ClockPair(device: frame.sequence, host: stamp), to: &estimator)
+                    rejected = arrivalGuard.add(ClockPair(device: frame.sequence, host: stamp), to: &estimator) != .accepted
                 } else {
+                    rejected = true
                     // The driver's timestamp itself is not a host time.
                     _ = arrivalGuard.noteDirect(ClockPair(device: frame.sequence, host: stamp), outlier: true,
                                                 disagreementNs: Double(arrival) - Double(stamp))
@@ -197,7 +202,7 @@ public struct OnlineStreamClock: Sendable {
             }
             guard estimator.pairsInSegment > 0, arrivalGuard.fallback == nil else { return byArrival }
             let mapped = estimator.hostTime(device: frame.sequence)
-            guard checked(mapped, arrival: arrival, early: 0) else { return byArrival }
+            guard checked(mapped, arrival: arrival, early: 0, pairRejected: rejected) else { return byArrival }
             return mapped - c.exposureToTimestampNs
         }
     }
@@ -210,7 +215,8 @@ public struct OnlineStreamClock: Sendable {
         let byArrival = chunk.hostArrivalNs - length
         if let p = chunk.clockPair {
             let dis = Double(chunk.hostArrivalNs) - Double(p.hostNs)
-            if dis >= -Double(arrivalGuard.configuration.boundNs) && dis <= Double(arrivalGuard.configuration.boundNs + length) {
+            let late = arrivalGuard.configuration.boundNs + length + arrivalGuard.configuration.audioBufferAllowanceNs
+            if dis >= -Double(arrivalGuard.configuration.boundNs) && dis <= Double(late) {
                 _ = arrivalGuard.add(ClockPair(device: p.sampleIndex, host: p.hostNs), to: &estimator)
             } else {
                 _ = arrivalGuard.noteDirect(ClockPair(device: p.sampleIndex, host: p.hostNs), outlier: true, disagreementNs: dis)
@@ -219,7 +225,8 @@ public struct OnlineStreamClock: Sendable {
         // Nothing fitted yet: the chunk was read after its last sample; step back at the nominal rate.
         guard estimator.pairsInSegment > 0, arrivalGuard.fallback == nil else { return byArrival }
         let mapped = estimator.hostTime(device: chunk.firstSampleIndex)
-        return checked(mapped, arrival: chunk.hostArrivalNs, early: length) ? mapped : byArrival
+        return checked(mapped, arrival: chunk.hostArrivalNs, early: length + arrivalGuard.configuration.audioBufferAllowanceNs)
+            ? mapped : byArrival
     }
 
     /// Host time of the reading `sample`; `lineBytes` defaults to the raw line plus a 1-byte terminator.
@@ -234,19 +241,20 @@ public struct OnlineStreamClock: Sendable {
             _ = arrivalGuard.noteDirect(ClockPair(device: 0, host: corrected), outlier: true, disagreementNs: .infinity)
             return corrected
         }
-        _ = arrivalGuard.add(ClockPair(device: dev, host: corrected), to: &estimator)
+        let rejected = arrivalGuard.add(ClockPair(device: dev, host: corrected), to: &estimator) != .accepted
         guard estimator.pairsInSegment > 0, arrivalGuard.fallback == nil else { return corrected }
         let mapped = estimator.hostTime(device: dev)
-        return checked(mapped, arrival: corrected, early: 0) ? mapped : corrected
+        return checked(mapped, arrival: corrected, early: 0, pairRejected: rejected) ? mapped : corrected
     }
 
     /// Whether a model time agrees with the sample's arrival: not later than arrival +
     /// bound, not earlier than arrival - `early` - bound. Counts and reports it when not
     /// (unless the guard already holds the pair as a suspect).
-    private mutating func checked(_ mapped: Nanoseconds, arrival: Nanoseconds, early: Int64) -> Bool {
+    private mutating func checked(_ mapped: Nanoseconds, arrival: Nanoseconds, early: Int64, pairRejected: Bool = false) -> Bool {
         let bound = arrivalGuard.configuration.boundNs
         let d = Double(arrival) - Double(mapped)
         if d <= Double(early + bound) && d >= -Double(bound) { return true }
+        if pairRejected { return false }  // the guard counts it (or re-admits it as part of a jump)
         arrivalTimed += 1
         events.append(ClockEvent(kind: ClockGuard.outlierGapKind, hostNs: arrival, count: 1,
                                  detail: "model time \(Self.seconds(-d)) from arrival (bound \(Self.seconds(Double(bound)))): timed by arrival"))
@@ -384,7 +392,7 @@ extension ResyncPlanner {
         var times: [GuardedTime] = []
         times.reserveCapacity(frames.count)
         var arrivalTimed = 0
-        for f in frames {
+        for (i, f) in frames.enumerated() {
             let byArrival = f.hostArrivalNs - (config.timebase == .deviceClock ? corr : config.exposureToTimestampNs)
             if screen.fallback != nil {
                 times.append(GuardedTime(host: byArrival, segment: nil))
@@ -397,7 +405,8 @@ extension ResyncPlanner {
             if abs(d) <= Double(bound) {
                 times.append(GuardedTime(host: mapped - corr, segment: k))
             } else {
-                arrivalTimed += 1
+                // A deviceClock frame whose pair the screen rejected is counted there already.
+                if !(config.timebase == .deviceClock && !screen.accepted.isEmpty && !screen.accepted[i]) { arrivalTimed += 1 }
                 times.append(GuardedTime(host: byArrival, segment: nil))
             }
         }
@@ -433,7 +442,7 @@ extension ResyncPlanner {
             }
             let mapped = clock.model.segments[k].hostTime(device: c.firstSampleIndex)
             let d = Double(c.hostArrivalNs) - Double(mapped)
-            if d <= Double(length + gc.boundNs) && d >= -Double(gc.boundNs) {
+            if d <= Double(length + gc.audioBufferAllowanceNs + gc.boundNs) && d >= -Double(gc.boundNs) {
                 times.append(GuardedTime(host: mapped, segment: k))
             } else {
                 arrivalTimed += 1
@@ -463,10 +472,12 @@ extension ResyncPlanner {
         let timing = StreamTiming.bms(config, deviceResolutionNs: deviceResolutionNs)
         let (ec, gc) = timing.clockSettings()
         var pairs: [ClockPair] = []
+        var pairOf = [Int?](repeating: nil, count: readings.count)
         var unusable = 0
-        for r in readings {
+        for (i, r) in readings.enumerated() {
             guard let s = r.deviceTimeS else { continue }
             guard let d = SerialClock.checkedDeviceNs(seconds: s) else { unusable += 1; continue }
+            pairOf[i] = pairs.count
             pairs.append(ClockPair(device: d,
                                    host: SerialClock.correctedArrival(arrivalNs: r.hostArrivalNs, lineBytes: r.lineBytes, config: config)))
         }
@@ -479,7 +490,7 @@ extension ResyncPlanner {
         var times: [GuardedTime] = []
         times.reserveCapacity(readings.count)
         var arrivalTimed = 0
-        for r in readings {
+        for (i, r) in readings.enumerated() {
             let corrected = SerialClock.correctedArrival(arrivalNs: r.hostArrivalNs, lineBytes: r.lineBytes, config: config)
             guard useClock, let s = r.deviceTimeS, let d = SerialClock.checkedDeviceNs(seconds: s),
                   let k = model.segmentIndex(device: d, arrivalHost: r.hostArrivalNs) else {
@@ -490,7 +501,7 @@ extension ResyncPlanner {
             if abs(Double(corrected) - Double(mapped)) <= Double(gc.boundNs) {
                 times.append(GuardedTime(host: mapped, segment: k))
             } else {
-                arrivalTimed += 1
+                if let p = pairOf[i], screen.accepted.isEmpty || screen.accepted[p] { arrivalTimed += 1 }  // else counted by the screen
                 times.append(GuardedTime(host: corrected, segment: nil))
             }
         }
