@@ -65,14 +65,16 @@ public enum SessionSync {
                     return (h.id!, plan.newTNs[lo] + offset)
                 })
             case .bms(let cfg, let res):
-                let b = try r.bmsSamples(streamId: id)
+                // In arrival order (the guard is causal), not in stored t_ns order.
+                let b = try r.bmsSamples(streamId: id).sorted { ($0.hostArrivalNs, $0.id ?? 0) < ($1.hostArrivalNs, $1.id ?? 0) }
                 guard !b.isEmpty else { continue }
                 ids = b.map { $0.id! }
                 table = "bms_sample"
                 plan = ResyncPlanner.bms(
                     readings: b.map { StoredReadingTime(hostArrivalNs: $0.hostArrivalNs, deviceTimeS: $0.deviceTimeS, lineBytes: $0.raw.utf8.count + 1, tNs: $0.tNs) },
                     config: cfg, deviceResolutionNs: res,
-                    breaks: gaps.map { ClockBreak(.host($0.startTNs + start), reason: .gap) },
+                    // The clock guard's own rows are not breaks of the device clock.
+                    breaks: gaps.filter { !$0.kind.hasPrefix("clock_") }.map { ClockBreak(.host($0.startTNs + start), reason: .gap) },
                     oldModel: old, sessionStartMonotonicNs: start)
             }
             try w.updateTimes(table: table, updates: zip(ids, plan.newTNs).map { ($0, $1) })

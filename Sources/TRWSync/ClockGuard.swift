@@ -11,6 +11,10 @@ import TRWCore
 ///    model gives its device value by more than `boundNs` (500 ms) is left out
 ///    of the fit; its sample is timed by its arrival (`OnlineStreamClock`) and
 ///    counted as a `clock_outlier` gap. Its raw device time stays stored.
+///    1a. While a segment has fewer than 2 * `confirmPairs` pairs, a pair whose
+///    step from the last accepted pair differs from the host's step by more than
+///    `rateTolerance` of it plus `jitterNs` is held the same way (a young model
+///    cannot see a wrong rate yet).
 /// 2. **Jump.** `confirmPairs` (5) consecutive outliers that agree with each
 ///    other (their offsets host - nominal * device within `boundNs` of each
 ///    other, and their device clock advancing at the host's rate within
@@ -103,6 +107,7 @@ public struct ClockGuard: Sendable {
     private var firstPair: ClockPair?
     private var lastPair: ClockPair?
     private var decided: [Outlier] = []
+    private var lastAccepted: ClockPair?
     public private(set) var pairs = 0
     /// Pairs confirmed as outliers (left out of the fit).
     public private(set) var outliers = 0
@@ -142,7 +147,7 @@ public struct ClockGuard: Sendable {
         }
         let predicted = estimator.hostTime(device: pair.device)
         let dis = Double(pair.host) - Double(predicted)
-        if abs(dis) <= Double(configuration.boundNs) {
+        if abs(dis) <= Double(configuration.boundNs) && !youngAndOffRate(pair, estimator) {
             confirmSuspects()
             note(outlier: false)
             feed(pair, &estimator)
@@ -204,6 +209,15 @@ public struct ClockGuard: Sendable {
         return .accepted
     }
 
+    /// The fallback with its device-rate ratio and delivery rate measured over all pairs
+    /// seen so far (the guard keeps counting after it decided).
+    public var fallbackMeasuredToNow: ClockFallback? {
+        guard var f = fallback else { return nil }
+        f.deviceRateRatio = deviceRateRatio ?? f.deviceRateRatio
+        f.deliveryRateHz = deliveryRateHz ?? f.deliveryRateHz
+        return f
+    }
+
     /// Host time advanced per nominal host time of the device clock, over all pairs seen.
     public var deviceRateRatio: Double? {
         guard let f = firstPair, let l = lastPair, l.device != f.device else { return nil }
@@ -218,7 +232,18 @@ public struct ClockGuard: Sendable {
 
     // MARK: - internals
 
+    /// While a segment is young (fewer than 2 * `confirmPairs` pairs) its model cannot
+    /// see a wrong rate yet: a pair whose step from the last accepted one differs from the
+    /// host's step by more than the jitter allowance is held as a suspect (rule 1a).
+    private func youngAndOffRate(_ p: ClockPair, _ estimator: OnlineClockEstimator) -> Bool {
+        guard estimator.pairsInSegment < 2 * configuration.confirmPairs, let a = lastAccepted, p.device >= a.device else { return false }
+        let dh = Double(p.host &- a.host)
+        let dd = nominalSlope * Double(p.device &- a.device)
+        return abs(dh - dd) > configuration.rateTolerance * Swift.max(abs(dh), abs(dd)) + configuration.jitterNs
+    }
+
     private mutating func feed(_ p: ClockPair, _ estimator: inout OnlineClockEstimator) {
+        lastAccepted = p
         estimator.add(device: p.device, host: p.host)
         if estimator.pairsInSegment <= 1 {
             segmentHead = [p]  // the estimator started a segment (first pair, or a reset)

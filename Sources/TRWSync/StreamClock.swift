@@ -124,7 +124,7 @@ public struct OnlineStreamClock: Sendable {
     public var model: ClockModel {
         var m: ClockModel
         if case .thermal(let c) = timing, c.timebase == .hostMonotonic { m = .identity } else { m = estimator.model }
-        m.fallback = arrivalGuard.fallback
+        m.fallback = arrivalGuard.fallbackMeasuredToNow
         m.pairsSeen = arrivalGuard.pairs
         m.outliers = arrivalGuard.outliers + arrivalTimed
         return m
@@ -184,7 +184,7 @@ public struct OnlineStreamClock: Sendable {
             // Nothing fitted yet (an erroneous first frame): arrival is all we have.
             guard estimator.pairsInSegment > 0, arrivalGuard.fallback == nil else { return byArrival }
             let mapped = estimator.hostTime(device: frame.deviceTimestampNs)
-            guard checked(mapped, arrival: arrival, early: 0, pairRejected: rejected) else { return byArrival }
+            guard !rejected, checked(mapped, arrival: arrival, early: 0) else { return byArrival }
             return mapped - c.minimumDequeueLatencyNs - c.exposureToTimestampNs
         case .sequenceDejitter:
             let byArrival = arrival - c.exposureToTimestampNs
@@ -202,7 +202,7 @@ public struct OnlineStreamClock: Sendable {
             }
             guard estimator.pairsInSegment > 0, arrivalGuard.fallback == nil else { return byArrival }
             let mapped = estimator.hostTime(device: frame.sequence)
-            guard checked(mapped, arrival: arrival, early: 0, pairRejected: rejected) else { return byArrival }
+            guard !rejected, checked(mapped, arrival: arrival, early: 0) else { return byArrival }
             return mapped - c.exposureToTimestampNs
         }
     }
@@ -244,7 +244,8 @@ public struct OnlineStreamClock: Sendable {
         let rejected = arrivalGuard.add(ClockPair(device: dev, host: corrected), to: &estimator) != .accepted
         guard estimator.pairsInSegment > 0, arrivalGuard.fallback == nil else { return corrected }
         let mapped = estimator.hostTime(device: dev)
-        return checked(mapped, arrival: corrected, early: 0, pairRejected: rejected) ? mapped : corrected
+        // A held or rejected device time is not trusted: the reading is timed by its arrival.
+        return !rejected && checked(mapped, arrival: corrected, early: 0) ? mapped : corrected
     }
 
     /// Whether a model time agrees with the sample's arrival: not later than arrival +
@@ -562,6 +563,7 @@ extension ClockGuard {
         var accepted = [Bool](repeating: true, count: pairs.count)
         var waiting: [ClockPair: [Int]] = [:]
         var breakAt = Set<Int>()
+        var fellBack = false
         for b in breaks {
             switch b.position {
             case .pairIndex(let i): breakAt.insert(i)
@@ -574,7 +576,8 @@ extension ClockGuard {
             if breakAt.contains(i) { est.startSegment(reason: .gap) }
             waiting[p, default: []].append(i)
             let outcome = g.add(p, to: &est)
-            if outcome == .fallback && g.fallback != nil {
+            if outcome == .fallback && !fellBack {
+                fellBack = true
                 for j in i..<pairs.count { accepted[j] = false }
             }
             for o in g.takeOutliers() {
@@ -583,7 +586,6 @@ extension ClockGuard {
                     waiting[o.pair] = q
                 }
             }
-            if g.fallback != nil { break }
         }
         g.finish()
         for o in g.takeOutliers() {
@@ -592,7 +594,7 @@ extension ClockGuard {
                 waiting[o.pair] = q
             }
         }
-        return GuardScreen(accepted: accepted, fallback: g.fallback, outliers: g.outliers, pairs: pairs.count)
+        return GuardScreen(accepted: accepted, fallback: g.fallbackMeasuredToNow, outliers: g.outliers, pairs: pairs.count)
     }
 }
 
