@@ -47,6 +47,14 @@ public struct Dashboard {
             lines.append(clip(st.key.padded(to: 7) + " " + st.kind.rawValue.padded(to: 8) + " " + r + " " + String(format: "%8d", st.events)
                               + " " + lost + " " + q.padded(to: 11) + "  " + last.joined(separator: "  "), width))
         }
+        // Streams timed by arrival because their device clock disagrees with it (docs/timebase.md).
+        for st in s.streams {
+            if let note = st.clockFallback {
+                lines.append(clip("CLOCK " + note, width))
+            } else if st.clockOutliers > 0 {
+                lines.append(clip("clock \(st.key): \(st.clockOutliers) device times left out of the fit (clock_outlier gaps)", width))
+            }
+        }
         let wr = previous.map { dt > 0 ? Double(s.fileBytes - $0.status.fileBytes) / dt : 0 } ?? 0
         var disk = "file \(InfoReport.bytes(s.fileBytes))   write \(InfoReport.bytes(Int64(max(0, wr))))/s"
         if let free = freeBytes {

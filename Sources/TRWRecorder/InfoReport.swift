@@ -47,7 +47,14 @@ public enum InfoReport {
             if st.gaps.isEmpty {
                 out.append("         gaps: none")
             } else {
-                let g = st.gaps.map { "\($0.kind) \($0.events) (\($0.lost) lost)" }.joined(separator: ", ")
+                let g = st.gaps.map { g -> String in
+                    switch g.kind {
+                    // The clock guard's rows lose no sample: only a device time was not used.
+                    case "clock_outlier": "\(g.kind) \(g.lost) (device times not used, samples kept)"
+                    case "clock_fallback": "\(g.kind) (timed by arrival)"
+                    default: "\(g.kind) \(g.events) (\(g.lost) lost)"
+                    }
+                }.joined(separator: ", ")
                 out.append("         gaps: \(g)")
             }
         }

@@ -27,6 +27,8 @@ final class Lane: @unchecked Sendable {
     private var lastDropHostNs: Int64 = 0
     private var lastValues: [String: Double] = [:]
     private var lastTNs: Int64 = 0
+    private var clockFallback: ClockFallback?
+    private var clockOutliers = 0
     // Sensing settings changed at run time (guarded by `lock`): keep an IR frame or BMS sample
     // only `keepIntervalNs` after the last kept one; AE hits with a new trigger threshold.
     private var keepIntervalNs: Int64 = 0
@@ -104,15 +106,29 @@ final class Lane: @unchecked Sendable {
         lock.withLock { skippedSinceChange += 1 }
     }
 
+    /// The stream's clock as the dashboard shows it.
+    func setClockState(fallback: ClockFallback?, outliers: Int) {
+        lock.withLock {
+            clockFallback = fallback
+            clockOutliers = outliers
+        }
+    }
+
     func addBytes(_ n: Int) { payloadBytes.wrappingIncrement(by: Int64(n), ordering: .relaxed) }
 
     func status() -> StreamStatus {
-        let (vals, t) = lock.withLock { (lastValues, lastTNs) }
+        let (vals, t, fb, outl) = lock.withLock { (lastValues, lastTNs, clockFallback, clockOutliers) }
         let f = queue.fill
+        var note: String?
+        if let fb {
+            note = fb.text(stream: descriptor.key, nominalRateHz: descriptor.kind == .ae ? descriptor.nominalRateHz : nil,
+                           kind: descriptor.kind == .ae ? .samples : (descriptor.kind == .thermal ? .frames : .lines))
+        }
         return StreamStatus(key: descriptor.key, kind: descriptor.kind, events: events.load(ordering: .relaxed),
                             droppedInQueue: droppedTotal.load(ordering: .relaxed),
                             payloadBytes: payloadBytes.load(ordering: .relaxed), queueFill: f.current,
-                            queueCapacity: queue.capacity, queueHighWater: f.highWater, lastTNs: t, lastValues: vals)
+                            queueCapacity: queue.capacity, queueHighWater: f.highWater, lastTNs: t, lastValues: vals,
+                            clockFallback: note, clockOutliers: outl)
     }
 }
 
@@ -125,6 +141,8 @@ final class LaneWorker {
     let frameEncoder: FrameEncoder
     let audioEncoder: PCMEncoder
     private(set) var lastTNs: Int64?
+    /// Session time of the last event's host arrival (CLOCK_MONOTONIC): what stop rules run on.
+    private(set) var lastArrivalTNs: Int64?
     /// IR max of the last frame, degC (for the stop rules, without snapshotting the lane).
     private(set) var lastMaxC: Double?
     /// Live AE hit detection (AE streams only).
@@ -161,7 +179,9 @@ final class LaneWorker {
         let sid = lane.streamId
         switch event {
         case .thermal(let f):
+            lastArrivalTNs = clock.sessionTime(monotonic: f.hostArrivalNs)
             let t = clock.sessionTime(monotonic: clock_.time(frame: f))
+            takeClockEvents(into: &batch)
             if skipForSensing(t) { return }
             let stats = FrameStatistics.compute(pixels: f.pixels, width: f.width, height: f.height)
             let row = ThermalFrameRecord(
@@ -184,7 +204,9 @@ final class LaneWorker {
             }
             lastTNs = t
         case .audio(let c):
+            lastArrivalTNs = clock.sessionTime(monotonic: c.hostArrivalNs)
             let t = clock.sessionTime(monotonic: clock_.time(chunk: c))
+            takeClockEvents(into: &batch)
             let (rms, peak) = Self.levels(c)
             let payload = try audioEncoder.encode(c.samples, channels: c.channels)
             batch.audio.append(AudioChunkRecord(
@@ -210,7 +232,9 @@ final class LaneWorker {
             lane.noteProcessed(tNs: t, values: ["rms": rms, "peak": peak, "hits_total": Double(hitsTotal)])
             lastTNs = t
         case .bms(let s):
+            lastArrivalTNs = clock.sessionTime(monotonic: s.hostArrivalNs)
             let t = clock.sessionTime(monotonic: clock_.time(sample: s))
+            takeClockEvents(into: &batch)
             if skipForSensing(t) { return }
             batch.bms.append(BMSSampleRecord(streamId: sid, sample: s, tNs: t))
             tap?.bms(tNs: t, s)
@@ -248,6 +272,22 @@ final class LaneWorker {
         }
     }
 
+    /// The clock guard's outliers and fallback as gap rows (nothing is left out silently).
+    func takeClockEvents(into batch: inout WriteBatch) {
+        for e in clock_.takeClockEvents() {
+            batch.gaps.append(GapRecord(streamId: lane.streamId, kind: e.kind, startTNs: clock.sessionTime(monotonic: e.hostNs),
+                                        endTNs: nil, lostCount: e.count,
+                                        detail: e.detail.replacingOccurrences(of: "stream: ", with: "\(lane.descriptor.key): ")))
+            if let tap {
+                var l = JSONLine()
+                l.add("type", "gap"); l.add("t", Double(clock.sessionTime(monotonic: e.hostNs)) / 1e9)
+                l.add("stream", lane.descriptor.key); l.add("kind", e.kind); l.add("lost", Double(e.count))
+                tap.event(l.text)
+            }
+        }
+        lane.setClockState(fallback: clock_.fallback, outliers: clock_.outliers)
+    }
+
     /// True when a lowered sensing rate says not to keep this event (counted, not lost).
     func skipForSensing(_ t: Int64) -> Bool {
         let interval = lane.keepInterval
@@ -279,10 +319,13 @@ final class LaneWorker {
 
     /// Rows still held by the worker at the end (AE hits spanning the last chunk).
     func finish() -> [WriteBatch] {
-        guard var det = hitDetector else { return [] }
         var b = WriteBatch()
-        appendHits(det.flush(), into: &b)
-        hitDetector = det
+        clock_.finish()
+        takeClockEvents(into: &b)
+        if var det = hitDetector {
+            appendHits(det.flush(), into: &b)
+            hitDetector = det
+        }
         return b.isEmpty ? [] : [b]
     }
 

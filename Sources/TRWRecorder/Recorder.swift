@@ -15,7 +15,9 @@ public struct RecorderOptions: Sendable {
     public var outputPath: String
     public var rigName: String
     public var rigConfig: String = ""
-    /// Stop when session time reaches this many seconds (nil: until the sources end or stop()).
+    /// Stop when this many seconds of host CLOCK_MONOTONIC have passed since the start
+    /// (for a rig that is not real time, of its events' host arrival times); never
+    /// on times derived from device values (nil: until the sources end or stop()).
     public var durationS: Double?
     /// Whether the rig runs in real time (real devices, paced simulator): the
     /// duration is then also enforced on the wall clock.
@@ -66,6 +68,11 @@ public struct StreamStatus: Sendable {
     public var lastTNs: Int64
     /// Last values: max temperature (thermal, degC), voltage/current (bms), RMS (ae, fraction of full scale).
     public var lastValues: [String: Double]
+    /// Set when the stream's device clock disagrees persistently with arrival and the
+    /// stream is timed by arrival: a sentence naming the stream and its measured delivery rate.
+    public var clockFallback: String? = nil
+    /// Device-time samples left out of the clock fit (stored as `clock_outlier` gaps).
+    public var clockOutliers: Int = 0
 }
 
 /// Live figures of the whole recording.
@@ -111,6 +118,9 @@ public final class Recorder: @unchecked Sendable {
     private let rowsWritten = ManagedAtomic<Int64>(0)
     private let fileBytes = ManagedAtomic<Int64>(0)
     private let maxTNs = ManagedAtomic<Int64>(0)
+    /// Latest host arrival of any event, as session time (what the duration rule runs on).
+    private let maxArrivalTNs = ManagedAtomic<Int64>(0)
+    private let timerFired = ManagedAtomic<Bool>(false)
     /// Events refused because their stream key was never declared (a source bug).
     private let undeclared = ManagedAtomic<Int64>(0)
     private let stateLock = NSLock()
@@ -230,9 +240,13 @@ public final class Recorder: @unchecked Sendable {
             }
         }
         if let d = options.durationS, options.realTime {
-            spawn(name: "trw-timer") { [self] in
-                let deadline = Date(timeIntervalSinceNow: d)
-                while !stopRequested.load(ordering: .relaxed) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            spawn(name: "trw-timer") { [self, clock] in
+                // Host CLOCK_MONOTONIC, not the wall clock (which NTP may step) nor session time from devices.
+                let deadline = clock!.startMonotonicNs &+ Int64((d * 1e9).rounded())
+                while !stopRequested.load(ordering: .relaxed) && HostClock.monotonicNanoseconds() < deadline {
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+                if !stopRequested.load(ordering: .relaxed) { timerFired.store(true, ordering: .relaxed) }
                 stop()
             }
         }
@@ -331,7 +345,10 @@ public final class Recorder: @unchecked Sendable {
 
     private var durationReached: Bool {
         guard let d = options.durationS else { return false }
-        return Double(maxTNs.load(ordering: .relaxed)) / 1e9 >= d - 0.5 || Date().timeIntervalSince(wallStart) >= d - 0.5
+        if timerFired.load(ordering: .relaxed) { return true }
+        if case .duration = stopEngine.firedRule { return true }
+        let hostS = Double(HostClock.monotonicNanoseconds() &- (clock?.startMonotonicNs ?? 0)) / 1e9
+        return Double(maxArrivalTNs.load(ordering: .relaxed)) / 1e9 >= d - 0.5 || (options.realTime && hostS >= d - 0.5)
     }
 
     /// Live figures (cheap; safe from any thread).
@@ -394,8 +411,12 @@ public final class Recorder: @unchecked Sendable {
                                             startTNs: clock.sessionTime(monotonic: hostTime(of: ev)), endTNs: nil,
                                             lostCount: 1, detail: "could not encode: \(error)"))
             }
-            if let t = work.lastTNs {
-                maxTNs.fetchAndMax(t)
+            if let tStored = work.lastTNs {
+                maxTNs.fetchAndMax(tStored)
+            }
+            // Stop rules run on host arrival times (CLOCK_MONOTONIC), never on times derived from device values.
+            if let t = work.lastArrivalTNs {
+                maxArrivalTNs.fetchAndMax(t)
                 var fired = stopEngine.observeTime(tNs: t)
                 switch ev {
                 case .thermal: if let c = work.lastMaxC { fired = fired ?? stopEngine.observeTemperature(tNs: t, celsius: c) }

@@ -51,20 +51,30 @@ public enum SessionSync {
                     xrunGapStartHostNs: gaps.filter { $0.kind == GapEvent.Kind.xrun.rawValue }.map { $0.startTNs + start }, chunks: stored)
                 plan = ResyncPlanner.audio(chunks: stored, pairs: pairs, xrunSampleIndices: xruns, nominalRateHz: rate,
                                            oldModel: old, sessionStartMonotonicNs: start)
-                // AE hits move with their samples.
+                // AE hits move with their samples: from the chunk that holds them, at the nominal
+                // rate (as the recorder placed them), so a chunk timed by arrival carries its hits.
                 let hits = try r.aeHits(streamId: id)
+                let firsts = stored.map(\.firstSampleIndex)
                 try w.updateTimes(table: "ae_hit", updates: hits.map { h in
-                    (h.id!, plan.newModel.hostTime(device: h.sampleIndex) - start)
+                    var lo = 0, hi = firsts.count - 1
+                    while lo < hi {
+                        let mid = (lo + hi + 1) / 2
+                        if firsts[mid] <= h.sampleIndex { lo = mid } else { hi = mid - 1 }
+                    }
+                    let offset = Int64((Double(h.sampleIndex - firsts[lo]) * 1e9 / rate).rounded())
+                    return (h.id!, plan.newTNs[lo] + offset)
                 })
             case .bms(let cfg, let res):
-                let b = try r.bmsSamples(streamId: id)
+                // In arrival order (the guard is causal), not in stored t_ns order.
+                let b = try r.bmsSamples(streamId: id).sorted { ($0.hostArrivalNs, $0.id ?? 0) < ($1.hostArrivalNs, $1.id ?? 0) }
                 guard !b.isEmpty else { continue }
                 ids = b.map { $0.id! }
                 table = "bms_sample"
                 plan = ResyncPlanner.bms(
                     readings: b.map { StoredReadingTime(hostArrivalNs: $0.hostArrivalNs, deviceTimeS: $0.deviceTimeS, lineBytes: $0.raw.utf8.count + 1, tNs: $0.tNs) },
                     config: cfg, deviceResolutionNs: res,
-                    breaks: gaps.map { ClockBreak(.host($0.startTNs + start), reason: .gap) },
+                    // The clock guard's own rows are not breaks of the device clock.
+                    breaks: gaps.filter { !$0.kind.hasPrefix("clock_") }.map { ClockBreak(.host($0.startTNs + start), reason: .gap) },
                     oldModel: old, sessionStartMonotonicNs: start)
             }
             try w.updateTimes(table: table, updates: zip(ids, plan.newTNs).map { ($0, $1) })
@@ -79,12 +89,18 @@ public enum SessionSync {
         let r = try SessionReader(path: path)
         var models: [(stream: String, model: ClockModel)] = []
         var unmodelled: [String: Double] = [:]
+        var units: [String: (ClockFallback.Units, Double?)] = [:]
         for st in try r.streams() {
             guard let rec = try r.clockModels(streamId: st.id!).last, let m = try? ClockModel.fromJSONText(rec.modelJson) else { continue }
             models.append((st.key, m))
             unmodelled[st.key] = timing(st).unmodelledNs
+            units[st.key] = switch st.descriptor.kind {
+            case .ae: (.samples, st.descriptor.nominalRateHz)
+            case .thermal: (.frames, nil)
+            case .bms: (.lines, nil)
+            }
         }
-        return SyncReport(models: models, unmodelledNs: unmodelled)
+        return SyncReport(models: models, unmodelledNs: unmodelled, units: units)
     }
 }
 
@@ -94,6 +110,11 @@ extension InfoReport {
         let text = render(try SessionReader(path: path).summary(), path: path)
         let sync = try SessionSync.report(path: path)
         guard !sync.streams.isEmpty else { return text }
-        return text + "\n\nsync (causal fit while recording; `trw resync` refits offline)\n" + sync.text
+        var clock = ""
+        let flagged = sync.streams.compactMap(\.fallback)
+        if !flagged.isEmpty {
+            clock = "\n\nCLOCK     " + flagged.joined(separator: "\n          ")
+        }
+        return text + clock + "\n\nsync (causal fit while recording; `trw resync` refits offline)\n" + sync.text
     }
 }

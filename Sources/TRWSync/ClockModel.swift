@@ -86,6 +86,9 @@ public struct ClockSegment: Sendable, Codable, Equatable {
     /// (the drift one to first order in slope - nominalSlope).
     public var offsetStdErrNs: Double
     public var driftStdErrPpm: Double
+    /// True when the slope hit the online estimator's limit (+-500 ppm from nominal):
+    /// `driftPpm` is then a bound, not a measurement (old files: nil).
+    public var slopeClamped: Bool? = nil
 
     /// Host time of device time `device` on this segment's line.
     @inlinable
@@ -124,6 +127,12 @@ public struct ClockModel: Sendable, Codable, Equatable {
     public var segments: [ClockSegment]
     /// Free text: fitter and configuration that produced this model.
     public var fitter: String
+    /// Set when the stream's device clock persistently disagreed with arrival and its
+    /// samples are timed by arrival (see `ClockGuard`); nil for older files.
+    public var fallback: ClockFallback? = nil
+    /// Pairs seen and pairs left out of the fit as outliers (`ClockGuard`); nil for older files.
+    public var pairsSeen: Int? = nil
+    public var outliers: Int? = nil
 
     public init(segments: [ClockSegment], fitter: String, version: Int = 1) {
         self.segments = segments

@@ -246,14 +246,22 @@ public enum SerialClock {
     }
 
     /// Device time in seconds (as `BMSSample.deviceTimeS`) to the fitter's device unit (ns).
-    public static func deviceNs(seconds: Double) -> Int64 { Int64((seconds * 1e9).rounded()) }
+    public static func deviceNs(seconds: Double) -> Int64 { checkedDeviceNs(seconds: seconds) ?? 0 }
+
+    /// Device time in seconds to ns, nil when it is not finite or beyond +-9.2e9 s
+    /// (a corrupted value must not trap the recorder).
+    public static func checkedDeviceNs(seconds: Double) -> Int64? {
+        let ns = (seconds * 1e9).rounded()
+        guard ns.isFinite, abs(ns) < 9.2e18 else { return nil }
+        return Int64(ns)
+    }
 
     /// Clock pairs for samples that carry a device clock: (device time, corrected arrival).
     /// `lineBytes` gives each raw line's length on the wire (raw.utf8.count + terminator by default).
     public static func pairs(samples: [BMSSample], config: SerialClockConfig, terminatorBytes: Int = 1) -> [ClockPair] {
         samples.compactMap { s in
-            guard let d = s.deviceTimeS else { return nil }
-            return ClockPair(device: deviceNs(seconds: d),
+            guard let d = s.deviceTimeS.flatMap({ checkedDeviceNs(seconds: $0) }) else { return nil }
+            return ClockPair(device: d,
                              host: correctedArrival(arrivalNs: s.hostArrivalNs, lineBytes: s.raw.utf8.count + terminatorBytes,
                                                     config: config))
         }

@@ -76,6 +76,8 @@ public struct OnlineClockEstimator: Sendable {
     private var closedSegments: [ClockSegment] = []
     /// Slope excess of the last well-fitted segment, used while a new one warms up.
     private var carriedC: Double = 0
+    /// The last refit hit the +-500 ppm slope limit.
+    private var clamped = false
 
     public init(_ configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -101,6 +103,18 @@ public struct OnlineClockEstimator: Sendable {
         self.reason = reason
         self.pendingBreakDevice = device
     }
+
+    /// Drops the current segment without keeping it (its pairs were outliers, as
+    /// `ClockGuard` found out later); the next pair starts a segment with the same reason.
+    public mutating func discardCurrentSegment() {
+        let r = reason, d = pendingBreakDevice
+        resetState()
+        reason = r
+        pendingBreakDevice = d
+    }
+
+    /// Whether the current line's slope is at the +-500 ppm limit (a bound, not a measurement).
+    public var slopeClamped: Bool { clamped }
 
     /// Adds one pair and returns the host time of `device` on the updated model.
     @discardableResult
@@ -175,6 +189,7 @@ public struct OnlineClockEstimator: Sendable {
         residualSum = 0
         pendingBreakDevice = nil
         lastDevice = nil
+        clamped = false
     }
 
     private mutating func accept(x: Double, y: Double, host: Int64) {
@@ -231,6 +246,7 @@ public struct OnlineClockEstimator: Sendable {
             let off = x.indices.map { y[$0] - c * (x[$0] - x[0]) }
             let yc = oneSided ? off.min()! : LineFit.median(off)
             line = LocalLine(xc: x[0], yc: yc, c: c, scale: 0, seYc: 0, seC: 0, inliers: x.count)
+            clamped = false
             return
         }
         if oneSided {
@@ -248,9 +264,15 @@ public struct OnlineClockEstimator: Sendable {
             }
         }
         // Early in a segment a slope from a short span is noise: limit it to +-500 ppm.
+        clamped = false
         if var l = line {
             let lim = 5e-4 * configuration.nominalSlope
-            if abs(l.c) > lim { l.c = l.c > 0 ? lim : -lim; line = l }
+            if abs(l.c) > lim {
+                // Keep the line through the centroid it was fitted at, with the limited slope.
+                l.c = l.c > 0 ? lim : -lim
+                line = l
+                clamped = true
+            }
         }
     }
 
@@ -289,7 +311,8 @@ public struct OnlineClockEstimator: Sendable {
             referenceHost: Int64(refHostD.rounded()), slope: ns + l.c, nominalSlope: ns, driftPpm: (ns / (ns + l.c) - 1) * 1e6,
             offsetNs: refHostD - ns * Double(refDevice), pairCount: segmentPairs, inlierCount: segmentPairs,
             residualRmsNs: (residualSum2 / n).squareRoot(), residualMaxAbsNs: residualMax,
-            residualMeanNs: residualSum / n, offsetStdErrNs: l.seYc, driftStdErrPpm: l.seC / ns * 1e6)
+            residualMeanNs: residualSum / n, offsetStdErrNs: l.seYc, driftStdErrPpm: l.seC / ns * 1e6,
+            slopeClamped: clamped ? true : nil)
     }
 }
 

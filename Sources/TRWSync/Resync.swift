@@ -65,6 +65,44 @@ public enum ResyncPlanner {
         return apply(model: model, samples: samples, oldModel: oldModel, sessionStartMonotonicNs: sessionStartMonotonicNs)
     }
 
+    /// A plan from new host times already computed per sample (each with the model
+    /// segment it came from, or nil when it was timed by arrival).
+    static func finish(model: ClockModel, times: [GuardedTime], stored: [Nanoseconds], oldModel: ClockModel?,
+                       sessionStartMonotonicNs: Nanoseconds) -> ResyncPlan {
+        var newT: [Nanoseconds] = []
+        newT.reserveCapacity(times.count)
+        var segStats = [(n: Int, sumAbs: Double, sum: Double, maxAbs: Int64)](
+            repeating: (0, 0, 0, 0), count: Swift.max(model.segments.count, 1))
+        var sumAbs = 0.0, maxAbs: Int64 = 0, changed = 0
+        for (i, g) in times.enumerated() {
+            let t = g.host &- sessionStartMonotonicNs
+            newT.append(t)
+            let d = t &- stored[i]
+            let a = d.magnitude > UInt64(Int64.max) ? Int64.max : Int64(d.magnitude)
+            sumAbs += Double(a)
+            maxAbs = Swift.max(maxAbs, a)
+            if d != 0 { changed += 1 }
+            if let k = g.segment, k < segStats.count {
+                segStats[k].n += 1
+                segStats[k].sumAbs += Double(a)
+                segStats[k].sum += Double(d)
+                segStats[k].maxAbs = Swift.max(segStats[k].maxAbs, a)
+            }
+        }
+        let segs = model.segments.indices.map { i in
+            MoveSummary.Segment(
+                index: i, reason: model.segments[i].reason, samples: segStats[i].n,
+                meanAbsDeltaNs: segStats[i].n > 0 ? segStats[i].sumAbs / Double(segStats[i].n) : 0,
+                maxAbsDeltaNs: segStats[i].maxAbs,
+                meanDeltaNs: segStats[i].n > 0 ? segStats[i].sum / Double(segStats[i].n) : 0)
+        }
+        let moved = MoveSummary(
+            samples: times.count, meanAbsDeltaNs: times.isEmpty ? 0 : sumAbs / Double(times.count),
+            maxAbsDeltaNs: maxAbs, changed: changed, segments: segs,
+            oldSegmentCount: oldModel?.segments.count ?? 0, newSegmentCount: model.segments.count)
+        return ResyncPlan(oldModel: oldModel, newModel: model, newTNs: newT, moved: moved)
+    }
+
     /// The same with a model already fitted (identity video, audio clock, ...).
     public static func apply(model: ClockModel, samples: [RawSampleTime], oldModel: ClockModel?,
                              sessionStartMonotonicNs: Nanoseconds) -> ResyncPlan {

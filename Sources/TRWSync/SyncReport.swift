@@ -18,6 +18,13 @@ public struct StreamSyncSummary: Sendable, Codable, Equatable {
     public var pairs: Int
     /// Predicted timing uncertainty of this stream (`Alignment.uncertainty`), ns.
     public var timeStdErrNs: Double
+    /// True when a segment's slope hit the online estimator's limit: `driftPpm` is a bound.
+    public var driftClamped: Bool = false
+    /// Set when the stream is timed by arrival (`ClockGuard` fallback): the sentence to show.
+    public var fallback: String? = nil
+    /// Device-time pairs seen, and those left out of the fit (nil: not recorded by this file's recorder).
+    public var pairsSeen: Int? = nil
+    public var outliers: Int? = nil
 }
 
 /// Per-stream summaries and the predicted cross-stream alignment error.
@@ -27,7 +34,9 @@ public struct SyncReport: Sendable, Codable, Equatable {
 
     /// Builds the report from each stream's model; `unmodelledNs` per stream key
     /// (e.g. device-clock resolution / sqrt(12), exposure-offset uncertainty).
-    public init(models: [(stream: String, model: ClockModel)], unmodelledNs: [String: Double] = [:]) {
+    /// `units`: per stream key, what it delivers and its nominal rate (for the fallback's delivery rate).
+    public init(models: [(stream: String, model: ClockModel)], unmodelledNs: [String: Double] = [:],
+                units: [String: (ClockFallback.Units, Double?)] = [:]) {
         var sums: [StreamSyncSummary] = []
         var unc: [Alignment.StreamUncertainty] = []
         for (key, m) in models {
@@ -41,7 +50,10 @@ public struct SyncReport: Sendable, Codable, Equatable {
                 stream: key, driftPpm: n > 0 ? drift : (m.segments.first?.driftPpm ?? 0),
                 offsetNs: m.segments.first?.offsetNs ?? 0, residualRmsNs: rms,
                 residualMaxNs: m.segments.map(\.residualMaxAbsNs).max() ?? 0, segments: m.segments.count,
-                segmentReasons: m.segments.map(\.reason), pairs: n, timeStdErrNs: u.totalNs))
+                segmentReasons: m.segments.map(\.reason), pairs: n, timeStdErrNs: u.totalNs,
+                driftClamped: m.segments.contains { $0.slopeClamped == true },
+                fallback: m.fallback.map { $0.text(stream: key, nominalRateHz: units[key]?.1, kind: units[key]?.0 ?? .lines) },
+                pairsSeen: m.pairsSeen, outliers: m.outliers))
         }
         streams = sums
         alignment = Alignment.estimate(unc)
@@ -53,11 +65,24 @@ public struct SyncReport: Sendable, Codable, Equatable {
         lines.append(pad("stream", 8) + pad("drift ppm", 12) + pad("offset s", 16) + pad("jitter rms", 12)
                      + pad("jitter max", 12) + pad("segments", 10) + "time s.e.")
         for s in streams {
-            lines.append(pad(s.stream, 8) + pad(fixed(s.driftPpm, 3), 12) + pad(fixed(s.offsetNs / 1e9, 9), 16)
-                         + pad(us(s.residualRmsNs), 12) + pad(us(s.residualMaxNs), 12)
-                         + pad("\(s.segments)", 10) + us(s.timeStdErrNs))
-            if s.segments > 1 {
-                lines.append("        segments start at: " + s.segmentReasons.map(\.rawValue).joined(separator: ", "))
+            if let f = s.fallback {
+                // Timed by arrival: the fit's numbers are not measurements of this stream's clock.
+                lines.append(pad(s.stream, 8) + "ARRIVAL TIME  " + f)
+            } else {
+                let drift = s.driftClamped ? String(format: "clamped %+.0f", s.driftPpm.rounded()) : fixed(s.driftPpm, 3)
+                lines.append(pad(s.stream, 8) + pad(drift, 12) + pad(fixed(s.offsetNs / 1e9, 9), 16)
+                             + pad(us(s.residualRmsNs), 12) + pad(us(s.residualMaxNs), 12)
+                             + pad("\(s.segments)", 10) + us(s.timeStdErrNs))
+                if s.driftClamped {
+                    lines.append("        drift hit the online estimator's +-500 ppm limit: a bound, not a measurement "
+                                 + "(jitter includes the misfit); `trw resync` fits it offline")
+                }
+                if s.segments > 1 {
+                    lines.append("        segments start at: " + s.segmentReasons.map(\.rawValue).joined(separator: ", "))
+                }
+            }
+            if let o = s.outliers, o > 0 {
+                lines.append("        \(o) of \(s.pairsSeen ?? o) device times left out of the fit (clock_outlier gaps; bound in docs/timebase.md)")
             }
         }
         for p in alignment {
