@@ -111,6 +111,11 @@ public final class Recorder: @unchecked Sendable {
     private let rowsWritten = ManagedAtomic<Int64>(0)
     private let fileBytes = ManagedAtomic<Int64>(0)
     private let maxTNs = ManagedAtomic<Int64>(0)
+    /// Latest sample time in a committed transaction (what the file really holds).
+    private let committedMaxTNs = ManagedAtomic<Int64>(-1)
+    /// Rows not written because the writer had failed (disk full, I/O error), and their time span.
+    private let rowsLostToWriter = ManagedAtomic<Int64>(0)
+    private let firstLostTNs = ManagedAtomic<Int64>(Int64.max)
     /// Events refused because their stream key was never declared (a source bug).
     private let undeclared = ManagedAtomic<Int64>(0)
     private let stateLock = NSLock()
@@ -302,11 +307,36 @@ public final class Recorder: @unchecked Sendable {
                 }
             }
         }
+        // After a writer failure (disk full), the end is the last committed data, and what
+        // was not written is one gap: never an end time past what the file holds.
+        var endTNs = maxTNs.load(ordering: .relaxed)
+        if werr != nil {
+            let committed = committedMaxTNs.load(ordering: .relaxed)
+            let lostRows = rowsLostToWriter.load(ordering: .relaxed)
+            endTNs = max(0, committed)
+            let lostFrom = min(firstLostTNs.load(ordering: .relaxed), max(committed, 0))
+            let lostTo = max(maxTNs.load(ordering: .relaxed), lostFrom)
+            let what = String(format: "%lld rows from t = %.3f s to %.3f s were not written", lostRows,
+                              Double(lostFrom) / 1e9, Double(lostTo) / 1e9)
+            var g = WriteBatch()
+            g.gaps = [GapRecord(streamId: nil, kind: "writer_failure", startTNs: lostFrom, endTNs: lostTo, lostCount: lostRows,
+                                detail: "the writer failed (\(werr!)); \(what)")]
+            do { try writer.write(g) } catch {
+                detail += "; the gap row for the lost data could not be written either (\(error))"
+            }
+            detail += String(format: "; data kept up to t = %.3f s (end time set there); ", Double(endTNs) / 1e9) + what
+        }
         do {
-            try writer.finalize(status: status, endTNs: maxTNs.load(ordering: .relaxed), detail: detail)
+            let outcome = try writer.finalize(status: status, endTNs: endTNs, detail: detail)
+            if case .walKept(let reason) = outcome {
+                logger.warning("session file not merged into one file", metadata: ["reason": "\(reason)"])
+                detail += (detail.isEmpty ? "" : "; ") + "not one file yet: \(reason)"
+            }
         } catch {
             logger.error("finalize failed", metadata: ["error": "\(error)"])
-            detail += (detail.isEmpty ? "" : "; ") + "finalize failed: \(error)"
+            detail += (detail.isEmpty ? "" : "; ") + "finalize failed: \(error); the session stays in status recording: run trw repair"
+                + " when space is free (everything committed is kept, up to t = \(String(format: "%.3f", Double(max(0, committedMaxTNs.load(ordering: .relaxed))) / 1e9)) s)"
+            try? writer.close()
         }
         fileBytes.store(writer.fileBytes(), ordering: .relaxed)
         if let tap = liveTap {
@@ -424,6 +454,7 @@ public final class Recorder: @unchecked Sendable {
             guard !pending.isEmpty else { lastCommit = Date(); return }
             do {
                 try writer.write(pending)
+                committedMaxTNs.fetchAndMax(pending.maxSampleTNs)
                 commits.wrappingIncrement(ordering: .relaxed)
                 rowsWritten.wrappingIncrement(by: Int64(pending.rowCount), ordering: .relaxed)
                 for f in pending.frames { laneById[f.streamId]?.addBytes(f.payload.count) }
@@ -432,6 +463,7 @@ public final class Recorder: @unchecked Sendable {
                 let message = "\(error)"
                 logger.critical("writer failed; stopping the recording", metadata: ["error": "\(message)"])
                 stateLock.withLock { if writerError == nil { writerError = message } }
+                noteLost(pending)
                 stop()
             }
             pending = WriteBatch()
@@ -441,7 +473,7 @@ public final class Recorder: @unchecked Sendable {
         while true {
             let wait = max(0.01, options.commitIntervalS - Date().timeIntervalSince(lastCommit))
             if let b = writeQueue.pop(timeout: wait) {
-                if stateLock.withLock({ writerError == nil }) { pending.append(contentsOf: b) }
+                if stateLock.withLock({ writerError == nil }) { pending.append(contentsOf: b) } else { noteLost(b) }
             } else if writeQueue.isClosedAndEmpty {
                 break
             }
@@ -450,6 +482,21 @@ public final class Recorder: @unchecked Sendable {
             }
         }
         commit()
+    }
+
+    /// Counts rows the failed writer could not store (for the `writer_failure` gap).
+    private func noteLost(_ b: WriteBatch) {
+        let n = b.frames.count + b.audio.count + b.hits.count + b.bms.count
+        guard n > 0 else { return }
+        rowsLostToWriter.wrappingIncrement(by: Int64(n), ordering: .relaxed)
+        if let first = b.minSampleTNs {
+            var cur = firstLostTNs.load(ordering: .relaxed)
+            while first < cur {
+                let (done, now) = firstLostTNs.compareExchange(expected: cur, desired: first, ordering: .relaxed)
+                if done { break }
+                cur = now
+            }
+        }
     }
 
     private func spawn(name: String, _ body: @escaping @Sendable () -> Void) {
