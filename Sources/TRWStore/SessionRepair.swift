@@ -164,8 +164,14 @@ extension SessionRepair {
                     } else {
                         // A damaged page: read the range row by row; what cannot be read is counted.
                         for id in lo...hi {
+                            // Inside a range that failed, a row id that returns nothing is counted too:
+                            // the damaged page may have hidden it (rows are never deleted from these tables).
                             do {
-                                if let r = try src.read({ try Row.fetchOne($0, sql: select, arguments: [id, id]) }) { rows.append(r) }
+                                if let r = try src.read({ try Row.fetchOne($0, sql: select, arguments: [id, id]) }) {
+                                    rows.append(r)
+                                } else {
+                                    copy.unreadable += 1
+                                }
                             } catch {
                                 copy.unreadable += 1
                             }
@@ -239,7 +245,7 @@ extension SessionRepair {
             return nil
         } catch {
             let n: Int = r["frame_count"] ?? 1
-            return reader.damage((error as? CodecError) ?? .corrupt(codec: codec, reason: "\(error)"), streamKey: st?.key ?? "stream \(streamId)", streamId: streamId, table: table, rowId: rowId,
+            return reader.damage(error, streamKey: st?.key ?? "stream \(streamId)", streamId: streamId, table: table, rowId: rowId,
                                  tNs: tNs, lost: table == "thermal_frame" ? 1 : Int64(max(1, n)))
         }
     }

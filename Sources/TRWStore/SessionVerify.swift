@@ -24,6 +24,8 @@ public struct VerifyReport: Sendable {
         /// What the stream's `gap` rows account for (frames or sample frames lost).
         public var recordedLost: Int64 = 0
         public var gapEvents: Int = 0
+        /// SQLite errors met while reading the stream's rows (damaged b-tree pages): rows after them were not checked.
+        public var readErrors: [String] = []
         /// Missing frames/samples no gap row accounts for.
         public var unexplained: Int64 { max(0, missing - recordedLost) }
     }
@@ -45,6 +47,7 @@ public struct VerifyReport: Sendable {
                 p.append("\(s.key): \(s.unexplained) \(s.kind == "thermal" ? "frames" : "sample frames") missing in \(s.discontinuities) discontinuities without a gap row")
             }
             if s.overlaps > 0 { p.append("\(s.key): \(s.overlaps) rows repeat or go back in sequence") }
+            for e in s.readErrors { p.append("\(s.key): rows could not be read: \(e)") }
         }
         return p
     }
@@ -62,22 +65,25 @@ public enum SessionVerifier {
         let live = SessionLock.isHeld(path: path)
         let reader = try SessionReader(path: path)
         let walBytes = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.int64Value ?? 0
-        return try reader.read { db in
-            let integrity = (try? String.fetchAll(db, sql: "PRAGMA integrity_check")) ?? ["integrity_check could not run"]
-            let mode = (try? String.fetchOne(db, sql: "PRAGMA journal_mode")) ?? nil
-            let session = try? SessionRecord.fetchOne(db, key: 1)
-            var checks: [VerifyReport.StreamCheck] = []
-            let streams = (try? StreamRecord.order(Column("id")).fetchAll(db)) ?? []
-            let fdec = try FrameDecoder(), pdec = try PCMDecoder()
-            for st in streams {
-                progress?(st.key)
-                var c = VerifyReport.StreamCheck(key: st.key, kind: st.kind)
-                let id = st.id!
+        // Each part in its own read: an SQLite error (damaged page) fails that read only.
+        let integrity = (try? reader.read { try String.fetchAll($0, sql: "PRAGMA integrity_check") }) ?? ["integrity_check could not run"]
+        let mode = (try? reader.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }) ?? nil
+        let session = (try? reader.read { try SessionRecord.fetchOne($0, key: 1) }) ?? nil
+        let streams = (try? reader.read { try StreamRecord.order(Column("id")).fetchAll($0) }) ?? []
+        var checks: [VerifyReport.StreamCheck] = []
+        let fdec = try FrameDecoder(), pdec = try PCMDecoder()
+        for st in streams {
+            progress?(st.key)
+            var c = VerifyReport.StreamCheck(key: st.key, kind: st.kind)
+            let id = st.id!
+            do {
+              try reader.read { db in
                 if let g = try? Row.fetchOne(db, sql: "SELECT COUNT(*), COALESCE(SUM(lost_count), 0) FROM gap WHERE stream_id = ?",
                                              arguments: [id]) {
                     c.gapEvents = g[0]
                     c.recordedLost = g[1]
                 }
+                do {
                 switch st.kind {
                 case "thermal":
                     var prev: Int64?
@@ -117,11 +123,17 @@ public enum SessionVerifier {
                     c.rows = (try? Int.fetchOne(db, sql: "SELECT COUNT(*) FROM bms_sample WHERE stream_id = ?", arguments: [id])) ?? 0
                     // Serial lines carry no sequence number: their losses are the parse-error and timeout gaps.
                 }
-                checks.append(c)
+                } catch {
+                    c.readErrors.append("\(SessionStoreError.wrap(error, path: path))")
+                }
+              }
+            } catch {
+                if c.readErrors.isEmpty { c.readErrors.append("\(error)") }
             }
-            return VerifyReport(path: path, integrity: integrity, status: session?.status, statusDetail: session?.statusDetail ?? "",
-                                endTNs: session?.endTNs, liveRecorder: live, journalMode: mode ?? "?", walBytes: walBytes, streams: checks)
+            checks.append(c)
         }
+        return VerifyReport(path: path, integrity: integrity, status: session?.status, statusDetail: session?.statusDetail ?? "",
+                            endTNs: session?.endTNs, liveRecorder: live, journalMode: mode ?? "?", walBytes: walBytes, streams: checks)
     }
 
     /// Checksum first (cheap, and proves damage); a full decode for payloads without one.
