@@ -111,6 +111,9 @@ public final class Recorder: @unchecked Sendable {
     private let rowsWritten = ManagedAtomic<Int64>(0)
     private let fileBytes = ManagedAtomic<Int64>(0)
     private let maxTNs = ManagedAtomic<Int64>(0)
+    /// Disk space set aside beside the session (NAME.sqlite-reserve) while recording, freed
+    /// when the disk fills so the end (status, end time, the gap for what was lost) can be written.
+    static let finalizationReserveBytes = 2 << 20
     /// Latest sample time in a committed transaction (what the file really holds).
     private let committedMaxTNs = ManagedAtomic<Int64>(-1)
     /// Rows not written because the writer had failed (disk full, I/O error), and their time span.
@@ -166,7 +169,8 @@ public final class Recorder: @unchecked Sendable {
         let proto = sources.lazy.compactMap(\.testProtocol).first
         let newSession = NewSession(name: options.name, operatorName: options.operatorName, cell: cell, testProtocol: proto,
                                     rigName: options.rigName, rigConfig: options.rigConfig, clock: clock)
-        writer = try SessionWriter(creating: options.outputPath, session: newSession, softwareVersion: options.softwareVersion)
+        writer = try SessionWriter(creating: options.outputPath, session: newSession, softwareVersion: options.softwareVersion,
+                                      reserveBytes: Self.finalizationReserveBytes)
         if let p = options.liveTapPath {
             let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz)
             tap.setHeader(session: newSession, uuid: newSession.uuid.uuidString.lowercased())
@@ -310,6 +314,7 @@ public final class Recorder: @unchecked Sendable {
         // After a writer failure (disk full), the end is the last committed data, and what
         // was not written is one gap: never an end time past what the file holds.
         var endTNs = maxTNs.load(ordering: .relaxed)
+        var finalGaps: [GapRecord] = []
         if werr != nil {
             let committed = committedMaxTNs.load(ordering: .relaxed)
             let lostRows = rowsLostToWriter.load(ordering: .relaxed)
@@ -318,16 +323,12 @@ public final class Recorder: @unchecked Sendable {
             let lostTo = max(maxTNs.load(ordering: .relaxed), lostFrom)
             let what = String(format: "%lld rows from t = %.3f s to %.3f s were not written", lostRows,
                               Double(lostFrom) / 1e9, Double(lostTo) / 1e9)
-            var g = WriteBatch()
-            g.gaps = [GapRecord(streamId: nil, kind: "writer_failure", startTNs: lostFrom, endTNs: lostTo, lostCount: lostRows,
-                                detail: "the writer failed (\(werr!)); \(what)")]
-            do { try writer.write(g) } catch {
-                detail += "; the gap row for the lost data could not be written either (\(error))"
-            }
+            finalGaps = [GapRecord(streamId: nil, kind: "writer_failure", startTNs: lostFrom, endTNs: lostTo, lostCount: lostRows,
+                                   detail: "the writer failed (\(werr!)); \(what)")]
             detail += String(format: "; data kept up to t = %.3f s (end time set there); ", Double(endTNs) / 1e9) + what
         }
         do {
-            let outcome = try writer.finalize(status: status, endTNs: endTNs, detail: detail)
+            let outcome = try writer.finalize(status: status, endTNs: endTNs, detail: detail, gaps: finalGaps)
             if case .walKept(let reason) = outcome {
                 logger.warning("session file not merged into one file", metadata: ["reason": "\(reason)"])
                 detail += (detail.isEmpty ? "" : "; ") + "not one file yet: \(reason)"

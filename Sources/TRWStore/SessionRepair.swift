@@ -36,6 +36,7 @@ public enum SessionRepair {
     public static func repair(path: String) throws -> RepairReport {
         let writer = try SessionWriter(appendingTo: path, refuseLive: true)
         defer { try? writer.close() }
+        SpaceReserve.removeStale(besides: path)
         do {
             var report = try writer.dbQueue.write { db in
                 let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ")

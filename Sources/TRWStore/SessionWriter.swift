@@ -56,10 +56,15 @@ public final class SessionWriter: Sendable {
     /// Held while a new recording is written (see `SessionLock`); released by `close()`.
     let liveLock: SessionLock?
     private let closed = Mutex(false)
+    /// Space set aside while recording (NAME.sqlite-reserve) so that a recording that
+    /// fills the disk can still be finalized honestly; freed on disk full and on close.
+    private let reserve: SpaceReserve?
 
     /// Creates a new session file (never overwrites one), in WAL mode with
     /// synchronous=NORMAL, migrated to the current schema, status `recording`.
-    public init(creating path: String, session: NewSession, softwareVersion: String) throws {
+    /// `reserveBytes` > 0 sets that much disk space aside beside it (NAME.sqlite-reserve)
+    /// for the final commit after a disk-full error.
+    public init(creating path: String, session: NewSession, softwareVersion: String, reserveBytes: Int = 0) throws {
         self.path = path
         if FileManager.default.fileExists(atPath: path) { throw SessionStoreError.alreadyExists(path: path) }
         let dir = (path as NSString).deletingLastPathComponent
@@ -67,6 +72,7 @@ public final class SessionWriter: Sendable {
         do {
             dbQueue = try DatabaseQueue(path: path, configuration: SessionFile.configuration(readonly: false))
             liveLock = try SessionLock.acquire(path: path)
+            reserve = reserveBytes > 0 ? SpaceReserve(path: path + "-reserve", bytes: reserveBytes) : nil
             try dbQueue.writeWithoutTransaction { db in
                 // Large pages: frames are 100-600 kB blobs; fewer overflow pages per row.
                 try db.execute(sql: "PRAGMA page_size = 65536")
@@ -99,6 +105,7 @@ public final class SessionWriter: Sendable {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         liveLock = nil
+        reserve = nil
         do {
             var config = SessionFile.configuration(readonly: false)
             config.foreignKeysEnabled = false  // rows are copied as they are, references included
@@ -120,6 +127,7 @@ public final class SessionWriter: Sendable {
         try SessionFile.checkReadable(path: path)
         if refuseLive && SessionLock.isHeld(path: path) { throw SessionStoreError.liveRecording(path: path) }
         liveLock = nil
+        reserve = nil
         dbQueue = try SessionFile.openExisting(path: path, readonly: false)
     }
 
@@ -231,12 +239,13 @@ public final class SessionWriter: Sendable {
         }
     }
 
-    /// Ends the recording: status, end time, then `close()` so the file is self-contained.
-    /// `endTNs` replaces the stored end time (nil keeps it).
+    /// Ends the recording: status, end time and `gaps` in one transaction, then `close()` so
+    /// the file is self-contained. `endTNs` replaces the stored end time (nil keeps it).
     @discardableResult
-    public func finalize(status: SessionRecord.Status, endTNs: Int64?, detail: String = "") throws -> CloseOutcome {
+    public func finalize(status: SessionRecord.Status, endTNs: Int64?, detail: String = "", gaps: [GapRecord] = []) throws -> CloseOutcome {
         try guarded {
             try dbQueue.write { db in
+                for var g in gaps { try g.insert(db) }
                 try db.execute(sql: "UPDATE session SET status = ?, end_t_ns = COALESCE(?, end_t_ns), status_detail = ? WHERE id = 1",
                                arguments: [status.rawValue, endTNs, detail])
             }
@@ -270,6 +279,7 @@ public final class SessionWriter: Sendable {
         }
         guard first else { return .alreadyClosed }
         defer { liveLock?.release() }
+        reserve?.release()
         if liveLock == nil && SessionLock.isHeld(path: path) { return .liveRecorderActive }
         var outcome = CloseOutcome.selfContained
         do {
@@ -321,6 +331,44 @@ public final class SessionWriter: Sendable {
     }
 
     private func guarded<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch { throw SessionStoreError.wrap(error, path: path) }
+        do { return try body() } catch {
+            let e = SessionStoreError.wrap(error, path: path)
+            // Disk full: free the reserve now, so that finalization has room.
+            if case SessionStoreError.diskFull = e { reserve?.release() }
+            throw e
+        }
+    }
+}
+
+/// Disk space set aside in a file of its own (allocated with posix_fallocate), given
+/// back when `release()` removes it. Best effort: where space cannot be reserved,
+/// nothing is.
+final class SpaceReserve: Sendable {
+    let path: String
+    private let held = Mutex(false)
+
+    init(path: String, bytes: Int) {
+        self.path = path
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        var rc: Int32
+        repeat { rc = posix_fallocate(fd, 0, off_t(bytes)) } while rc == EINTR
+        _ = close(fd)
+        if rc == 0 { held.withLock { $0 = true } } else { _ = unlink(path) }
+    }
+
+    deinit { release() }
+
+    func release() {
+        let was = held.withLock { h -> Bool in
+            defer { h = false }
+            return h
+        }
+        if was { _ = unlink(path) }
+    }
+
+    /// Removes a reserve left by a recorder that was killed (nobody holds it any more).
+    static func removeStale(besides session: String) {
+        _ = unlink(session + "-reserve")
     }
 }
