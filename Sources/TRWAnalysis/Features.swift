@@ -37,6 +37,9 @@ public struct FeatureTable: Sendable {
     public var values: [Float]
     /// Row-major [ticks x aeSpectrumBins] log10 mean power (empty when not asked; NaN without AE).
     public var aeSpectrum: [Float] = []
+    /// Frames and audio chunks whose payload was damaged (checksum mismatch or undecodable):
+    /// skipped, their pixel/PCM features NaN for the ticks they would have fed.
+    public var damaged = DamageTally()
     public var count: Int { tickTimesS.count }
     public func row(_ k: Int) -> ArraySlice<Float> { values[(k * names.count)..<((k + 1) * names.count)] }
     public func column(_ name: String) -> [Float]? {
@@ -94,6 +97,7 @@ public enum FeatureExtractor {
         var bandFrames = [Int](repeating: 0, count: ticks)
         var rmsSum = [Double](repeating: 0, count: ticks), rmsN = [Int](repeating: 0, count: ticks)
         let sb = o.aeSpectrumBins
+        var damaged = DamageTally()
         var spec = [Double](repeating: 0, count: ticks * sb)
         if o.decodePayloads, let ae, let fmt = SampleFormat(rawValue: ae.sampleFormat ?? "") {
             let fft = FFT(size: o.fftSize)
@@ -112,7 +116,13 @@ public enum FeatureExtractor {
                 if c.tNs > endNs { return }
                 let k = Int(Double(c.tNs - startNs) / periodNs)
                 if k >= 0 && k < ticks { rmsSum[k] += c.rms * c.rms; rmsN[k] += 1 }
-                let s = try dec.decode([UInt8](c.payload), codec: c.codec, channels: ch, frameCount: c.frameCount)
+                let s: [Int32]
+                do throws(DamagedPayload) { s = try r.samples(of: c, stream: ae, decoder: dec) } catch {
+                    // Skip the damaged chunk; never splice windows across it.
+                    damaged.record(error)
+                    carry.removeAll()
+                    return
+                }
                 if carry.isEmpty { carryT0 = c.tNs }
                 let scale = 1 / fmt.fullScale / Double(ch)
                 for i in 0..<c.frameCount {
@@ -172,8 +182,10 @@ public enum FeatureExtractor {
                 row[j + 2] = abs(irMax - prevIR)
                 prevIR = irMax
                 // Area and gradient need the pixels: decode the tick's frame only.
-                if o.decodePayloads, let rec = try r.frame(streamId: thermal!.id!, nearest: f.tNs), let w = thermal!.width, let h = thermal!.height {
-                    let px = try fdec.decode([UInt8](rec.payload), codec: rec.codec, width: w, height: h)
+                if o.decodePayloads, let rec = try r.frame(streamId: thermal!.id!, nearest: f.tNs), let w = thermal!.width, let h = thermal!.height,
+                   let px = { () -> [UInt16]? in
+                       do throws(DamagedPayload) { return try r.pixels(of: rec, stream: thermal!, decoder: fdec) } catch { damaged.record(error); return nil }
+                   }() {
                     var maxG: UInt16 = 0
                     for y in 0..<h {
                         for x in 0..<w {
@@ -206,6 +218,7 @@ public enum FeatureExtractor {
         }
         progress?(1)
         var table = FeatureTable(names: names, tickTimesS: (0..<ticks).map { Double(tickEnd($0)) / 1e9 }, values: values)
+        table.damaged = damaged
         if sb > 0 {
             let perBin = Double(o.fftSize / 2) / Double(sb)
             table.aeSpectrum = (0..<(ticks * sb)).map { i in

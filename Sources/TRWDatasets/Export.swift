@@ -28,6 +28,8 @@ public struct ExportReport: Sendable {
     public var features: Int
     public var bytes: Int64
     public var sessionsWithOnset: Int
+    /// Frames and audio chunks skipped because their payload was damaged (features NaN there).
+    public var damaged = DamageTally()
 }
 
 public enum ExportError: Error, CustomStringConvertible {
@@ -67,10 +69,12 @@ public enum DatasetExporter {
         var sUUID: [String] = [], sName: [String] = [], sChem: [String] = [], sCap: [Double] = [], sFormat: [String] = []
         var sOnset: [Double] = [], sHasOnset: [Bool] = [], sTicks: [Int32] = [], sLabelSet: [String] = []
         var total = 0
+        var damaged = DamageTally()
         for (si, path) in paths.enumerated() {
             let r = try SessionReader(path: path)
             let sess = try r.session()
             let table = try FeatureExtractor.extract(r, options: o.features) { progress?(path, $0 * 0.9) }
+            damaged.merge(table.damaged)
             let labels = try r.annotations().filter { a in
                 (o.labelMethod == nil || a.method == o.labelMethod) && (o.labelAuthor == nil || a.author == o.labelAuthor)
             }
@@ -87,7 +91,7 @@ public enum DatasetExporter {
             try mask.append(table.tickTimesS.map { t in !excluded.contains { t >= $0.0 && t <= $0.1 } })
             if let aeSpec { try aeSpec.append(table.aeSpectrum) }
             if let ir, let size = o.irFrameSize {
-                try appendFrames(r, ticks: table.tickTimesS, size: size, to: ir)
+                try appendFrames(r, ticks: table.tickTimesS, size: size, to: ir, damaged: &damaged)
             }
             sUUID.append(sess.uuid); sName.append(sess.name)
             sChem.append(sess.cellChemistry ?? ""); sCap.append(sess.cellCapacityAh ?? .nan); sFormat.append(sess.cellFormat ?? "")
@@ -118,6 +122,7 @@ public enum DatasetExporter {
             "label_method": o.labelMethod ?? "any", "label_author": o.labelAuthor ?? "any",
             "ir_frame_size": o.irFrameSize.map { "\($0.width)x\($0.height)" } ?? "none",
             "ae_stft_bins": String(o.aeSpectrumBins), "ae_stft_fft_size": String(o.features.fftSize),
+            "damaged_payloads_skipped": String(damaged.count),
         ])
         try meta.append(strings: [metaText])
         try meta.finish()
@@ -133,12 +138,12 @@ public enum DatasetExporter {
         try NPZArchive.write(members: members.map { ($0, "\(tmp)/\($0).npy") }, to: outPath)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: outPath)[.size] as? NSNumber)?.int64Value ?? 0
         return ExportReport(path: outPath, sessions: paths.count, ticks: total, features: nf, bytes: bytes,
-                            sessionsWithOnset: sHasOnset.filter { $0 }.count)
+                            sessionsWithOnset: sHasOnset.filter { $0 }.count, damaged: damaged)
     }
 
     /// The frame at each tick's end, block-mean downsampled, in °C.
     static func appendFrames(_ r: SessionReader, ticks: [Double], size: (width: Int, height: Int),
-                             to out: NPYStreamWriter) throws {
+                             to out: NPYStreamWriter, damaged: inout DamageTally) throws {
         let st = try r.streams(kind: .thermal).first
         let dec = try FrameDecoder()
         let n = size.width * size.height
@@ -146,10 +151,15 @@ public enum DatasetExporter {
             var cell = [Float16](repeating: .nan, count: n)
             if let st, let cal = st.calibration, let w = st.width, let h = st.height,
                let f = try r.frame(streamId: st.id!, nearest: Int64(t * 1e9)), f.tNs <= Int64(t * 1e9) {
-                let px = try dec.decode([UInt8](f.payload), codec: f.codec, width: w, height: h)
-                let means = IRDownsample.blockMeanCelsius(px, width: w, height: h, calibration: cal,
-                                                          toWidth: size.width, toHeight: size.height)
-                cell = means.map { $0.map { Float16($0) } ?? .nan }
+                // A damaged frame leaves the tick's IR tensor NaN (counted, never wrong values).
+                do throws(DamagedPayload) {
+                    let px = try r.pixels(of: f, stream: st, decoder: dec)
+                    let means = IRDownsample.blockMeanCelsius(px, width: w, height: h, calibration: cal,
+                                                              toWidth: size.width, toHeight: size.height)
+                    cell = means.map { $0.map { Float16($0) } ?? .nan }
+                } catch {
+                    damaged.record(error)
+                }
             }
             try out.append(cell)
         }

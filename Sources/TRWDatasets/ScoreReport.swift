@@ -22,14 +22,18 @@ public struct ScoreReport: Sendable {
     public var options: ScoreOptions
     /// Per-tick scores of every detector on every run (keyed like `outcomes`), for `table1`.
     public var ticks: [String: [TickScores]] = [:]
+    /// Frames and audio chunks skipped because their payload was damaged (features NaN there).
+    public var damaged = DamageTally()
 
     public static func run(sessions: [String], options o: ScoreOptions, progress: ((String) -> Void)? = nil) throws -> ScoreReport {
         var outcomes: [String: [RunOutcome]] = [:]
         var ticks: [String: [TickScores]] = [:]
+        var damaged = DamageTally()
         for path in sessions {
             progress?(path)
             let r = try SessionReader(path: path)
             let table = try FeatureExtractor.extract(r, options: o.features)
+            damaged.merge(table.damaged)
             let onset = try r.annotations()
                 .filter { $0.label == "runaway_onset" && (o.labelMethod == nil || $0.method == o.labelMethod) }
                 .map { Double($0.startTNs) / 1e9 }.min()
@@ -57,6 +61,7 @@ public struct ScoreReport: Sendable {
         let scores = o.detectors.map { DetectorScore.compute(detector: DetectorLabel.label($0), outcomes: outcomes[$0] ?? [], window: o.window) }
         var report = ScoreReport(scores: scores, outcomes: outcomes, options: o)
         report.ticks = ticks
+        report.damaged = damaged
         return report
     }
 

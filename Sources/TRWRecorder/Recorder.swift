@@ -121,6 +121,14 @@ public final class Recorder: @unchecked Sendable {
     /// Latest host arrival of any event, as session time (what the duration rule runs on).
     private let maxArrivalTNs = ManagedAtomic<Int64>(0)
     private let timerFired = ManagedAtomic<Bool>(false)
+    /// Disk space set aside beside the session (NAME.sqlite-reserve) while recording, freed
+    /// when the disk fills so the end (status, end time, the gap for what was lost) can be written.
+    static let finalizationReserveBytes = 2 << 20
+    /// Latest sample time in a committed transaction (what the file really holds).
+    private let committedMaxTNs = ManagedAtomic<Int64>(-1)
+    /// Rows not written because the writer had failed (disk full, I/O error), and their time span.
+    private let rowsLostToWriter = ManagedAtomic<Int64>(0)
+    private let firstLostTNs = ManagedAtomic<Int64>(Int64.max)
     /// Events refused because their stream key was never declared (a source bug).
     private let undeclared = ManagedAtomic<Int64>(0)
     private let stateLock = NSLock()
@@ -171,7 +179,8 @@ public final class Recorder: @unchecked Sendable {
         let proto = sources.lazy.compactMap(\.testProtocol).first
         let newSession = NewSession(name: options.name, operatorName: options.operatorName, cell: cell, testProtocol: proto,
                                     rigName: options.rigName, rigConfig: options.rigConfig, clock: clock)
-        writer = try SessionWriter(creating: options.outputPath, session: newSession, softwareVersion: options.softwareVersion)
+        writer = try SessionWriter(creating: options.outputPath, session: newSession, softwareVersion: options.softwareVersion,
+                                      reserveBytes: Self.finalizationReserveBytes)
         if let p = options.liveTapPath {
             let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz)
             tap.setHeader(session: newSession, uuid: newSession.uuid.uuidString.lowercased())
@@ -316,11 +325,33 @@ public final class Recorder: @unchecked Sendable {
                 }
             }
         }
+        // After a writer failure (disk full), the end is the last committed data, and what
+        // was not written is one gap: never an end time past what the file holds.
+        var endTNs = maxTNs.load(ordering: .relaxed)
+        var finalGaps: [GapRecord] = []
+        if werr != nil {
+            let committed = committedMaxTNs.load(ordering: .relaxed)
+            let lostRows = rowsLostToWriter.load(ordering: .relaxed)
+            endTNs = max(0, committed)
+            let lostFrom = min(firstLostTNs.load(ordering: .relaxed), max(committed, 0))
+            let lostTo = max(maxTNs.load(ordering: .relaxed), lostFrom)
+            let what = String(format: "%lld rows from t = %.3f s to %.3f s were not written", lostRows,
+                              Double(lostFrom) / 1e9, Double(lostTo) / 1e9)
+            finalGaps = [GapRecord(streamId: nil, kind: "writer_failure", startTNs: lostFrom, endTNs: lostTo, lostCount: lostRows,
+                                   detail: "the writer failed (\(werr!)); \(what)")]
+            detail += String(format: "; data kept up to t = %.3f s (end time set there); ", Double(endTNs) / 1e9) + what
+        }
         do {
-            try writer.finalize(status: status, endTNs: maxTNs.load(ordering: .relaxed), detail: detail)
+            let outcome = try writer.finalize(status: status, endTNs: endTNs, detail: detail, gaps: finalGaps)
+            if case .walKept(let reason) = outcome {
+                logger.warning("session file not merged into one file", metadata: ["reason": "\(reason)"])
+                detail += (detail.isEmpty ? "" : "; ") + "not one file yet: \(reason)"
+            }
         } catch {
             logger.error("finalize failed", metadata: ["error": "\(error)"])
-            detail += (detail.isEmpty ? "" : "; ") + "finalize failed: \(error)"
+            detail += (detail.isEmpty ? "" : "; ") + "finalize failed: \(error); the session stays in status recording: run trw repair"
+                + " when space is free (everything committed is kept, up to t = \(String(format: "%.3f", Double(max(0, committedMaxTNs.load(ordering: .relaxed))) / 1e9)) s)"
+            try? writer.close()
         }
         fileBytes.store(writer.fileBytes(), ordering: .relaxed)
         if let tap = liveTap {
@@ -445,6 +476,7 @@ public final class Recorder: @unchecked Sendable {
             guard !pending.isEmpty else { lastCommit = Date(); return }
             do {
                 try writer.write(pending)
+                committedMaxTNs.fetchAndMax(pending.maxSampleTNs)
                 commits.wrappingIncrement(ordering: .relaxed)
                 rowsWritten.wrappingIncrement(by: Int64(pending.rowCount), ordering: .relaxed)
                 for f in pending.frames { laneById[f.streamId]?.addBytes(f.payload.count) }
@@ -453,6 +485,7 @@ public final class Recorder: @unchecked Sendable {
                 let message = "\(error)"
                 logger.critical("writer failed; stopping the recording", metadata: ["error": "\(message)"])
                 stateLock.withLock { if writerError == nil { writerError = message } }
+                noteLost(pending)
                 stop()
             }
             pending = WriteBatch()
@@ -462,7 +495,7 @@ public final class Recorder: @unchecked Sendable {
         while true {
             let wait = max(0.01, options.commitIntervalS - Date().timeIntervalSince(lastCommit))
             if let b = writeQueue.pop(timeout: wait) {
-                if stateLock.withLock({ writerError == nil }) { pending.append(contentsOf: b) }
+                if stateLock.withLock({ writerError == nil }) { pending.append(contentsOf: b) } else { noteLost(b) }
             } else if writeQueue.isClosedAndEmpty {
                 break
             }
@@ -471,6 +504,21 @@ public final class Recorder: @unchecked Sendable {
             }
         }
         commit()
+    }
+
+    /// Counts rows the failed writer could not store (for the `writer_failure` gap).
+    private func noteLost(_ b: WriteBatch) {
+        let n = b.frames.count + b.audio.count + b.hits.count + b.bms.count
+        guard n > 0 else { return }
+        rowsLostToWriter.wrappingIncrement(by: Int64(n), ordering: .relaxed)
+        if let first = b.minSampleTNs {
+            var cur = firstLostTNs.load(ordering: .relaxed)
+            while first < cur {
+                let (done, now) = firstLostTNs.compareExchange(expected: cur, desired: first, ordering: .relaxed)
+                if done { break }
+                cur = now
+            }
+        }
     }
 
     private func spawn(name: String, _ body: @escaping @Sendable () -> Void) {

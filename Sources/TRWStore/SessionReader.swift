@@ -136,6 +136,23 @@ public final class SessionReader: Sendable {
         }
     }
 
+    /// One frame row by id.
+    public func frame(id: Int64) throws -> ThermalFrameRecord? {
+        try read { try ThermalFrameRecord.fetchOne($0, key: id) }
+    }
+
+    /// Ids of the `limit` frames of a stream nearest in time to `tNs` (nearest first).
+    public func frameIdsNearest(streamId: Int64, to tNs: Int64, limit: Int) throws -> [Int64] {
+        try read { db in
+            let before = try Row.fetchAll(db, sql: "SELECT id, t_ns FROM thermal_frame WHERE stream_id = ? AND t_ns <= ? ORDER BY t_ns DESC LIMIT ?",
+                                          arguments: [streamId, tNs, limit])
+            let after = try Row.fetchAll(db, sql: "SELECT id, t_ns FROM thermal_frame WHERE stream_id = ? AND t_ns > ? ORDER BY t_ns LIMIT ?",
+                                         arguments: [streamId, tNs, limit])
+            let all: [(Int64, Int64)] = (before + after).map { ($0[0], $0[1]) }
+            return all.sorted { abs($0.1 - tNs) < abs($1.1 - tNs) }.prefix(limit).map(\.0)
+        }
+    }
+
     /// Raw times of every frame (no payload), for resync.
     public func rawFrameTimes(streamId: Int64) throws -> [(id: Int64, sequence: Int64, deviceTsNs: Int64, hostArrivalNs: Int64, tNs: Int64)] {
         try read { db in

@@ -64,5 +64,6 @@ struct ExportCommand: ParsableCommand {
         }
         print("wrote \(report.path): \(report.sessions) sessions (\(report.sessionsWithOnset) with a runaway onset label), "
               + "\(report.ticks) ticks x \(report.features) features at \(rate) Hz, \(report.bytes / 1024) KiB")
+        if !report.damaged.isEmpty { print("warning: " + report.damaged.summary) }
     }
 }

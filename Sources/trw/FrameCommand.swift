@@ -22,6 +22,9 @@ struct FrameCommand: ParsableCommand {
         let s = try reader.session()
         let t = Double(try LabelCommand.time(at, reader)) / 1e9
         let img = try ThermalImage.load(reader, at: t, stream: stream)
+        if let d = img.skippedDamaged.first {
+            printErr("warning: passed over \(img.skippedDamaged.count) damaged frame(s) nearer to the asked time (counted, not shown); first: \(d)")
+        }
         guard let map = ColorMap(rawValue: cmap) else { throw ValidationError("--cmap: '\(cmap)' is not one of \(ColorMap.allCases.map(\.rawValue))") }
         var r: (Float, Float)?
         if let range {

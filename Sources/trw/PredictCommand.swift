@@ -34,16 +34,23 @@ struct PredictCommand: ParsableCommand {
         fo.rateHz = rate
         let id = runId ?? ISOTime.now()
         let run: PredictionRun
+        var damagedNote = ""
         if detector.hasPrefix("exec:") {
             var ro = ReplayOptions()
             ro.features = fo
             ro.includeLabels = false
             ro.frames = try ReplayCommand.parseFrames(frames)
-            run = try Predictor.runExternal(command: String(detector.dropFirst(5)), events: try ReplayBuilder.events(r, options: ro),
+            let events = try ReplayBuilder.events(r, options: ro)
+            let n = ReplayBuilder.damagedPayloadCount(events)
+            if n > 0 { damagedNote = "skipped \(n) damaged payload(s) (sent as damaged_payload gap events)" }
+            run = try Predictor.runExternal(command: String(detector.dropFirst(5)), events: events,
                                             alarm: AlarmRule(k: alarmK), runId: id)
         } else {
-            run = try Predictor.runBuiltIn(detector, table: try FeatureExtractor.extract(r, options: fo), alarm: AlarmRule(k: alarmK), runId: id)
+            let table = try FeatureExtractor.extract(r, options: fo)
+            if !table.damaged.isEmpty { damagedNote = table.damaged.summary }
+            run = try Predictor.runBuiltIn(detector, table: table, alarm: AlarmRule(k: alarmK), runId: id)
         }
+        if !damagedNote.isEmpty { print("warning: " + damagedNote) }
         try Predictor.store(run, in: session)
         let lat = run.latenciesNs.map { Double($0) / 1000 }
         print("\(run.detector): \(run.scores.count) scores stored (run \(id)); alarms at: "
@@ -82,6 +89,7 @@ struct ScoreCommand: ParsableCommand {
         o.frames = try ReplayCommand.parseFrames(frames)
         let report = try ScoreReport.run(sessions: sessions, options: o) { printErr("scoring \($0)") }
         print(report.table)
+        if !report.damaged.isEmpty { print("warning: " + report.damaged.summary) }
         if let csv { try report.csv.write(toFile: csv, atomically: true, encoding: .utf8) }
         if let json { try report.json.write(toFile: json, atomically: true, encoding: .utf8) }
         if let svg { try report.svg.write(toFile: svg, atomically: true, encoding: .utf8) }

@@ -32,6 +32,8 @@ struct ReplayCommand: ParsableCommand {
         o.includeLabels = !noLabels
         o.frames = try Self.parseFrames(frames)
         let events = try ReplayBuilder.events(try SessionReader(path: session), options: o)
+        let damaged = ReplayBuilder.damagedPayloadCount(events)
+        if damaged > 0 { printErr("warning: skipped \(damaged) damaged payload(s); each is a \"damaged_payload\" gap line in the stream") }
         let s = Double(speed)
         if to == "stdout" {
             signal(SIGPIPE, SIG_IGN)
