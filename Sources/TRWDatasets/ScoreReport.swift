@@ -13,6 +13,8 @@ public struct ScoreOptions: Sendable {
     public var labelMethod: String?
     /// Frame events in the replay that exec: detectors read (arrays for image models).
     public var frames: ReplayOptions.Frames = .none
+    /// Time limits on exec: detectors.
+    public var externalLimits = ExternalDetectorLimits()
     public init() {}
 }
 
@@ -24,11 +26,16 @@ public struct ScoreReport: Sendable {
     public var ticks: [String: [TickScores]] = [:]
     /// Frames and audio chunks skipped because their payload was damaged (features NaN there).
     public var damaged = DamageTally()
+    /// exec: detectors that failed part-way on a session (their scores before the failure
+    /// are counted; the ticks after it are not), and ones that had to be terminated.
+    public var failures: [String] = []
+    public var notes: [String] = []
 
     public static func run(sessions: [String], options o: ScoreOptions, progress: ((String) -> Void)? = nil) throws -> ScoreReport {
         var outcomes: [String: [RunOutcome]] = [:]
         var ticks: [String: [TickScores]] = [:]
         var damaged = DamageTally()
+        var failures: [String] = [], notes: [String] = []
         for path in sessions {
             progress?(path)
             let r = try SessionReader(path: path)
@@ -48,7 +55,10 @@ public struct ScoreReport: Sendable {
                 let spec = DetectorLabel.spec(d)
                 if spec.hasPrefix("exec:") {
                     if replay == nil { replay = try ReplayBuilder.events(r, options: noLabels) }
-                    run = try Predictor.runExternal(command: String(spec.dropFirst(5)), events: replay!, alarm: o.alarm, runId: "score")
+                    run = try Predictor.runExternal(command: String(spec.dropFirst(5)), events: replay!, alarm: o.alarm, runId: "score",
+                                                    limits: o.externalLimits)
+                    if let f = run.failure { failures.append("\(path): \(f)") }
+                    if let n = run.exitNote { notes.append("\(path): \(n)") }
                 } else {
                     run = try Predictor.runBuiltIn(spec, table: table, alarm: o.alarm, runId: "score")
                 }
@@ -62,6 +72,8 @@ public struct ScoreReport: Sendable {
         var report = ScoreReport(scores: scores, outcomes: outcomes, options: o)
         report.ticks = ticks
         report.damaged = damaged
+        report.failures = failures
+        report.notes = notes
         return report
     }
 
@@ -82,6 +94,7 @@ public struct ScoreReport: Sendable {
                          + (Self.f(s.leadMean, 1) + "±" + Self.f(s.leadStd, 1)).leftPadded(to: 18) + (Self.f(s.leadMedian, 1)).leftPadded(to: 8)
                          + (Self.f(s.latencyP50Us, 1) + "/" + Self.f(s.latencyP99Us, 1)).leftPadded(to: 16))
         }
+        for f in failures { lines.append("FAILED (partial scores counted): " + f) }
         return lines.joined(separator: "\n")
     }
 

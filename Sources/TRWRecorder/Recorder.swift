@@ -35,6 +35,8 @@ public struct RecorderOptions: Sendable {
     public var liveTapPath: String?
     /// Tick rate of the live stream, Hz.
     public var liveTapRateHz: Double = 1
+    /// Seconds a live client may accept no data before it is dropped (a `live_client` gap).
+    public var liveTapSendTimeoutS: Double = 5
     /// Threads compressing thermal frames (0: encode on each lane's own thread).
     public var frameEncoderThreads: Int = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
     /// Conditions that end the recording by themselves.
@@ -179,12 +181,19 @@ public final class Recorder: @unchecked Sendable {
         let proto = sources.lazy.compactMap(\.testProtocol).first
         let newSession = NewSession(name: options.name, operatorName: options.operatorName, cell: cell, testProtocol: proto,
                                     rigName: options.rigName, rigConfig: options.rigConfig, clock: clock)
-        writer = try SessionWriter(creating: options.outputPath, session: newSession, softwareVersion: options.softwareVersion,
-                                      reserveBytes: Self.finalizationReserveBytes)
+        // The live socket first: a path that cannot be used fails before the session file exists.
         if let p = options.liveTapPath {
-            let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz)
+            let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz, sendTimeoutS: options.liveTapSendTimeoutS, logger: logger)
             tap.setHeader(session: newSession, uuid: newSession.uuid.uuidString.lowercased())
             liveTap = tap
+        }
+        do {
+            writer = try SessionWriter(creating: options.outputPath, session: newSession, softwareVersion: options.softwareVersion,
+                                       reserveBytes: Self.finalizationReserveBytes)
+        } catch {
+            liveTap?.shutdown()
+            liveTap = nil
+            throw error
         }
         for s in sources {
             for d in s.streams {
@@ -341,6 +350,16 @@ public final class Recorder: @unchecked Sendable {
                                    detail: "the writer failed (\(werr!)); \(what)")]
             detail += String(format: "; data kept up to t = %.3f s (end time set there); ", Double(endTNs) / 1e9) + what
         }
+        // The live stream ends before the session is finalised, so its losses are gaps in it.
+        if let tap = liveTap {
+            let gaps = tap.finish(endTNs: maxTNs.load(ordering: .relaxed))
+            if !gaps.isEmpty {
+                let lost = gaps.reduce(0) { $0 + $1.lostCount }
+                logger.warning("live stream clients lost lines", metadata: ["clients": "\(gaps.count)", "lines": "\(lost)"])
+                detail += (detail.isEmpty ? "" : "; ") + "live stream: \(gaps.count) client(s) lost \(lost) lines (live_client gaps; the session is complete)"
+                finalGaps += gaps
+            }
+        }
         do {
             let outcome = try writer.finalize(status: status, endTNs: endTNs, detail: detail, gaps: finalGaps)
             if case .walKept(let reason) = outcome {
@@ -354,13 +373,6 @@ public final class Recorder: @unchecked Sendable {
             try? writer.close()
         }
         fileBytes.store(writer.fileBytes(), ordering: .relaxed)
-        if let tap = liveTap {
-            tap.finish(endTNs: maxTNs.load(ordering: .relaxed))
-            if tap.droppedLines > 0 {
-                logger.warning("live stream clients were too slow", metadata: ["dropped_lines": "\(tap.droppedLines)"])
-                detail += (detail.isEmpty ? "" : "; ") + "live stream: \(tap.droppedLines) lines dropped for slow clients (the session is complete)"
-            }
-        }
         return RecordingResult(path: options.outputPath, status: status, detail: detail, final: self.status(), sourceErrors: serrs)
     }
 

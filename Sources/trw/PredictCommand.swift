@@ -4,6 +4,34 @@ import TRWAnalysis
 import TRWDatasets
 import TRWStore
 
+/// Time limits on exec: detectors (schemas/predictor-protocol.md), shared by predict and score.
+struct ExternalDetectorOptions: ParsableArguments {
+    @Option(name: .long, help: "exec: detectors: seconds to wait for the answer to one tick (and for the detector to take one input line) before it is stopped as hung.")
+    var answerTimeout: Double = ExternalDetectorLimits().answerTimeoutS
+    @Option(name: .long, help: "exec: detectors: seconds to wait for the first answer (program start, model loading).")
+    var startupTimeout: Double = ExternalDetectorLimits().startupTimeoutS
+    @Option(name: .long, help: "exec: detectors: seconds a detector has to exit after the end of its input before it gets SIGTERM (then SIGKILL after 2 s).")
+    var exitTimeout: Double = ExternalDetectorLimits().exitTimeoutS
+
+    static let range = 0.001...86_400.0
+
+    func validate() throws {
+        for (name, v) in [("--answer-timeout", answerTimeout), ("--startup-timeout", startupTimeout), ("--exit-timeout", exitTimeout)] {
+            guard v.isFinite, Self.range.contains(v) else {
+                throw ValidationError("\(name) must be a number of seconds in [\(Self.range.lowerBound), \(Int(Self.range.upperBound))], got \(v)")
+            }
+        }
+    }
+
+    var limits: ExternalDetectorLimits {
+        var l = ExternalDetectorLimits()
+        l.answerTimeoutS = answerTimeout
+        l.startupTimeoutS = startupTimeout
+        l.exitTimeoutS = exitTimeout
+        return l
+    }
+}
+
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
@@ -11,7 +39,10 @@ struct PredictCommand: ParsableCommand {
         discussion: """
             Built-in detectors: \(DetectorRegistry.builtIn.joined(separator: ", ")). An external detector is any \
             program given as exec:COMMAND that reads the replay stream on stdin and answers each tick with \
-            {"t": T, "score": S} on stdout (schemas/predictor-protocol.md).
+            {"t": T, "score": S} on stdout (schemas/predictor-protocol.md). Every wait on it is bounded \
+            (--answer-timeout, --startup-timeout, --exit-timeout); a detector that fails part-way is stopped, \
+            the scores it gave before are stored, the ticks it did not score are a detector_failure gap, and \
+            trw exits 1. Scores must be in [0, 1].
             """)
 
     @Argument(help: "The session file.") var session: String
@@ -20,6 +51,7 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "Alarm when the score is above 0.5 for K consecutive ticks.") var alarmK: Int = 1
     @Option(name: .long, help: "Run id stored with the scores (default: a timestamp).") var runId: String?
     @Option(name: .long, help: "exec: detectors: frame events none, ref, or WxH downsampled arrays in °C (image models such as mm-serve).") var frames: String = "none"
+    @OptionGroup var external: ExternalDetectorOptions
 
     func validate() throws {
         if !detector.hasPrefix("exec:") && !DetectorRegistry.isKnown(detector) {
@@ -44,7 +76,7 @@ struct PredictCommand: ParsableCommand {
             let n = ReplayBuilder.damagedPayloadCount(events)
             if n > 0 { damagedNote = "skipped \(n) damaged payload(s) (sent as damaged_payload gap events)" }
             run = try Predictor.runExternal(command: String(detector.dropFirst(5)), events: events,
-                                            alarm: AlarmRule(k: alarmK), runId: id)
+                                            alarm: AlarmRule(k: alarmK), runId: id, limits: external.limits)
         } else {
             let table = try FeatureExtractor.extract(r, options: fo)
             if !table.damaged.isEmpty { damagedNote = table.damaged.summary }
@@ -56,6 +88,11 @@ struct PredictCommand: ParsableCommand {
         print("\(run.detector): \(run.scores.count) scores stored (run \(id)); alarms at: "
               + (run.alarmTimesS.isEmpty ? "none" : run.alarmTimesS.map { String(format: "%.1f s", $0) }.joined(separator: ", "))
               + String(format: "; latency p50 %.1f µs, p99 %.1f µs", Scoring.percentile(lat, 50), Scoring.percentile(lat, 99)))
+        if let n = run.exitNote { printErr("warning: \(n)") }
+        if let f = run.failure {
+            printErr("error: \(f). The \(run.scores.count) scores are stored (run \(id)); the \(run.unscoredTicks) unscored ticks are a detector_failure gap.")
+            throw ExitCode.failure
+        }
     }
 }
 
@@ -78,6 +115,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(name: .long, help: "Table 1: a tick is positive when onset is at most this many seconds ahead (the export's horizon).") var horizon: Double = 60
     @Option(name: .long, help: "Also write Table 1 as CSV.") var table1Csv: String?
     @Option(name: .long, help: "exec: detectors: frame events none, ref, or WxH downsampled arrays in °C (image models such as mm-serve).") var frames: String = "none"
+    @OptionGroup var external: ExternalDetectorOptions
 
     func run() throws {
         var o = ScoreOptions()
@@ -87,6 +125,7 @@ struct ScoreCommand: ParsableCommand {
         o.features.rateHz = rate
         o.labelMethod = labelMethod
         o.frames = try ReplayCommand.parseFrames(frames)
+        o.externalLimits = external.limits
         let report = try ScoreReport.run(sessions: sessions, options: o) { printErr("scoring \($0)") }
         print(report.table)
         if !report.damaged.isEmpty { print("warning: " + report.damaged.summary) }
@@ -97,6 +136,12 @@ struct ScoreCommand: ParsableCommand {
             let t = report.table1(horizonS: horizon)
             if table1 { print("\n" + t.text) }
             if let table1Csv { try t.csv.write(toFile: table1Csv, atomically: true, encoding: .utf8) }
+        }
+        for n in report.notes { printErr("warning: \(n)") }
+        if !report.failures.isEmpty {
+            for f in report.failures { printErr("error: \(f)") }
+            printErr("error: \(report.failures.count) exec: detector run(s) failed part-way; their scores up to the failure are counted above")
+            throw ExitCode.failure
         }
     }
 }

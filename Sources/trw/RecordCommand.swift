@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import TRWCore
+import TRWIO
 import TRWAnalysis
 import TRWRecorder
 import TRWStore
@@ -63,7 +64,12 @@ struct RecordCommand: ParsableCommand {
         if let s = speed, !(s > 0) { throw ValidationError("--speed must be positive, got \(s)") }
         if speed != nil && max { throw ValidationError("give either --speed N or --max, not both") }
         _ = try RigChoice(parsing: rig)
-        if let l = live, !l.hasPrefix("unix:") { throw ValidationError("--live expects unix:PATH, got '\(l)'") }
+        if let l = live {
+            guard l.hasPrefix("unix:") else { throw ValidationError("--live expects unix:PATH, got '\(l)'") }
+            // Before the session file exists: the directory must exist and be writable, and PATH be
+            // absent or a stale socket (any other file is refused, never deleted).
+            do { try UnixSocketPath.check(String(l.dropFirst(5))) } catch { throw ValidationError("--live: \(error)") }
+        }
         if let n = name, n.isEmpty || n.contains("/") { throw ValidationError("--name must be a plain name without '/', got '\(n)'") }
         _ = try Self.parseSensing(sensing)
         if DetectorRegistry.make(sensingRisk) == nil {
