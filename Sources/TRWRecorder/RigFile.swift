@@ -144,9 +144,9 @@ public struct RigFile: Sendable {
                 throw e
             } catch let e as DecodingError {
                 let (keyPath, message) = describe(e)
-                let key = keyPath.last.map(snake) ?? ""
+                let key = keyPath.last.map { snakeCase ? snake($0) : $0 } ?? ""
                 throw RigFileError(file: path, line: locator.line(section: name, index: i, key: key) ?? locator.headerLine(name, index: i),
-                                   key: "\(name)[\(i)]" + (keyPath.isEmpty ? "" : "." + keyPath.map(snake).joined(separator: ".")),
+                                   key: "\(name)[\(i)]" + (keyPath.isEmpty ? "" : (keyPath[0].hasPrefix("Index ") ? "" : ".") + dotted(keyPath, snakeCase: snakeCase)),
                                    message: message)
             } catch {
                 throw RigFileError(file: path, line: locator.headerLine(name, index: i), key: "\(name)[\(i)]", message: "\(error)")
@@ -184,10 +184,28 @@ public struct RigFile: Sendable {
         }
     }
 
+    /// camelCase coding keys back to the rig file's snake_case; a run of capitals is
+    /// one acronym (thresholdDbAE -> threshold_db_ae, the inverse of `RigKey`).
     static func snake(_ s: String) -> String {
         var out = ""
+        var previousUpper = false
         for ch in s {
-            if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) }
+            if ch.isUppercase {
+                if !previousUpper { out += "_" }
+                out += ch.lowercased()
+            } else {
+                out.append(ch)
+            }
+            previousUpper = ch.isUppercase
+        }
+        return out
+    }
+
+    /// A decoding error's key path as the rig file spells it: "queries[1].field".
+    static func dotted(_ keyPath: [String], snakeCase: Bool) -> String {
+        var out = ""
+        for k in keyPath {
+            if k.hasPrefix("Index "), let i = Int(k.dropFirst(6)) { out += "[\(i)]" } else { out += (out.isEmpty ? "" : ".") + (snakeCase ? snake(k) : k) }
         }
         return out
     }
