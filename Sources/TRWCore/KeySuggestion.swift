@@ -39,9 +39,9 @@ public enum KeySuggestion {
     }
 
     /// "unknown key 'fsp'; did you mean 'fps'? known keys: a, b, c".
-    public static func message(unknown key: String, known: some Collection<String>) -> String {
+    public static func message(unknown key: String, known: some Collection<String>, what: String = "key") -> String {
         let sorted = known.sorted()
-        var m = "unknown key '\(key)'"
+        var m = "unknown \(what) '\(key)'"
         if let n = nearest(key, in: sorted) { m += "; did you mean '\(n)'?" }
         m += sorted.isEmpty ? "; this section takes no keys" : " (known keys: \(sorted.joined(separator: ", ")))"
         return m

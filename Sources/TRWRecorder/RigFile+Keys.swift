@@ -209,7 +209,7 @@ extension RigFile {
         let locator = TOMLLineLocator(text: text)
         for k in t.keys.sorted() where !known.contains(k) {
             throw RigFileError(file: path, line: locator.line(section + "." + k) ?? locator.headerLine(section), key: "\(section).\(k)",
-                               message: KeySuggestion.message(unknown: k, known: known))
+                               message: KeySuggestion.message(unknown: k, known: known, what: section == "stop" ? "stop rule" : "key"))
         }
     }
 }
