@@ -135,7 +135,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         let dir = TemporaryDirectory()
         let out = dir.file("full.sqlite")
         let args = ["record", "--rig", "synthetic", "--duration", "1", "--max", "--quiet", "--out", out]
-        let r = try CLIRun.run(trw, args, in: dir.path, timeoutS: 60, shellPrefix: "trap '' XFSZ; ulimit -f 0")
+        let r = try CLIRun.run(trw, args, in: dir.path, timeoutS: 60, shellPrefix: "trap '' XFSZ; ulimit -f 0", pipes: true)
         #expect(!r.signaled && r.status == 1, "\(r)")
         #expect(r.stderr.contains(out), "\(r)")
         for suffix in ["", "-wal", "-shm", "-journal"] {

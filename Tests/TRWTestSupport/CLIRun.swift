@@ -20,8 +20,10 @@ public struct CLIRun: Sendable, CustomStringConvertible {
 
     /// Runs `executable` with `arguments` in `directory`; `shellPrefix` (e.g. `ulimit -f 0`) runs
     /// in /bin/sh before `exec`ing the program.
+    /// `pipes`: stdout and stderr go through pipes instead of files (for runs under a
+    /// file-size limit, where writing to a file fails).
     public static func run(_ executable: String, _ arguments: [String], in directory: String, timeoutS: Double = 30,
-                           shellPrefix: String? = nil) throws -> CLIRun {
+                           shellPrefix: String? = nil, pipes: Bool = false) throws -> CLIRun {
         let p = Process()
         if let shellPrefix {
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -41,8 +43,21 @@ public struct CLIRun: Sendable, CustomStringConvertible {
         }
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        p.standardOutput = out
-        p.standardError = err
+        let drained = DispatchGroup()
+        if pipes {
+            for (pipe, file) in [(Pipe(), out), (Pipe(), err)] {
+                if file === out { p.standardOutput = pipe } else { p.standardError = pipe }
+                drained.enter()
+                DispatchQueue.global().async {
+                    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                    try? file.write(contentsOf: data)
+                    drained.leave()
+                }
+            }
+        } else {
+            p.standardOutput = out
+            p.standardError = err
+        }
         p.standardInput = FileHandle.nullDevice
         let t0 = Date()
         try p.run()
@@ -57,6 +72,7 @@ public struct CLIRun: Sendable, CustomStringConvertible {
             usleep(10_000)
         }
         p.waitUntilExit()
+        _ = drained.wait(timeout: .now() + 10)
         try? out.close()
         try? err.close()
         let read = { (path: String) in String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
