@@ -62,7 +62,7 @@ import TRWTestSupport
         add("--to", ["label", "add", "S", "exclude", "1", "--to=V"])
         add("--rate", ["label", "suggest", "S", "--rate=V"])
         add("--rate", ["label", "accept", "S", "all", "--set", "property", "--rate=V"])
-        add("<id>", ["label", "rm", "S", "--", "V"])
+        add("id", ["label", "rm", "S", "--", "V"])
         add("--risk-floor", ["overlay", "missing.npz", "-o", "O.png", "--risk-floor=V"])
         add("--bins", ["dplstm-activity", "missing-model", "S", "--svg", "O.svg", "--bins=V"])
         add("--rate", ["dplstm-activity", "missing-model", "S", "--svg", "O.svg", "--rate=V"])
