@@ -135,6 +135,8 @@ public final class Recorder: @unchecked Sendable {
     private let undeclared = ManagedAtomic<Int64>(0)
     private let stateLock = NSLock()
     private var writerError: String?
+    /// Why `abort(reason:)` ended the recording (finalised as `aborted`).
+    private var abortReason: String?
     private var sourceErrors: [String] = []
     private let threadsDone = DispatchGroup()
     private let compressorsDone = DispatchGroup()
@@ -187,14 +189,39 @@ public final class Recorder: @unchecked Sendable {
             tap.setHeader(session: newSession, uuid: newSession.uuid.uuidString.lowercased())
             liveTap = tap
         }
+        let existed = FileManager.default.fileExists(atPath: options.outputPath)
         do {
             writer = try SessionWriter(creating: options.outputPath, session: newSession, softwareVersion: options.softwareVersion,
                                        reserveBytes: Self.finalizationReserveBytes)
         } catch {
+            // Never leave a 0-byte or half-created file that blocks the name: remove
+            // only what this run created (it holds no data yet).
+            if !existed { Self.removeCreatedSessionFiles(options.outputPath) }
             liveTap?.shutdown()
             liveTap = nil
             throw error
         }
+        do {
+            try registerStreams()
+        } catch {
+            // The file exists: it is finalised as aborted with the reason, never left `recording`.
+            let reason = "could not start: \(error)"
+            logger.error("recording aborted before it started", metadata: ["error": "\(error)"])
+            try? writer.finalize(status: .aborted, endTNs: 0, detail: reason)
+            liveTap?.shutdown()
+            throw error
+        }
+        startThreads()
+    }
+
+    /// Removes a session file (and its -wal, -shm, -journal, -reserve) that this run created and that holds no data.
+    static func removeCreatedSessionFiles(_ path: String) {
+        for p in [path, path + "-wal", path + "-shm", path + "-journal", path + "-reserve"] where FileManager.default.fileExists(atPath: p) {
+            try? FileManager.default.removeItem(atPath: p)
+        }
+    }
+
+    private func registerStreams() throws {
         for s in sources {
             for d in s.streams {
                 // AE hit detector: the source's own settings (ALSA rig config) or the recorder's default.
@@ -214,6 +241,9 @@ public final class Recorder: @unchecked Sendable {
             }
         }
         logger.info("recording started", metadata: ["session": "\(options.outputPath)", "streams": "\(laneOrder.map(\.descriptor.key))"])
+    }
+
+    private func startThreads() {
 
         if options.frameEncoderThreads > 0 && laneOrder.contains(where: { $0.descriptor.kind == .thermal }) {
             encoderPool = FrameEncoderPool(threads: options.frameEncoderThreads, capacity: 2 * options.frameEncoderThreads,
@@ -270,6 +300,14 @@ public final class Recorder: @unchecked Sendable {
         }
     }
 
+    /// Stops the recording and finalises the session as `aborted` with `reason`
+    /// (for a failure after the file exists, e.g. a sensing setting the rig cannot
+    /// take or a policy program that does not start). Call `wait()` afterwards.
+    public func abort(reason: String) {
+        stateLock.withLock { if abortReason == nil { abortReason = reason } }
+        stop()
+    }
+
     /// Asks every source to stop. Safe from any thread and from signal-handling code paths.
     public func stop() {
         if stopRequested.exchange(true, ordering: .acquiringAndReleasing) { return }
@@ -300,12 +338,12 @@ public final class Recorder: @unchecked Sendable {
         encoderPool?.finish()
         writeQueue.close()
         writerDone.wait()
-        let (werr, serrs) = stateLock.withLock { (writerError, sourceErrors) }
+        let (werr, serrs, aborted) = stateLock.withLock { (writerError, sourceErrors, abortReason) }
         let rule = stopEngine.firedRule
         let interrupted = stopRequested.load(ordering: .relaxed) && !durationReached && rule == nil
-        let status: SessionRecord.Status = werr != nil ? .aborted : .complete
-        var detail = werr ?? (rule.map { "stopped by rule: \($0)" } ?? (interrupted ? "stopped by operator" : ""))
-        if werr == nil && !serrs.isEmpty { detail = "source errors: " + serrs.joined(separator: "; ") }
+        let status: SessionRecord.Status = werr != nil || aborted != nil ? .aborted : .complete
+        var detail = werr ?? aborted ?? (rule.map { "stopped by rule: \($0)" } ?? (interrupted ? "stopped by operator" : ""))
+        if werr == nil && aborted == nil && !serrs.isEmpty { detail = "source errors: " + serrs.joined(separator: "; ") }
         let stray = undeclared.load(ordering: .relaxed)
         if stray > 0 {
             detail += (detail.isEmpty ? "" : "; ") + "\(stray) events on undeclared streams were dropped"

@@ -40,12 +40,17 @@ public final class SessionReader: Sendable {
         return s
     }
 
+    /// Every stream; a numeric field no reader can use (rate 0, NaN calibration, ...) throws `SessionFieldError`.
     public func streams() throws -> [StreamRecord] {
-        try read { try StreamRecord.order(Column("id")).fetchAll($0) }
+        let all = try read { try StreamRecord.order(Column("id")).fetchAll($0) }
+        for s in all { try s.checkNumbers(file: path) }
+        return all
     }
 
     public func stream(key: String) throws -> StreamRecord? {
-        try read { try StreamRecord.filter(Column("key") == key).fetchOne($0) }
+        let s = try read { try StreamRecord.filter(Column("key") == key).fetchOne($0) }
+        try s?.checkNumbers(file: path)
+        return s
     }
 
     public func streams(kind: StreamKind) throws -> [StreamRecord] {

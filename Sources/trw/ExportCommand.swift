@@ -34,8 +34,8 @@ struct ExportCommand: ParsableCommand {
     var aeStft: Int = 0
 
     func validate() throws {
-        if !(rate > 0 && rate <= 1000) { throw ValidationError("--rate must be in (0, 1000] ticks per second, got \(rate)") }
-        if !(horizon > 0) { throw ValidationError("--horizon must be positive seconds, got \(horizon)") }
+        try OptionCheck.tickRate(rate)
+        try OptionCheck.number(horizon, "--horizon", OptionCheck.secondsRange, openLower: true, unit: "seconds")
         if !(0...512).contains(aeStft) { throw ValidationError("--ae-stft must be 0 (none) to 512 bins, got \(aeStft)") }
         if let f = irFrames, Self.size(f) == nil { throw ValidationError("--ir-frames expects WxH such as 64x48, got '\(f)'") }
     }

@@ -29,7 +29,9 @@ struct FrameCommand: ParsableCommand {
         var r: (Float, Float)?
         if let range {
             let p = range.split(separator: ":").compactMap { Float($0) }
-            guard p.count == 2, p[0] < p[1] else { throw ValidationError("--range wants LO:HI in °C with LO < HI; got '\(range)'") }
+            guard p.count == 2, p[0] < p[1], p.allSatisfy({ $0.isFinite && $0 >= -273.15 && $0 <= 10_000 }) else {
+                throw ValidationError("--range wants LO:HI in °C with -273.15 <= LO < HI <= 10000; got '\(range)'")
+            }
             r = (p[0], p[1])
         }
         let svg = try FrameFigure.svg(img, title: "\(s.name): IR frame", range: r, map: map)

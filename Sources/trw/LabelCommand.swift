@@ -108,6 +108,7 @@ struct LabelCommand: ParsableCommand {
         @Option(name: .long, help: "Comma-separated detectors (default all).") var detectors: String?
         @Option(name: .long, help: "Tick rate for the detectors, Hz.") var rate: Double = 4
         @Flag(name: .long, help: "JSON output.") var json = false
+        func validate() throws { try OptionCheck.tickRate(rate) }
         func run() throws {
             let r = try SessionReader(path: session)
             let names = detectors.map { $0.split(separator: ",").map(String.init) } ?? SuggestionEngine.detectors
@@ -130,6 +131,7 @@ struct LabelCommand: ParsableCommand {
         @Option(name: .long) var author: String = LabelCommand.defaultAuthor
         @Option(name: .long, help: "Label set (default: the author).") var set: String?
         @Option(name: .long, help: "Tick rate the suggestions were made at, Hz.") var rate: Double = 4
+        func validate() throws { try OptionCheck.tickRate(rate) }
         func run() throws {
             let r = try SessionReader(path: session)
             let all = try SuggestionEngine.suggest(r, rateHz: rate)

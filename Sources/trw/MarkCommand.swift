@@ -21,10 +21,16 @@ struct MarkCommand: ParsableCommand {
     @Option(name: .long, help: "Who marks it.")
     var author: String = ProcessInfo.processInfo.environment["USER"] ?? ""
 
+    func validate() throws {
+        if let at, !SessionTimeLimit.accepts(at) {
+            throw ValidationError("--at must be \(SessionTimeLimit.expected), got \(at)")
+        }
+    }
+
     func run() throws {
         let writer = try SessionWriter(appendingTo: session)
         let s = try SessionReader(path: session).session()
-        let t = at.map { Int64(($0 * 1e9).rounded()) } ?? s.clock.sessionTime(monotonic: HostClock.monotonicNanoseconds())
+        let t = at.flatMap(SessionTimeLimit.nanoseconds) ?? s.clock.sessionTime(monotonic: HostClock.monotonicNanoseconds())
         try writer.addMarker(MarkerRecord(tNs: t, text: text, author: author, origin: "cli"))
         print(String(format: "marker at t = %.3f s: %@", Double(t) / 1e9, text))
     }

@@ -57,7 +57,9 @@ struct PredictCommand: ParsableCommand {
         if !detector.hasPrefix("exec:") && !DetectorRegistry.isKnown(detector) {
             throw ValidationError("unknown detector '\(detector)'; built-in: \(DetectorRegistry.builtIn.joined(separator: ", ")), or exec:COMMAND")
         }
-        if alarmK < 1 { throw ValidationError("--alarm-k must be at least 1") }
+        try OptionCheck.integer(alarmK, "--alarm-k", 1...1_000_000, unit: "ticks")
+        try OptionCheck.tickRate(rate)
+        if frames != "none" && frames != "ref" && ExportCommand.size(frames) == nil { throw ValidationError("--frames must be none, ref or WxH (1x1 to 1024x1024), got '\(frames)'") }
     }
 
     func run() throws {
@@ -116,6 +118,15 @@ struct ScoreCommand: ParsableCommand {
     @Option(name: .long, help: "Also write Table 1 as CSV.") var table1Csv: String?
     @Option(name: .long, help: "exec: detectors: frame events none, ref, or WxH downsampled arrays in °C (image models such as mm-serve).") var frames: String = "none"
     @OptionGroup var external: ExternalDetectorOptions
+
+    func validate() throws {
+        try OptionCheck.number(early, "--early", OptionCheck.secondsRange, unit: "seconds")
+        try OptionCheck.number(late, "--late", OptionCheck.secondsRange, unit: "seconds")
+        try OptionCheck.integer(alarmK, "--alarm-k", 1...1_000_000, unit: "ticks")
+        try OptionCheck.tickRate(rate)
+        try OptionCheck.number(horizon, "--horizon", OptionCheck.secondsRange, openLower: true, unit: "seconds")
+        if frames != "none" && frames != "ref" && ExportCommand.size(frames) == nil { throw ValidationError("--frames must be none, ref or WxH (1x1 to 1024x1024), got '\(frames)'") }
+    }
 
     func run() throws {
         var o = ScoreOptions()

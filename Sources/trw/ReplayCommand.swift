@@ -29,7 +29,12 @@ struct ReplayCommand: ParsableCommand {
     static let sendTimeoutRange = 0.001...86_400.0
 
     func validate() throws {
-        if speed != "max" && !(Double(speed).map { $0 > 0 } ?? false) { throw ValidationError("--speed must be 'max' or a positive number, got '\(speed)'") }
+        if speed != "max" {
+            guard let s = Double(speed), s.isFinite, OptionCheck.speedRange.contains(s) else {
+                throw ValidationError("--speed must be 'max' or a number \(OptionCheck.describe(OptionCheck.speedRange, openLower: false)) (times real time), got '\(speed)'")
+            }
+        }
+        try OptionCheck.tickRate(rate)
         if to != "stdout" && !to.hasPrefix("unix:") { throw ValidationError("--to must be 'stdout' or 'unix:PATH', got '\(to)'") }
         if frames != "none" && frames != "ref" && ExportCommand.size(frames) == nil { throw ValidationError("--frames must be none, ref or WxH, got '\(frames)'") }
         guard sendTimeout.isFinite, Self.sendTimeoutRange.contains(sendTimeout) else {

@@ -148,14 +148,16 @@ public struct SerialInstrumentConfig: Codable, Sendable, Equatable {
         if stream.isEmpty { throw SerialConfigError("serial instrument on \(port.path): empty stream key") }
         do { try port.validate() } catch { throw SerialConfigError(error.description) }
         try protocolConfig.validate()
-        if !(silenceTimeoutS > 0) { throw SerialConfigError("\(stream): silence_timeout_s \(silenceTimeoutS) must be > 0") }
+        if !(silenceTimeoutS > 0 && silenceTimeoutS <= 86_400) {
+            throw SerialConfigError("\(stream): silence_timeout_s \(silenceTimeoutS) must be in (0, 86400] seconds")
+        }
         if maxLineBytes < 16 || maxLineBytes > 1 << 20 {
             throw SerialConfigError("\(stream): max_line_bytes \(maxLineBytes) out of 16...1048576")
         }
-        if !(reopenInitialDelayS > 0) || reopenMaxDelayS < reopenInitialDelayS {
-            throw SerialConfigError("\(stream): reopen delays must satisfy 0 < reopen_initial_delay_s <= reopen_max_delay_s")
+        if !(reopenInitialDelayS > 0) || !(reopenMaxDelayS >= reopenInitialDelayS) || !(reopenMaxDelayS <= 86_400) {
+            throw SerialConfigError("\(stream): reopen delays must satisfy 0 < reopen_initial_delay_s <= reopen_max_delay_s <= 86400 seconds")
         }
-        if let r = nominalRateHz, !(r > 0) { throw SerialConfigError("\(stream): nominal_rate_hz must be > 0") }
-        if keptRejections < 0 { throw SerialConfigError("\(stream): kept_rejections must be >= 0") }
+        if let r = nominalRateHz, !(r > 0 && r <= 100_000) { throw SerialConfigError("\(stream): nominal_rate_hz \(r) must be in (0, 100000] Hz") }
+        if !(0...1_000_000).contains(keptRejections) { throw SerialConfigError("\(stream): kept_rejections \(keptRejections) must be 0...1000000") }
     }
 }
