@@ -165,6 +165,7 @@ public final class Recorder: @unchecked Sendable {
         if let p = options.liveTapPath {
             let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz)
             tap.setHeader(session: newSession, uuid: newSession.uuid.uuidString.lowercased())
+            tap.setStreams(sources.flatMap(\.streams))
             liveTap = tap
         }
         for s in sources {

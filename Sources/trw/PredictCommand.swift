@@ -42,7 +42,9 @@ struct PredictCommand: ParsableCommand {
             run = try Predictor.runExternal(command: String(detector.dropFirst(5)), events: try ReplayBuilder.events(r, options: ro),
                                             alarm: AlarmRule(k: alarmK), runId: id)
         } else {
-            run = try Predictor.runBuiltIn(detector, table: try FeatureExtractor.extract(r, options: fo), alarm: AlarmRule(k: alarmK), runId: id)
+            let table = try FeatureExtractor.extract(r, options: fo)
+            if let n = table.serialRoles.note { printErr("note: \(session): \(n)") }
+            run = try Predictor.runBuiltIn(detector, table: table, alarm: AlarmRule(k: alarmK), runId: id)
         }
         try Predictor.store(run, in: session)
         let lat = run.latenciesNs.map { Double($0) / 1000 }
@@ -59,7 +61,8 @@ struct ScoreCommand: ParsableCommand {
 
     @Argument(help: "Session files (runs with and without a runaway_onset label).") var sessions: [String]
     @Option(name: .long, help: "Comma-separated detectors (built-in names, dplstm:MODEL_DIR or exec:COMMAND), each optionally LABEL=SPEC; labels NAME@SEED are grouped in --table1.") var detectors: String = "gb38031,dtdt,vdrop"
-    @Option(name: .long, help: "Labels defining onset: a method such as simulator_ground_truth or manual (default: any).") var labelMethod: String?
+    @Option(name: .long, help: "The label set defining onset on every run (trw label sets lists them). Default, per run: \(LabelSetSelection.precedence).") var labelSet: String?
+    @Option(name: .long, help: "Only labels of this method define onset, e.g. simulator_ground_truth or manual.") var labelMethod: String?
     @Option(name: .long, help: "Detection window starts this many seconds before onset.") var early: Double = 600
     @Option(name: .long, help: "Detection window ends this many seconds after onset.") var late: Double = 10
     @Option(name: .long, help: "Alarm after K consecutive ticks above 0.5.") var alarmK: Int = 1
@@ -78,9 +81,11 @@ struct ScoreCommand: ParsableCommand {
         o.window = ScoringWindow(earlyS: early, lateS: late)
         o.alarm = AlarmRule(k: alarmK)
         o.features.rateHz = rate
+        o.labelSet = labelSet
         o.labelMethod = labelMethod
         o.frames = try ReplayCommand.parseFrames(frames)
         let report = try ScoreReport.run(sessions: sessions, options: o) { printErr("scoring \($0)") }
+        for n in report.notes { printErr("note: \(n)") }
         print(report.table)
         if let csv { try report.csv.write(toFile: csv, atomically: true, encoding: .utf8) }
         if let json { try report.json.write(toFile: json, atomically: true, encoding: .utf8) }
