@@ -76,7 +76,7 @@ public enum ReplayBuilder {
                 var l = JSONLine()
                 l.add("type", "label"); l.add("t", Double(a.startTNs) / 1e9)
                 if let e = a.endTNs { l.add("end", Double(e) / 1e9) }
-                l.add("label", a.label); l.add("method", a.method); l.add("author", a.author)
+                l.add("label", a.label); l.add("method", a.method); l.add("author", a.author); l.add("set", a.labelSet)
                 ev.append(ReplayEvent(kind: .label, tS: Double(a.startTNs) / 1e9, json: l.text))
             }
         }

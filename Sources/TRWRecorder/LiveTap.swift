@@ -39,6 +39,8 @@ public final class LiveTap: @unchecked Sendable {
     private var rmsSum = 0.0, rmsN = 0
     private var stopped = false
     private let names = FeatureExtractor.names(FeatureOptions())
+    /// Which serial stream each BMS field comes from (the export's rule, `SerialRoles`).
+    private var roles = SerialRoles(cell: nil, ambient: nil, note: nil)
 
     final class Client: @unchecked Sendable {
         let id: Int
@@ -75,6 +77,12 @@ public final class LiveTap: @unchecked Sendable {
         h.add("rate_hz", rateHz)
         h.addRaw("feature_names", "[" + names.map { JSONLine.quote($0) }.joined(separator: ",") + "]")
         lock.withLock { header = h.text }
+    }
+
+    /// The recording's streams: the serial ones' roles decide which stream feeds which feature.
+    func setStreams(_ streams: [StreamDescriptor]) {
+        let r = SerialRoles.resolve(streams.filter { $0.kind == .bms }.map { ($0.key, $0.role) })
+        lock.withLock { roles = r }
     }
 
     private func acceptLoop() {
@@ -179,14 +187,16 @@ public final class LiveTap: @unchecked Sendable {
         }
     }
 
-    func bms(tNs: Int64, _ s: BMSSample) {
+    func bms(tNs: Int64, _ s: BMSSample, stream: String) {
         lock.withLock {
             advanceLocked(to: tNs)
-            if let v = s.voltageV { held["voltage_v"] = v }
-            if let i = s.currentA { held["current_a"] = i }
-            if let c = s.cellTempsC.first { held["cell_temp_c"] = c }
-            if let a = s.ambientC { held["ambient_c"] = a }
-            if let soc = s.soc { held["soc"] = soc }
+            if stream == roles.cell {
+                if let v = s.voltageV { held["voltage_v"] = v }
+                if let i = s.currentA { held["current_a"] = i }
+                if let c = s.cellTempsC.first { held["cell_temp_c"] = c }
+                if let soc = s.soc { held["soc"] = soc }
+            }
+            if stream == roles.ambient, let a = s.ambientC { held["ambient_c"] = a }
         }
     }
 

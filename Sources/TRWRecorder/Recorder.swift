@@ -187,6 +187,7 @@ public final class Recorder: @unchecked Sendable {
         if let p = options.liveTapPath {
             let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz, sendTimeoutS: options.liveTapSendTimeoutS, logger: logger)
             tap.setHeader(session: newSession, uuid: newSession.uuid.uuidString.lowercased())
+            tap.setStreams(sources.flatMap(\.streams))
             liveTap = tap
         }
         let existed = FileManager.default.fileExists(atPath: options.outputPath)

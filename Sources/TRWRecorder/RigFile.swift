@@ -108,6 +108,7 @@ public struct RigFile: Sendable {
                 throw RigFileError(file: path, line: locator.headerLine("serial", index: i), key: "serial[\(i)]", message: "\(error)")
             }
         }
+        try checkSerialRoles(rig.serial, file: path) { locator.headerLine("serial", index: $0) }
         var keys: [String: String] = [:]
         for (k, what) in rig.cameras.map({ ($0.key, "camera") }) + rig.ae.map({ ($0.streamKey, "ae") }) + rig.serial.map({ ($0.stream, "serial") }) {
             if let other = keys[k] {

@@ -226,8 +226,16 @@ public final class SessionReader: Sendable {
         try read { try SensingEventRecord.order(Column("t_ns"), Column("id")).fetchAll($0) }
     }
 
-    public func markers() throws -> [MarkerRecord] {
-        try read { try MarkerRecord.order(Column("t_ns"), Column("id")).fetchAll($0) }
+    /// Current markers (not removed) in time order, or every row (removals included) with `includeHistory`.
+    public func markers(includeHistory: Bool = false) throws -> [MarkerRecord] {
+        try read { db in
+            if includeHistory { return try MarkerRecord.order(Column("id")).fetchAll(db) }
+            return try MarkerRecord.fetchAll(db, sql: """
+                SELECT m.* FROM marker m
+                WHERE m.deleted = 0 AND NOT EXISTS (SELECT 1 FROM marker b WHERE b.supersedes_id = m.id)
+                ORDER BY m.t_ns, m.id
+                """)
+        }
     }
 
     /// Current labels (not superseded, not deleted), or every row with `includeHistory`;
@@ -246,6 +254,12 @@ public final class SessionReader: Sendable {
                 ORDER BY a.start_t_ns, a.id
                 """, arguments: [set, set])
         }
+    }
+
+    /// The session's time extent as label checks see it (`LabelRules`): from min(0, first
+    /// data) to the later of the stored end and the last data (up to now while recording).
+    public func extentNs() throws -> ClosedRange<Int64> {
+        try read { try LabelRules.extent($0) }
     }
 
     /// The label sets in the file with their current label counts.
@@ -338,7 +352,10 @@ public final class SessionReader: Sendable {
             }
             let globalGaps = try Row.fetchAll(
                 db, sql: "SELECT kind, COUNT(*), SUM(lost_count) FROM gap WHERE stream_id IS NULL GROUP BY kind ORDER BY kind")
-            let markers = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM marker") ?? 0
+            let markers = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM marker m
+                WHERE m.deleted = 0 AND NOT EXISTS (SELECT 1 FROM marker b WHERE b.supersedes_id = m.id)
+                """) ?? 0
             let labels = try AnnotationRecord.fetchAll(db, sql: """
                 SELECT a.* FROM annotation a
                 WHERE a.deleted = 0 AND NOT EXISTS (SELECT 1 FROM annotation b WHERE b.supersedes_id = a.id)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TRWAnalysis
 import TRWDatasets
+import TRWStore
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,6 +21,9 @@ struct ExportCommand: ParsableCommand {
 
     @Option(name: .long, help: "Horizon H of the 'runaway within H seconds' label.")
     var horizon: Double = 60
+
+    @Option(name: .long, help: "The label set defining onset and exclusions on every session (trw label sets lists them). Default, per session: \(LabelSetSelection.precedence).")
+    var labelSet: String?
 
     @Option(name: .long, help: "Use only labels of this method (manual, simulator_ground_truth, detector:...).")
     var labelMethod: String?
@@ -50,6 +54,7 @@ struct ExportCommand: ParsableCommand {
         var o = ExportOptions()
         o.features.rateHz = rate
         o.horizonS = horizon
+        o.labelSet = labelSet
         o.labelMethod = labelMethod
         o.labelAuthor = labelAuthor
         o.irFrameSize = irFrames.flatMap(Self.size)
@@ -65,5 +70,9 @@ struct ExportCommand: ParsableCommand {
         print("wrote \(report.path): \(report.sessions) sessions (\(report.sessionsWithOnset) with a runaway onset label), "
               + "\(report.ticks) ticks x \(report.features) features at \(rate) Hz, \(report.bytes / 1024) KiB")
         if !report.damaged.isEmpty { print("warning: " + report.damaged.summary) }
+        for n in report.notes { printErr("note: \(n)") }
+        for (path, c) in zip(sessions, report.labelSets) {
+            print("  \(path): label set \(c.summary)" + (c.otherSets.isEmpty ? "" : "; not used: \(c.otherSets.joined(separator: ", "))"))
+        }
     }
 }

@@ -82,6 +82,7 @@ struct PredictCommand: ParsableCommand {
         } else {
             let table = try FeatureExtractor.extract(r, options: fo)
             if !table.damaged.isEmpty { damagedNote = table.damaged.summary }
+            if let n = table.serialRoles.note { printErr("note: \(session): \(n)") }
             run = try Predictor.runBuiltIn(detector, table: table, alarm: AlarmRule(k: alarmK), runId: id)
         }
         if !damagedNote.isEmpty { print("warning: " + damagedNote) }
@@ -105,7 +106,8 @@ struct ScoreCommand: ParsableCommand {
 
     @Argument(help: "Session files (runs with and without a runaway_onset label).") var sessions: [String]
     @Option(name: .long, help: "Comma-separated detectors (built-in names, dplstm:MODEL_DIR or exec:COMMAND), each optionally LABEL=SPEC; labels NAME@SEED are grouped in --table1.") var detectors: String = "gb38031,dtdt,vdrop"
-    @Option(name: .long, help: "Labels defining onset: a method such as simulator_ground_truth or manual (default: any).") var labelMethod: String?
+    @Option(name: .long, help: "The label set defining onset on every run (trw label sets lists them). Default, per run: \(LabelSetSelection.precedence).") var labelSet: String?
+    @Option(name: .long, help: "Only labels of this method define onset, e.g. simulator_ground_truth or manual.") var labelMethod: String?
     @Option(name: .long, help: "Detection window starts this many seconds before onset.") var early: Double = 600
     @Option(name: .long, help: "Detection window ends this many seconds after onset.") var late: Double = 10
     @Option(name: .long, help: "Alarm after K consecutive ticks above 0.5.") var alarmK: Int = 1
@@ -134,10 +136,12 @@ struct ScoreCommand: ParsableCommand {
         o.window = ScoringWindow(earlyS: early, lateS: late)
         o.alarm = AlarmRule(k: alarmK)
         o.features.rateHz = rate
+        o.labelSet = labelSet
         o.labelMethod = labelMethod
         o.frames = try ReplayCommand.parseFrames(frames)
         o.externalLimits = external.limits
         let report = try ScoreReport.run(sessions: sessions, options: o) { printErr("scoring \($0)") }
+        for n in report.notes { printErr("note: \(n)") }
         print(report.table)
         if !report.damaged.isEmpty { print("warning: " + report.damaged.summary) }
         if let csv { try report.csv.write(toFile: csv, atomically: true, encoding: .utf8) }

@@ -1,3 +1,5 @@
+import TRWCore
+
 /// The protocol an instrument speaks, chosen in the rig file by `type`:
 ///
 /// ```toml
@@ -78,6 +80,7 @@ public enum SerialProtocolConfig: Codable, Sendable, Equatable {
 /// ```toml
 /// [[serial]]
 /// stream = "bms0"
+/// role = "cell_bms"      # cell_bms | supply | logger | ambient | other
 /// silence_timeout_s = 5
 /// [serial.port]
 /// path = "/dev/serial/by-id/usb-FTDI_..."
@@ -88,6 +91,9 @@ public enum SerialProtocolConfig: Codable, Sendable, Equatable {
 public struct SerialInstrumentConfig: Codable, Sendable, Equatable {
     /// Stream key, unique in the rig ("bms0", "psu0").
     public var stream: String
+    /// What the instrument is to the cell (`role` in the rig; schemas/rig.md): features take
+    /// each field from its role's stream. nil: not named (the readers' default applies).
+    public var role: InstrumentRole?
     public var port: SerialPortConfig
     public var protocolConfig: SerialProtocolConfig
     /// No byte (line protocols) or no answer (polled) for this long: warning and a `.timeout` gap.
@@ -106,9 +112,10 @@ public struct SerialInstrumentConfig: Codable, Sendable, Equatable {
     public init(
         stream: String, port: SerialPortConfig, protocolConfig: SerialProtocolConfig, silenceTimeoutS: Double = 5,
         maxLineBytes: Int = 1024, reopenInitialDelayS: Double = 0.25, reopenMaxDelayS: Double = 5,
-        nominalRateHz: Double? = nil, keptRejections: Int = 100
+        nominalRateHz: Double? = nil, keptRejections: Int = 100, role: InstrumentRole? = nil
     ) {
         self.stream = stream
+        self.role = role
         self.port = port
         self.protocolConfig = protocolConfig
         self.silenceTimeoutS = silenceTimeoutS
@@ -120,7 +127,7 @@ public struct SerialInstrumentConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case stream, port
+        case stream, port, role
         case protocolConfig = "protocol"
         case silenceTimeoutS = "silence_timeout_s"
         case maxLineBytes = "max_line_bytes"
@@ -142,6 +149,13 @@ public struct SerialInstrumentConfig: Codable, Sendable, Equatable {
         reopenMaxDelayS = try c.decodeIfPresent(Double.self, forKey: .reopenMaxDelayS) ?? reopenMaxDelayS
         nominalRateHz = try c.decodeIfPresent(Double.self, forKey: .nominalRateHz)
         keptRejections = try c.decodeIfPresent(Int.self, forKey: .keptRejections) ?? keptRejections
+        if let r = try c.decodeIfPresent(String.self, forKey: .role) {
+            guard let known = InstrumentRole(rawValue: r) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .role, in: c, debugDescription: "unknown role '\(r)'; expected one of \(InstrumentRole.names)")
+            }
+            role = known
+        }
     }
 
     public func validate() throws(SerialConfigError) {
