@@ -83,6 +83,7 @@ public enum DatasetExporter {
                                                       author: o.labelAuthor, session: path)
             choices.append(choice)
             if let n = table.serialRoles.note { notes.append("\(path): \(n)") }
+            if let n = choice.note { notes.append("\(path): \(n)") }
             let onset = choice.onsetS
             let excluded = choice.excludedS
             try features.append(table.values)
