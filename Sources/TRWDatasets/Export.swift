@@ -87,6 +87,7 @@ public enum DatasetExporter {
                                                       author: o.labelAuthor, session: path)
             choices.append(choice)
             if let n = table.serialRoles.note { notes.append("\(path): \(n)") }
+            if let n = choice.note { notes.append("\(path): \(n)") }
             let onset = choice.onsetS
             let excluded = choice.excludedS
             try features.append(table.values)
@@ -151,12 +152,13 @@ public enum DatasetExporter {
                             sessionsWithOnset: sHasOnset.filter { $0 }.count, damaged: damaged, labelSets: choices, notes: notes)
     }
 
-    /// meta_json's `label_set`: the one set every session used ("none" without labels), or
+    /// meta_json's `label_set`: the one set every labelled session used ("none": no labels at all), or
     /// "per session: a, b" when the precedence chose different sets on different sessions
     /// (each session's own set is in `session_label_set`; one session never mixes sets).
     public static func labelSetSummary(_ requested: String?, _ perSession: [String]) -> String {
         if let requested { return requested }
-        let used = Array(Set(perSession)).sorted()
+        // Sessions without labels ("none") are runs without onset; they name no set.
+        let used = Array(Set(perSession).subtracting(["none"])).sorted()
         if used.count <= 1 { return used.first ?? "none" }
         if used.count > 8 { return "per session: \(used.count) sets (see session_label_set)" }
         return "per session: " + used.joined(separator: ", ")

@@ -50,6 +50,7 @@ public struct ScoreReport: Sendable {
             let choice = try LabelSetSelection.choose(try r.annotations(), requested: o.labelSet, method: o.labelMethod, session: path)
             choices.append((path, choice))
             if let n = table.serialRoles.note { notes.append("\(path): \(n)") }
+            if let n = choice.note { notes.append("\(path): \(n)") }
             let onset = choice.onsetS
             let dur = table.tickTimesS.last ?? 0
             var noLabels = ReplayOptions()

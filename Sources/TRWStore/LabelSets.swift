@@ -21,6 +21,13 @@ public struct LabelSetChoice: Sendable, Equatable {
     public var onsetS: Double? {
         labels.filter { $0.label == "runaway_onset" }.map { Double($0.startTNs) / 1e9 }.min()
     }
+    /// Said when the set holds several runaway_onset instants (saved with --force): the earliest is used.
+    public var note: String? {
+        let onsets = labels.filter { $0.label == "runaway_onset" && $0.endTNs == nil }
+        guard onsets.count > 1, let first = onsetS else { return nil }
+        return "label set \(name) has \(onsets.count) runaway_onset labels (saved with --force); the earliest, "
+            + String(format: "%.3f s", first) + ", defines onset"
+    }
     /// The set's exclude intervals, seconds.
     public var excludedS: [(Double, Double)] {
         labels.filter { $0.label == "exclude" }.map { (Double($0.startTNs) / 1e9, Double($0.endTNs ?? $0.startTNs) / 1e9) }

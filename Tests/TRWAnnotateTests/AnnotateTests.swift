@@ -250,9 +250,15 @@ func truth(_ r: SessionReader, _ label: String) throws -> Double? {
         let path = d.file("old.sqlite")
         let (_, src) = try demoSession.get()
         try FileManager.default.copyItem(atPath: src, toPath: path)
-        // Make it look like a version-1 file: drop what migration 2 added.
+        // Make it look like a version-1 file: drop what migrations 2 to 4 added.
         let w = try SessionWriter(appendingTo: path)
         try w.dbQueue.writeWithoutTransaction { db in
+            try db.execute(sql: """
+                ALTER TABLE stream DROP COLUMN role; ALTER TABLE annotation DROP COLUMN forced; DROP INDEX marker_supersedes;
+                DROP TABLE marker;
+                CREATE TABLE marker (id INTEGER PRIMARY KEY, t_ns INTEGER NOT NULL, text TEXT NOT NULL, author TEXT NOT NULL DEFAULT '',
+                                     origin TEXT NOT NULL DEFAULT 'cli', created_utc TEXT NOT NULL);
+                """)
             try db.execute(sql: "DROP TABLE sensing_event; DROP INDEX annotation_set; ALTER TABLE annotation DROP COLUMN label_set; DROP INDEX thermal_frame_stats; CREATE INDEX thermal_frame_stream_t ON thermal_frame(stream_id, t_ns); PRAGMA user_version = 1")
         }
         let r = try SessionReader(path: path)

@@ -154,6 +154,10 @@ func label(_ kind: String, _ s: Double, set: String = "ana", end: Double? = nil,
             try LabelSetSelection.choose([trainee, label("runaway_onset", 300, set: "ana")], session: "S")
         }
         #expect(e?.description.contains("(ana, trainee)") == true && e?.description.contains("--label-set") == true)
+        // Forced duplicate onsets: the earliest is used and said.
+        let dup = try LabelSetSelection.choose([trainee, label("runaway_onset", 130, set: "trainee")], session: "S")
+        #expect(dup.onsetS == 120 && dup.note?.contains("2 runaway_onset labels") == true)
+        #expect(c.note == nil)
         // No labels: a run without onset, named "none".
         let none = try LabelSetSelection.choose([], session: "S")
         #expect(none.name == "none" && none.onsetS == nil)

@@ -81,7 +81,10 @@ def test_labels_horizon_and_exclusion(dataset):
     sb = a["session_index"] == 1
     assert np.isnan(a["time_to_onset_s"][sb]).all() and (a["runaway_within_horizon"][sb] == 0).all()
     assert list(a["session_has_onset"]) == [True, False]
-    assert a["session_label_set"][0] == "manual by ana"
+    # One label set per session, named (docs/annotation.md): ana's on a, none on b.
+    assert list(a["session_label_set"]) == ["ana", "none"]
+    assert list(a["session_label_rule"]) == ["the only set", "no labels"]
+    assert json.loads(str(a["meta_json"][0]))["label_set"] == "ana"
 
 
 def test_ir_tensor_is_the_frame_in_celsius(dataset):
