@@ -2,13 +2,19 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 RELEASE_BIN := .build/release
+# The project's own Python environment (scripts/make-venv.sh): first on PATH for every
+# recipe, the tests they run and the detectors those start; the system python3 is never
+# installed into.
+VENV := $(CURDIR)/.venv
+export VIRTUAL_ENV := $(VENV)
+export PATH := $(VENV)/bin:$(PATH)
 DEMO_SCENARIO ?= demo
 
 .PHONY: deps build release demo test test-kernel bench clean-demo
 
 deps:
 	@bash scripts/install-deps.sh
-	@bash scripts/install-python-deps.sh
+	@bash scripts/make-venv.sh
 
 build: deps
 	$(SWIFT) build

@@ -59,7 +59,7 @@ let package = Package(
             name: "TRWRecorder",
             dependencies: [
                 "TRWCore", "TRWCodec", "TRWStore", "TRWSync", "TRWSimulator", "TRWAcoustics",
-                "TRWV4L2", "TRWALSA", "TRWSerial", "TOMLKit", "TRWDatasets", "TRWAnalysis",
+                "TRWV4L2", "TRWALSA", "TRWSerial", "TOMLKit", "TRWDatasets", "TRWAnalysis", "TRWIO",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
@@ -72,8 +72,13 @@ let package = Package(
         // Issue 11: online runtime of the trained DP-LSTM (safetensors + config.json from models/).
         .target(name: "TRWModels"),
         .testTarget(name: "TRWModelsTests", dependencies: ["TRWModels", "TRWAnalysis"], exclude: ["Fixtures"]),
+        // Issue 17: the I/O seam for sockets, pipes, child processes and standard output
+        // (one internal function per syscall, EINTR retry, typed Errno, close-on-exec, deadlines).
+        .systemLibrary(name: "CTRWIO", path: "Sources/CTRWIO"),
+        .target(name: "TRWIO", dependencies: ["CTRWIO", .product(name: "SystemPackage", package: "swift-system")]),
+        .testTarget(name: "TRWIOTests", dependencies: ["TRWIO", "TRWTestSupport", .product(name: "SystemPackage", package: "swift-system")]),
         // Datasets out (NPZ), streams out (JSON Lines replay).
-        .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWCodec", "TRWAcoustics", "CZlib"]),
+        .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWCodec", "TRWAcoustics", "CZlib", "TRWIO"]),
         // V4L2 infrared camera (issue 5): header shim, Swift driver, emulated
         // capture driver (behind the driver's syscall seam, for tests and bench).
         .systemLibrary(name: "CV4L2", path: "drivers/CV4L2"),
@@ -108,7 +113,7 @@ let package = Package(
             name: "trw",
             dependencies: [
                 "TRWCore", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync", "TRWCodec", "TRWAnnotate",
-                "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial", "TRWModels",
+                "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial", "TRWModels", "TRWIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -181,9 +186,9 @@ let package = Package(
         .testTarget(name: "TRWSyncTests", dependencies: ["TRWSync", "TRWTestSupport"]),
         .testTarget(name: "TRWStoreTests", dependencies: ["TRWStore", "TRWTestSupport"]),
         .testTarget(name: "TRWSimulatorTests", dependencies: ["TRWSimulator", "TRWTestSupport"]),
-        .testTarget(name: "TRWRecorderTests", dependencies: ["TRWRecorder", "TRWStore", "TRWTestSupport", "TRWSimulator", "TRWV4L2", "TRWV4L2Emulation", "TRWALSA", "TRWAcoustics", "TRWCodec"]),
+        .testTarget(name: "TRWRecorderTests", dependencies: ["TRWRecorder", "TRWIO", "TRWStore", "TRWTestSupport", "TRWSimulator", "TRWV4L2", "TRWV4L2Emulation", "TRWALSA", "TRWAcoustics", "TRWCodec"]),
         .testTarget(name: "TRWAnalysisTests", dependencies: ["TRWAnalysis", "TRWRecorder", "TRWStore", "TRWTestSupport"]),
-        .testTarget(name: "TRWDatasetsTests", dependencies: ["TRWDatasets", "TRWAnalysis", "TRWRecorder", "TRWStore", "TRWTestSupport"]),
+        .testTarget(name: "TRWDatasetsTests", dependencies: ["TRWDatasets", "TRWIO", "TRWAnalysis", "TRWRecorder", "TRWStore", "TRWTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -16,6 +16,8 @@ PKGS=(
   ffmpeg             # FFV1 reference in `make bench`
   sox                # independent AE test signals
   tmux               # terminal test of the live dashboard
+  python3            # the project's venv (.venv, scripts/make-venv.sh) is made from it
+  python3-venv       # python3 -m venv (Debian splits it out of python3)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -37,11 +37,66 @@ public struct FeatureTable: Sendable {
     public var values: [Float]
     /// Row-major [ticks x aeSpectrumBins] log10 mean power (empty when not asked; NaN without AE).
     public var aeSpectrum: [Float] = []
+    /// Frames and audio chunks whose payload was damaged (checksum mismatch or undecodable):
+    /// skipped, their pixel/PCM features NaN for the ticks they would have fed.
+    public var damaged = DamageTally()
+    /// Which serial stream the BMS fields came from.
+    public var serialRoles = SerialRoles(cell: nil, ambient: nil, note: nil)
     public var count: Int { tickTimesS.count }
     public func row(_ k: Int) -> ArraySlice<Float> { values[(k * names.count)..<((k + 1) * names.count)] }
     public func column(_ name: String) -> [Float]? {
         guard let j = names.firstIndex(of: name) else { return nil }
         return (0..<count).map { values[$0 * names.count + j] }
+    }
+}
+
+/// Which serial (`bms`) stream each per-tick BMS field comes from (docs/annotation.md "Roles"),
+/// one rule for export, replay, predict, score, suggestions and the live tap:
+///
+/// * the cell's fields (`voltage_v`, `current_a`, `cell_temp_c`, `soc`) come from the stream
+///   with role `cell_bms`; `ambient_c` from the stream with role `ambient`, else the cell's;
+/// * without a `cell_bms` role (files from before roles, rigs that name none): the only
+///   serial stream without a role is the cell's BMS; with several, the first one in the rig
+///   (lowest stream id) is, and `note` says so; streams with another role (supply, logger,
+///   ambient, other) are never the cell's;
+/// * each field is sample-and-hold over its own stream: the latest value that stream gave for
+///   that field (a line without a temperature does not blank the temperature). Fields never
+///   alternate between instruments.
+public struct SerialRoles: Sendable, Equatable {
+    /// Stream key of the cell's BMS (nil: no stream qualifies; the cell fields are NaN).
+    public var cell: String?
+    /// Stream key `ambient_c` comes from.
+    public var ambient: String?
+    /// How the cell stream was chosen when not by role (nil: by role, or the only serial stream).
+    public var note: String?
+
+    public init(cell: String?, ambient: String?, note: String?) {
+        self.cell = cell
+        self.ambient = ambient
+        self.note = note
+    }
+
+    /// `streams`: the serial streams in rig order (stream id), with their stored roles.
+    public static func resolve(_ streams: [(key: String, role: InstrumentRole?)]) -> SerialRoles {
+        let ambient = streams.first { $0.role == .ambient }?.key
+        if let c = streams.first(where: { $0.role == .cellBMS }) {
+            return SerialRoles(cell: c.key, ambient: ambient ?? c.key, note: nil)
+        }
+        let unnamed = streams.filter { $0.role == nil }
+        guard let first = unnamed.first else {
+            let note = streams.isEmpty ? nil
+                : "no serial stream has role cell_bms (\(streams.map { "\($0.key): \($0.role?.rawValue ?? "none")" }.joined(separator: ", "))): cell voltage, current and temperature features are empty"
+            return SerialRoles(cell: nil, ambient: ambient, note: note)
+        }
+        let note = unnamed.count > 1
+            ? "\(unnamed.count) serial streams without a role (\(unnamed.map(\.key).joined(separator: ", "))): \(first.key), the first in the rig, is taken as the cell's BMS; name roles in the rig file (role = \"cell_bms\", \"supply\", ...)"
+            : nil
+        return SerialRoles(cell: first.key, ambient: ambient ?? first.key, note: note)
+    }
+
+    /// The roles of a session's serial streams.
+    public static func resolve(_ r: SessionReader) throws -> SerialRoles {
+        resolve(try r.streams(kind: .bms).map { ($0.key, $0.instrumentRole) })
     }
 }
 
@@ -75,12 +130,20 @@ public enum FeatureExtractor {
         guard o.rateHz > 0, o.rateHz <= 1000 else { throw FeatureExtractionError.badOption("feature rate must be in (0, 1000] Hz, got \(o.rateHz)") }
         let names = names(o)
         let sess = try r.session()
-        let bms = try r.bmsSamples()
+        let roles = try SerialRoles.resolve(r)
+        let bmsStreams = try r.streams(kind: .bms)
+        func samples(_ key: String?) throws -> [BMSSampleRecord] {
+            guard let key, let id = bmsStreams.first(where: { $0.key == key })?.id else { return [] }
+            return try r.bmsSamples(streamId: id)
+        }
+        let bms = try samples(roles.cell)
+        let amb = roles.ambient == roles.cell ? bms : try samples(roles.ambient)
+        let lastBMS = try bmsStreams.compactMap { try r.bmsSamples(streamId: $0.id!).last?.tNs }.max()
         let thermal = try r.streams(kind: .thermal).first
         let frames = try thermal.map { try r.frameSummaries(streamId: $0.id!) } ?? []
         let ae = try r.streams(kind: .ae).first
         let hits = try ae.map { try r.aeHits(streamId: $0.id!) } ?? []
-        let lastData = max(bms.last?.tNs ?? 0, frames.last?.tNs ?? 0, hits.last?.tNs ?? 0)
+        let lastData = max(lastBMS ?? 0, frames.last?.tNs ?? 0, hits.last?.tNs ?? 0)
         let endNs = o.toS.map { Int64($0 * 1e9) } ?? (sess.endTNs.map { max($0, lastData) } ?? lastData)
         let startNs = o.fromS.map { Int64($0 * 1e9) } ?? 0
         let periodNs = 1e9 / o.rateHz
@@ -94,6 +157,7 @@ public enum FeatureExtractor {
         var bandFrames = [Int](repeating: 0, count: ticks)
         var rmsSum = [Double](repeating: 0, count: ticks), rmsN = [Int](repeating: 0, count: ticks)
         let sb = o.aeSpectrumBins
+        var damaged = DamageTally()
         var spec = [Double](repeating: 0, count: ticks * sb)
         if o.decodePayloads, let ae, let fmt = SampleFormat(rawValue: ae.sampleFormat ?? "") {
             let fft = FFT(size: o.fftSize)
@@ -112,7 +176,13 @@ public enum FeatureExtractor {
                 if c.tNs > endNs { return }
                 let k = Int(Double(c.tNs - startNs) / periodNs)
                 if k >= 0 && k < ticks { rmsSum[k] += c.rms * c.rms; rmsN[k] += 1 }
-                let s = try dec.decode([UInt8](c.payload), codec: c.codec, channels: ch, frameCount: c.frameCount)
+                let s: [Int32]
+                do throws(DamagedPayload) { s = try r.samples(of: c, stream: ae, decoder: dec) } catch {
+                    // Skip the damaged chunk; never splice windows across it.
+                    damaged.record(error)
+                    carry.removeAll()
+                    return
+                }
                 if carry.isEmpty { carryT0 = c.tNs }
                 let scale = 1 / fmt.fullScale / Double(ch)
                 for i in 0..<c.frameCount {
@@ -146,23 +216,37 @@ public enum FeatureExtractor {
         let cal = thermal?.calibration
         let fdec = try FrameDecoder()
         var values = [Float](repeating: .nan, count: ticks * names.count)
-        var ib = 0, iff = 0, ih = 0
+        var ib = 0, ia = 0, iff = 0, ih = 0
+        // Sample-and-hold per field over its role's stream.
+        var v = Double.nan, i = Double.nan, tc = Double.nan, soc = Double.nan, ambient = Double.nan
         var prevV = Double.nan, prevT = Double.nan, prevIR = Double.nan
         let nan = Double.nan
         for k in 0..<ticks {
             let te = tickEnd(k), ts = te - Int64(periodNs.rounded())
-            while ib < bms.count && bms[ib].tNs <= te { ib += 1 }
+            while ib < bms.count && bms[ib].tNs <= te {
+                let b = bms[ib]
+                if let x = b.voltageV { v = x }
+                if let x = b.currentA { i = x }
+                if let x = b.cellTempC { tc = x }
+                if let x = b.soc { soc = x }
+                if roles.ambient == roles.cell, let x = b.ambientC { ambient = x }
+                ib += 1
+            }
+            if roles.ambient != roles.cell {
+                while ia < amb.count && amb[ia].tNs <= te {
+                    if let x = amb[ia].ambientC { ambient = x }
+                    ia += 1
+                }
+            }
             while iff < frames.count && frames[iff].tNs <= te { iff += 1 }
             var hitCount = 0, energy = 0.0, maxAmp = -Double.infinity
             while ih < hits.count && hits[ih].tNs <= te {
                 if hits[ih].tNs > ts { hitCount += 1; energy += hits[ih].energyV2s; maxAmp = max(maxAmp, hits[ih].amplitudeDb) }
                 ih += 1
             }
-            let b = ib > 0 ? bms[ib - 1] : nil
-            let v = b?.voltageV ?? nan, i = b?.currentA ?? nan, tc = b?.cellTempC ?? nan
             var row = [Double](repeating: nan, count: names.count)
             row[0] = v; row[1] = i; row[2] = abs(v - prevV); row[3] = tc; row[4] = abs(tc - prevT)
-            row[5] = b?.ambientC ?? nan; row[6] = b?.soc ?? nan
+            row[5] = ambient; row[6] = soc
             prevV = v; prevT = tc
             var j = 7
             if let cal, iff > 0 {
@@ -172,8 +256,10 @@ public enum FeatureExtractor {
                 row[j + 2] = abs(irMax - prevIR)
                 prevIR = irMax
                 // Area and gradient need the pixels: decode the tick's frame only.
-                if o.decodePayloads, let rec = try r.frame(streamId: thermal!.id!, nearest: f.tNs), let w = thermal!.width, let h = thermal!.height {
-                    let px = try fdec.decode([UInt8](rec.payload), codec: rec.codec, width: w, height: h)
+                if o.decodePayloads, let rec = try r.frame(streamId: thermal!.id!, nearest: f.tNs), let w = thermal!.width, let h = thermal!.height,
+                   let px = { () -> [UInt16]? in
+                       do throws(DamagedPayload) { return try r.pixels(of: rec, stream: thermal!, decoder: fdec) } catch { damaged.record(error); return nil }
+                   }() {
                     var maxG: UInt16 = 0
                     for y in 0..<h {
                         for x in 0..<w {
@@ -206,6 +292,8 @@ public enum FeatureExtractor {
         }
         progress?(1)
         var table = FeatureTable(names: names, tickTimesS: (0..<ticks).map { Double(tickEnd($0)) / 1e9 }, values: values)
+        table.damaged = damaged
+        table.serialRoles = roles
         if sb > 0 {
             let perBin = Double(o.fftSize / 2) / Double(sb)
             table.aeSpectrum = (0..<(ticks * sb)).map { i in

@@ -12,6 +12,9 @@ public struct ThermalImage: Sendable {
     public var tS: Double
     public var sequence: Int64
     public var streamKey: String
+    /// Frames nearer to the asked time whose payload was damaged and were passed over
+    /// (this image is then the nearest intact frame).
+    public var skippedDamaged: [DamagedPayload] = []
 
     public init(width: Int, height: Int, celsius: [Float], tS: Double, sequence: Int64, streamKey: String) {
         self.width = width; self.height = height; self.celsius = celsius; self.tS = tS; self.sequence = sequence; self.streamKey = streamKey
@@ -27,13 +30,34 @@ public struct ThermalImage: Sendable {
         guard let cal = s.calibration, let w = s.width, let h = s.height else {
             throw FeatureExtractionError.badOption("\(r.path): thermal stream \(s.key) has no calibration or size")
         }
-        guard let rec = try r.frame(streamId: s.id!, nearest: Int64((tS * 1e9).rounded())) else {
+        let tNs = Int64((tS * 1e9).rounded())
+        guard var rec = try r.frame(streamId: s.id!, nearest: tNs) else {
             throw FeatureExtractionError.badOption("\(r.path): stream \(s.key) has no frames")
         }
-        let px = try FrameDecoder().decode([UInt8](rec.payload), codec: rec.codec, width: w, height: h)
-        var c = [Float](repeating: 0, count: px.count)
-        for i in 0..<px.count { c[i] = Float(cal.celsius(px[i])) }
-        return ThermalImage(width: w, height: h, celsius: c, tS: Double(rec.tNs) / 1e9, sequence: rec.sequence, streamKey: s.key)
+        let dec = try FrameDecoder()
+        var skipped: [DamagedPayload] = []
+        var candidates: [Int64]? = nil
+        while true {
+            do throws(DamagedPayload) {
+                let px = try r.pixels(of: rec, stream: s, decoder: dec)
+                var c = [Float](repeating: 0, count: px.count)
+                for i in 0..<px.count { c[i] = Float(cal.celsius(px[i])) }
+                var img = ThermalImage(width: w, height: h, celsius: c, tS: Double(rec.tNs) / 1e9, sequence: rec.sequence, streamKey: s.key)
+                img.skippedDamaged = skipped
+                return img
+            } catch {
+                // Damaged: pass over it to the nearest intact frame (at most 64 tries), never show wrong pixels.
+                skipped.append(error)
+                if candidates == nil {
+                    candidates = try r.frameIdsNearest(streamId: s.id!, to: rec.tNs, limit: 65).filter { $0 != rec.id }
+                }
+                guard skipped.count <= 64, let next = candidates?.first, let nextRec = try r.frame(id: next) else {
+                    throw error
+                }
+                candidates?.removeFirst()
+                rec = nextRec
+            }
+        }
     }
 
     public var hotspot: (x: Int, y: Int, c: Float) {

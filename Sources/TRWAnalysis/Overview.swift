@@ -41,15 +41,24 @@ public struct Overview: Sendable {
             channels.append(Channel(key: "ir_mean", title: "IR mean", unit: "°C", kind: .level, t: t, v: meanC))
             end = max(end, t.last ?? 0)
         }
-        let bms = try r.bmsSamples()
-        func bmsChannel(_ key: String, _ title: String, _ unit: String, _ get: (BMSSampleRecord) -> Double?) {
+        // The cell's fields from the cell's BMS, ambient from its role's stream (SerialRoles).
+        let roles = try SerialRoles.resolve(r)
+        let serial = try r.streams(kind: .bms)
+        func samples(_ key: String?) throws -> [BMSSampleRecord] {
+            guard let id = serial.first(where: { $0.key == key })?.id else { return [] }
+            return try r.bmsSamples(streamId: id)
+        }
+        let cellSamples = try samples(roles.cell)
+        let ambientSamples = roles.ambient == roles.cell ? cellSamples : try samples(roles.ambient)
+        func bmsChannel(_ key: String, _ title: String, _ unit: String, from bms: [BMSSampleRecord] = cellSamples,
+                        _ get: (BMSSampleRecord) -> Double?) {
             var t: [Double] = [], v: [Float] = []
             for b in bms { if let x = get(b), x.isFinite { t.append(Double(b.tNs) / 1e9); v.append(Float(x)) } }
             if !t.isEmpty { channels.append(Channel(key: key, title: title, unit: unit, kind: .level, t: t, v: v)) }
             end = max(end, t.last ?? 0)
         }
         bmsChannel("cell_temp", "cell T", "°C") { $0.cellTempC }
-        bmsChannel("ambient", "ambient", "°C") { $0.ambientC }
+        bmsChannel("ambient", "ambient", "°C", from: ambientSamples) { $0.ambientC }
         bmsChannel("voltage", "voltage", "V") { $0.voltageV }
         bmsChannel("current", "current", "A") { $0.currentA }
         if !(try r.streams(kind: .ae).isEmpty) {

@@ -125,6 +125,7 @@ public final class AnnotateModel {
         case .char("a"): acceptNearestSuggestion()
         case .char("u"): undo()
         case .char("w"): try save()
+        case .char("W"): try save(force: true)
         case .char("f"): showFrame.toggle()
         case .char("?"): showHelp.toggle()
         case .char("q"):
@@ -148,11 +149,12 @@ public final class AnnotateModel {
             let text = input.trimmingCharacters(in: .whitespaces)
             switch p {
             case .customLabel:
-                guard !text.isEmpty, text.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
-                    status = "a label name is letters, digits, _ or -; got '\(text)'"
+                do {
+                    place(try LabelRules.storedName(text, custom: true), at: cursor)
+                } catch {
+                    status = "\(error)"
                     return .keepGoing
                 }
-                place(text, at: cursor)
             case .gotoTime:
                 do {
                     let t = Double(try TimeParsing.parse(text, markers: markers)) / 1e9
@@ -279,20 +281,29 @@ public final class AnnotateModel {
         status = "undone"
     }
 
-    /// Writes the edits: new labels, superseding rows for changed ones, deletion rows; the
-    /// old rows stay (history, never loss).
-    public func save() throws {
+    /// Writes the edits in one transaction: new labels, superseding rows for changed ones,
+    /// deletion rows; the old rows stay (history, never loss). The labels pass `LabelRules`
+    /// first: a refusal (e.g. two onsets in the set) saves nothing and says why, unless
+    /// `force` (key W), which keeps what was overridden in the history.
+    public func save(force: Bool = false) throws {
         let changes = unsavedChanges
         guard changes > 0 else { status = "nothing to save"; return }
         let w = try SessionWriter(appendingTo: reader.path)
+        var batch: [AnnotationRecord] = []
         for l in labels where l.storedId == nil || l.changed || l.deleted {
             if l.storedId == nil && l.deleted { continue }
-            try w.addAnnotation(AnnotationRecord(
+            batch.append(AnnotationRecord(
                 label: l.label, startTNs: Int64((l.startS * 1e9).rounded()), endTNs: l.endS.map { Int64(($0 * 1e9).rounded()) },
                 author: author, method: l.method, parametersJson: l.parametersJSON, supersedesId: l.storedId,
                 deleted: l.deleted, note: l.note, labelSet: labelSet))
         }
+        do {
+            try w.addLabels(batch, force: force)
+        } catch let e as LabelRefusal {
+            status = "not saved: " + e.problems.joined(separator: "; ") + " (fix it, or W saves anyway, kept in history)"
+            return
+        }
         try reloadLabels()
-        status = "saved \(changes) change(s) to \(reader.path) (set \(labelSet))"
+        status = "saved \(changes) change(s) to \(reader.path) (set \(labelSet))" + (force ? ", forced" : "")
     }
 }

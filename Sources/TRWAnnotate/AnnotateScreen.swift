@@ -240,7 +240,7 @@ public struct AnnotateScreen {
             "x  exclude: press at start and at end (Esc cancels)",
             "a  accept the suggestion at the cursor (its detector and parameters are kept)",
             "m  move the selected label to the cursor   d  delete the label at the cursor",
-            "u  undo   w  save (edits supersede, nothing is overwritten)   f  frame panel",
+            "u  undo   w  save (edits supersede, nothing is overwritten)   W  save refused labels anyway   f  frame panel",
             "q  quit (asks again when there are unsaved changes)",
         ]
         let w = min(W - 4, (lines.map(\.count).max() ?? 0) + 4)

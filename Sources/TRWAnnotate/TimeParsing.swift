@@ -1,5 +1,6 @@
 import Foundation
 import TRWStore
+import TRWCore
 
 /// Times as people type them, to session nanoseconds:
 /// * seconds since the session's start: `452.3`
@@ -30,7 +31,7 @@ public enum TimeParsing {
             guard let m = markers.first(where: { $0.text == body }) else {
                 throw Error(input: raw, reason: "no marker named '\(body)'; markers: \(markers.isEmpty ? "none" : markers.map(\.text).joined(separator: ", "))")
             }
-            return m.tNs + Int64((offset * 1e9).rounded())
+            return try ns(Double(m.tNs) / 1e9 + offset, raw: raw)
         }
         if s.hasPrefix("@") {
             guard let start = startRealtimeNs else { throw Error(input: raw, reason: "the session has no start clock time") }
@@ -40,7 +41,7 @@ public enum TimeParsing {
                 let f = ISO8601DateFormatter()
                 f.formatOptions = body.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
                 guard let d = f.date(from: body) else { throw Error(input: raw, reason: "expected ISO 8601 like 2026-11-21T14:32:05Z") }
-                return Int64(((d.timeIntervalSince1970 - startDate.timeIntervalSince1970) * 1e9).rounded())
+                return try ns(d.timeIntervalSince1970 - startDate.timeIntervalSince1970, raw: raw)
             }
             let secondsOfDay = try hms(body, raw: raw, requireHours: true)
             var cal = Calendar(identifier: .gregorian)
@@ -48,9 +49,17 @@ public enum TimeParsing {
             let midnight = cal.startOfDay(for: startDate)
             var t = midnight.timeIntervalSince1970 + secondsOfDay - startDate.timeIntervalSince1970
             if t < -1 { t += 86_400 }  // after midnight on a run that started the day before
-            return Int64((t * 1e9).rounded())
+            return try ns(t, raw: raw)
         }
-        return Int64((try hms(s, raw: raw, requireHours: false) * 1e9).rounded())
+        return try ns(try hms(s, raw: raw, requireHours: false), raw: raw)
+    }
+
+    /// Session seconds to nanoseconds; NaN, infinities and times beyond the bound are refused (never a trap).
+    static func ns(_ seconds: Double, raw: String) throws -> Int64 {
+        guard let v = SessionTimeLimit.nanoseconds(seconds) else {
+            throw Error(input: raw, reason: "expected \(SessionTimeLimit.expected) of session time")
+        }
+        return v
     }
 
     /// Durations: s, m:s, h:m:s. Clock times (`clock`): h:m or h:m:s. Sub-units below 60.

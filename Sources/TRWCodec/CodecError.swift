@@ -11,6 +11,9 @@ public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
     case truncated(codec: String, needed: Int, got: Int)
     /// The payload is structurally wrong for its codec.
     case corrupt(codec: String, reason: String)
+    /// The payload's CRC-32C trailer does not match its bytes: the stored row was damaged
+    /// after it was written (disk, copy, or tampering). Its values must not be used.
+    case checksumMismatch(codec: String, stored: UInt32, computed: UInt32)
     /// libzstd reported an error (`ZSTD_isError`); `message` is `ZSTD_getErrorName`.
     case zstd(operation: String, code: Int, message: String)
 
@@ -26,6 +29,8 @@ public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(codec) payload truncated: needed at least \(needed) bytes, got \(got)"
         case let .corrupt(codec, reason):
             return "corrupt \(codec) payload: \(reason)"
+        case let .checksumMismatch(codec, stored, computed):
+            return "damaged \(codec) payload: CRC-32C is \(hex32(computed)), the payload says \(hex32(stored)) (the stored bytes changed after they were written)"
         case let .zstd(operation, code, message):
             return "zstd \(operation) failed (code \(code)): \(message)"
         }
@@ -36,3 +41,9 @@ public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
 /// any camera or audio chunk, low enough that a damaged row's geometry cannot
 /// make a decoder allocate unbounded memory.
 let codecMaxElements = 1 << 28
+
+/// 0x-prefixed 8-digit upper-case hex.
+func hex32(_ v: UInt32) -> String {
+    let digits = String(v, radix: 16, uppercase: true)
+    return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+}

@@ -13,9 +13,25 @@ public enum FrameCodecName: String, Sendable, CaseIterable {
     /// planes each as its own zstd frame. Header: version, predictor id,
     /// width, height (UInt32 LE).
     case planeFitZstd = "pfit16-zstd-v1"
+    /// `pfit16-zstd-v1` bytes followed by their CRC-32C (UInt32 LE): every read verifies it.
+    case planeFitZstdChecked = "pfit16-zstd-v2"
+    /// `raw16le` bytes followed by their CRC-32C (UInt32 LE).
+    case raw16Checked = "raw16le-crc32c"
 
-    /// What the recorder writes unless told otherwise.
-    public static let `default`: FrameCodecName = .planeFitZstd
+    /// What the recorder writes unless told otherwise (checksummed).
+    public static let `default`: FrameCodecName = .planeFitZstdChecked
+
+    /// Whether payloads of this codec end with a CRC-32C trailer (see `PayloadChecksum`).
+    public var isChecksummed: Bool { self == .planeFitZstdChecked || self == .raw16Checked }
+
+    /// The bitstream inside the checksum trailer (itself for unchecksummed codecs).
+    var inner: FrameCodecName {
+        switch self {
+        case .planeFitZstdChecked: .planeFitZstd
+        case .raw16Checked: .raw16
+        default: self
+        }
+    }
 
     /// Looks up a stored name; unknown names throw `CodecError.unknownCodec`.
     public init(stored name: String) throws(CodecError) {
@@ -84,8 +100,16 @@ public final class FrameEncoder {
     /// `pixels.count != width * height` or a side is not positive.
     public func encode(_ pixels: [UInt16], width: Int, height: Int) throws(CodecError) -> [UInt8] {
         try checkGeometry(width: width, height: height, count: pixels.count)
+        var out = try encodeInner(codec.inner, pixels, width: width, height: height)
+        if codec.isChecksummed { PayloadChecksum.append(to: &out) }
+        return out
+    }
+
+    private func encodeInner(_ inner: FrameCodecName, _ pixels: [UInt16], width: Int, height: Int) throws(CodecError) -> [UInt8] {
         let n = pixels.count
-        switch codec {
+        switch inner {
+        case .raw16Checked, .planeFitZstdChecked:
+            preconditionFailure("inner codec is never checksummed")
         case .raw16:
             var out = [UInt8](repeating: 0, count: 2 * n)
             for i in 0..<n {
@@ -150,8 +174,18 @@ public final class FrameDecoder {
     public func decode(_ bytes: [UInt8], codec: String, width: Int, height: Int) throws(CodecError) -> [UInt16] {
         let name = try FrameCodecName(stored: codec)
         try checkGeometry(width: width, height: height, count: width.multipliedReportingOverflow(by: height).partialValue)
+        if name.isChecksummed {
+            try PayloadChecksum.verify(bytes, codec: codec)
+            return try decodeInner(name.inner, Array(bytes.dropLast(PayloadChecksum.size)), codec: codec, width: width, height: height)
+        }
+        return try decodeInner(name, bytes, codec: codec, width: width, height: height)
+    }
+
+    private func decodeInner(_ name: FrameCodecName, _ bytes: [UInt8], codec: String, width: Int, height: Int) throws(CodecError) -> [UInt16] {
         let n = width * height
         switch name {
+        case .raw16Checked, .planeFitZstdChecked:
+            preconditionFailure("inner codec is never checksummed")
         case .raw16:
             guard bytes.count == 2 * n else {
                 if bytes.count < 2 * n { throw CodecError.truncated(codec: codec, needed: 2 * n, got: bytes.count) }

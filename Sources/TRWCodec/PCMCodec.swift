@@ -11,9 +11,25 @@ public enum PCMCodecName: String, Sendable, CaseIterable {
     /// zigzag, four byte planes each as its own zstd frame (level 1).
     /// Header: version, channels, frame count (UInt32 LE), one order byte per channel.
     case fixedZstd = "pcm-fixed-zstd-v1"
+    /// `pcm-fixed-zstd-v1` bytes followed by their CRC-32C (UInt32 LE): every read verifies it.
+    case fixedZstdChecked = "pcm-fixed-zstd-v2"
+    /// `pcm-raw-s32le` bytes followed by their CRC-32C (UInt32 LE).
+    case rawS32Checked = "pcm-raw-s32le-crc32c"
 
-    /// What the recorder writes unless told otherwise.
-    public static let `default`: PCMCodecName = .fixedZstd
+    /// What the recorder writes unless told otherwise (checksummed).
+    public static let `default`: PCMCodecName = .fixedZstdChecked
+
+    /// Whether payloads of this codec end with a CRC-32C trailer (see `PayloadChecksum`).
+    public var isChecksummed: Bool { self == .fixedZstdChecked || self == .rawS32Checked }
+
+    /// The bitstream inside the checksum trailer (itself for unchecksummed codecs).
+    var inner: PCMCodecName {
+        switch self {
+        case .fixedZstdChecked: .fixedZstd
+        case .rawS32Checked: .rawS32
+        default: self
+        }
+    }
 
     /// Looks up a stored name; unknown names throw `CodecError.unknownCodec`.
     public init(stored name: String) throws(CodecError) {
@@ -106,8 +122,16 @@ public final class PCMEncoder {
     /// Encodes interleaved samples of `channels` channels (1...255).
     public func encode(_ samples: [Int32], channels: Int) throws(CodecError) -> [UInt8] {
         try checkChannels(channels, count: samples.count)
+        var out = try encodeInner(codec.inner, samples, channels: channels)
+        if codec.isChecksummed { PayloadChecksum.append(to: &out) }
+        return out
+    }
+
+    private func encodeInner(_ inner: PCMCodecName, _ samples: [Int32], channels: Int) throws(CodecError) -> [UInt8] {
         let count = samples.count
-        switch codec {
+        switch inner {
+        case .rawS32Checked, .fixedZstdChecked:
+            preconditionFailure("inner codec is never checksummed")
         case .rawS32:
             var out = [UInt8](repeating: 0, count: 4 * count)
             for i in 0..<count {
@@ -187,7 +211,19 @@ public final class PCMDecoder {
         let (count, overflow) = frameCount.multipliedReportingOverflow(by: channels)
         guard !overflow else { throw CodecError.invalidChannels(channels: channels, sampleCount: frameCount) }
         try checkChannels(channels, count: count)
+        if name.isChecksummed {
+            try PayloadChecksum.verify(bytes, codec: codec)
+            return try decodeInner(name.inner, Array(bytes.dropLast(PayloadChecksum.size)), codec: codec,
+                                   channels: channels, frameCount: frameCount, count: count)
+        }
+        return try decodeInner(name, bytes, codec: codec, channels: channels, frameCount: frameCount, count: count)
+    }
+
+    private func decodeInner(_ name: PCMCodecName, _ bytes: [UInt8], codec: String, channels: Int, frameCount: Int,
+                             count: Int) throws(CodecError) -> [Int32] {
         switch name {
+        case .rawS32Checked, .fixedZstdChecked:
+            preconditionFailure("inner codec is never checksummed")
         case .rawS32:
             guard bytes.count == 4 * count else {
                 if bytes.count < 4 * count { throw CodecError.truncated(codec: codec, needed: 4 * count, got: bytes.count) }

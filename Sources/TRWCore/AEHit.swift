@@ -43,6 +43,18 @@ extension AEDetectorSettings {
     }
 }
 
+extension AEDetectorSettings {
+    /// What is wrong with these settings (rig-file key and the expected range), nil when usable.
+    public var problem: String? {
+        func bad(_ key: String, _ v: Double, _ r: ClosedRange<Double>, _ unit: String) -> String? {
+            v.isFinite && r.contains(v) ? nil : "detector.\(key) \(v) is outside \(r.lowerBound)...\(r.upperBound) \(unit)"
+        }
+        return bad("threshold_db_ae", thresholdDbAE, 0...140, "dB_AE")
+            ?? bad("hdt_s", hdtS, 1e-6...10, "s") ?? bad("pdt_s", pdtS, 1e-6...10, "s") ?? bad("hlt_s", hltS, 0...10, "s")
+            ?? bad("adc_full_scale_v", adcFullScaleV, 1e-6...1000, "V") ?? bad("preamp_gain_db", preampGainDb, -40...120, "dB")
+    }
+}
+
 /// One detected acoustic-emission hit with the features the AE field uses.
 public struct AEHit: Sendable, Equatable, Codable {
     public var channel: Int

@@ -8,6 +8,25 @@ public enum StreamKind: String, Sendable, Codable, CaseIterable {
     case bms
 }
 
+/// What a serial (`bms`) stream is to the cell under test, named in the rig file
+/// (`role = "cell_bms"`) and stored on the stream. Per-tick features take each field
+/// from its role's stream (docs/annotation.md "Roles"): the cell's voltage and
+/// temperature from the cell's BMS, never from the supply.
+public enum InstrumentRole: String, Sendable, Codable, CaseIterable {
+    /// The battery management system / cell monitor of the cell under test.
+    case cellBMS = "cell_bms"
+    /// The power supply (or load) driving the cell: its own voltage and current.
+    case supply
+    /// A data logger (thermocouples, extra channels).
+    case logger
+    /// A chamber or room sensor: ambient temperature.
+    case ambient
+    /// Anything else; recorded, never used for features.
+    case other
+
+    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
 /// Counts -> kelvin for a radiometric camera: T[K] = counts * kelvinPerCount + offsetKelvin.
 /// TLinear 0.01 K/count is `ThermalCalibration(kelvinPerCount: 0.01, offsetKelvin: 0)`.
 public struct ThermalCalibration: Sendable, Codable, Equatable {
@@ -89,11 +108,14 @@ public struct StreamDescriptor: Sendable, Codable, Equatable {
     public var units: [String: String]
     /// Driver-specific facts (asked vs granted, driver name, AE detector settings, ...).
     public var properties: [String: String]
+    /// Serial instruments: the role named in the rig (nil: not named).
+    public var role: InstrumentRole?
 
     public init(
         key: String, kind: StreamKind, device: String, format: String, nominalRateHz: Double,
         width: Int? = nil, height: Int? = nil, channels: Int? = nil, sampleFormat: SampleFormat? = nil,
-        calibration: ThermalCalibration? = nil, units: [String: String] = [:], properties: [String: String] = [:]
+        calibration: ThermalCalibration? = nil, units: [String: String] = [:], properties: [String: String] = [:],
+        role: InstrumentRole? = nil
     ) {
         self.key = key
         self.kind = kind
@@ -107,5 +129,6 @@ public struct StreamDescriptor: Sendable, Codable, Equatable {
         self.calibration = calibration
         self.units = units
         self.properties = properties
+        self.role = role
     }
 }

@@ -63,3 +63,22 @@ extension Nanoseconds {
     /// Nanoseconds from seconds, rounded to the nearest nanosecond.
     @inlinable public static func fromSeconds(_ s: Double) -> Nanoseconds { Int64((s * 1e9).rounded()) }
 }
+
+/// Bounds for times a person or a file gives in seconds (--at, --from, --to,
+/// label and marker times, durations). Beyond them a number is a typo or a
+/// hostile value, and converting it to Int64 nanoseconds would trap.
+public enum SessionTimeLimit {
+    /// Largest |session time| accepted, s (10^7 s, about 115 days: far longer than any abuse test).
+    public static let maxAbsSeconds: Double = 1e7
+
+    /// Whether `s` is finite and within ±`maxAbsSeconds`.
+    public static func accepts(_ s: Double) -> Bool { s.isFinite && abs(s) <= maxAbsSeconds }
+
+    /// Nanoseconds for `s` seconds, or nil when `s` is NaN, infinite or beyond ±`maxAbsSeconds`.
+    public static func nanoseconds(_ s: Double) -> Nanoseconds? {
+        accepts(s) ? Int64((s * 1e9).rounded()) : nil
+    }
+
+    /// "a finite number of seconds within ±10000000".
+    public static var expected: String { "a finite number of seconds within ±\(Int(maxAbsSeconds))" }
+}

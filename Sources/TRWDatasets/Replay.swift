@@ -32,6 +32,7 @@ public enum ReplayBuilder {
     public static func events(_ r: SessionReader, options o: ReplayOptions = ReplayOptions()) throws -> [ReplayEvent] {
         let sess = try r.session()
         let table = try FeatureExtractor.extract(r, options: o.features)
+        var damaged = table.damaged
         var ev: [ReplayEvent] = []
         var head = JSONLine()
         head.add("type", "session"); head.add("uuid", sess.uuid); head.add("name", sess.name)
@@ -75,7 +76,7 @@ public enum ReplayBuilder {
                 var l = JSONLine()
                 l.add("type", "label"); l.add("t", Double(a.startTNs) / 1e9)
                 if let e = a.endTNs { l.add("end", Double(e) / 1e9) }
-                l.add("label", a.label); l.add("method", a.method); l.add("author", a.author)
+                l.add("label", a.label); l.add("method", a.method); l.add("author", a.author); l.add("set", a.labelSet)
                 ev.append(ReplayEvent(kind: .label, tS: Double(a.startTNs) / 1e9, json: l.text))
             }
         }
@@ -91,14 +92,26 @@ public enum ReplayBuilder {
                     l.addRaw("hotspot", "[\(f.hotspotX),\(f.hotspotY)]")
                     if case .arrays(let w, let h) = o.frames, let fw = st.width, let fh = st.height,
                        let rec = try r.frame(streamId: st.id!, nearest: f.tNs) {
-                        let px = try dec.decode([UInt8](rec.payload), codec: rec.codec, width: fw, height: fh)
-                        let cells = IRDownsample.blockMeanCelsius(px, width: fw, height: fh, calibration: cal, toWidth: w, toHeight: h)
-                            .map { $0.map { JSONLine.number($0, digits: 4) } ?? "null" }
-                        l.addRaw("pixels_c", "{\"width\":\(w),\"height\":\(h),\"data\":[" + cells.joined(separator: ",") + "]}")
+                        do throws(DamagedPayload) {
+                            let px = try r.pixels(of: rec, stream: st, decoder: dec)
+                            let cells = IRDownsample.blockMeanCelsius(px, width: fw, height: fh, calibration: cal, toWidth: w, toHeight: h)
+                                .map { $0.map { JSONLine.number($0, digits: 4) } ?? "null" }
+                            l.addRaw("pixels_c", "{\"width\":\(w),\"height\":\(h),\"data\":[" + cells.joined(separator: ",") + "]}")
+                        } catch {
+                            // No pixels from a damaged payload: the frame line goes without them, a gap line says why.
+                            damaged.record(error)
+                        }
                     }
                     ev.append(ReplayEvent(kind: .frame, tS: t, json: l.text))
                 }
             }
+        }
+        for d in damaged.items {
+            var l = JSONLine()
+            l.add("type", "gap"); l.add("t", Double(d.tNs) / 1e9); l.add("stream", d.streamKey)
+            l.add("kind", DamagedPayload.gapKind); l.add("lost", Double(d.lostCount))
+            l.add("detail", "\(d.table) row \(d.rowId): \(d.reason)")
+            ev.append(ReplayEvent(kind: .gap, tS: Double(d.tNs) / 1e9, json: l.text))
         }
         let endT = max(table.tickTimesS.last ?? 0, Double(sess.endTNs ?? 0) / 1e9)
         ev.append(ReplayEvent(kind: .end, tS: endT, json: "{\"type\":\"end\",\"t\":\(JSONLine.number(endT))}"))
@@ -106,6 +119,11 @@ public enum ReplayBuilder {
         // The session header is always first.
         if let i = ev.firstIndex(where: { $0.kind == .session }), i != 0 { ev.insert(ev.remove(at: i), at: 0) }
         return ev
+    }
+
+    /// How many `damaged_payload` gap events `events` holds (payloads skipped as damaged).
+    public static func damagedPayloadCount(_ events: [ReplayEvent]) -> Int {
+        events.filter { $0.kind == .gap && $0.json.contains("\"kind\":\"\(DamagedPayload.gapKind)\"") }.count
     }
 
     /// Writes events paced at `speed` times real time (nil: as fast as possible).

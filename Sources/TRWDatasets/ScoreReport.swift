@@ -9,10 +9,14 @@ public struct ScoreOptions: Sendable {
     public var window = ScoringWindow()
     public var alarm = AlarmRule()
     public var features = FeatureOptions()
-    /// Labels that define onset (nil: any current runaway_onset label).
+    /// The label set that defines onset on every run (nil: per run by `LabelSetSelection.precedence`).
+    public var labelSet: String?
+    /// Only labels of this method count (e.g. simulator_ground_truth).
     public var labelMethod: String?
     /// Frame events in the replay that exec: detectors read (arrays for image models).
     public var frames: ReplayOptions.Frames = .none
+    /// Time limits on exec: detectors.
+    public var externalLimits = ExternalDetectorLimits()
     public init() {}
 }
 
@@ -22,17 +26,31 @@ public struct ScoreReport: Sendable {
     public var options: ScoreOptions
     /// Per-tick scores of every detector on every run (keyed like `outcomes`), for `table1`.
     public var ticks: [String: [TickScores]] = [:]
+    /// Frames and audio chunks skipped because their payload was damaged (features NaN there).
+    public var damaged = DamageTally()
+    /// exec: detectors that failed part-way on a session (their scores before the failure
+    /// are counted; the ticks after it are not), and ones that had to be terminated.
+    public var failures: [String] = []
+    /// The label set that defined onset on each run, in the order of the sessions.
+    public var labelSets: [(session: String, choice: LabelSetChoice)] = []
+    /// Things the user should know (e.g. how the cell's serial stream was chosen without roles).
+    public var notes: [String] = []
 
     public static func run(sessions: [String], options o: ScoreOptions, progress: ((String) -> Void)? = nil) throws -> ScoreReport {
         var outcomes: [String: [RunOutcome]] = [:]
         var ticks: [String: [TickScores]] = [:]
+        var damaged = DamageTally()
+        var failures: [String] = [], notes: [String] = []
+        var choices: [(session: String, choice: LabelSetChoice)] = []
         for path in sessions {
             progress?(path)
             let r = try SessionReader(path: path)
             let table = try FeatureExtractor.extract(r, options: o.features)
-            let onset = try r.annotations()
-                .filter { $0.label == "runaway_onset" && (o.labelMethod == nil || $0.method == o.labelMethod) }
-                .map { Double($0.startTNs) / 1e9 }.min()
+            damaged.merge(table.damaged)
+            let choice = try LabelSetSelection.choose(try r.annotations(), requested: o.labelSet, method: o.labelMethod, session: path)
+            choices.append((path, choice))
+            if let n = table.serialRoles.note { notes.append("\(path): \(n)") }
+            let onset = choice.onsetS
             let dur = table.tickTimesS.last ?? 0
             var noLabels = ReplayOptions()
             noLabels.features = o.features
@@ -44,7 +62,10 @@ public struct ScoreReport: Sendable {
                 let spec = DetectorLabel.spec(d)
                 if spec.hasPrefix("exec:") {
                     if replay == nil { replay = try ReplayBuilder.events(r, options: noLabels) }
-                    run = try Predictor.runExternal(command: String(spec.dropFirst(5)), events: replay!, alarm: o.alarm, runId: "score")
+                    run = try Predictor.runExternal(command: String(spec.dropFirst(5)), events: replay!, alarm: o.alarm, runId: "score",
+                                                    limits: o.externalLimits)
+                    if let f = run.failure { failures.append("\(path): \(f)") }
+                    if let n = run.exitNote { notes.append("\(path): \(n)") }
                 } else {
                     run = try Predictor.runBuiltIn(spec, table: table, alarm: o.alarm, runId: "score")
                 }
@@ -57,13 +78,30 @@ public struct ScoreReport: Sendable {
         let scores = o.detectors.map { DetectorScore.compute(detector: DetectorLabel.label($0), outcomes: outcomes[$0] ?? [], window: o.window) }
         var report = ScoreReport(scores: scores, outcomes: outcomes, options: o)
         report.ticks = ticks
+        report.damaged = damaged
+        report.failures = failures
+        report.labelSets = choices
+        report.notes = notes
         return report
     }
 
     static func f(_ v: Double, _ d: Int = 2) -> String { v.isFinite ? String(format: "%.\(d)f", v) : "-" }
 
+    /// "labels: set trw-sim (simulator ground truth) on 3 runs; set reviewed (reviewed set) on 1 run".
+    public var labelSetLine: String {
+        var order: [String] = [], count: [String: Int] = [:]
+        for (_, c) in labelSets {
+            if count[c.summary] == nil { order.append(c.summary) }
+            count[c.summary, default: 0] += 1
+        }
+        if order.isEmpty { return "labels: no runs" }
+        return "labels: " + order.map { "set \($0) on \(count[$0]!) run\(count[$0]! == 1 ? "" : "s")" }.joined(separator: "; ")
+            + (options.labelSet == nil ? " [precedence: \(LabelSetSelection.precedence)]" : "")
+    }
+
     public var table: String {
         var lines = [
+            labelSetLine,
             "window: alarm counts as detection in [onset - \(Self.f(options.window.earlyS, 0)) s, onset + \(Self.f(options.window.lateS, 0)) s]; alarm when score > \(options.alarm.threshold) for \(options.alarm.k) tick(s)",
             "detector".padded(to: 12) + "runs".leftPadded(to: 5) + "pos".leftPadded(to: 5) + "recall".leftPadded(to: 8) + "FA".leftPadded(to: 5)
                 + "FA/run".leftPadded(to: 8) + "FA/h".leftPadded(to: 8) + "neg alarmed".leftPadded(to: 13) + "lead s mean±std".leftPadded(to: 18)
@@ -77,6 +115,7 @@ public struct ScoreReport: Sendable {
                          + (Self.f(s.leadMean, 1) + "±" + Self.f(s.leadStd, 1)).leftPadded(to: 18) + (Self.f(s.leadMedian, 1)).leftPadded(to: 8)
                          + (Self.f(s.latencyP50Us, 1) + "/" + Self.f(s.latencyP99Us, 1)).leftPadded(to: 16))
         }
+        for f in failures { lines.append("FAILED (partial scores counted): " + f) }
         return lines.joined(separator: "\n")
     }
 
@@ -101,6 +140,7 @@ public struct ScoreReport: Sendable {
             l.add("lead_mean_s", s.leadMean); l.add("lead_std_s", s.leadStd); l.add("lead_median_s", s.leadMedian)
             l.addRaw("lead_times_s", "[" + s.leadTimesS.map { JSONLine.number($0) }.joined(separator: ",") + "]")
             l.add("latency_p50_us", s.latencyP50Us); l.add("latency_p99_us", s.latencyP99Us)
+            l.addRaw("label_sets", "{" + labelSets.map { "\(JSONLine.quote($0.session)):\(JSONLine.quote($0.choice.name))" }.joined(separator: ",") + "}")
             return l.text
         }
         return "[\n" + rows.joined(separator: ",\n") + "\n]\n"

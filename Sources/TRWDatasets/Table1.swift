@@ -100,6 +100,8 @@ public struct Table1: Sendable {
     }
     public var rows: [Row]
     public var horizonS: Double
+    /// Which label set defined onset on the runs (ScoreReport.labelSetLine).
+    public var labels: String = ""
     public static let metrics = ["accuracy", "precision", "recall", "f1", "auc", "far", "event_recall", "lead_s", "fa_per_h", "us_per_step"]
     static let headers = ["Acc", "Prec", "Rec", "F1", "AUC", "FAR", "events", "lead s", "FA/h", "µs/step"]
 
@@ -125,6 +127,7 @@ public struct Table1: Sendable {
         let digits = [3, 3, 3, 3, 3, 4, 2, 1, 2, 1]
         let widths = [14, 14, 14, 14, 14, 16, 12, 14, 13, 14]
         var lines = ["Table 1 (per tick: positive = onset within \(Int(horizonS)) s or past; alarm = prediction; FAR = FP/(FP+TN) per tick; events = event recall; lead = mean warning time of detected runs; mean ± std over seeds)"]
+        if !labels.isEmpty { lines.append(labels) }
         var head = "method".padded(to: 14) + "n".leftPadded(to: 3)
         for (h, w) in zip(Self.headers, widths) { head += h.leftPadded(to: w) }
         lines.append(head)
@@ -167,6 +170,6 @@ extension ScoreReport {
             rows[g]!.members += 1
             for (m, v) in vals { rows[g]!.values[m, default: []].append(v) }
         }
-        return Table1(rows: order.map { rows[$0]! }, horizonS: horizonS)
+        return Table1(rows: order.map { rows[$0]! }, horizonS: horizonS, labels: labelSetLine)
     }
 }

@@ -14,6 +14,8 @@ public enum WAVExport {
         public var frames: Int64
         public var silenceFrames: Int64
         public var gaps: Int
+        /// Chunks whose payload was damaged, written as silence (included in `silenceFrames` and `gaps`).
+        public var damaged = DamageTally()
     }
 
     public static func export(session: String, outputPrefix: String, stream: String? = nil) throws -> [Result] {
@@ -26,6 +28,7 @@ public enum WAVExport {
             let dec = try PCMDecoder()
             var next: Int64? = nil
             var frames: Int64 = 0, silence: Int64 = 0, gaps = 0
+            var damaged = DamageTally()
             try r.forEachAudioChunk(streamId: st.id!) { c in
                 if let n = next, c.firstSampleIndex > n {
                     var missing = c.firstSampleIndex - n
@@ -37,13 +40,23 @@ public enum WAVExport {
                         missing -= Int64(k)
                     }
                 }
-                let s = try dec.decode([UInt8](c.payload), codec: c.codec, channels: ch, frameCount: c.frameCount)
+                let s: [Int32]
+                var good = true
+                do throws(DamagedPayload) { s = try r.samples(of: c, stream: st, decoder: dec) } catch {
+                    good = false
+                    // A damaged chunk becomes silence of its length, counted (never wrong samples).
+                    damaged.record(error)
+                    gaps += 1
+                    silence += Int64(c.frameCount)
+                    s = [Int32](repeating: 0, count: c.frameCount * ch)
+                }
                 try w.write(s)
-                frames += Int64(c.frameCount)
+                if good { frames += Int64(c.frameCount) }
                 next = c.firstSampleIndex + Int64(c.frameCount)
             }
             try w.finish()
-            out.append(Result(path: path, stream: st.key, frames: frames + silence, silenceFrames: silence, gaps: gaps))
+            out.append(Result(path: path, stream: st.key, frames: frames + silence, silenceFrames: silence, gaps: gaps,
+                              damaged: damaged))
         }
         return out
     }

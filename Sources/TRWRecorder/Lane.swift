@@ -237,7 +237,7 @@ final class LaneWorker {
             takeClockEvents(into: &batch)
             if skipForSensing(t) { return }
             batch.bms.append(BMSSampleRecord(streamId: sid, sample: s, tNs: t))
-            tap?.bms(tNs: t, s)
+            tap?.bms(tNs: t, s, stream: lane.descriptor.key)
             var values: [String: Double] = [:]
             if let v = s.voltageV { values["voltage_v"] = v }
             if let i = s.currentA { values["current_a"] = i }

@@ -1,7 +1,9 @@
 import Foundation
+import Logging
 import TRWAnalysis
 import TRWCore
 import TRWDatasets
+import TRWIO
 import TRWStore
 
 /// Publishes a running recording as the replay's JSON Lines
@@ -10,14 +12,24 @@ import TRWStore
 /// session time with the features that can be computed live (the others are
 /// null: STFT bands, IR area and gradient), AE hits, gaps, markers, labels.
 /// A slow client never slows the recorder: its queue is bounded and lines it
-/// cannot take are counted and dropped (reported in a final line).
+/// cannot take are counted and dropped (reported in a final line). A client that
+/// accepts no data for `sendTimeoutS` (it stopped reading) is disconnected: writes
+/// are non-blocking with a send deadline. Every line a client lost is counted in a
+/// `live_client` gap of the session (`finish` returns them) and logged.
 public final class LiveTap: @unchecked Sendable {
     public let path: String
     public let rateHz: Double
+    /// Seconds a client may accept no data before it is dropped.
+    public let sendTimeoutS: Double
     private let server: UnixSocketServer
+    private let logger: Logger
     private let lock = NSLock()
     // Guarded by lock.
     private var clients: [Client] = []
+    private var losses: [GapRecord] = []
+    private var nextClientId = 1
+    private var lastTNs: Int64 = 0
+    private let acceptDone = DispatchSemaphore(value: 0)
     private var header = ""
     private var nextTick: Int64
     private var k = 0
@@ -27,20 +39,34 @@ public final class LiveTap: @unchecked Sendable {
     private var rmsSum = 0.0, rmsN = 0
     private var stopped = false
     private let names = FeatureExtractor.names(FeatureOptions())
+    /// Which serial stream each BMS field comes from (the export's rule, `SerialRoles`).
+    private var roles = SerialRoles(cell: nil, ambient: nil, note: nil)
 
     final class Client: @unchecked Sendable {
+        let id: Int
         let conn: UnixSocketConnection
-        let queue = BoundedQueue<String>(capacity: 4096)
+        static let capacity = 4096
+        let queue = BoundedQueue<String>(capacity: Client.capacity)
+        // Guarded by the tap's lock.
         var dropped = 0
-        init(conn: UnixSocketConnection) { self.conn = conn }
+        var delivered = 0
+        var connected = true
+        let done = DispatchSemaphore(value: 0)
+        init(id: Int, conn: UnixSocketConnection) { self.id = id; self.conn = conn }
     }
 
-    public init(path: String, rateHz: Double = 1) throws {
+    /// Listens on `path` (checked first: only a stale socket is replaced, see `UnixSocketPath.check`).
+    public init(path: String, rateHz: Double = 1, sendTimeoutS: Double = 5, logger: Logger = Logger(label: "trw.live")) throws {
         self.path = path
         self.rateHz = rateHz
+        self.sendTimeoutS = sendTimeoutS
+        self.logger = logger
         server = try UnixSocketServer(path: path)
         nextTick = Int64((1e9 / rateHz).rounded())
-        let t = Thread { [weak self] in self?.acceptLoop() }
+        let t = Thread { [self] in
+            acceptLoop()
+            acceptDone.signal()
+        }
         t.name = "trw-live-accept"
         t.start()
     }
@@ -53,19 +79,74 @@ public final class LiveTap: @unchecked Sendable {
         lock.withLock { header = h.text }
     }
 
+    /// The recording's streams: the serial ones' roles decide which stream feeds which feature.
+    func setStreams(_ streams: [StreamDescriptor]) {
+        let r = SerialRoles.resolve(streams.filter { $0.kind == .bms }.map { ($0.key, $0.role) })
+        lock.withLock { roles = r }
+    }
+
     private func acceptLoop() {
         while !lock.withLock({ stopped }) {
-            guard let conn = try? server.accept(timeoutMs: 200) else { continue }
-            let c = Client(conn: conn)
-            let head = lock.withLock { () -> String in clients.append(c); return header }
-            _ = c.queue.tryPush(head + "\n")
-            let t = Thread {
-                while let line = c.queue.pop(timeout: 3600) {
-                    do { try c.conn.write(line) } catch { break }
-                }
+            let conn: UnixSocketConnection
+            do {
+                guard let c = try server.accept(until: .after(seconds: 0.2)) else { continue }
+                conn = c
+            } catch {
+                // Out of descriptors or memory: the recording goes on; try again shortly.
+                logger.warning("live stream: cannot accept a client", metadata: ["path": "\(path)", "error": "\(error)"])
+                Thread.sleep(forTimeInterval: 0.2)
+                continue
+            }
+            let c = lock.withLock { () -> Client in
+                let c = Client(id: nextClientId, conn: conn)
+                nextClientId += 1
+                clients.append(c)
+                _ = c.queue.tryPush(header + "\n")
+                return c
+            }
+            let t = Thread { [self] in
+                serve(c)
+                c.done.signal()
             }
             t.name = "trw-live-client"
             t.start()
+        }
+    }
+
+    /// Sends a client its lines until the stream ends, it leaves, or it stops reading.
+    private func serve(_ c: Client) {
+        var failure: SocketError?
+        while true {
+            guard let line = c.queue.pop(timeout: 1) else {
+                if c.queue.isClosedAndEmpty { break }
+                continue
+            }
+            do {
+                try c.conn.send(line, stallTimeout: sendTimeoutS)
+                lock.withLock { c.delivered += 1 }
+            } catch {
+                failure = error
+                break
+            }
+        }
+        lock.withLock {
+            c.connected = false
+            clients.removeAll { $0 === c }
+            c.queue.close()
+            var pending = 0
+            while c.queue.pop(timeout: 0) != nil { pending += 1 }
+            let lost = c.dropped + pending + (failure == nil ? 0 : 1)
+            let reason: String? = switch failure {
+            case .sendTimedOut?: "accepted no data for \(JSONLine.number(sendTimeoutS)) s (it stopped reading) and was disconnected"
+            case .peerClosed?: lost > 0 ? "closed the connection" : nil
+            case let e?: "failed: \(e)"
+            case nil: c.dropped > 0 ? "was too slow: its queue of \(Client.capacity) lines was full" : nil
+            }
+            guard let reason else { return }
+            let detail = "live client \(c.id) on \(path) \(reason); \(c.delivered) lines delivered, \(lost) not delivered"
+                + (c.dropped > 0 ? " (\(c.dropped) dropped while its queue was full)" : "")
+            losses.append(GapRecord(streamId: nil, kind: "live_client", startTNs: lastTNs, endTNs: nil, lostCount: Int64(lost), detail: detail))
+            logger.warning("live stream client dropped", metadata: ["path": "\(path)", "client": "\(c.id)", "detail": "\(detail)"])
         }
     }
 
@@ -76,6 +157,7 @@ public final class LiveTap: @unchecked Sendable {
 
     /// Emits every tick whose end is at or before `tNs` (ticks follow session time).
     private func advanceLocked(to tNs: Int64) {
+        lastTNs = max(lastTNs, tNs)
         let period = Int64((1e9 / rateHz).rounded())
         while tNs >= nextTick {
             var f = [String: Double]()
@@ -105,14 +187,16 @@ public final class LiveTap: @unchecked Sendable {
         }
     }
 
-    func bms(tNs: Int64, _ s: BMSSample) {
+    func bms(tNs: Int64, _ s: BMSSample, stream: String) {
         lock.withLock {
             advanceLocked(to: tNs)
-            if let v = s.voltageV { held["voltage_v"] = v }
-            if let i = s.currentA { held["current_a"] = i }
-            if let c = s.cellTempsC.first { held["cell_temp_c"] = c }
-            if let a = s.ambientC { held["ambient_c"] = a }
-            if let soc = s.soc { held["soc"] = soc }
+            if stream == roles.cell {
+                if let v = s.voltageV { held["voltage_v"] = v }
+                if let i = s.currentA { held["current_a"] = i }
+                if let c = s.cellTempsC.first { held["cell_temp_c"] = c }
+                if let soc = s.soc { held["soc"] = soc }
+            }
+            if stream == roles.ambient, let a = s.ambientC { held["ambient_c"] = a }
         }
     }
 
@@ -140,15 +224,35 @@ public final class LiveTap: @unchecked Sendable {
         lock.withLock { sendLocked(json) }
     }
 
-    /// Lines slow clients could not take (dropped for them; the session is unaffected).
-    public var droppedLines: Int { lock.withLock { clients.reduce(0) { $0 + $1.dropped } } }
+    /// Lines clients could not take so far (the session is unaffected).
+    public var droppedLines: Int { lock.withLock { clients.reduce(0) { $0 + $1.dropped } + losses.reduce(0) { $0 + Int($1.lostCount) } } }
 
-    /// Ends the stream (an `end` line) and closes the socket.
-    func finish(endTNs: Int64) {
-        lock.withLock {
+    /// Ends the stream (an `end` line), waits up to `sendTimeoutS` + 1 s for the clients to
+    /// take what is queued, and stops listening. Returns one `live_client` gap per client
+    /// that lost lines, for the session.
+    @discardableResult
+    func finish(endTNs: Int64) -> [GapRecord] {
+        let waiting = lock.withLock { () -> [Client] in
+            guard !stopped else { return [] }
             advanceLocked(to: endTNs)
             let dropped = clients.reduce(0) { $0 + $1.dropped }
             sendLocked("{\"type\":\"end\",\"t\":\(JSONLine.number(Double(endTNs) / 1e9)),\"dropped_lines\":\(dropped)}")
+            stopped = true
+            for c in clients { c.queue.close() }
+            return clients
+        }
+        // A client that stops reading now is dropped by its send deadline, so this wait is bounded.
+        let deadline = DispatchTime.now() + sendTimeoutS + 1
+        for c in waiting where c.done.wait(timeout: deadline) == .timedOut {
+            logger.warning("live stream client still sending at the end", metadata: ["path": "\(path)", "client": "\(c.id)"])
+        }
+        _ = acceptDone.wait(timeout: .now() + 1)
+        return lock.withLock { losses }
+    }
+
+    /// Stops listening without an end line (a recording that could not start).
+    func shutdown() {
+        lock.withLock {
             stopped = true
             for c in clients { c.queue.close() }
         }

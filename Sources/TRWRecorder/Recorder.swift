@@ -35,6 +35,8 @@ public struct RecorderOptions: Sendable {
     public var liveTapPath: String?
     /// Tick rate of the live stream, Hz.
     public var liveTapRateHz: Double = 1
+    /// Seconds a live client may accept no data before it is dropped (a `live_client` gap).
+    public var liveTapSendTimeoutS: Double = 5
     /// Threads compressing thermal frames (0: encode on each lane's own thread).
     public var frameEncoderThreads: Int = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
     /// Conditions that end the recording by themselves.
@@ -121,10 +123,20 @@ public final class Recorder: @unchecked Sendable {
     /// Latest host arrival of any event, as session time (what the duration rule runs on).
     private let maxArrivalTNs = ManagedAtomic<Int64>(0)
     private let timerFired = ManagedAtomic<Bool>(false)
+    /// Disk space set aside beside the session (NAME.sqlite-reserve) while recording, freed
+    /// when the disk fills so the end (status, end time, the gap for what was lost) can be written.
+    static let finalizationReserveBytes = 2 << 20
+    /// Latest sample time in a committed transaction (what the file really holds).
+    private let committedMaxTNs = ManagedAtomic<Int64>(-1)
+    /// Rows not written because the writer had failed (disk full, I/O error), and their time span.
+    private let rowsLostToWriter = ManagedAtomic<Int64>(0)
+    private let firstLostTNs = ManagedAtomic<Int64>(Int64.max)
     /// Events refused because their stream key was never declared (a source bug).
     private let undeclared = ManagedAtomic<Int64>(0)
     private let stateLock = NSLock()
     private var writerError: String?
+    /// Why `abort(reason:)` ended the recording (finalised as `aborted`).
+    private var abortReason: String?
     private var sourceErrors: [String] = []
     private let threadsDone = DispatchGroup()
     private let compressorsDone = DispatchGroup()
@@ -171,12 +183,46 @@ public final class Recorder: @unchecked Sendable {
         let proto = sources.lazy.compactMap(\.testProtocol).first
         let newSession = NewSession(name: options.name, operatorName: options.operatorName, cell: cell, testProtocol: proto,
                                     rigName: options.rigName, rigConfig: options.rigConfig, clock: clock)
-        writer = try SessionWriter(creating: options.outputPath, session: newSession, softwareVersion: options.softwareVersion)
+        // The live socket first: a path that cannot be used fails before the session file exists.
         if let p = options.liveTapPath {
-            let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz)
+            let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz, sendTimeoutS: options.liveTapSendTimeoutS, logger: logger)
             tap.setHeader(session: newSession, uuid: newSession.uuid.uuidString.lowercased())
+            tap.setStreams(sources.flatMap(\.streams))
             liveTap = tap
         }
+        let existed = FileManager.default.fileExists(atPath: options.outputPath)
+        do {
+            writer = try SessionWriter(creating: options.outputPath, session: newSession, softwareVersion: options.softwareVersion,
+                                       reserveBytes: Self.finalizationReserveBytes)
+        } catch {
+            // Never leave a 0-byte or half-created file that blocks the name: remove
+            // only what this run created (it holds no data yet).
+            if !existed { Self.removeCreatedSessionFiles(options.outputPath) }
+            liveTap?.shutdown()
+            liveTap = nil
+            throw error
+        }
+        do {
+            try registerStreams()
+        } catch {
+            // The file exists: it is finalised as aborted with the reason, never left `recording`.
+            let reason = "could not start: \(error)"
+            logger.error("recording aborted before it started", metadata: ["error": "\(error)"])
+            try? writer.finalize(status: .aborted, endTNs: 0, detail: reason)
+            liveTap?.shutdown()
+            throw error
+        }
+        startThreads()
+    }
+
+    /// Removes a session file (and its -wal, -shm, -journal, -reserve) that this run created and that holds no data.
+    static func removeCreatedSessionFiles(_ path: String) {
+        for p in [path, path + "-wal", path + "-shm", path + "-journal", path + "-reserve"] where FileManager.default.fileExists(atPath: p) {
+            try? FileManager.default.removeItem(atPath: p)
+        }
+    }
+
+    private func registerStreams() throws {
         for s in sources {
             for d in s.streams {
                 // AE hit detector: the source's own settings (ALSA rig config) or the recorder's default.
@@ -196,6 +242,9 @@ public final class Recorder: @unchecked Sendable {
             }
         }
         logger.info("recording started", metadata: ["session": "\(options.outputPath)", "streams": "\(laneOrder.map(\.descriptor.key))"])
+    }
+
+    private func startThreads() {
 
         if options.frameEncoderThreads > 0 && laneOrder.contains(where: { $0.descriptor.kind == .thermal }) {
             encoderPool = FrameEncoderPool(threads: options.frameEncoderThreads, capacity: 2 * options.frameEncoderThreads,
@@ -252,6 +301,14 @@ public final class Recorder: @unchecked Sendable {
         }
     }
 
+    /// Stops the recording and finalises the session as `aborted` with `reason`
+    /// (for a failure after the file exists, e.g. a sensing setting the rig cannot
+    /// take or a policy program that does not start). Call `wait()` afterwards.
+    public func abort(reason: String) {
+        stateLock.withLock { if abortReason == nil { abortReason = reason } }
+        stop()
+    }
+
     /// Asks every source to stop. Safe from any thread and from signal-handling code paths.
     public func stop() {
         if stopRequested.exchange(true, ordering: .acquiringAndReleasing) { return }
@@ -282,12 +339,12 @@ public final class Recorder: @unchecked Sendable {
         encoderPool?.finish()
         writeQueue.close()
         writerDone.wait()
-        let (werr, serrs) = stateLock.withLock { (writerError, sourceErrors) }
+        let (werr, serrs, aborted) = stateLock.withLock { (writerError, sourceErrors, abortReason) }
         let rule = stopEngine.firedRule
         let interrupted = stopRequested.load(ordering: .relaxed) && !durationReached && rule == nil
-        let status: SessionRecord.Status = werr != nil ? .aborted : .complete
-        var detail = werr ?? (rule.map { "stopped by rule: \($0)" } ?? (interrupted ? "stopped by operator" : ""))
-        if werr == nil && !serrs.isEmpty { detail = "source errors: " + serrs.joined(separator: "; ") }
+        let status: SessionRecord.Status = werr != nil || aborted != nil ? .aborted : .complete
+        var detail = werr ?? aborted ?? (rule.map { "stopped by rule: \($0)" } ?? (interrupted ? "stopped by operator" : ""))
+        if werr == nil && aborted == nil && !serrs.isEmpty { detail = "source errors: " + serrs.joined(separator: "; ") }
         let stray = undeclared.load(ordering: .relaxed)
         if stray > 0 {
             detail += (detail.isEmpty ? "" : "; ") + "\(stray) events on undeclared streams were dropped"
@@ -316,20 +373,45 @@ public final class Recorder: @unchecked Sendable {
                 }
             }
         }
-        do {
-            try writer.finalize(status: status, endTNs: maxTNs.load(ordering: .relaxed), detail: detail)
-        } catch {
-            logger.error("finalize failed", metadata: ["error": "\(error)"])
-            detail += (detail.isEmpty ? "" : "; ") + "finalize failed: \(error)"
+        // After a writer failure (disk full), the end is the last committed data, and what
+        // was not written is one gap: never an end time past what the file holds.
+        var endTNs = maxTNs.load(ordering: .relaxed)
+        var finalGaps: [GapRecord] = []
+        if werr != nil {
+            let committed = committedMaxTNs.load(ordering: .relaxed)
+            let lostRows = rowsLostToWriter.load(ordering: .relaxed)
+            endTNs = max(0, committed)
+            let lostFrom = min(firstLostTNs.load(ordering: .relaxed), max(committed, 0))
+            let lostTo = max(maxTNs.load(ordering: .relaxed), lostFrom)
+            let what = String(format: "%lld rows from t = %.3f s to %.3f s were not written", lostRows,
+                              Double(lostFrom) / 1e9, Double(lostTo) / 1e9)
+            finalGaps = [GapRecord(streamId: nil, kind: "writer_failure", startTNs: lostFrom, endTNs: lostTo, lostCount: lostRows,
+                                   detail: "the writer failed (\(werr!)); \(what)")]
+            detail += String(format: "; data kept up to t = %.3f s (end time set there); ", Double(endTNs) / 1e9) + what
         }
-        fileBytes.store(writer.fileBytes(), ordering: .relaxed)
+        // The live stream ends before the session is finalised, so its losses are gaps in it.
         if let tap = liveTap {
-            tap.finish(endTNs: maxTNs.load(ordering: .relaxed))
-            if tap.droppedLines > 0 {
-                logger.warning("live stream clients were too slow", metadata: ["dropped_lines": "\(tap.droppedLines)"])
-                detail += (detail.isEmpty ? "" : "; ") + "live stream: \(tap.droppedLines) lines dropped for slow clients (the session is complete)"
+            let gaps = tap.finish(endTNs: maxTNs.load(ordering: .relaxed))
+            if !gaps.isEmpty {
+                let lost = gaps.reduce(0) { $0 + $1.lostCount }
+                logger.warning("live stream clients lost lines", metadata: ["clients": "\(gaps.count)", "lines": "\(lost)"])
+                detail += (detail.isEmpty ? "" : "; ") + "live stream: \(gaps.count) client(s) lost \(lost) lines (live_client gaps; the session is complete)"
+                finalGaps += gaps
             }
         }
+        do {
+            let outcome = try writer.finalize(status: status, endTNs: endTNs, detail: detail, gaps: finalGaps)
+            if case .walKept(let reason) = outcome {
+                logger.warning("session file not merged into one file", metadata: ["reason": "\(reason)"])
+                detail += (detail.isEmpty ? "" : "; ") + "not one file yet: \(reason)"
+            }
+        } catch {
+            logger.error("finalize failed", metadata: ["error": "\(error)"])
+            detail += (detail.isEmpty ? "" : "; ") + "finalize failed: \(error); the session stays in status recording: run trw repair"
+                + " when space is free (everything committed is kept, up to t = \(String(format: "%.3f", Double(max(0, committedMaxTNs.load(ordering: .relaxed))) / 1e9)) s)"
+            try? writer.close()
+        }
+        fileBytes.store(writer.fileBytes(), ordering: .relaxed)
         return RecordingResult(path: options.outputPath, status: status, detail: detail, final: self.status(), sourceErrors: serrs)
     }
 
@@ -445,6 +527,7 @@ public final class Recorder: @unchecked Sendable {
             guard !pending.isEmpty else { lastCommit = Date(); return }
             do {
                 try writer.write(pending)
+                committedMaxTNs.fetchAndMax(pending.maxSampleTNs)
                 commits.wrappingIncrement(ordering: .relaxed)
                 rowsWritten.wrappingIncrement(by: Int64(pending.rowCount), ordering: .relaxed)
                 for f in pending.frames { laneById[f.streamId]?.addBytes(f.payload.count) }
@@ -453,6 +536,7 @@ public final class Recorder: @unchecked Sendable {
                 let message = "\(error)"
                 logger.critical("writer failed; stopping the recording", metadata: ["error": "\(message)"])
                 stateLock.withLock { if writerError == nil { writerError = message } }
+                noteLost(pending)
                 stop()
             }
             pending = WriteBatch()
@@ -462,7 +546,7 @@ public final class Recorder: @unchecked Sendable {
         while true {
             let wait = max(0.01, options.commitIntervalS - Date().timeIntervalSince(lastCommit))
             if let b = writeQueue.pop(timeout: wait) {
-                if stateLock.withLock({ writerError == nil }) { pending.append(contentsOf: b) }
+                if stateLock.withLock({ writerError == nil }) { pending.append(contentsOf: b) } else { noteLost(b) }
             } else if writeQueue.isClosedAndEmpty {
                 break
             }
@@ -471,6 +555,21 @@ public final class Recorder: @unchecked Sendable {
             }
         }
         commit()
+    }
+
+    /// Counts rows the failed writer could not store (for the `writer_failure` gap).
+    private func noteLost(_ b: WriteBatch) {
+        let n = b.frames.count + b.audio.count + b.hits.count + b.bms.count
+        guard n > 0 else { return }
+        rowsLostToWriter.wrappingIncrement(by: Int64(n), ordering: .relaxed)
+        if let first = b.minSampleTNs {
+            var cur = firstLostTNs.load(ordering: .relaxed)
+            while first < cur {
+                let (done, now) = firstLostTNs.compareExchange(expected: cur, desired: first, ordering: .relaxed)
+                if done { break }
+                cur = now
+            }
+        }
     }
 
     private func spawn(name: String, _ body: @escaping @Sendable () -> Void) {

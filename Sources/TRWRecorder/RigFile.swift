@@ -41,9 +41,19 @@ public struct RigFile: Sendable {
         }
         let locator = KeyLocator(text: text)
         let known: Set<String> = ["rig", "cell", "protocol", "camera", "ae", "serial", "stop"]
-        for k in table.keys where !known.contains(k) {
+        for k in table.keys.sorted() where !known.contains(k) {
             throw RigFileError(file: path, line: locator.line(section: nil, index: nil, key: k) ?? locator.headerLine(k, index: 0),
-                               key: k, message: "unknown section; expected one of: \(known.sorted().joined(separator: ", "))")
+                               key: k, message: "unknown section"
+                                   + (KeySuggestion.nearest(k, in: known).map { "; did you mean [\($0)]?" } ?? "")
+                                   + " (expected one of: \(known.sorted().joined(separator: ", ")))")
+        }
+        for (section, keys) in Self.plainSectionKeys {
+            guard let v = table[section] else { continue }
+            guard let t = v.table else {
+                throw RigFileError(file: path, line: locator.line(section: nil, index: nil, key: section) ?? locator.headerLine(section, index: 0),
+                                   key: section, message: "expected a [\(section)] table")
+            }
+            try rejectUnknownKeys(t, section: section, known: keys, path: path, text: text)
         }
         var rig = RigFile(path: path, text: text, name: (path as NSString).lastPathComponent)
         if let r = table["rig"]?.table {
@@ -55,9 +65,9 @@ public struct RigFile: Sendable {
                 throw RigFileError(file: path, line: locator.headerLine("cell", index: 0), key: "cell.chemistry", message: "missing; e.g. chemistry = \"NCM\"")
             }
             let cap = c["capacity_ah"]?.double ?? c["capacity_ah"]?.int.map(Double.init)
-            guard let cap, cap > 0 else {
+            guard let cap, cap.isFinite, cap > 0, cap <= 100_000 else {
                 throw RigFileError(file: path, line: locator.line(section: "cell", index: nil, key: "capacity_ah") ?? locator.headerLine("cell", index: 0),
-                                   key: "cell.capacity_ah", message: "expected a positive number of ampere-hours")
+                                   key: "cell.capacity_ah", message: "expected a positive number of ampere-hours up to 100000")
             }
             rig.cell = CellInfo(chemistry: chem, capacityAh: cap, format: str("format"), maker: str("maker"), serial: str("serial"))
         }
@@ -68,23 +78,19 @@ public struct RigFile: Sendable {
         rig.ae = try decodeArray(table, "ae", path: path, locator: locator, snakeCase: true)
         rig.serial = try decodeArray(table, "serial", path: path, locator: locator, snakeCase: false)
         if let s = table["stop"]?.table {
-            func num(_ k: String) throws(RigFileError) -> Double? {
+            func num(_ k: String, _ range: ClosedRange<Double>, _ unit: String) throws(RigFileError) -> Double? {
                 guard let v = s[k] else { return nil }
-                guard let d = v.double ?? v.int.map(Double.init), d > 0 else {
+                guard let d = v.double ?? v.int.map(Double.init), d.isFinite, d > 0, range.contains(d) else {
                     throw RigFileError(file: path, line: locator.line(section: "stop", index: nil, key: k), key: "stop.\(k)",
-                                       message: "expected a positive number")
+                                       message: "\(v.debugDescription) is out of range; expected a positive number of \(unit) up to \(String(format: "%g", range.upperBound))")
                 }
                 return d
             }
-            rig.durationS = try num("duration_s")
-            if let c = try num("max_temperature_c") {
-                rig.stopRules.append(.maxTemperature(celsius: c, holdS: try num("max_temperature_hold_s") ?? 0))
+            rig.durationS = try num("duration_s", 0...Limits.maxDurationS, "seconds")
+            if let c = try num("max_temperature_c", 0...3000, "°C") {
+                rig.stopRules.append(.maxTemperature(celsius: c, holdS: try num("max_temperature_hold_s", 0...86_400, "seconds") ?? 0))
             }
-            if let v = try num("voltage_below_after_runaway_v") { rig.stopRules.append(.voltageBelowAfterRunaway(volts: v)) }
-            for k in s.keys where !["duration_s", "max_temperature_c", "max_temperature_hold_s", "voltage_below_after_runaway_v"].contains(k) {
-                throw RigFileError(file: path, line: locator.line(section: "stop", index: nil, key: k), key: "stop.\(k)",
-                                   message: "unknown stop rule; expected duration_s, max_temperature_c (+ max_temperature_hold_s), voltage_below_after_runaway_v")
-            }
+            if let v = try num("voltage_below_after_runaway_v", 0...1000, "volts") { rig.stopRules.append(.voltageBelowAfterRunaway(volts: v)) }
         }
         // Validation through the drivers' own checks.
         for (i, c) in rig.cameras.enumerated() {
@@ -102,6 +108,7 @@ public struct RigFile: Sendable {
                 throw RigFileError(file: path, line: locator.headerLine("serial", index: i), key: "serial[\(i)]", message: "\(error)")
             }
         }
+        try checkSerialRoles(rig.serial, file: path) { locator.headerLine("serial", index: $0) }
         var keys: [String: String] = [:]
         for (k, what) in rig.cameras.map({ ($0.key, "camera") }) + rig.ae.map({ ($0.streamKey, "ae") }) + rig.serial.map({ ($0.stream, "serial") }) {
             if let other = keys[k] {
@@ -129,19 +136,38 @@ public struct RigFile: Sendable {
             }
             let dec = JSONDecoder()
             if snakeCase { dec.keyDecodingStrategy = .custom { path in RigKey(camelFromSnake: path.last!.stringValue) } }
+            let log = DecodedKeyLog()
+            dec.userInfo[.trwDecodedKeyLog] = log
             do {
-                out.append(try dec.decode(T.self, from: Data(t.convert(to: .json, options: [.allowUnicodeStrings]).utf8)))
+                out.append(try dec.decode(KeyTracked<T>.self, from: Data(t.convert(to: .json, options: [.allowUnicodeStrings]).utf8)).value)
+                try rejectUnknownKeys(t, section: name, index: i, log: log, path: path, text: locator.text, snakeCase: snakeCase)
+            } catch let e as RigFileError {
+                throw e
             } catch let e as DecodingError {
                 let (keyPath, message) = describe(e)
-                let key = keyPath.last.map(snake) ?? ""
+                let key = keyPath.last.map { snakeCase ? snake($0) : $0 } ?? ""
                 throw RigFileError(file: path, line: locator.line(section: name, index: i, key: key) ?? locator.headerLine(name, index: i),
-                                   key: "\(name)[\(i)]" + (keyPath.isEmpty ? "" : "." + keyPath.map(snake).joined(separator: ".")),
+                                   key: "\(name)[\(i)]" + (keyPath.isEmpty ? "" : (keyPath[0].hasPrefix("Index ") ? "" : ".") + dotted(keyPath, snakeCase: snakeCase)),
                                    message: message)
             } catch {
                 throw RigFileError(file: path, line: locator.headerLine(name, index: i), key: "\(name)[\(i)]", message: "\(error)")
             }
         }
         return out
+    }
+
+    /// Keys of the sections read by hand (the device sections are checked against what their decoders read).
+    static let plainSectionKeys: [(String, [String])] = [
+        ("rig", ["name"]),
+        ("cell", ["chemistry", "capacity_ah", "format", "maker", "serial"]),
+        ("protocol", ["description"]),
+        ("stop", ["duration_s", "max_temperature_c", "max_temperature_hold_s", "voltage_below_after_runaway_v"]),
+    ]
+
+    /// Bounds on numbers that rig files and the command line share.
+    public enum Limits {
+        /// Longest recording, s (115 days): beyond it a duration is a typo, and session times stay far from Int64 overflow.
+        public static let maxDurationS = 1e7
     }
 
     static func describe(_ e: DecodingError) -> ([String], String) {
@@ -159,10 +185,28 @@ public struct RigFile: Sendable {
         }
     }
 
+    /// camelCase coding keys back to the rig file's snake_case; a run of capitals is
+    /// one acronym (thresholdDbAE -> threshold_db_ae, the inverse of `RigKey`).
     static func snake(_ s: String) -> String {
         var out = ""
+        var previousUpper = false
         for ch in s {
-            if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) }
+            if ch.isUppercase {
+                if !previousUpper { out += "_" }
+                out += ch.lowercased()
+            } else {
+                out.append(ch)
+            }
+            previousUpper = ch.isUppercase
+        }
+        return out
+    }
+
+    /// A decoding error's key path as the rig file spells it: "queries[1].field".
+    static func dotted(_ keyPath: [String], snakeCase: Bool) -> String {
+        var out = ""
+        for k in keyPath {
+            if k.hasPrefix("Index "), let i = Int(k.dropFirst(6)) { out += "[\(i)]" } else { out += (out.isEmpty ? "" : ".") + (snakeCase ? snake(k) : k) }
         }
         return out
     }
@@ -181,8 +225,12 @@ public struct RigFileError: Error, Sendable, Equatable, CustomStringConvertible 
 
 /// Finds the line of a key in a TOML text (for error messages).
 struct KeyLocator {
+    let text: String
     let lines: [Substring]
-    init(text: String) { lines = text.split(separator: "\n", omittingEmptySubsequences: false) }
+    init(text: String) {
+        self.text = text
+        lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    }
 
     /// Line (1-based) of the `index`-th `[[name]]` or `[name]` header.
     func headerLine(_ name: String, index: Int) -> Int? {

@@ -12,7 +12,32 @@ public enum SensingSetting: String, Sendable, CaseIterable {
     /// BMS samples kept per second.
     case bmsHz = "bms_hz"
 
-    var kind: StreamKind {
+    /// Values a setting takes (rates: the lower bound 0 itself is excluded).
+    public var allowedRange: ClosedRange<Double> {
+        switch self {
+        case .irFps, .bmsHz: 0...10_000
+        case .aeThresholdDb: 0...140
+        }
+    }
+
+    /// "a rate in (0, 10000] Hz" / "0...140 dB_AE".
+    public var expected: String {
+        switch self {
+        case .irFps, .bmsHz: "a rate in (0, 10000] Hz"
+        case .aeThresholdDb: "0...140 dB_AE"
+        }
+    }
+
+    /// Throws `.badValue` unless `value` is finite and in `allowedRange`. The command
+    /// line checks this before the session file exists; `applySensing` checks it again.
+    public func check(_ value: Double) throws(SensingError) {
+        guard value.isFinite else { throw .badValue(self, value, "not a finite number; expected \(expected)") }
+        let r = allowedRange
+        guard r.contains(value), self == .aeThresholdDb || value > 0 else { throw .badValue(self, value, "expected \(expected)") }
+    }
+
+    /// The stream kind a setting acts on.
+    public var kind: StreamKind {
         switch self {
         case .irFps: .thermal
         case .aeThresholdDb: .ae
@@ -41,13 +66,7 @@ extension Recorder {
     /// (value, previous value, origin, events skipped under the previous setting).
     /// `atNs`: the session time to record (default: now on the host clock; a simulated run passes its data time).
     public func applySensing(_ setting: SensingSetting, _ value: Double, origin: String, detail: String = "", atNs: Int64? = nil) throws {
-        guard value.isFinite else { throw SensingError.badValue(setting, value, "not a number") }
-        switch setting {
-        case .irFps, .bmsHz:
-            guard value > 0 && value <= 10_000 else { throw SensingError.badValue(setting, value, "expected a rate in (0, 10000] Hz") }
-        case .aeThresholdDb:
-            guard (0...140).contains(value) else { throw SensingError.badValue(setting, value, "expected 0...140 dB_AE") }
-        }
+        try setting.check(value)
         let targets = lanesSnapshot().filter { $0.descriptor.kind == setting.kind }
         guard !targets.isEmpty else { throw SensingError.noStream(setting) }
         guard let now = sessionTimeNow() else { throw SensingError.notRecording }

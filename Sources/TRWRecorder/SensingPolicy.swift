@@ -3,6 +3,7 @@ import Logging
 import TRWAnalysis
 import TRWCore
 import TRWDatasets
+import TRWIO
 
 /// Drives a recording's sensing settings from a policy program (SENSOR-RL's
 /// `python -m trw_models mm-policy DIR`, protocol in docs/multimodal.md): once per
@@ -14,7 +15,21 @@ import TRWDatasets
 /// Energy is accounted with the policy's cost model: per second
 /// c_IR·f_IR + c_AE·[an AE hit at the threshold] + c_BMS·f_BMS, c = (1.0, 0.5, 0.1),
 /// rates in Hz of 1-Hz ticks, against full sensing (1.6 per second).
+///
+/// Every wait on the program is bounded (`Limits`): a policy that does not answer in
+/// time is stopped (SIGTERM, then SIGKILL) and the recording goes on with the settings
+/// in force; the error is in the report.
 public final class SensingPolicyDriver: @unchecked Sendable {
+    public struct Limits: Sendable {
+        /// Longest wait for the answer to the warm-up line (program start, model loading), s.
+        public var startupTimeoutS: Double = 60
+        /// Longest wait for one decision (and for the program to take one line), s.
+        public var answerTimeoutS: Double = 10
+        /// Time the program has to exit after its input ends, then SIGTERM; then SIGKILL after as long again, s.
+        public var killGraceS: Double = 2
+        public init() {}
+    }
+
     public struct Report: Sendable {
         public var decisions = 0
         public var changes = 0
@@ -31,34 +46,45 @@ public final class SensingPolicyDriver: @unchecked Sendable {
     let command: String
     var detector: any OnlineDetector
     let logger: Logger
+    public let limits: Limits
     private let lock = NSLock()
     private var report = Report()
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
-    private var process: Process?
     private var stopped = false
 
-    public init(recorder: Recorder, command: String, riskDetector: any OnlineDetector, logger: Logger = Logger(label: "trw.sensing")) {
+    public init(recorder: Recorder, command: String, riskDetector: any OnlineDetector, limits: Limits = Limits(),
+                logger: Logger = Logger(label: "trw.sensing")) {
         self.recorder = recorder
         self.command = command
         detector = riskDetector
+        self.limits = limits
         self.logger = logger
     }
 
-    private var child: LineProcess?
+    private var child: ChildProcess?
 
     /// Starts the policy program and waits for its first answer (a warm-up line at t = 0 with
     /// no features), so a slow start (Python importing JAX) does not eat the first seconds of
     /// a run. Call before `Recorder.start()`, then `start()`.
     public func launch() throws {
-        let c = try LineProcess(command: command)
-        child = c
-        process = c.process
-        try c.input.fileHandleForWriting.write(contentsOf: Data("{\"t\":0,\"features\":{},\"risk\":0}\n".utf8))
-        guard let answer = c.output.next(), (try? JSONSerialization.jsonObject(with: Data(answer.utf8))) is [String: Any] else {
-            c.process.terminate()
-            throw SensingError.policy("policy '\(command)' did not answer its first line with a JSON object")
+        let c: ChildProcess
+        do { c = try ChildProcess(shellCommand: command) } catch { throw SensingError.policy("\(error)") }
+        let deadline = Deadline.after(seconds: limits.startupTimeoutS)
+        let answer: [UInt8]
+        do {
+            try c.write("{\"t\":0,\"features\":{},\"risk\":0}\n", deadline: deadline)
+            answer = try c.readLine(deadline: deadline)
+        } catch {
+            let why = error == .timedOut ? "no answer within \(limits.startupTimeoutS) s" : "\(error)"
+            c.terminate(grace: limits.killGraceS)
+            throw SensingError.policy("policy '\(command)' did not answer its first line: \(why)")
         }
+        guard (try? JSONSerialization.jsonObject(with: Data(answer))) is [String: Any] else {
+            c.terminate(grace: limits.killGraceS)
+            throw SensingError.policy("policy '\(command)' answered its first line with '\(String(decoding: answer.prefix(120), as: UTF8.self))'; expected a JSON object")
+        }
+        child = c
     }
 
     /// Runs the decisions on their own thread (after `launch()` and `Recorder.start()`).
@@ -66,7 +92,7 @@ public final class SensingPolicyDriver: @unchecked Sendable {
         if child == nil { try launch() }
         let c = child!
         let t = Thread { [self] in
-            loop(input: c.input.fileHandleForWriting, output: c.output)
+            loop(c)
             done.signal()
         }
         t.name = "trw-sensing"
@@ -74,17 +100,28 @@ public final class SensingPolicyDriver: @unchecked Sendable {
         t.start()
     }
 
-    /// Stops the policy program and returns what it did.
+    /// Stops the policy program and returns what it did. Bounded: a program blocked in a
+    /// decision is sent SIGTERM after 1 s, SIGKILL after the grace period.
     public func finish() -> Report {
         lock.withLock { stopped = true }
-        if let p = process, p.isRunning { p.terminate() }
-        if thread != nil { done.wait() }
+        if let c = child {
+            if thread != nil && done.wait(timeout: .now() + 1) == .timedOut {
+                c.signal(SIGTERM)
+                if done.wait(timeout: .now() + limits.killGraceS) == .timedOut {
+                    c.signal(SIGKILL)
+                    done.wait()
+                }
+            }
+            let exit = c.finish(exitWithin: 1, grace: limits.killGraceS)
+            if exit.ending == .killed { record(error: "policy '\(command)' \(exit) at the end of the recording") }
+            child = nil
+        }
         return lock.withLock { report }
     }
 
     private var isStopped: Bool { lock.withLock { stopped } }
 
-    private func loop(input: FileHandle, output: LineReader) {
+    private func loop(_ c: ChildProcess) {
         var nextS = 1.0
         var prev: [String: Double] = [:]
         var lastHits: Double?
@@ -121,16 +158,25 @@ public final class SensingPolicyDriver: @unchecked Sendable {
             let feats = f.keys.sorted().map { "\"\($0)\":\(f[$0]!.isFinite ? String(f[$0]!) : "null")" }.joined(separator: ",")
             line.addRaw("features", "{" + feats + "}")
             line.add("risk", risk)
-            do { try input.write(contentsOf: Data((line.text + "\n").utf8)) } catch {
-                record(error: "policy '\(command)' stopped reading: \(error)")
+            let answer: [UInt8]
+            do {
+                let deadline = Deadline.after(seconds: limits.answerTimeoutS)
+                try c.write(line.text + "\n", deadline: deadline)
+                answer = try c.readLine(deadline: deadline)
+            } catch {
+                if isStopped { return }
+                let why = switch error {
+                case .timedOut: "gave no decision within \(limits.answerTimeoutS) s and was stopped"
+                case .inputClosed: "stopped reading"
+                case .outputClosed: "closed its output"
+                default: "failed: \(error)"
+                }
+                record(error: "policy '\(command)' \(why) at t = \(t) s; the sensing settings in force stay")
+                c.signal(SIGTERM)
                 return
             }
-            guard let answer = output.next() else {
-                if !isStopped { record(error: "policy '\(command)' closed its output at t = \(t) s") }
-                return
-            }
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any] else {
-                record(error: "policy answered t = \(t) s with '\(answer.prefix(120))'; expected {\"ir_fps\", \"ae_threshold_db\", \"bms_hz\"}")
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any] else {
+                record(error: "policy answered t = \(t) s with '\(String(decoding: answer.prefix(120), as: UTF8.self))'; expected {\"ir_fps\", \"ae_threshold_db\", \"bms_hz\"}")
                 continue
             }
             var changes = 0

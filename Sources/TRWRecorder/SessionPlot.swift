@@ -1,4 +1,5 @@
 import Foundation
+import TRWAnalysis
 import TRWCore
 import TRWStore
 
@@ -26,10 +27,18 @@ public enum SessionPlot {
             let pts = try r.frameSummaries(streamId: s.id!).map { (Double($0.tNs) / 1e9, cal.celsius(UInt16(clamping: $0.maxCounts))) }
             temp.append(Series(name: "\(s.key) IR max", unit: "°C", color: "#d62728", points: pts))
         }
-        let bms = try r.bmsSamples()
+        // The cell's fields from the cell's BMS, ambient from its role's stream (SerialRoles).
+        let roles = try SerialRoles.resolve(r)
+        let serial = try r.streams(kind: .bms)
+        func samples(_ key: String?) throws -> [BMSSampleRecord] {
+            guard let id = serial.first(where: { $0.key == key })?.id else { return [] }
+            return try r.bmsSamples(streamId: id)
+        }
+        let bms = try samples(roles.cell)
+        let ambientSamples = roles.ambient == roles.cell ? bms : try samples(roles.ambient)
         let cellT = bms.compactMap { b in b.cellTempC.map { (Double(b.tNs) / 1e9, $0) } }
         if !cellT.isEmpty { temp.append(Series(name: "cell TC", unit: "°C", color: "#ff7f0e", points: cellT)) }
-        let ambT = bms.compactMap { b in b.ambientC.map { (Double(b.tNs) / 1e9, $0) } }
+        let ambT = ambientSamples.compactMap { b in b.ambientC.map { (Double(b.tNs) / 1e9, $0) } }
         if !ambT.isEmpty { temp.append(Series(name: "ambient", unit: "°C", color: "#17becf", points: ambT)) }
         let volts = bms.compactMap { b in b.voltageV.map { (Double(b.tNs) / 1e9, $0) } }
         let amps = bms.compactMap { b in b.currentA.map { (Double(b.tNs) / 1e9, $0) } }

@@ -49,7 +49,7 @@ public final class SyntheticSource: Source, @unchecked Sendable {
                              nominalRateHz: Double(options.aeRateHz), channels: options.aeChannels, sampleFormat: .s32le,
                              units: ["sample": "ADC counts"], properties: ["pattern": "50 kHz tone + bursts every 0.5 s"]),
             StreamDescriptor(key: "bms0", kind: .bms, device: "synthetic:bms", format: "kv", nominalRateHz: options.bmsRateHz,
-                             units: ["voltage": "V", "current": "A", "temperature": "degC"]),
+                             units: ["voltage": "V", "current": "A", "temperature": "degC"], role: .cellBMS),
         ]
     }
     public var cell: CellInfo? { CellInfo(chemistry: "synthetic", capacityAh: 1, format: "none") }

@@ -14,6 +14,8 @@ public enum ScenarioError: Error, CustomStringConvertible, Equatable {
     case missingKey(file: String, key: String, expected: String)
     /// No scenario of that name in the searched folders.
     case notFound(name: String, searched: [String])
+    /// A key the scenario format does not know (a typo is never dropped silently).
+    case unknownKey(file: String, line: Int?, key: String, suggestion: String?, known: [String])
 
     public var description: String {
         switch self {
@@ -23,8 +25,26 @@ public enum ScenarioError: Error, CustomStringConvertible, Equatable {
         case let .missingKey(file, key, expected): "\(file): key '\(key)' is missing; expected \(expected)"
         case let .notFound(name, searched):
             "no scenario named '\(name)' (looked for \(name).toml in: \(searched.joined(separator: ", "))); pass a path to a .toml file or set TRW_SCENARIOS"
+        case let .unknownKey(file, line, key, suggestion, known):
+            "\(file)\(line.map { ":\($0)" } ?? ""): unknown key '\(key)'"
+                + (suggestion.map { "; did you mean '\($0)'?" } ?? "")
+                + (known.isEmpty ? "" : " (known keys here: \(known.joined(separator: ", ")))")
         }
     }
+}
+
+/// Ranges of the simulated sensors that scenario files and the command line's
+/// overrides share: beyond them a value is a typo, or a size that would not fit
+/// in memory (a frame queue holds up to 128 frames).
+public enum SensorLimits {
+    public static let irWidth = 8...2048
+    public static let irHeight = 8...2048
+    /// Largest IR frame, pixels (1280x1024, the largest radiometric cameras).
+    public static let irMaxPixels = 1280 * 1024
+    public static let irFPS: ClosedRange<Double> = 0.01...1000
+    public static let aeRateHz = 1000...1_000_000
+    /// Longest simulated run, s.
+    public static let maxDurationS: Double = 1e7
 }
 
 /// The simulated cell: geometry, thermal data, electrical data, failure thresholds.
@@ -266,7 +286,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         } catch {
             throw .syntax(file: file, line: 0, column: 0, reason: "\(error)")
         }
-        let r = TOMLReader(file: file, table: root, prefix: "")
+        let r = TOMLReader(file: file, table: root, prefix: "", log: TOMLKeyLog())
         var s = Scenario(name: try r.string("name") ?? defaultName)
         s.description = try r.string("description") ?? ""
         if let seed = try r.int("seed", min: 0) { s.seed = UInt64(seed) }
@@ -317,16 +337,20 @@ public struct Scenario: Sendable, Equatable, Codable {
 
         let sensors = try r.sub("sensors")
         let ir = try sensors.sub("ir")
-        s.sensors.irWidth = try ir.int("width", min: 8, max: 8192) ?? s.sensors.irWidth
-        s.sensors.irHeight = try ir.int("height", min: 8, max: 8192) ?? s.sensors.irHeight
-        s.sensors.irFPS = try ir.double("fps", range: 0.01...1000) ?? s.sensors.irFPS
+        s.sensors.irWidth = try ir.int("width", min: SensorLimits.irWidth.lowerBound, max: SensorLimits.irWidth.upperBound) ?? s.sensors.irWidth
+        s.sensors.irHeight = try ir.int("height", min: SensorLimits.irHeight.lowerBound, max: SensorLimits.irHeight.upperBound) ?? s.sensors.irHeight
+        if s.sensors.irWidth * s.sensors.irHeight > SensorLimits.irMaxPixels {
+            throw .invalidValue(file: file, key: "sensors.ir.width", found: "\(s.sensors.irWidth)x\(s.sensors.irHeight)",
+                                expected: "at most \(SensorLimits.irMaxPixels) pixels (1280x1024)")
+        }
+        s.sensors.irFPS = try ir.double("fps", range: SensorLimits.irFPS) ?? s.sensors.irFPS
         s.sensors.irNETDK = try ir.double("netd_k", range: 0...10) ?? s.sensors.irNETDK
         s.sensors.irAssumedEmissivity = try ir.double("assumed_emissivity", range: 0.01...1) ?? s.sensors.irAssumedEmissivity
         s.sensors.irClockOffsetMs = try ir.double("clock_offset_ms", range: -1e9...1e9) ?? s.sensors.irClockOffsetMs
         s.sensors.irClockDriftPPM = try ir.double("clock_drift_ppm", range: -10000...10000) ?? s.sensors.irClockDriftPPM
         s.sensors.irClockJitterUs = try ir.double("clock_jitter_us", range: 0...1e6) ?? s.sensors.irClockJitterUs
         let ae = try sensors.sub("ae")
-        s.sensors.aeRateHz = try ae.int("rate_hz", min: 1000, max: 10_000_000) ?? s.sensors.aeRateHz
+        s.sensors.aeRateHz = try ae.int("rate_hz", min: SensorLimits.aeRateHz.lowerBound, max: SensorLimits.aeRateHz.upperBound) ?? s.sensors.aeRateHz
         s.sensors.aeChannels = try ae.int("channels", min: 1, max: 16) ?? s.sensors.aeChannels
         if let f = try ae.string("format") {
             guard let v = SampleFormat(rawValue: f), v == .s16le || v == .s32le else {
@@ -343,6 +367,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         let run = try r.sub("run")
         s.run.durationCapS = try run.double("duration_cap_s", range: 1...1e7) ?? s.run.durationCapS
         s.run.stopAfterPeakS = try run.double("stop_after_peak_s", range: 0...1e6) ?? s.run.stopAfterPeakS
+        try r.rejectUnknownKeys(text: text)
         return s
     }
 
@@ -386,35 +411,68 @@ public struct Scenario: Sendable, Equatable, Codable {
 }
 
 /// Typed access to a TOML table, every error naming file and dotted key.
+/// Every key a `TOMLReader` asked for, per table (dotted prefix): what the
+/// format knows. A key in the file that nobody asked for is a typo or a key
+/// of another format, and is refused with the nearest known key.
+final class TOMLKeyLog {
+    var asked: [String: [String]] = [:]
+    func ask(_ prefix: String, _ key: String) {
+        if !(asked[prefix]?.contains(key) ?? false) { asked[prefix, default: []].append(key) }
+    }
+}
+
 struct TOMLReader {
     let file: String
     let table: TOMLTable?
     let prefix: String
+    let log: TOMLKeyLog
 
     func key(_ k: String) -> String { prefix.isEmpty ? k : "\(prefix).\(k)" }
 
+    /// The value of `k`, noting that the format knows `k`.
+    subscript(_ k: String) -> TOMLValueConvertible? {
+        log.ask(prefix, k)
+        return table?[k]
+    }
+
     func sub(_ k: String) throws(ScenarioError) -> TOMLReader {
-        guard let v = table?[k] else { return TOMLReader(file: file, table: nil, prefix: key(k)) }
+        guard let v = self[k] else { return TOMLReader(file: file, table: nil, prefix: key(k), log: log) }
         guard let t = v.table else { throw .invalidValue(file: file, key: key(k), found: describe(v), expected: "a table [\(key(k))]") }
-        return TOMLReader(file: file, table: t, prefix: key(k))
+        return TOMLReader(file: file, table: t, prefix: key(k), log: log)
+    }
+
+    /// Throws `.unknownKey` (file, line, dotted key, nearest known key) for the first key
+    /// of the file, in any table, that no reader asked for. Call after reading everything.
+    func rejectUnknownKeys(text: String) throws(ScenarioError) {
+        guard let table else { return }
+        for k in table.keys.sorted() {
+            let known = log.asked[prefix] ?? []
+            guard known.contains(k) else {
+                throw .unknownKey(file: file, line: TOMLLineLocator(text: text).line(key(k)), key: key(k),
+                                  suggestion: KeySuggestion.nearest(k, in: known), known: known.sorted())
+            }
+            if let t = table[k]?.table, log.asked[key(k)] != nil {
+                try TOMLReader(file: file, table: t, prefix: key(k), log: log).rejectUnknownKeys(text: text)
+            }
+        }
     }
 
     func describe(_ v: TOMLValueConvertible) -> String { "\(v.type) \(v.debugDescription)" }
 
     func string(_ k: String) throws(ScenarioError) -> String? {
-        guard let v = table?[k] else { return nil }
+        guard let v = self[k] else { return nil }
         guard let s = v.string else { throw .invalidValue(file: file, key: key(k), found: describe(v), expected: "a string") }
         return s
     }
 
     func bool(_ k: String) throws(ScenarioError) -> Bool? {
-        guard let v = table?[k] else { return nil }
+        guard let v = self[k] else { return nil }
         guard let b = v.bool else { throw .invalidValue(file: file, key: key(k), found: describe(v), expected: "true or false") }
         return b
     }
 
     func int(_ k: String, min lo: Int = .min, max hi: Int = .max) throws(ScenarioError) -> Int? {
-        guard let v = table?[k] else { return nil }
+        guard let v = self[k] else { return nil }
         guard let i = v.int else { throw .invalidValue(file: file, key: key(k), found: describe(v), expected: "an integer") }
         guard i >= lo, i <= hi else { throw .invalidValue(file: file, key: key(k), found: "\(i)", expected: "an integer in \(lo)...\(hi)") }
         return i
@@ -423,14 +481,14 @@ struct TOMLReader {
     func number(_ v: TOMLValueConvertible) -> Double? { v.double ?? v.int.map(Double.init) }
 
     func double(_ k: String, range: ClosedRange<Double>) throws(ScenarioError) -> Double? {
-        guard let v = table?[k] else { return nil }
+        guard let v = self[k] else { return nil }
         guard let d = number(v), d.isFinite else { throw .invalidValue(file: file, key: key(k), found: describe(v), expected: "a number") }
         guard range.contains(d) else { throw .invalidValue(file: file, key: key(k), found: "\(d)", expected: "a number in \(range.lowerBound)...\(range.upperBound)") }
         return d
     }
 
     func doubles(_ k: String, count: Int, range: ClosedRange<Double>) throws(ScenarioError) -> [Double]? {
-        guard let v = table?[k] else { return nil }
+        guard let v = self[k] else { return nil }
         let expected = "an array of \(count) numbers in \(range.lowerBound)...\(range.upperBound)"
         guard let arr = v.array, arr.count == count else { throw .invalidValue(file: file, key: key(k), found: describe(v), expected: expected) }
         var out: [Double] = []

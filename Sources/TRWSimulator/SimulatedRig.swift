@@ -146,7 +146,8 @@ public final class SimulatedRig: Source {
                              nominalRateHz: Double(sen.aeRateHz), channels: sen.aeChannels, sampleFormat: sen.aeFormat,
                              units: ["sample": "ADC counts"], properties: aeProps),
             StreamDescriptor(key: Self.bmsKey, kind: .bms, device: "sim:bms", format: "kv", nominalRateHz: sen.bmsRateHz,
-                             units: ["voltage": "V", "current": "A", "cell_temp": "degC", "ambient": "degC"], properties: bmsProps),
+                             units: ["voltage": "V", "current": "A", "cell_temp": "degC", "ambient": "degC"], properties: bmsProps,
+                             role: .cellBMS),
         ]
     }
 

@@ -88,11 +88,13 @@ public struct StreamRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public var unitsJson: String
     public var propertiesJson: String
     public var aeDetectorJson: String?
+    /// Serial instruments: the rig's role (`cell_bms`, `supply`, ...); nil in files from before roles.
+    public var role: String?
 
     public enum CodingKeys: String, CodingKey {
         case id, key, kind, device, format, nominalRateHz = "nominal_rate_hz", width, height, channels
         case sampleFormat = "sample_format", calibrationJson = "calibration_json", unitsJson = "units_json"
-        case propertiesJson = "properties_json", aeDetectorJson = "ae_detector_json"
+        case propertiesJson = "properties_json", aeDetectorJson = "ae_detector_json", role
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
@@ -112,9 +114,11 @@ public struct StreamRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
         unitsJson = JSONText.encode(d.units)
         propertiesJson = JSONText.encode(d.properties)
         aeDetectorJson = aeDetector.map(JSONText.encode)
+        role = d.role?.rawValue
     }
 
     public var streamKind: StreamKind? { StreamKind(rawValue: kind) }
+    public var instrumentRole: InstrumentRole? { role.flatMap(InstrumentRole.init(rawValue:)) }
     public var calibration: ThermalCalibration? { calibrationJson.flatMap { JSONText.decode(ThermalCalibration.self, $0) } }
     public var properties: [String: String] { JSONText.decode([String: String].self, propertiesJson) ?? [:] }
     public var units: [String: String] { JSONText.decode([String: String].self, unitsJson) ?? [:] }
@@ -123,7 +127,7 @@ public struct StreamRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
         StreamDescriptor(key: key, kind: streamKind ?? .bms, device: device, format: format, nominalRateHz: nominalRateHz,
                          width: width, height: height, channels: channels,
                          sampleFormat: sampleFormat.flatMap(SampleFormat.init(rawValue:)),
-                         calibration: calibration, units: units, properties: properties)
+                         calibration: calibration, units: units, properties: properties, role: instrumentRole)
     }
 }
 
@@ -380,7 +384,8 @@ public struct SensingEventRecord: Codable, Sendable, Equatable, FetchableRecord,
     }
 }
 
-/// A `marker` row: an operator event during recording.
+/// A `marker` row: an operator event during recording. Removals supersede, never
+/// delete: a removal is a row with `supersedesId` = the removed marker and `deleted`.
 public struct MarkerRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "marker"
     public var id: Int64?
@@ -389,17 +394,22 @@ public struct MarkerRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public var author: String
     public var origin: String
     public var createdUtc: String
+    public var supersedesId: Int64?
+    public var deleted: Bool
     public enum CodingKeys: String, CodingKey {
-        case id, tNs = "t_ns", text, author, origin, createdUtc = "created_utc"
+        case id, tNs = "t_ns", text, author, origin, createdUtc = "created_utc", supersedesId = "supersedes_id", deleted
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
-    public init(id: Int64? = nil, tNs: Int64, text: String, author: String = "", origin: String, createdUtc: String = ISOTime.now()) {
+    public init(id: Int64? = nil, tNs: Int64, text: String, author: String = "", origin: String, createdUtc: String = ISOTime.now(),
+                supersedesId: Int64? = nil, deleted: Bool = false) {
         self.id = id
         self.tNs = tNs
         self.text = text
         self.author = author
         self.origin = origin
         self.createdUtc = createdUtc
+        self.supersedesId = supersedesId
+        self.deleted = deleted
     }
 }
 
@@ -419,15 +429,18 @@ public struct AnnotationRecord: Codable, Sendable, Equatable, FetchableRecord, M
     public var note: String
     /// The set the label belongs to (default: its author), e.g. one per annotator.
     public var labelSet: String
+    /// The refusals a `--force` overrode ("" when the label passed every check; see `LabelRules`).
+    public var forced: String
     public enum CodingKeys: String, CodingKey {
         case id, label, startTNs = "start_t_ns", endTNs = "end_t_ns", author, method, parametersJson = "parameters_json"
-        case createdUtc = "created_utc", supersedesId = "supersedes_id", deleted, note, labelSet = "label_set"
+        case createdUtc = "created_utc", supersedesId = "supersedes_id", deleted, note, labelSet = "label_set", forced
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
     public init(id: Int64? = nil, label: String, startTNs: Int64, endTNs: Int64? = nil, author: String, method: String,
                 parametersJson: String = "{}", createdUtc: String = ISOTime.now(), supersedesId: Int64? = nil,
-                deleted: Bool = false, note: String = "", labelSet: String? = nil) {
+                deleted: Bool = false, note: String = "", labelSet: String? = nil, forced: String = "") {
         self.id = id
+        self.forced = forced
         self.labelSet = labelSet ?? author
         self.label = label
         self.startTNs = startTNs

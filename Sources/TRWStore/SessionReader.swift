@@ -40,12 +40,17 @@ public final class SessionReader: Sendable {
         return s
     }
 
+    /// Every stream; a numeric field no reader can use (rate 0, NaN calibration, ...) throws `SessionFieldError`.
     public func streams() throws -> [StreamRecord] {
-        try read { try StreamRecord.order(Column("id")).fetchAll($0) }
+        let all = try read { try StreamRecord.order(Column("id")).fetchAll($0) }
+        for s in all { try s.checkNumbers(file: path) }
+        return all
     }
 
     public func stream(key: String) throws -> StreamRecord? {
-        try read { try StreamRecord.filter(Column("key") == key).fetchOne($0) }
+        let s = try read { try StreamRecord.filter(Column("key") == key).fetchOne($0) }
+        try s?.checkNumbers(file: path)
+        return s
     }
 
     public func streams(kind: StreamKind) throws -> [StreamRecord] {
@@ -136,6 +141,23 @@ public final class SessionReader: Sendable {
         }
     }
 
+    /// One frame row by id.
+    public func frame(id: Int64) throws -> ThermalFrameRecord? {
+        try read { try ThermalFrameRecord.fetchOne($0, key: id) }
+    }
+
+    /// Ids of the `limit` frames of a stream nearest in time to `tNs` (nearest first).
+    public func frameIdsNearest(streamId: Int64, to tNs: Int64, limit: Int) throws -> [Int64] {
+        try read { db in
+            let before = try Row.fetchAll(db, sql: "SELECT id, t_ns FROM thermal_frame WHERE stream_id = ? AND t_ns <= ? ORDER BY t_ns DESC LIMIT ?",
+                                          arguments: [streamId, tNs, limit])
+            let after = try Row.fetchAll(db, sql: "SELECT id, t_ns FROM thermal_frame WHERE stream_id = ? AND t_ns > ? ORDER BY t_ns LIMIT ?",
+                                         arguments: [streamId, tNs, limit])
+            let all: [(Int64, Int64)] = (before + after).map { ($0[0], $0[1]) }
+            return all.sorted { abs($0.1 - tNs) < abs($1.1 - tNs) }.prefix(limit).map(\.0)
+        }
+    }
+
     /// Raw times of every frame (no payload), for resync.
     public func rawFrameTimes(streamId: Int64) throws -> [(id: Int64, sequence: Int64, deviceTsNs: Int64, hostArrivalNs: Int64, tNs: Int64)] {
         try read { db in
@@ -204,8 +226,16 @@ public final class SessionReader: Sendable {
         try read { try SensingEventRecord.order(Column("t_ns"), Column("id")).fetchAll($0) }
     }
 
-    public func markers() throws -> [MarkerRecord] {
-        try read { try MarkerRecord.order(Column("t_ns"), Column("id")).fetchAll($0) }
+    /// Current markers (not removed) in time order, or every row (removals included) with `includeHistory`.
+    public func markers(includeHistory: Bool = false) throws -> [MarkerRecord] {
+        try read { db in
+            if includeHistory { return try MarkerRecord.order(Column("id")).fetchAll(db) }
+            return try MarkerRecord.fetchAll(db, sql: """
+                SELECT m.* FROM marker m
+                WHERE m.deleted = 0 AND NOT EXISTS (SELECT 1 FROM marker b WHERE b.supersedes_id = m.id)
+                ORDER BY m.t_ns, m.id
+                """)
+        }
     }
 
     /// Current labels (not superseded, not deleted), or every row with `includeHistory`;
@@ -224,6 +254,12 @@ public final class SessionReader: Sendable {
                 ORDER BY a.start_t_ns, a.id
                 """, arguments: [set, set])
         }
+    }
+
+    /// The session's time extent as label checks see it (`LabelRules`): from min(0, first
+    /// data) to the later of the stored end and the last data (up to now while recording).
+    public func extentNs() throws -> ClosedRange<Int64> {
+        try read { try LabelRules.extent($0) }
     }
 
     /// The label sets in the file with their current label counts.
@@ -316,7 +352,10 @@ public final class SessionReader: Sendable {
             }
             let globalGaps = try Row.fetchAll(
                 db, sql: "SELECT kind, COUNT(*), SUM(lost_count) FROM gap WHERE stream_id IS NULL GROUP BY kind ORDER BY kind")
-            let markers = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM marker") ?? 0
+            let markers = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM marker m
+                WHERE m.deleted = 0 AND NOT EXISTS (SELECT 1 FROM marker b WHERE b.supersedes_id = m.id)
+                """) ?? 0
             let labels = try AnnotationRecord.fetchAll(db, sql: """
                 SELECT a.* FROM annotation a
                 WHERE a.deleted = 0 AND NOT EXISTS (SELECT 1 FROM annotation b WHERE b.supersedes_id = a.id)

@@ -57,6 +57,12 @@ public enum SessionStoreError: Error, CustomStringConvertible, Equatable {
     case notASession(path: String, reason: String)
     case diskFull(path: String)
     case sqlite(path: String, message: String)
+    /// The file or a folder on its path cannot be read by this user.
+    case permissionDenied(path: String, detail: String)
+    /// A write was needed but the file is on read-only media or its folder/file is not writable.
+    case readOnly(path: String, detail: String)
+    /// A recorder is writing the session right now (it holds the session's lock).
+    case liveRecording(path: String)
 
     public var description: String {
         switch self {
@@ -78,6 +84,12 @@ public enum SessionStoreError: Error, CustomStringConvertible, Equatable {
             return "\(p): disk full; recording stopped, everything committed so far is kept"
         case .sqlite(let p, let m):
             return "\(p): \(m)"
+        case .permissionDenied(let p, let d):
+            return "\(p): permission denied: \(d)"
+        case .readOnly(let p, let d):
+            return "\(p): read-only: \(d)"
+        case .liveRecording(let p):
+            return "\(p) is being recorded right now (a live trw recorder holds its lock); wait until the recording ends, or stop it first"
         }
     }
 }
@@ -90,7 +102,13 @@ extension SessionStoreError {
             switch e.resultCode {
             case .SQLITE_NOTADB: return SessionStoreError.notSQLite(path: path)
             case .SQLITE_FULL: return SessionStoreError.diskFull(path: path)
-            case .SQLITE_CANTOPEN: return SessionStoreError.notFound(path: path)
+            case .SQLITE_CANTOPEN: return SessionFile.diagnoseOpenFailure(path: path, message: e.message ?? "\(e)")
+            case .SQLITE_READONLY:
+                return SessionStoreError.readOnly(
+                    path: path, detail: "cannot write: the file or its folder is not writable, or the medium is mounted read-only"
+                        + " (\(e.message ?? "SQLITE_READONLY")); copy the session to a writable folder to change it")
+            case .SQLITE_PERM, .SQLITE_AUTH:
+                return SessionStoreError.permissionDenied(path: path, detail: e.message ?? "\(e)")
             default: return SessionStoreError.sqlite(path: path, message: e.message ?? "\(e)")
             }
         }
@@ -113,10 +131,15 @@ enum SessionFile {
     }
 
     /// Opens an existing session for reading and checks it is a trw session this software reads.
+    ///
+    /// Read-only opens use an SQLite URI with `mode=ro`, and `immutable=1` when the
+    /// folder cannot be written (read-only media, or a folder this user cannot write)
+    /// and no `-wal` exists: a finished session then opens without creating any file.
     static func openExisting(path: String, readonly: Bool) throws -> DatabaseQueue {
-        guard FileManager.default.fileExists(atPath: path) else { throw SessionStoreError.notFound(path: path) }
+        try checkReadable(path: path)
         do {
-            let queue = try DatabaseQueue(path: path, configuration: configuration(readonly: readonly))
+            let queue = try DatabaseQueue(path: readonly ? try readOnlyURI(path: path) : path,
+                                          configuration: configuration(readonly: readonly))
             try queue.read { db in
                 switch try SessionSchema.identify(db) {
                 case .empty:
@@ -137,5 +160,81 @@ enum SessionFile {
         } catch {
             throw SessionStoreError.wrap(error, path: path)
         }
+    }
+
+    /// Fails with the real cause when `path` cannot be opened at all: not found,
+    /// permission denied on the file or a folder on its path.
+    static func checkReadable(path: String) throws {
+        var st = stat()
+        if stat(path, &st) != 0 {
+            let err = errno
+            if err == EACCES {
+                throw SessionStoreError.permissionDenied(path: path, detail: "a folder on its path cannot be searched by this user")
+            }
+            throw SessionStoreError.notFound(path: path)
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            throw SessionStoreError.notASession(path: path, reason: "it is a folder; give the session's .sqlite file")
+        }
+        if access(path, R_OK) != 0 {
+            throw SessionStoreError.permissionDenied(path: path, detail: "this user may not read the file (mode \(String(st.st_mode & 0o7777, radix: 8)))")
+        }
+    }
+
+    /// Whether new files can be created beside `path` (false on read-only media or an unwritable folder).
+    static func folderWritable(of path: String) -> Bool {
+        let dir = (path as NSString).deletingLastPathComponent
+        let d = dir.isEmpty ? "." : dir
+        var vfs = statvfs()
+        if statvfs(d, &vfs) == 0 && (vfs.f_flag & UInt(ST_RDONLY)) != 0 { return false }
+        return access(d, W_OK) == 0
+    }
+
+    /// Whether the file header says WAL (bytes 18 and 19 are 2).
+    static func headerSaysWAL(path: String) -> Bool {
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }
+        guard let d = try? h.read(upToCount: 20), d.count == 20 else { return false }
+        return d[18] == 2 || d[19] == 2
+    }
+
+    /// The SQLite URI that opens `path` read-only; `immutable=1` where SQLite could not
+    /// create its `-shm` (folder not writable) and there is no `-wal` to replay.
+    static func readOnlyURI(path: String) throws -> String {
+        let abs = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var escaped = ""
+        for ch in abs.unicodeScalars {
+            switch ch {
+            case "%": escaped += "%25"
+            case "?": escaped += "%3F"
+            case "#": escaped += "%23"
+            default: escaped.unicodeScalars.append(ch)
+            }
+        }
+        var uri = "file:" + escaped + "?mode=ro"
+        if !folderWritable(of: path) {
+            let walExists = FileManager.default.fileExists(atPath: path + "-wal")
+            if walExists && headerSaysWAL(path: path) {
+                var size: Int64 = 0
+                if let n = try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber { size = n.int64Value }
+                if size > 0 {
+                    throw SessionStoreError.readOnly(
+                        path: path, detail: "it has an unmerged write-ahead log (\((path as NSString).lastPathComponent)-wal, \(size) bytes) "
+                            + "and its folder cannot be written, so SQLite cannot read the log; copy both files to a writable folder "
+                            + "and run `trw repair` there to make the session one file")
+                }
+            }
+            uri += "&immutable=1"
+        }
+        return uri
+    }
+
+    /// The user-facing error for SQLITE_CANTOPEN on `path`: names the real cause.
+    static func diagnoseOpenFailure(path: String, message: String) -> SessionStoreError {
+        do { try checkReadable(path: path) } catch let e as SessionStoreError { return e } catch {}
+        if !folderWritable(of: path) {
+            return .readOnly(path: path, detail: "SQLite could not open it (\(message)); the file's folder is read-only")
+        }
+        return .sqlite(path: path, message: "cannot open: \(message)")
     }
 }

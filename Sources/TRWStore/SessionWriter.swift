@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import TRWCore
 
 /// Rows to write in one transaction.
@@ -26,6 +27,14 @@ public struct WriteBatch: Sendable {
     public var payloadBytes: Int {
         frames.reduce(0) { $0 + $1.payload.count } + audio.reduce(0) { $0 + $1.payload.count }
     }
+    /// Latest sample time (frames, audio, hits, serial) in the batch; -1 when it holds none.
+    public var maxSampleTNs: Int64 {
+        max(frames.map(\.tNs).max() ?? -1, audio.map(\.tNs).max() ?? -1, hits.map(\.tNs).max() ?? -1, bms.map(\.tNs).max() ?? -1)
+    }
+    /// Earliest sample time in the batch, nil when it holds none.
+    public var minSampleTNs: Int64? {
+        [frames.map(\.tNs).min(), audio.map(\.tNs).min(), hits.map(\.tNs).min(), bms.map(\.tNs).min()].compactMap { $0 }.min()
+    }
     public mutating func append(contentsOf other: WriteBatch) {
         frames += other.frames
         audio += other.audio
@@ -44,16 +53,26 @@ public struct WriteBatch: Sendable {
 public final class SessionWriter: Sendable {
     public let path: String
     let dbQueue: DatabaseQueue
+    /// Held while a new recording is written (see `SessionLock`); released by `close()`.
+    let liveLock: SessionLock?
+    private let closed = Mutex(false)
+    /// Space set aside while recording (NAME.sqlite-reserve) so that a recording that
+    /// fills the disk can still be finalized honestly; freed on disk full and on close.
+    private let reserve: SpaceReserve?
 
     /// Creates a new session file (never overwrites one), in WAL mode with
     /// synchronous=NORMAL, migrated to the current schema, status `recording`.
-    public init(creating path: String, session: NewSession, softwareVersion: String) throws {
+    /// `reserveBytes` > 0 sets that much disk space aside beside it (NAME.sqlite-reserve)
+    /// for the final commit after a disk-full error.
+    public init(creating path: String, session: NewSession, softwareVersion: String, reserveBytes: Int = 0) throws {
         self.path = path
         if FileManager.default.fileExists(atPath: path) { throw SessionStoreError.alreadyExists(path: path) }
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         do {
             dbQueue = try DatabaseQueue(path: path, configuration: SessionFile.configuration(readonly: false))
+            liveLock = try SessionLock.acquire(path: path)
+            reserve = reserveBytes > 0 ? SpaceReserve(path: path + "-reserve", bytes: reserveBytes) : nil
             try dbQueue.writeWithoutTransaction { db in
                 // Large pages: frames are 100-600 kB blobs; fewer overflow pages per row.
                 try db.execute(sql: "PRAGMA page_size = 65536")
@@ -78,10 +97,43 @@ public final class SessionWriter: Sendable {
         }
     }
 
-    /// Opens an existing session to append (markers, annotations, resync, repair).
-    public init(appendingTo path: String) throws {
+    /// Creates a new, empty session file (schema only, no session row) in rollback-journal
+    /// mode, for `trw repair --out`. Never overwrites a file.
+    public init(creatingEmpty path: String) throws {
         self.path = path
+        if FileManager.default.fileExists(atPath: path) { throw SessionStoreError.alreadyExists(path: path) }
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        liveLock = nil
+        reserve = nil
+        do {
+            var config = SessionFile.configuration(readonly: false)
+            config.foreignKeysEnabled = false  // rows are copied as they are, references included
+            dbQueue = try DatabaseQueue(path: path, configuration: config)
+            try dbQueue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA page_size = 65536")
+                try db.execute(sql: "PRAGMA journal_mode = DELETE")
+                try SessionSchema.migrate(db)
+            }
+        } catch {
+            throw SessionStoreError.wrap(error, path: path)
+        }
+    }
+
+    /// Opens an existing session to append (markers, annotations, resync, repair).
+    /// `refuseLive`: fail with `liveRecording` if a recorder is writing it now (repair).
+    public init(appendingTo path: String, refuseLive: Bool = false) throws {
+        self.path = path
+        try SessionFile.checkReadable(path: path)
+        if refuseLive && SessionLock.isHeld(path: path) { throw SessionStoreError.liveRecording(path: path) }
+        liveLock = nil
+        reserve = nil
         dbQueue = try SessionFile.openExisting(path: path, readonly: false)
+    }
+
+    deinit {
+        // Every writer path ends here at the latest: the session becomes one file again.
+        try? close()
     }
 
     /// Registers a stream and returns its id.
@@ -187,16 +239,76 @@ public final class SessionWriter: Sendable {
         }
     }
 
-    /// Ends the recording: status, end time, and a WAL checkpoint so the file
-    /// is self-contained.
-    public func finalize(status: SessionRecord.Status, endTNs: Int64?, detail: String = "") throws {
+    /// Ends the recording: status, end time and `gaps` in one transaction, then `close()` so
+    /// the file is self-contained. `endTNs` replaces the stored end time (nil keeps it).
+    @discardableResult
+    public func finalize(status: SessionRecord.Status, endTNs: Int64?, detail: String = "", gaps: [GapRecord] = []) throws -> CloseOutcome {
         try guarded {
             try dbQueue.write { db in
+                for var g in gaps { try g.insert(db) }
                 try db.execute(sql: "UPDATE session SET status = ?, end_t_ns = COALESCE(?, end_t_ns), status_detail = ? WHERE id = 1",
                                arguments: [status.rawValue, endTNs, detail])
             }
-            try checkpoint()
         }
+        return try close()
+    }
+
+    /// How `close()` left the file.
+    public enum CloseOutcome: Equatable, Sendable {
+        /// One self-contained file in rollback-journal mode (no -wal, no -shm).
+        case selfContained
+        /// Already closed earlier.
+        case alreadyClosed
+        /// A live recorder (another process) writes the file: left in WAL mode for it.
+        case liveRecorderActive
+        /// The WAL could not be merged or left (disk full, another open connection): `reason` says which.
+        case walKept(reason: String)
+    }
+
+    /// The one place where every writer path ends (record, repair, resync, label, mark,
+    /// predict, annotate save; also run from `deinit`): merges the WAL into the main file
+    /// (`wal_checkpoint(TRUNCATE)`) and leaves WAL mode (`journal_mode=DELETE`), so that
+    /// NAME.sqlite alone holds everything and opens on read-only media. Skipped while
+    /// another process records the session (it still needs WAL). Releases the recorder lock last.
+    /// The connection stays usable (later writes go through a rollback journal, still one file).
+    @discardableResult
+    public func close() throws -> CloseOutcome {
+        let first = closed.withLock { c -> Bool in
+            defer { c = true }
+            return !c
+        }
+        guard first else { return .alreadyClosed }
+        defer { liveLock?.release() }
+        reserve?.release()
+        if liveLock == nil && SessionLock.isHeld(path: path) { return .liveRecorderActive }
+        var outcome = CloseOutcome.selfContained
+        do {
+            try dbQueue.writeWithoutTransaction { db in
+                let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? ""
+                guard mode.lowercased() == "wal" else { return }
+                // Do not wait for other connections: if one is open, the WAL stays (still consistent).
+                try db.execute(sql: "PRAGMA busy_timeout = 0")
+                defer { try? db.execute(sql: "PRAGMA busy_timeout = 5000") }
+                let ck = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                let busy: Int = ck?[0] ?? 0
+                if busy != 0 {
+                    outcome = .walKept(reason: "another connection is reading the session; its write-ahead log is merged when that one closes")
+                    return
+                }
+                let newMode = (try? String.fetchOne(db, sql: "PRAGMA journal_mode = DELETE")) ?? nil
+                if newMode?.lowercased() != "delete" {
+                    outcome = .walKept(reason: "another connection has the session open; it stays in WAL mode (the log is empty)")
+                }
+            }
+        } catch {
+            let wrapped = SessionStoreError.wrap(error, path: path)
+            if case SessionStoreError.diskFull = wrapped {
+                outcome = .walKept(reason: "disk full: the write-ahead log could not be merged; keep \((path as NSString).lastPathComponent)-wal beside the file, free space and run `trw repair` to merge it")
+            } else {
+                outcome = .walKept(reason: "\(wrapped)")
+            }
+        }
+        return outcome
     }
 
     /// PRAGMA wal_checkpoint(TRUNCATE).
@@ -219,6 +331,44 @@ public final class SessionWriter: Sendable {
     }
 
     private func guarded<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch { throw SessionStoreError.wrap(error, path: path) }
+        do { return try body() } catch {
+            let e = SessionStoreError.wrap(error, path: path)
+            // Disk full: free the reserve now, so that finalization has room.
+            if case SessionStoreError.diskFull = e { reserve?.release() }
+            throw e
+        }
+    }
+}
+
+/// Disk space set aside in a file of its own (allocated with posix_fallocate), given
+/// back when `release()` removes it. Best effort: where space cannot be reserved,
+/// nothing is.
+final class SpaceReserve: Sendable {
+    let path: String
+    private let held = Mutex(false)
+
+    init(path: String, bytes: Int) {
+        self.path = path
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        var rc: Int32
+        repeat { rc = posix_fallocate(fd, 0, off_t(bytes)) } while rc == EINTR
+        _ = close(fd)
+        if rc == 0 { held.withLock { $0 = true } } else { _ = unlink(path) }
+    }
+
+    deinit { release() }
+
+    func release() {
+        let was = held.withLock { h -> Bool in
+            defer { h = false }
+            return h
+        }
+        if was { _ = unlink(path) }
+    }
+
+    /// Removes a reserve left by a recorder that was killed (nobody holds it any more).
+    static func removeStale(besides session: String) {
+        _ = unlink(session + "-reserve")
     }
 }

@@ -24,6 +24,16 @@ struct AnnotateCommand: ParsableCommand {
     @Option(name: .long, help: "With --snapshot: view width in seconds around the cursor.") var span: Double?
     @Flag(name: .long, help: "No colour (also when NO_COLOR is set or TERM=dumb).") var noColor = false
 
+    /// Largest --snapshot screen: 1000 columns x 500 rows.
+    static let snapshotCols = 40...1000, snapshotRows = 12...500
+
+    func validate() throws {
+        if let snapshot, OptionCheck.size(snapshot, width: Self.snapshotCols, height: Self.snapshotRows) == nil {
+            throw ValidationError("--snapshot wants COLSxROWS with COLS in \(Self.snapshotCols.lowerBound)...\(Self.snapshotCols.upperBound) and ROWS in \(Self.snapshotRows.lowerBound)...\(Self.snapshotRows.upperBound), got '\(snapshot)'")
+        }
+        try OptionCheck.number(span, "--span", OptionCheck.secondsRange, openLower: true, unit: "seconds")
+    }
+
     func run() throws {
         let reader = try SessionReader(path: session)
         // Interactive: the first screen does not wait for the detectors; they run on a thread.
@@ -44,12 +54,11 @@ struct AnnotateCommand: ParsableCommand {
             }
         }
         if let snapshot {
-            let parts = snapshot.split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 2, parts[0] >= 40, parts[1] >= 12 else {
-                throw ValidationError("--snapshot wants COLSxROWS, at least 40x12; got '\(snapshot)'")
+            guard let size = OptionCheck.size(snapshot, width: Self.snapshotCols, height: Self.snapshotRows) else {
+                throw ValidationError("--snapshot wants COLSxROWS, 40x12 to 1000x500; got '\(snapshot)'")
             }
-            _ = screen.render(model, width: parts[0], height: parts[1])  // sizes the plot for the cursor step
-            print(screen.render(model, width: parts[0], height: parts[1]).joined(separator: "\n"))
+            _ = screen.render(model, width: size.width, height: size.height)  // sizes the plot for the cursor step
+            print(screen.render(model, width: size.width, height: size.height).joined(separator: "\n"))
             return
         }
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {

@@ -17,7 +17,8 @@ struct DPLSTMActivityCommand: ParsableCommand {
     @Option(name: .long, help: "Tick rate, Hz.") var rate: Double = 1
 
     func validate() throws {
-        if bins < 2 { throw ValidationError("--bins must be at least 2") }
+        try OptionCheck.integer(bins, "--bins", 2...1000)
+        try OptionCheck.tickRate(rate)
     }
 
     func run() throws {

@@ -40,6 +40,7 @@ struct ExportWAVCommand: ParsableCommand {
         if results.isEmpty { throw ValidationError("\(session) has no AE stream\(stream.map { " named \($0)" } ?? "")") }
         for r in results {
             print("wrote \(r.path): \(r.frames) frames" + (r.gaps > 0 ? " (\(r.silenceFrames) frames of silence for \(r.gaps) gaps)" : ""))
+            if !r.damaged.isEmpty { print("warning: " + r.damaged.summary) }
         }
     }
 }

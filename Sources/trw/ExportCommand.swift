@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TRWAnalysis
 import TRWDatasets
+import TRWStore
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,9 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "Horizon H of the 'runaway within H seconds' label.")
     var horizon: Double = 60
 
+    @Option(name: .long, help: "The label set defining onset and exclusions on every session (trw label sets lists them). Default, per session: \(LabelSetSelection.precedence).")
+    var labelSet: String?
+
     @Option(name: .long, help: "Use only labels of this method (manual, simulator_ground_truth, detector:...).")
     var labelMethod: String?
 
@@ -34,8 +38,8 @@ struct ExportCommand: ParsableCommand {
     var aeStft: Int = 0
 
     func validate() throws {
-        if !(rate > 0 && rate <= 1000) { throw ValidationError("--rate must be in (0, 1000] ticks per second, got \(rate)") }
-        if !(horizon > 0) { throw ValidationError("--horizon must be positive seconds, got \(horizon)") }
+        try OptionCheck.tickRate(rate)
+        try OptionCheck.number(horizon, "--horizon", OptionCheck.secondsRange, openLower: true, unit: "seconds")
         if !(0...512).contains(aeStft) { throw ValidationError("--ae-stft must be 0 (none) to 512 bins, got \(aeStft)") }
         if let f = irFrames, Self.size(f) == nil { throw ValidationError("--ir-frames expects WxH such as 64x48, got '\(f)'") }
     }
@@ -50,6 +54,7 @@ struct ExportCommand: ParsableCommand {
         var o = ExportOptions()
         o.features.rateHz = rate
         o.horizonS = horizon
+        o.labelSet = labelSet
         o.labelMethod = labelMethod
         o.labelAuthor = labelAuthor
         o.irFrameSize = irFrames.flatMap(Self.size)
@@ -64,5 +69,10 @@ struct ExportCommand: ParsableCommand {
         }
         print("wrote \(report.path): \(report.sessions) sessions (\(report.sessionsWithOnset) with a runaway onset label), "
               + "\(report.ticks) ticks x \(report.features) features at \(rate) Hz, \(report.bytes / 1024) KiB")
+        if !report.damaged.isEmpty { print("warning: " + report.damaged.summary) }
+        for n in report.notes { printErr("note: \(n)") }
+        for (path, c) in zip(sessions, report.labelSets) {
+            print("  \(path): label set \(c.summary)" + (c.otherSets.isEmpty ? "" : "; not used: \(c.otherSets.joined(separator: ", "))"))
+        }
     }
 }

@@ -22,11 +22,16 @@ struct FrameCommand: ParsableCommand {
         let s = try reader.session()
         let t = Double(try LabelCommand.time(at, reader)) / 1e9
         let img = try ThermalImage.load(reader, at: t, stream: stream)
+        if let d = img.skippedDamaged.first {
+            printErr("warning: passed over \(img.skippedDamaged.count) damaged frame(s) nearer to the asked time (counted, not shown); first: \(d)")
+        }
         guard let map = ColorMap(rawValue: cmap) else { throw ValidationError("--cmap: '\(cmap)' is not one of \(ColorMap.allCases.map(\.rawValue))") }
         var r: (Float, Float)?
         if let range {
             let p = range.split(separator: ":").compactMap { Float($0) }
-            guard p.count == 2, p[0] < p[1] else { throw ValidationError("--range wants LO:HI in °C with LO < HI; got '\(range)'") }
+            guard p.count == 2, p[0] < p[1], p.allSatisfy({ $0.isFinite && $0 >= -273.15 && $0 <= 10_000 }) else {
+                throw ValidationError("--range wants LO:HI in °C with -273.15 <= LO < HI <= 10000; got '\(range)'")
+            }
             r = (p[0], p[1])
         }
         let svg = try FrameFigure.svg(img, title: "\(s.name): IR frame", range: r, map: map)

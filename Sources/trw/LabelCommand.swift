@@ -12,7 +12,7 @@ struct LabelCommand: ParsableCommand {
         abstract: "Add, list, remove, suggest and accept labels; history and agreement between label sets (edits supersede, never overwrite).",
         subcommands: [Add.self, List.self, Remove.self, Suggest.self, Accept.self, History.self, Sets.self, Agree.self])
 
-    static let knownLabels = ["runaway_onset", "venting", "self_heating_onset", "exclude"]
+    static let knownLabels = LabelRules.kinds
     static var defaultAuthor: String { ProcessInfo.processInfo.environment["USER"] ?? "unknown" }
 
     static func time(_ s: String, _ r: SessionReader) throws -> Int64 {
@@ -29,7 +29,7 @@ struct LabelCommand: ParsableCommand {
         ["id": "\(a.id!)", "label": a.label, "start_s": String(format: "%.6f", Double(a.startTNs) / 1e9),
          "end_s": a.endTNs.map { String(format: "%.6f", Double($0) / 1e9) } ?? "", "author": a.author, "set": a.labelSet,
          "method": a.method, "parameters": a.parametersJson, "created_utc": a.createdUtc, "note": a.note,
-         "supersedes": a.supersedesId.map { "\($0)" } ?? "", "deleted": a.deleted ? "true" : "false"]
+         "supersedes": a.supersedesId.map { "\($0)" } ?? "", "deleted": a.deleted ? "true" : "false", "forced": a.forced]
     }
 
     static func table(_ labels: [AnnotationRecord], history: Bool = false) -> [String] {
@@ -40,6 +40,7 @@ struct LabelCommand: ParsableCommand {
             if history {
                 let what = a.deleted ? "deleted \(a.supersedesId.map { "\($0)" } ?? "")" : (a.supersedesId.map { "edit of \($0)" } ?? "new")
                 l += a.method.padded(to: 24) + " " + a.createdUtc.padded(to: 22) + "  " + what
+                    + (a.forced.isEmpty ? "" : " (forced over: \(a.forced))")
             } else {
                 l += a.method
             }
@@ -49,27 +50,40 @@ struct LabelCommand: ParsableCommand {
     }
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a label at a time (or an interval with --to).")
+        static let configuration = CommandConfiguration(
+            abstract: "Add a label at a time (or an interval with --to).",
+            discussion: """
+                Refused unless --force (which is recorded in trw label history): an unknown kind (declare a custom label \
+                with custom:NAME or --custom), a time outside the session, a second runaway_onset, venting or \
+                self_heating_onset instant in the same set (edit or remove the first). docs/annotation.md.
+                """)
         @Argument(help: "The session file.") var session: String
-        @Argument(help: "runaway_onset, venting, self_heating_onset, exclude, or a custom name.") var label: String
+        @Argument(help: "runaway_onset, venting, self_heating_onset, exclude, or a custom label custom:NAME.") var label: String
         @Argument(help: "Time: \(TimeParsing.help).") var at: String
         @Option(name: .long, help: "End of an interval (required for exclude).") var to: String?
         @Option(name: .long, help: "Author (default $USER).") var author: String = LabelCommand.defaultAuthor
         @Option(name: .long, help: "Label set (default: the author).") var set: String?
         @Option(name: .long, help: "Method (default manual).") var method: String = "manual"
         @Option(name: .long, help: "Free note.") var note: String = ""
-        func run() throws {
-            guard !label.isEmpty, label.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
-                throw ValidationError("label '\(label)': use letters, digits, _ or - (e.g. \(LabelCommand.knownLabels.joined(separator: ", ")))")
+        @Flag(name: .long, help: "The label is a custom kind (same as the prefix custom:).") var custom = false
+        @Flag(name: .long, help: "Save a refused label anyway; what was overridden is kept in its history.") var force = false
+        func validate() throws {
+            do { _ = try LabelRules.storedName(label, custom: custom) } catch let e as LabelRefusal {
+                throw ValidationError(e.description)
             }
+        }
+        func run() throws {
+            let name = try LabelRules.storedName(label, custom: custom)
             let r = try SessionReader(path: session)
             let t0 = try LabelCommand.time(at, r)
             let t1 = try to.map { try LabelCommand.time($0, r) }
-            if label == "exclude" && t1 == nil { throw ValidationError("an exclude label is an interval: give --to") }
+            if name == "exclude" && t1 == nil { throw ValidationError("an exclude label is an interval: give --to") }
             if let t1, t1 < t0 { throw ValidationError("--to is before the start") }
-            let id = try SessionWriter(appendingTo: session).addAnnotation(
-                AnnotationRecord(label: label, startTNs: t0, endTNs: t1, author: author, method: method, note: note, labelSet: set))
-            print(String(format: "label %lld: %@ at %.3f s (set %@)", id, label, Double(t0) / 1e9, set ?? author))
+            let rec = AnnotationRecord(label: name, startTNs: t0, endTNs: t1, author: author, method: method, note: note, labelSet: set)
+            let id = try SessionWriter(appendingTo: session).addLabels([rec], force: force)[0]
+            let stored = try SessionReader(path: session).annotations(includeHistory: true).first { $0.id == id }
+            print(String(format: "label %lld: %@ at %.3f s (set %@)", id, name, Double(t0) / 1e9, set ?? author)
+                  + (stored.map { $0.forced.isEmpty ? "" : "; forced over: \($0.forced)" } ?? ""))
         }
     }
 
@@ -94,9 +108,9 @@ struct LabelCommand: ParsableCommand {
             guard let a = try SessionReader(path: session).annotations().first(where: { $0.id == id }) else {
                 throw ValidationError("no current label with id \(id) in \(session) (trw label list shows them)")
             }
-            try SessionWriter(appendingTo: session).addAnnotation(
+            try SessionWriter(appendingTo: session).addLabels([
                 AnnotationRecord(label: a.label, startTNs: a.startTNs, endTNs: a.endTNs, author: author, method: a.method,
-                                 parametersJson: a.parametersJson, supersedesId: id, deleted: true, labelSet: a.labelSet))
+                                 parametersJson: a.parametersJson, supersedesId: id, deleted: true, labelSet: a.labelSet)])
             print("removed label \(id) (\(a.label)); it stays in the history")
         }
     }
@@ -108,6 +122,7 @@ struct LabelCommand: ParsableCommand {
         @Option(name: .long, help: "Comma-separated detectors (default all).") var detectors: String?
         @Option(name: .long, help: "Tick rate for the detectors, Hz.") var rate: Double = 4
         @Flag(name: .long, help: "JSON output.") var json = false
+        func validate() throws { try OptionCheck.tickRate(rate) }
         func run() throws {
             let r = try SessionReader(path: session)
             let names = detectors.map { $0.split(separator: ",").map(String.init) } ?? SuggestionEngine.detectors
@@ -130,6 +145,8 @@ struct LabelCommand: ParsableCommand {
         @Option(name: .long) var author: String = LabelCommand.defaultAuthor
         @Option(name: .long, help: "Label set (default: the author).") var set: String?
         @Option(name: .long, help: "Tick rate the suggestions were made at, Hz.") var rate: Double = 4
+        func validate() throws { try OptionCheck.tickRate(rate) }
+        @Flag(name: .long, help: "Save refused labels anyway (e.g. a second onset in the set); kept in their history.") var force = false
         func run() throws {
             let r = try SessionReader(path: session)
             let all = try SuggestionEngine.suggest(r, rateHz: rate)
@@ -145,10 +162,12 @@ struct LabelCommand: ParsableCommand {
                     throw ValidationError("'\(w)' is neither a suggestion number nor a detector that suggested something (\(all.map(\.detector).joined(separator: ", ")))")
                 }
             }
-            let wr = try SessionWriter(appendingTo: session)
-            for s in chosen {
-                let id = try wr.addAnnotation(AnnotationRecord(label: s.label, startTNs: Int64((s.tS * 1e9).rounded()), author: author, method: s.method,
-                                                               parametersJson: s.parametersJSON, note: s.note, labelSet: set))
+            let rows = chosen.map { s in
+                AnnotationRecord(label: s.label, startTNs: Int64((s.tS * 1e9).rounded()), author: author, method: s.method,
+                                 parametersJson: s.parametersJSON, note: s.note, labelSet: set)
+            }
+            let ids = try SessionWriter(appendingTo: session).addLabels(rows, force: force)
+            for (id, s) in zip(ids, chosen) {
                 print(String(format: "label %lld: %@ at %.3f s from %@", id, s.label, s.tS, s.detector))
             }
         }
@@ -170,7 +189,14 @@ struct LabelCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The label sets in a session and their current label counts.")
         @Argument(help: "The session file.") var session: String
         func run() throws {
-            for (s, n) in try SessionReader(path: session).labelSets() { print(s.padded(to: 24) + " \(n) labels") }
+            let r = try SessionReader(path: session)
+            for (s, n) in try r.labelSets() { print(s.padded(to: 24) + " \(n) labels") }
+            do {
+                let c = try LabelSetSelection.choose(try r.annotations(), session: session)
+                print("export and score use: \(c.summary)")
+            } catch let e as AmbiguousLabelSets {
+                print("export and score refuse without --label-set: \(e.sets.count) candidate sets (\(e.sets.joined(separator: ", ")))")
+            }
         }
     }
 

@@ -18,6 +18,10 @@ struct OverlayCommand: ParsableCommand {
     @Option(name: .long, help: "Session to take the full-resolution IR frame from (default: the NPZ's downsampled frame).") var session: String?
     @Option(name: .long, help: "Risk-map values below this are not drawn.") var riskFloor: Float = 0.1
 
+    func validate() throws {
+        try OptionCheck.number(Double(riskFloor), "--risk-floor", 0...1)
+    }
+
     func run() throws {
         let z = try NPZFile(path: explanation)
         let frame = try z.array("ir_frame_c")

@@ -21,6 +21,10 @@ struct PlotCommand: ParsableCommand {
     @Option(name: .long, help: "Comma-separated panels: \(SessionPlot.panelKeys.joined(separator: ",")) (default all).") var channels: String?
     @Option(name: .long, help: "PNG scale factor (2 for print).") var scale: Double = 2
 
+    func validate() throws {
+        try OptionCheck.number(scale, "--scale", 0.1...8, unit: "(PNG scale factor)")
+    }
+
     func run() throws {
         let reader = try SessionReader(path: session)
         let path = out ?? (session.hasSuffix(".sqlite") ? String(session.dropLast(7)) + ".svg" : session + ".svg")

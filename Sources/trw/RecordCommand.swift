@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import TRWCore
+import TRWIO
 import TRWAnalysis
 import TRWRecorder
 import TRWStore
@@ -59,11 +60,16 @@ struct RecordCommand: ParsableCommand {
     var sensingRisk: String = "dtdt"
 
     func validate() throws {
-        if let d = duration, !(d > 0) { throw ValidationError("--duration must be a positive number of seconds, got \(d)") }
-        if let s = speed, !(s > 0) { throw ValidationError("--speed must be positive, got \(s)") }
+        try OptionCheck.number(duration, "--duration", OptionCheck.durationRange, openLower: true, unit: "seconds")
+        try OptionCheck.number(speed, "--speed", OptionCheck.speedRange, unit: "(times real time)")
         if speed != nil && max { throw ValidationError("give either --speed N or --max, not both") }
         _ = try RigChoice(parsing: rig)
-        if let l = live, !l.hasPrefix("unix:") { throw ValidationError("--live expects unix:PATH, got '\(l)'") }
+        if let l = live {
+            guard l.hasPrefix("unix:") else { throw ValidationError("--live expects unix:PATH, got '\(l)'") }
+            // Before the session file exists: the directory must exist and be writable, and PATH be
+            // absent or a stale socket (any other file is refused, never deleted).
+            do { try UnixSocketPath.check(String(l.dropFirst(5))) } catch { throw ValidationError("--live: \(error)") }
+        }
         if let n = name, n.isEmpty || n.contains("/") { throw ValidationError("--name must be a plain name without '/', got '\(n)'") }
         _ = try Self.parseSensing(sensing)
         if DetectorRegistry.make(sensingRisk) == nil {
@@ -77,6 +83,9 @@ struct RecordCommand: ParsableCommand {
             let kv = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, let setting = SensingSetting(rawValue: kv[0]), let v = Double(kv[1]) else {
                 throw ValidationError("--sensing: '\(item)' is not SETTING=NUMBER with SETTING one of \(SensingSetting.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            do { try setting.check(v) } catch {
+                throw ValidationError("--sensing \(setting.rawValue) must be \(setting.expected), got \(kv[1])")
             }
             return (setting, v)
         }
@@ -98,6 +107,12 @@ struct RecordCommand: ParsableCommand {
             o.stopRules = rf.stopRules
             if o.durationS == nil { o.durationS = rf.durationS }
         }
+        // Everything that can be checked is checked before the session file exists.
+        let initialSensing = try Self.parseSensing(sensing)
+        let kinds = Set(built.sources.flatMap(\.streams).map(\.kind))
+        for (setting, _) in initialSensing where !kinds.contains(setting.kind) {
+            throw ValidationError("--sensing \(setting.rawValue): the rig \(choice.name) has no \(setting.kind.rawValue) stream")
+        }
         let recorder = Recorder(sources: built.sources, options: o, logger: Logger(label: "trw.record"))
         var policy: SensingPolicyDriver?
         if let cmd = sensingPolicy {
@@ -111,8 +126,15 @@ struct RecordCommand: ParsableCommand {
         let signals = SignalStopper(recorder)
         let live = quiet ? nil : LiveTerminal(recorder: recorder, title: "trw record — \(sessionName) (\(choice.name)) -> \(path)",
                                               outputPath: path, interactive: true)
-        for (setting, v) in try Self.parseSensing(sensing) { try recorder.applySensing(setting, v, origin: "cli", atNs: 0) }
-        try policy?.start()
+        // A failure after the file exists finalises the session as aborted with the reason.
+        var startError: (any Error)?
+        do {
+            for (setting, v) in initialSensing { try recorder.applySensing(setting, v, origin: "cli", atNs: 0) }
+            try policy?.start()
+        } catch {
+            startError = error
+            recorder.abort(reason: "aborted at start: \(error)")
+        }
         let result = recorder.wait()
         let policyReport = policy?.finish()
         live?.stop()
@@ -123,6 +145,10 @@ struct RecordCommand: ParsableCommand {
             print(String(format: "sensing policy: %d decisions, %d setting changes; energy %.1f %% of full sensing (cost model IR 1.0, AE 0.5, BMS 0.1 per 1-Hz tick); risk detector %@ first alarm %@",
                          r.decisions, r.changes, 100 * r.energyFraction, sensingRisk, r.firstAlarmS.map { String(format: "at %.0f s", $0) } ?? "none"))
             if let e = r.error { printErr("sensing policy error: \(e)") }
+        }
+        if let startError {
+            printErr("error: \(startError)")
+            throw ExitCode(1)
         }
         if result.status == .aborted { throw ExitCode(2) }
     }

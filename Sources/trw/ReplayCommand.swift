@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TRWDatasets
+import TRWIO
 import TRWStore
 
 struct ReplayCommand: ParsableCommand {
@@ -11,6 +12,9 @@ struct ReplayCommand: ParsableCommand {
             Format: schemas/replay.schema.json. Any predictor in any language can listen:
               trw replay sessions/demo.sqlite --speed max | python3 my_detector.py
               trw replay sessions/demo.sqlite --speed 10 --to unix:/tmp/trw.sock
+            Output ends quietly when the reader goes away (trw replay S | head -1 exits 0). A socket \
+            client that accepts no data for --send-timeout seconds is dropped (exit 1, with a message \
+            counting the lines it did not get).
             """)
 
     @Argument(help: "The session file.") var session: String
@@ -19,11 +23,26 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: "Tick rate, Hz.") var rate: Double = 1
     @Option(name: .long, help: "Frame events: none, ref, or WxH for downsampled arrays in °C.") var frames: String = "none"
     @Flag(name: .long, help: "Leave labels (ground truth) out of the stream.") var noLabels = false
+    @Option(name: .long, help: "unix:PATH: seconds a client may accept no data before it is dropped as not reading.")
+    var sendTimeout: Double = 10
+
+    static let sendTimeoutRange = 0.001...86_400.0
 
     func validate() throws {
-        if speed != "max" && !(Double(speed).map { $0 > 0 } ?? false) { throw ValidationError("--speed must be 'max' or a positive number, got '\(speed)'") }
+        if speed != "max" {
+            guard let s = Double(speed), s.isFinite, OptionCheck.speedRange.contains(s) else {
+                throw ValidationError("--speed must be 'max' or a number \(OptionCheck.describe(OptionCheck.speedRange, openLower: false)) (times real time), got '\(speed)'")
+            }
+        }
+        try OptionCheck.tickRate(rate)
         if to != "stdout" && !to.hasPrefix("unix:") { throw ValidationError("--to must be 'stdout' or 'unix:PATH', got '\(to)'") }
         if frames != "none" && frames != "ref" && ExportCommand.size(frames) == nil { throw ValidationError("--frames must be none, ref or WxH, got '\(frames)'") }
+        guard sendTimeout.isFinite, Self.sendTimeoutRange.contains(sendTimeout) else {
+            throw ValidationError("--send-timeout must be a number of seconds in [\(Self.sendTimeoutRange.lowerBound), \(Int(Self.sendTimeoutRange.upperBound))], got \(sendTimeout)")
+        }
+        if to.hasPrefix("unix:") {
+            do { try UnixSocketPath.check(String(to.dropFirst(5))) } catch { throw ValidationError("--to: \(error)") }
+        }
     }
 
     func run() throws {
@@ -32,18 +51,42 @@ struct ReplayCommand: ParsableCommand {
         o.includeLabels = !noLabels
         o.frames = try Self.parseFrames(frames)
         let events = try ReplayBuilder.events(try SessionReader(path: session), options: o)
+        let damaged = ReplayBuilder.damagedPayloadCount(events)
+        if damaged > 0 { printErr("warning: skipped \(damaged) damaged payload(s); each is a \"damaged_payload\" gap line in the stream") }
         let s = Double(speed)
         if to == "stdout" {
-            signal(SIGPIPE, SIG_IGN)
-            let out = FileHandle.standardOutput
-            try ReplayBuilder.play(events, speed: s) { try out.write(contentsOf: Data($0.utf8)) }
+            // Paced output goes out line by line; --speed max in 64 KB writes.
+            let out = OutputSink(capacity: s == nil ? 1 << 16 : 0)
+            do {
+                try ReplayBuilder.play(events, speed: s) { line in
+                    if !(try out.write(line)) { throw ReplayEnded.readerGone }
+                }
+                try out.flush()
+            } catch ReplayEnded.readerGone {
+                return  // the reader has all it wanted
+            }
         } else {
             let sock = try UnixSocketServer(path: String(to.dropFirst(5)))
             printErr("waiting for a client on \(sock.path) ...")
-            let client = try sock.acceptOne()
-            try ReplayBuilder.play(events, speed: s) { try client.write($0) }
+            guard let client = try sock.accept(until: .never) else { return }
+            var sent = 0
+            do {
+                try ReplayBuilder.play(events, speed: s) { line in
+                    try client.send(line, stallTimeout: sendTimeout)
+                    sent += 1
+                }
+            } catch SocketError.sendTimedOut {
+                printErr("replay: the client on \(sock.path) accepted no data for \(sendTimeout) s (it stopped reading); "
+                         + "dropped after \(sent) of \(events.count) lines (\(events.count - sent) not delivered)")
+                throw ExitCode.failure
+            } catch SocketError.peerClosed {
+                printErr("replay: the client on \(sock.path) closed the connection after \(sent) of \(events.count) lines")
+            }
         }
     }
+
+    /// The stdout reader went away (`| head`): output ends, exit 0.
+    enum ReplayEnded: Error { case readerGone }
 
     static func parseFrames(_ s: String) throws -> ReplayOptions.Frames {
         if s == "none" { return .none }

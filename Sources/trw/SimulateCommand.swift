@@ -29,14 +29,25 @@ struct SimulateCommand: ParsableCommand {
     @Flag(name: .long, help: "Also write the SVG plot next to the session.") var plot = false
 
     func validate() throws {
-        if let s = speed, !(s > 0) { throw ValidationError("--speed must be positive, got \(s)") }
+        try OptionCheck.number(speed, "--speed", OptionCheck.speedRange, unit: "(times real time)")
         if speed != nil && max { throw ValidationError("give either --speed N or --max, not both") }
-        if let f = irFps, !(f > 0 && f <= 1000) { throw ValidationError("--ir-fps must be in (0, 1000], got \(f)") }
-        if let r = aeRate, !(8_000...1_000_000).contains(r) { throw ValidationError("--ae-rate must be 8000..1000000 Hz, got \(r)") }
+        try OptionCheck.number(irFps, "--ir-fps", SensorLimits.irFPS, unit: "Hz")
+        try OptionCheck.integer(irWidth, "--ir-width", SensorLimits.irWidth, unit: "pixels")
+        try OptionCheck.integer(irHeight, "--ir-height", SensorLimits.irHeight, unit: "pixels")
+        if let w = irWidth, let h = irHeight, w * h > SensorLimits.irMaxPixels {
+            throw ValidationError("--ir-width x --ir-height must be at most \(SensorLimits.irMaxPixels) pixels (1280x1024), got \(w)x\(h)")
+        }
+        try OptionCheck.integer(aeRate, "--ae-rate", 8_000...SensorLimits.aeRateHz.upperBound, unit: "Hz")
+        try OptionCheck.number(duration, "--duration", OptionCheck.durationRange, openLower: true, unit: "simulated seconds")
     }
 
     func run() throws {
         let sc = try Scenario.named(scenario)
+        // An override of one side combined with the scenario's other side.
+        let (w, h) = (irWidth ?? sc.sensors.irWidth, irHeight ?? sc.sensors.irHeight)
+        if w * h > SensorLimits.irMaxPixels {
+            throw ValidationError("--ir-width/--ir-height: \(w)x\(h) is more than \(SensorLimits.irMaxPixels) pixels (1280x1024)")
+        }
         let path = out ?? "sessions/\(sc.name).sqlite"
         var o = SimulatedRig.Options()
         o.pacing = speed.map { .realTime(speed: $0) } ?? .max

@@ -134,6 +134,30 @@ func truth(_ r: SessionReader, _ label: String) throws -> Double? {
         #expect(try r.annotations(set: "trw-sim").count == 3)
     }
 
+    /// Issue 17: two onsets in one set were saved. A save with a refused label writes nothing
+    /// and says why; W saves anyway and the history keeps what was overridden.
+    @Test func secondOnsetIsRefusedOnSaveUnlessForced() throws {
+        let (tmp, path) = try copyOfDemo()
+        defer { withExtendedLifetime(tmp) {} }
+        let m = try model(path)
+        m.cursor = 300
+        try m.handle(.char("o"))
+        m.cursor = 320
+        try m.handle(.char("o"))
+        try m.handle(.char("v"))
+        try m.handle(.char("w"))
+        #expect(m.status.hasPrefix("not saved: set 'ana' already has runaway_onset at 300.000 s"), "\(m.status)")
+        #expect(m.unsavedChanges == 3)
+        #expect(try SessionReader(path: path).annotations(includeHistory: true, set: "ana").isEmpty, "nothing of the save written")
+        // A custom name typed at `c` is stored as a declared custom kind.
+        for ch in "csmoke_seen\r" { try m.handle(ch == "\r" ? .enter : .char(ch)) }
+        try m.handle(.char("W"))
+        #expect(m.unsavedChanges == 0, "\(m.status)")
+        let saved = try SessionReader(path: path).annotations(set: "ana")
+        #expect(saved.map(\.label).sorted() == ["custom:smoke_seen", "runaway_onset", "runaway_onset", "venting"])
+        #expect(saved.filter { !$0.forced.isEmpty }.count == 1)
+    }
+
     @Test func acceptingASuggestionRecordsDetectorAndParameters() throws {
         let (tmp, path) = try copyOfDemo()
         defer { withExtendedLifetime(tmp) {} }

@@ -6,8 +6,11 @@ import TRWCodec
 /// written by the first version of each codec; they must decode forever.
 @Suite struct FormatStabilityTests {
     @Test func codecNamesAreStable() {
-        #expect(FrameCodecName.allCases.map(\.rawValue) == ["raw16le", "delta16-shuffle-zstd1", "pfit16-zstd-v1"])
-        #expect(PCMCodecName.allCases.map(\.rawValue) == ["pcm-raw-s32le", "pcm-fixed-zstd-v1"])
+        #expect(FrameCodecName.allCases.map(\.rawValue) == ["raw16le", "delta16-shuffle-zstd1", "pfit16-zstd-v1",
+                                                           "pfit16-zstd-v2", "raw16le-crc32c"])
+        #expect(PCMCodecName.allCases.map(\.rawValue) == ["pcm-raw-s32le", "pcm-fixed-zstd-v1", "pcm-fixed-zstd-v2",
+                                                         "pcm-raw-s32le-crc32c"])
+        #expect(FrameCodecName.default.rawValue == "pfit16-zstd-v2" && PCMCodecName.default.rawValue == "pcm-fixed-zstd-v2")
     }
 
     static let pixels: [UInt16] = (0..<45).map { i in
@@ -40,5 +43,25 @@ import TRWCodec
     @Test func storedPCMPayloadStillDecodes() throws {
         let samples: [Int32] = [0, 1000, -2000, 32767, -32768, 5, 6, 7, 123_456, -1]
         #expect(try PCMDecoder().decode(Self.pcmPayload, codec: "pcm-fixed-zstd-v1", channels: 2, frameCount: 5) == samples)
+    }
+
+    // Issue 17: the checksummed ids are the v1 bytes plus CRC-32C (LE). The trailers
+    // below were computed with an independent bit-by-bit CRC-32C (Python), not with trw.
+    static let pfitV2Payload = pfitPayload + [9, 121, 41, 22]
+    static let pcmV2Payload = pcmPayload + [142, 143, 178, 230]
+
+    @Test func storedChecksummedPayloadsDecodeAndEncodeIdentically() throws {
+        let samples: [Int32] = [0, 1000, -2000, 32767, -32768, 5, 6, 7, 123_456, -1]
+        #expect(try FrameDecoder().decode(Self.pfitV2Payload, codec: "pfit16-zstd-v2", width: 9, height: 5) == Self.pixels)
+        // The v2 encoder writes exactly the v1 bitstream plus its CRC-32C.
+        let v2 = try FrameEncoder(codec: .planeFitZstdChecked).encode(Self.pixels, width: 9, height: 5)
+        let v1 = try FrameEncoder(codec: .planeFitZstd).encode(Self.pixels, width: 9, height: 5)
+        #expect(Array(v2.dropLast(4)) == v1)
+        let c = PayloadChecksum.crc32c(v1)
+        #expect(Array(v2.suffix(4)) == [UInt8(c & 0xFF), UInt8(c >> 8 & 0xFF), UInt8(c >> 16 & 0xFF), UInt8(c >> 24)])
+        #expect(try PCMDecoder().decode(Self.pcmV2Payload, codec: "pcm-fixed-zstd-v2", channels: 2, frameCount: 5) == samples)
+        #expect(try PCMEncoder(codec: .fixedZstdChecked).encode(samples, channels: 2) == Self.pcmV2Payload)
+        // raw16le-crc32c of the 2x1 frame [0x0102, 0x0304] (schemas/payload-codecs.md).
+        #expect(try FrameEncoder(codec: .raw16Checked).encode([0x0102, 0x0304], width: 2, height: 1) == [2, 1, 4, 3, 16, 104, 155, 15])
     }
 }

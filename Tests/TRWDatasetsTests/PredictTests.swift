@@ -42,12 +42,10 @@ import TRWTestSupport
         let dir = TemporaryDirectory()
         let path = try syntheticSession(dir, seconds: 2)
         let events = try ReplayBuilder.events(try SessionReader(path: path))
-        do {
-            _ = try Predictor.runExternal(command: "while read l; do echo nonsense; done", events: events, alarm: AlarmRule(), runId: "t")
-            Issue.record("accepted a nonsense answer")
-        } catch let e as PredictError {
-            #expect(e.description.contains("nonsense") && e.description.contains("expected"))
-        }
+        let run = try Predictor.runExternal(command: "while read l; do echo nonsense; done", events: events, alarm: AlarmRule(), runId: "t")
+        #expect(run.scores.isEmpty, "accepted a nonsense answer")
+        let f = try #require(run.failure)
+        #expect(f.contains("nonsense") && f.contains("expected") && f.contains("tick t = 1 s"), "\(f)")
     }
 
     @Test func builtInDetectorsOnSyntheticRun() throws {

@@ -4,6 +4,7 @@ import TRWAnalysis
 import TRWCore
 import TRWStore
 import TRWTestSupport
+import TRWIO
 @testable import TRWDatasets
 @testable import TRWRecorder
 
@@ -81,8 +82,8 @@ func syntheticSession(_ dir: TemporaryDirectory, seconds: Double, name: String =
         }
         reader.start()
         do {
-            let c = try server.acceptOne()
-            try ReplayBuilder.play(ev, speed: nil) { try c.write($0) }
+            let c = try #require(try server.accept(until: .after(seconds: 30)))
+            try ReplayBuilder.play(ev, speed: nil) { try c.send($0, stallTimeout: 10) }
         }
         received.done.wait()
         #expect(received.text == ev.map { $0.json + "\n" }.joined())

@@ -88,6 +88,7 @@ public struct ALSACaptureConfig: Sendable, Codable, Equatable {
         if !(1...64).contains(periodsPerChunk) { throw bad("periodsPerChunk \(periodsPerChunk) is outside 1–64") }
         if !(100...600_000).contains(stallTimeoutMs) { throw bad("stallTimeoutMs \(stallTimeoutMs) is outside 100–600000") }
         if let frameLimit, frameLimit <= 0 { throw bad("frameLimit \(frameLimit) must be positive") }
+        if let p = detector?.problem { throw bad(p) }
     }
 }
 

@@ -158,11 +158,18 @@ public struct V4L2CameraConfig: Sendable, Equatable, Codable {
     public func validate() throws(V4L2Error) {
         func bad(_ what: String) -> V4L2Error { V4L2Error(.invalidConfig, device: device, message: what) }
         if device.isEmpty { throw bad("device is empty, expected a path such as /dev/video0") }
-        if width <= 0 || height <= 0 { throw bad("size \(width)x\(height), expected positive width and height such as 640x480") }
-        if !(fps > 0 && fps.isFinite) { throw bad("fps \(fps), expected a positive frame rate such as 50") }
+        if !(1...8192).contains(width) || !(1...8192).contains(height) {
+            throw bad("size \(width)x\(height), expected width and height in 1...8192 such as 640x480")
+        }
+        if !(fps > 0 && fps.isFinite && fps <= 1000) { throw bad("fps \(fps), expected a frame rate in (0, 1000] such as 50") }
         if !(2...32).contains(bufferCount) { throw bad("buffer_count \(bufferCount), expected 2...32 (4-8 recommended)") }
-        if pollTimeoutMs <= 0 { throw bad("poll_timeout_ms \(pollTimeoutMs), expected a positive number of milliseconds") }
-        if reopenAttempts < 0 { throw bad("reopen_attempts \(reopenAttempts), expected 0 or more") }
-        if reopenIntervalMs < 0 { throw bad("reopen_interval_ms \(reopenIntervalMs), expected 0 or more") }
+        if !(1...600_000).contains(pollTimeoutMs) { throw bad("poll_timeout_ms \(pollTimeoutMs), expected 1...600000 milliseconds") }
+        if !(0...1_000_000).contains(reopenAttempts) { throw bad("reopen_attempts \(reopenAttempts), expected 0...1000000") }
+        if !(0...3_600_000).contains(reopenIntervalMs) { throw bad("reopen_interval_ms \(reopenIntervalMs), expected 0...3600000 milliseconds") }
+        if case .linear(let k, let o, let e) = radiometry {
+            if !(k.isFinite && k > 0 && k <= 10) { throw bad("radiometry.kelvin_per_count \(k), expected a number in (0, 10]") }
+            if !(o.isFinite && abs(o) <= 10_000) { throw bad("radiometry.offset_kelvin \(o), expected a finite number within ±10000 K") }
+            if !(e.isFinite && e > 0 && e <= 1) { throw bad("radiometry.emissivity \(e), expected a number in (0, 1]") }
+        }
     }
 }

@@ -29,6 +29,7 @@ class Run:
     post_onset: np.ndarray     # (T,) bool
     mask: np.ndarray           # (T,) bool: false inside exclude labels
     extras: dict = field(default_factory=dict)   # ir_frames_c (T,h,w), ae_stft_log10 (T,B) when exported
+    label_set: str = "unknown"  # the label set that defined onset and mask (session_label_set)
 
 
 @dataclass
@@ -47,6 +48,16 @@ class Dataset:
         cols = [self.column(n) for n in names]
         runs = [Run(**{**r.__dict__, "features": r.features[:, cols]}) for r in self.runs]
         return Dataset(list(names), runs, self.meta)
+
+    def label_set(self) -> str:
+        """The label set the targets come from, as `trw export` named it (meta_json `label_set`):
+        one set name, "per session: a, b" (each run's own set is `Run.label_set`), or "unknown"
+        for datasets exported before label sets were named."""
+        return str(self.meta.get("label_set", "unknown"))
+
+    def label_sets(self) -> dict:
+        """Run name -> the label set its targets come from (never a mix within a run)."""
+        return {r.name: r.label_set for r in self.runs}
 
     def subset(self, run_indices) -> "Dataset":
         keep = set(int(i) for i in run_indices)
@@ -77,11 +88,14 @@ def load(path: str, extras: bool = True) -> Dataset:
         rows = np.nonzero(si == s)[0]
         extras = {k: a[k][rows] for k in ("ir_frames_c", "ae_stft_log10") if k in a}
         chem = a["session_cell_chemistry"][s] if "session_cell_chemistry" in a else ""
+        # Exports before named label sets stored "METHOD by AUTHOR; ..." here; without
+        # meta_json's label_set the set is not known.
+        lset = str(a["session_label_set"][s]) if "session_label_set" in a and "label_set" in meta else "unknown"
         runs.append(Run(index=s, name=str(a["session_name"][s]), uuid=str(a["session_uuid"][s]), chemistry=str(chem),
                         has_onset=bool(a["session_has_onset"][s]), onset_s=float(a["session_onset_s"][s]),
                         t_s=a["t_s"][rows], features=a["features"][rows].astype(np.float32),
                         target=a["runaway_within_horizon"][rows].astype(np.int8), post_onset=a["post_onset"][rows],
-                        mask=a["mask"][rows], extras=extras))
+                        mask=a["mask"][rows], extras=extras, label_set=lset))
     return Dataset(names, runs, meta)
 
 

@@ -64,11 +64,13 @@ def _train(args) -> int:
     def log(rec):
         print(json.dumps(rec), file=sys.stderr, flush=True)
 
+    log({"label_set": ds.label_set(), "label_sets": ds.label_sets()})
     log({"model": args.model, "seed": args.seed, "split_seed": split_seed,
          "train": [names[i] for i in split[0]], "val": [names[i] for i in split[1]], "test": [names[i] for i in split[2]]})
     mod = importlib.import_module(MODELS[args.model])
     params, config = mod.train(ds, split, args, log)
     config.update({"seed": args.seed, "split_seed": split_seed, "dataset": args.data,
+                   "label_set": ds.label_set(), "label_sets": ds.label_sets(),
                    "split": {k: [names[i] for i in ids] for k, ids in zip(("train", "val", "test"), split)},
                    "train_seconds": round(time.time() - t0, 1), "format": "trw-model-1",
                    "args": {k: v for k, v in vars(args).items() if k != "func"}})

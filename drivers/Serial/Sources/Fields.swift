@@ -202,8 +202,14 @@ public struct FieldSpec: Codable, Sendable, Equatable {
         if channel != nil, target != .cellTemperature {
             throw SerialConfigError("\(source): channel is only meaningful for cell_temp_c, not \(field)")
         }
-        if let range, range.count != 2 || !(range[0] <= range[1]) {
-            throw SerialConfigError("\(source): range must be [min, max], got \(range)")
+        if let range, range.count != 2 || !(range[0] <= range[1]) || !range.allSatisfy(\.isFinite) {
+            throw SerialConfigError("\(source): range must be [min, max] of finite numbers, got \(range)")
+        }
+        if let scale, !(scale.isFinite && scale != 0 && abs(scale) <= 1e12) {
+            throw SerialConfigError("\(source): scale \(scale) must be a finite non-zero number within ±1e12")
+        }
+        if let offset, !(offset.isFinite && abs(offset) <= 1e12) {
+            throw SerialConfigError("\(source): offset \(offset) must be a finite number within ±1e12")
         }
     }
 }

@@ -1,3 +1,5 @@
+import TRWCore
+
 /// The protocol an instrument speaks, chosen in the rig file by `type`:
 ///
 /// ```toml
@@ -78,6 +80,7 @@ public enum SerialProtocolConfig: Codable, Sendable, Equatable {
 /// ```toml
 /// [[serial]]
 /// stream = "bms0"
+/// role = "cell_bms"      # cell_bms | supply | logger | ambient | other
 /// silence_timeout_s = 5
 /// [serial.port]
 /// path = "/dev/serial/by-id/usb-FTDI_..."
@@ -88,6 +91,9 @@ public enum SerialProtocolConfig: Codable, Sendable, Equatable {
 public struct SerialInstrumentConfig: Codable, Sendable, Equatable {
     /// Stream key, unique in the rig ("bms0", "psu0").
     public var stream: String
+    /// What the instrument is to the cell (`role` in the rig; schemas/rig.md): features take
+    /// each field from its role's stream. nil: not named (the readers' default applies).
+    public var role: InstrumentRole?
     public var port: SerialPortConfig
     public var protocolConfig: SerialProtocolConfig
     /// No byte (line protocols) or no answer (polled) for this long: warning and a `.timeout` gap.
@@ -106,9 +112,10 @@ public struct SerialInstrumentConfig: Codable, Sendable, Equatable {
     public init(
         stream: String, port: SerialPortConfig, protocolConfig: SerialProtocolConfig, silenceTimeoutS: Double = 5,
         maxLineBytes: Int = 1024, reopenInitialDelayS: Double = 0.25, reopenMaxDelayS: Double = 5,
-        nominalRateHz: Double? = nil, keptRejections: Int = 100
+        nominalRateHz: Double? = nil, keptRejections: Int = 100, role: InstrumentRole? = nil
     ) {
         self.stream = stream
+        self.role = role
         self.port = port
         self.protocolConfig = protocolConfig
         self.silenceTimeoutS = silenceTimeoutS
@@ -120,7 +127,7 @@ public struct SerialInstrumentConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case stream, port
+        case stream, port, role
         case protocolConfig = "protocol"
         case silenceTimeoutS = "silence_timeout_s"
         case maxLineBytes = "max_line_bytes"
@@ -142,20 +149,29 @@ public struct SerialInstrumentConfig: Codable, Sendable, Equatable {
         reopenMaxDelayS = try c.decodeIfPresent(Double.self, forKey: .reopenMaxDelayS) ?? reopenMaxDelayS
         nominalRateHz = try c.decodeIfPresent(Double.self, forKey: .nominalRateHz)
         keptRejections = try c.decodeIfPresent(Int.self, forKey: .keptRejections) ?? keptRejections
+        if let r = try c.decodeIfPresent(String.self, forKey: .role) {
+            guard let known = InstrumentRole(rawValue: r) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .role, in: c, debugDescription: "unknown role '\(r)'; expected one of \(InstrumentRole.names)")
+            }
+            role = known
+        }
     }
 
     public func validate() throws(SerialConfigError) {
         if stream.isEmpty { throw SerialConfigError("serial instrument on \(port.path): empty stream key") }
         do { try port.validate() } catch { throw SerialConfigError(error.description) }
         try protocolConfig.validate()
-        if !(silenceTimeoutS > 0) { throw SerialConfigError("\(stream): silence_timeout_s \(silenceTimeoutS) must be > 0") }
+        if !(silenceTimeoutS > 0 && silenceTimeoutS <= 86_400) {
+            throw SerialConfigError("\(stream): silence_timeout_s \(silenceTimeoutS) must be in (0, 86400] seconds")
+        }
         if maxLineBytes < 16 || maxLineBytes > 1 << 20 {
             throw SerialConfigError("\(stream): max_line_bytes \(maxLineBytes) out of 16...1048576")
         }
-        if !(reopenInitialDelayS > 0) || reopenMaxDelayS < reopenInitialDelayS {
-            throw SerialConfigError("\(stream): reopen delays must satisfy 0 < reopen_initial_delay_s <= reopen_max_delay_s")
+        if !(reopenInitialDelayS > 0) || !(reopenMaxDelayS >= reopenInitialDelayS) || !(reopenMaxDelayS <= 86_400) {
+            throw SerialConfigError("\(stream): reopen delays must satisfy 0 < reopen_initial_delay_s <= reopen_max_delay_s <= 86400 seconds")
         }
-        if let r = nominalRateHz, !(r > 0) { throw SerialConfigError("\(stream): nominal_rate_hz must be > 0") }
-        if keptRejections < 0 { throw SerialConfigError("\(stream): kept_rejections must be >= 0") }
+        if let r = nominalRateHz, !(r > 0 && r <= 100_000) { throw SerialConfigError("\(stream): nominal_rate_hz \(r) must be in (0, 100000] Hz") }
+        if !(0...1_000_000).contains(keptRejections) { throw SerialConfigError("\(stream): kept_rejections \(keptRejections) must be 0...1000000") }
     }
 }

@@ -252,9 +252,9 @@ public struct ModbusRTUProtocolConfig: Codable, Sendable, Equatable {
     public func validate() throws(SerialConfigError) {
         if !(1...247).contains(slave) { throw SerialConfigError("modbus_rtu slave \(slave) out of 1...247") }
         if registers.isEmpty { throw SerialConfigError("modbus_rtu: the register map is empty") }
-        if !(pollPeriodS > 0) { throw SerialConfigError("modbus_rtu poll_period_s \(pollPeriodS) must be > 0") }
-        if responseTimeoutMs <= 0 { throw SerialConfigError("modbus_rtu response_timeout_ms \(responseTimeoutMs) must be > 0") }
-        if retries < 0 { throw SerialConfigError("modbus_rtu retries \(retries) must be >= 0") }
+        if !(pollPeriodS >= 0.001 && pollPeriodS <= 86_400) { throw SerialConfigError("modbus_rtu poll_period_s \(pollPeriodS) must be in 0.001...86400 seconds") }
+        if !(1...600_000).contains(responseTimeoutMs) { throw SerialConfigError("modbus_rtu response_timeout_ms \(responseTimeoutMs) must be 1...600000") }
+        if !(0...100).contains(retries) { throw SerialConfigError("modbus_rtu retries \(retries) must be 0...100") }
         for r in registers {
             if r.address < 0 || r.address + r.type.registerCount > 0x10000 {
                 throw SerialConfigError("modbus_rtu register \(r.address) (\(r.type)) is outside 0...65535")

@@ -82,9 +82,9 @@ public struct SCPIProtocolConfig: Codable, Sendable, Equatable {
 
     public func validate() throws(SerialConfigError) {
         if queries.isEmpty { throw SerialConfigError("scpi: no queries") }
-        if !(pollPeriodS > 0) { throw SerialConfigError("scpi poll_period_s \(pollPeriodS) must be > 0") }
-        if responseTimeoutMs <= 0 { throw SerialConfigError("scpi response_timeout_ms must be > 0") }
-        if retries < 0 { throw SerialConfigError("scpi retries must be >= 0") }
+        if !(pollPeriodS >= 0.001 && pollPeriodS <= 86_400) { throw SerialConfigError("scpi poll_period_s \(pollPeriodS) must be in 0.001...86400 seconds") }
+        if !(1...600_000).contains(responseTimeoutMs) { throw SerialConfigError("scpi response_timeout_ms \(responseTimeoutMs) must be 1...600000") }
+        if !(0...100).contains(retries) { throw SerialConfigError("scpi retries \(retries) must be 0...100") }
         if terminator != "\n" && terminator != "\r\n" && terminator != "\r" {
             throw SerialConfigError("scpi terminator must be \"\\n\", \"\\r\\n\" or \"\\r\"")
         }

@@ -124,7 +124,7 @@ public final class SerialInstrumentSource: Source {
         streams = [StreamDescriptor(
             key: config.stream, kind: .bms, device: p.path, format: config.protocolConfig.typeName, nominalRateHz: rate,
             units: ["voltage_v": "V", "current_a": "A", "cell_temp_c": "degC", "ambient_c": "degC", "soc": "%", "device_time": "s"],
-            properties: properties)]
+            properties: properties, role: config.role)]
         self.state = Mutex(State(pendingPort: port))
     }
 

@@ -152,8 +152,8 @@ public struct SerialPortConfig: Codable, Sendable, Equatable {
         if stopBits != 1 && stopBits != 2 {
             throw .invalidConfiguration(path: path, "stop_bits \(stopBits) is invalid; expected 1 or 2")
         }
-        if let rs485, rs485.delayBeforeSendMs < 0 || rs485.delayAfterSendMs < 0 {
-            throw .invalidConfiguration(path: path, "rs485 delays must be >= 0 ms")
+        if let rs485, !(0...10_000).contains(rs485.delayBeforeSendMs) || !(0...10_000).contains(rs485.delayAfterSendMs) {
+            throw .invalidConfiguration(path: path, "rs485 delays must be 0...10000 ms")
         }
     }
 }

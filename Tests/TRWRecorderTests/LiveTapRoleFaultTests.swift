@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+import TRWCore
+import TRWStore
+import TRWTestSupport
+@testable import TRWRecorder
+
+/// The live tap takes each BMS field from its role's stream, as the export does: with a cell's
+/// BMS and a supply interleaved, voltage_v is the cell's on every tick and cell_temp_c is never
+/// blanked by a supply reading (issue 17, item 8).
+@Suite struct LiveTapRoleFaultTests {
+    @Test func liveTicksTakeTheCellBMSFields() throws {
+        let dir = TemporaryDirectory()
+        let sock = dir.file("live.sock")
+        let tap = try LiveTap(path: sock, rateHz: 1)
+        tap.setHeader(session: NewSession(name: "live", rigName: "t", clock: SessionClock(startMonotonicNs: 0, startRealtimeNs: 0)), uuid: "u")
+        tap.setStreams([
+            StreamDescriptor(key: "psu0", kind: .bms, device: "p", format: "scpi", nominalRateHz: 1, role: .supply),
+            StreamDescriptor(key: "bms0", kind: .bms, device: "b", format: "key_value", nominalRateHz: 1, role: .cellBMS),
+        ])
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in sock.utf8.enumerated() { p[i] = b } }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        #expect(rc == 0)
+        let received = ReceivedLines()
+        let reader = Thread {
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = read(fd, &buf, buf.count)
+                if n <= 0 { break }
+                if received.append(buf[0..<n]) { break }
+            }
+            received.done.signal()
+        }
+        reader.start()
+        // Accepted once the header line arrives (bounded wait, generous for a loaded machine).
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while !received.text.contains("\"type\":\"session\"") && Date() < deadline { usleep(10_000) }
+        #expect(received.text.contains("\"type\":\"session\""), "the tap never accepted the client")
+        for s in 0..<10 {
+            let tb = Int64(s) * 1_000_000_000 + 200_000_000, tp = tb + 500_000_000
+            tap.bms(tNs: tb, BMSSample(hostArrivalNs: tb, voltageV: 4.1, currentA: 1, cellTempsC: [25 + Double(s)], raw: ""), stream: "bms0")
+            tap.bms(tNs: tp, BMSSample(hostArrivalNs: tp, voltageV: 12, currentA: 1.01, raw: ""), stream: "psu0")
+        }
+        tap.finish(endTNs: 10_000_000_000)
+        #expect(received.done.wait(timeout: .now() + 10) == .success, "no end line")
+        let ticks = received.text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["type"] as? String == "tick" }
+        #expect(ticks.count == 10)
+        for t in ticks {
+            let f = try #require(t["features"] as? [String: Any])
+            #expect(f["voltage_v"] as? Double == 4.1, "tick \(t["t"] ?? "?"): voltage_v \(f["voltage_v"] ?? "null")")
+            #expect(f["current_a"] as? Double == 1, "tick \(t["t"] ?? "?")")
+            #expect(f["cell_temp_c"] as? Double != nil, "tick \(t["t"] ?? "?"): cell_temp_c empty")
+        }
+    }
+}

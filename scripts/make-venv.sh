@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The project's own Python environment, .venv/ at the repository root: the test
+# readers (numpy, pytest) and the model code in models/ (JAX, Flax, Optax,
+# scikit-learn, safetensors, PyWavelets; CPU wheels). Every make target puts
+# .venv/bin first on PATH, and models/serve runs .venv/bin/python3, so nothing is
+# ever installed into the system interpreter (a stock Debian python3 refuses
+# that: PEP 668, "externally-managed-environment").
+#
+# Idempotent: a stamp holds the hash of the requirement files and the base
+# interpreter; nothing runs when both are unchanged and the venv imports.
+#
+# TRW_BASE_PYTHON: the interpreter the venv is made from (default: Debian's
+# /usr/bin/python3, for which scripts/install-deps.sh installs python3-venv;
+# python3 on PATH where there is none).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${TRW_BASE_PYTHON:-}" ] && [ -x /usr/bin/python3 ]; then TRW_BASE_PYTHON=/usr/bin/python3; fi
+base=${TRW_BASE_PYTHON:-python3}
+# make puts .venv/bin first on PATH: the base interpreter is looked up without it.
+PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vx "$PWD/.venv/bin" | paste -sd: -)
+unset VIRTUAL_ENV
+venv=.venv
+reqs=(tests/python/requirements.txt models/requirements.txt)
+base_path=$(command -v "$base" || true)
+if [ -z "$base_path" ]; then
+  echo "make-venv: no '$base' interpreter on PATH; scripts/install-deps.sh installs python3 and python3-venv" >&2
+  exit 1
+fi
+want=$( (cat "${reqs[@]}"; "$base_path" -c 'import sys; print(sys.version)'; echo "$base_path") | sha256sum | cut -d' ' -f1)
+stamp=$venv/.trw-stamp
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x $venv/bin/python3 ] \
+   && $venv/bin/python3 -c "import numpy, pytest, jax, flax, optax, sklearn, safetensors, pywt" 2>/dev/null; then
+  exit 0
+fi
+echo "make-venv: building $venv from $base_path ($("$base_path" --version 2>&1))"
+if [ -d $venv ] && ! [ -x $venv/bin/python3 ]; then rm -rf $venv; fi
+if ! "$base_path" -m venv $venv; then
+  echo "make-venv: '$base_path -m venv' failed; on Debian install python3-venv (scripts/install-deps.sh does)" >&2
+  rm -rf $venv
+  exit 1
+fi
+$venv/bin/python3 -m pip install --quiet --disable-pip-version-check --upgrade pip
+$venv/bin/python3 -m pip install --quiet --disable-pip-version-check "${reqs[@]/#/-r}"
+echo "$want" > "$stamp"
+echo "make-venv: $venv ready ($($venv/bin/python3 --version))"
