@@ -13,8 +13,9 @@ import TRWCore
 ///    counted as a `clock_outlier` gap. Its raw device time stays stored.
 ///    1a. While a segment has fewer than 2 * `confirmPairs` pairs, a pair whose
 ///    step from the last accepted pair differs from the host's step by more than
-///    `rateTolerance` of it plus `jitterNs` is held the same way (a young model
-///    cannot see a wrong rate yet).
+///    `rateTolerance` of it plus `jitterNs` is held too (a young model cannot see
+///    a wrong rate yet) and its sample timed by arrival; when a good pair follows,
+///    such a pair (a burst of lines looks the same) is released without counting.
 /// 2. **Jump.** `confirmPairs` (5) consecutive outliers that agree with each
 ///    other (their offsets host - nominal * device within `boundNs` of each
 ///    other, and their device clock advancing at the host's rate within
@@ -98,7 +99,9 @@ public struct ClockGuard: Sendable {
     public let configuration: Configuration
     /// Host ns per device unit at the nominal rate.
     public let nominalSlope: Double
-    private var suspects: [(pair: ClockPair, dis: Double)] = []
+    /// Held pairs; `rateOnly`: within the bound, held only by rule 1a (a burst of lines
+    /// looks the same): released without counting when a good pair follows.
+    private var suspects: [(pair: ClockPair, dis: Double, rateOnly: Bool)] = []
     /// The first pairs of the estimator's current segment (up to `confirmPairs`).
     private var segmentHead: [ClockPair] = []
     private var recent: [Bool] = []
@@ -147,15 +150,16 @@ public struct ClockGuard: Sendable {
         }
         let predicted = estimator.hostTime(device: pair.device)
         let dis = Double(pair.host) - Double(predicted)
-        if abs(dis) <= Double(configuration.boundNs) && !youngAndOffRate(pair, estimator) {
-            confirmSuspects()
+        let withinBound = abs(dis) <= Double(configuration.boundNs)
+        if withinBound && !youngAndOffRate(pair, estimator) {
+            confirmSuspects(releasingRateOnly: true)
             note(outlier: false)
             feed(pair, &estimator)
             checkRate(pair)
             return fallback == nil ? .accepted : .fallback
         }
         note(outlier: true)
-        suspects.append((pair, dis))
+        suspects.append((pair, dis, withinBound))
         if suspects.count >= configuration.confirmPairs {
             let held = suspects.map(\.pair)
             if agree(held) {
@@ -252,9 +256,15 @@ public struct ClockGuard: Sendable {
         }
     }
 
-    private mutating func confirmSuspects() {
-        for s in suspects { decided.append(Outlier(pair: s.pair, disagreementNs: s.dis)) }
-        outliers += suspects.count
+    private mutating func confirmSuspects(releasingRateOnly: Bool = false) {
+        for s in suspects {
+            if releasingRateOnly && s.rateOnly {
+                unnote()
+                continue
+            }
+            decided.append(Outlier(pair: s.pair, disagreementNs: s.dis))
+            outliers += 1
+        }
         suspects.removeAll()
     }
 

@@ -89,7 +89,14 @@ import TRWTestSupport
             #expect(outliers.first?.detail.contains("922611.000 s") == true)
             #expect(info.contains("clock_outlier 1 (device times not used, samples kept)"), "\(info)")
             #expect(!info.contains("ARRIVAL TIME"))
+            var dash = Dashboard(title: "t")
+            let screen = dash.render(result.final, now: 1, freeBytes: nil, width: 400).joined(separator: "\n")
+            #expect(screen.contains("clock bms0: 1 device times left out of the fit"), "\(screen)")
         case .unitMistake, .replayed:
+            // The live dashboard names the stream too.
+            var dash = Dashboard(title: "t")
+            let screen = dash.render(result.final, now: 1, freeBytes: nil, width: 400).joined(separator: "\n")
+            #expect(screen.contains("CLOCK bms0: device clock disagrees with arrival") && screen.contains("lines/s"), "\(screen)")
             #expect(fallbacks.count == 1 && (4...6).contains(outliers.count), "\(gaps.map(\.kind))")
             #expect(fallbacks[0].detail.contains("bms0: device clock disagrees with arrival"), "\(fallbacks[0].detail)")
             #expect(info.contains("CLOCK     bms0: device clock disagrees with arrival"), "\(info)")
