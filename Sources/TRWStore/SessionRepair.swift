@@ -35,7 +35,7 @@ public enum SessionRepair {
     /// (see `salvage` to copy the good rows into a new file). Ends with the file self-contained.
     public static func repair(path: String) throws -> RepairReport {
         let writer = try SessionWriter(appendingTo: path, refuseLive: true)
-        defer { try? writer.close() }
+        defer { _ = try? writer.close() }
         SpaceReserve.removeStale(besides: path)
         do {
             var report = try writer.dbQueue.write { db in
@@ -131,7 +131,7 @@ extension SessionRepair {
         let dst = try SessionWriter(creatingEmpty: out)
         var ok = false
         defer {
-            try? dst.close()
+            _ = try? dst.close()
             if !ok { try? FileManager.default.removeItem(atPath: out) }
         }
         let fdec = try FrameDecoder(), pdec = try PCMDecoder()
