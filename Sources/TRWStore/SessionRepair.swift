@@ -24,6 +24,8 @@ public struct RepairReport: Sendable {
     /// Payloads that fail their checksum or do not decode (repair in place does not
     /// change them; `salvage` copies the good rows to a new file).
     public var damaged: [DamagedPayload] = []
+    /// Whether the session is now one file (see `SessionWriter.close()`).
+    public var closeOutcome: SessionWriter.CloseOutcome = .selfContained
 }
 
 public enum SessionRepair {
@@ -82,7 +84,7 @@ public enum SessionRepair {
                 return RepairReport(path: path, previousStatus: s.status, newStatus: newStatus, integrity: integrity,
                                     streams: ends, lastTNs: last, changed: changed)
             }
-            try writer.close()
+            report.closeOutcome = try writer.close()
             report.damaged = try SessionVerifier.verify(path: path).damagedPayloads
             return report
         } catch {
