@@ -409,7 +409,7 @@ public final class Recorder: @unchecked Sendable {
             logger.error("finalize failed", metadata: ["error": "\(error)"])
             detail += (detail.isEmpty ? "" : "; ") + "finalize failed: \(error); the session stays in status recording: run trw repair"
                 + " when space is free (everything committed is kept, up to t = \(String(format: "%.3f", Double(max(0, committedMaxTNs.load(ordering: .relaxed))) / 1e9)) s)"
-            try? writer.close()
+            _ = try? writer.close()
         }
         fileBytes.store(writer.fileBytes(), ordering: .relaxed)
         return RecordingResult(path: options.outputPath, status: status, detail: detail, final: self.status(), sourceErrors: serrs)

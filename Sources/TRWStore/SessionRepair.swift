@@ -24,6 +24,8 @@ public struct RepairReport: Sendable {
     /// Payloads that fail their checksum or do not decode (repair in place does not
     /// change them; `salvage` copies the good rows to a new file).
     public var damaged: [DamagedPayload] = []
+    /// Whether the session is now one file (see `SessionWriter.close()`).
+    public var closeOutcome: SessionWriter.CloseOutcome = .selfContained
 }
 
 public enum SessionRepair {
@@ -35,7 +37,7 @@ public enum SessionRepair {
     /// (see `salvage` to copy the good rows into a new file). Ends with the file self-contained.
     public static func repair(path: String) throws -> RepairReport {
         let writer = try SessionWriter(appendingTo: path, refuseLive: true)
-        defer { try? writer.close() }
+        defer { _ = try? writer.close() }
         SpaceReserve.removeStale(besides: path)
         do {
             var report = try writer.dbQueue.write { db in
@@ -82,7 +84,7 @@ public enum SessionRepair {
                 return RepairReport(path: path, previousStatus: s.status, newStatus: newStatus, integrity: integrity,
                                     streams: ends, lastTNs: last, changed: changed)
             }
-            try writer.close()
+            report.closeOutcome = try writer.close()
             report.damaged = try SessionVerifier.verify(path: path).damagedPayloads
             return report
         } catch {
@@ -131,7 +133,7 @@ extension SessionRepair {
         let dst = try SessionWriter(creatingEmpty: out)
         var ok = false
         defer {
-            try? dst.close()
+            _ = try? dst.close()
             if !ok { try? FileManager.default.removeItem(atPath: out) }
         }
         let fdec = try FrameDecoder(), pdec = try PCMDecoder()

@@ -86,17 +86,23 @@ public enum SessionVerifier {
                 do {
                 switch st.kind {
                 case "thermal":
+                    // Continuity from the sequence numbers alone (a sort of integers, never of payloads).
                     var prev: Int64?
-                    let rows = try Row.fetchCursor(db, sql: "SELECT id, sequence, t_ns, codec, payload FROM thermal_frame WHERE stream_id = ? ORDER BY sequence, id",
-                                                   arguments: [id])
-                    while let r = try rows.next() {
-                        c.rows += 1
-                        let rowId: Int64 = r[0], seq: Int64 = r[1], t: Int64 = r[2], codec: String = r[3]
-                        let payload: [UInt8] = (r[4] as Data?).map { [UInt8]($0) } ?? []
+                    let seqs = try Int64.fetchCursor(db, sql: "SELECT sequence FROM thermal_frame WHERE stream_id = ? ORDER BY sequence",
+                                                     arguments: [id])
+                    while let seq = try seqs.next() {
                         if let p = prev {
                             if seq <= p { c.overlaps += 1 } else if seq > p + 1 { c.discontinuities += 1; c.missing += seq - p - 1 }
                         }
                         prev = max(prev ?? seq, seq)
+                    }
+                    // Payloads in storage order (streamed, bounded memory).
+                    let rows = try Row.fetchCursor(db, sql: "SELECT id, t_ns, codec, payload FROM thermal_frame NOT INDEXED WHERE stream_id = ? ORDER BY id",
+                                                   arguments: [id])
+                    while let r = try rows.next() {
+                        c.rows += 1
+                        let rowId: Int64 = r[0], t: Int64 = r[1], codec: String = r[2]
+                        let payload: [UInt8] = (r[3] as Data?).map { [UInt8]($0) } ?? []
                         check(&c, reader: reader, st: st, table: "thermal_frame", rowId: rowId, tNs: t, codec: codec, payload: payload,
                               fullDecode: fullDecode, lost: 1) { () throws(CodecError) in
                             _ = try fdec.decode(payload, codec: codec, width: st.width ?? 0, height: st.height ?? 0)
@@ -104,16 +110,21 @@ public enum SessionVerifier {
                     }
                 case "ae":
                     var next: Int64?
-                    let rows = try Row.fetchCursor(db, sql: "SELECT id, first_sample_index, frame_count, t_ns, codec, payload FROM audio_chunk WHERE stream_id = ? ORDER BY first_sample_index, id",
-                                                   arguments: [id])
-                    while let r = try rows.next() {
-                        c.rows += 1
-                        let rowId: Int64 = r[0], first: Int64 = r[1], n: Int = r[2], t: Int64 = r[3], codec: String = r[4]
-                        let payload: [UInt8] = (r[5] as Data?).map { [UInt8]($0) } ?? []
+                    let spans = try Row.fetchCursor(db, sql: "SELECT first_sample_index, frame_count FROM audio_chunk WHERE stream_id = ? ORDER BY first_sample_index",
+                                                    arguments: [id])
+                    while let r = try spans.next() {
+                        let first: Int64 = r[0], n: Int64 = r[1]
                         if let e = next {
                             if first < e { c.overlaps += 1 } else if first > e { c.discontinuities += 1; c.missing += first - e }
                         }
-                        next = max(next ?? 0, first + Int64(n))
+                        next = max(next ?? 0, first + n)
+                    }
+                    let rows = try Row.fetchCursor(db, sql: "SELECT id, frame_count, t_ns, codec, payload FROM audio_chunk NOT INDEXED WHERE stream_id = ? ORDER BY id",
+                                                   arguments: [id])
+                    while let r = try rows.next() {
+                        c.rows += 1
+                        let rowId: Int64 = r[0], n: Int = r[1], t: Int64 = r[2], codec: String = r[3]
+                        let payload: [UInt8] = (r[4] as Data?).map { [UInt8]($0) } ?? []
                         check(&c, reader: reader, st: st, table: "audio_chunk", rowId: rowId, tNs: t, codec: codec, payload: payload,
                               fullDecode: fullDecode, lost: Int64(max(1, n))) { () throws(CodecError) in
                             _ = try pdec.decode(payload, codec: codec, channels: st.channels ?? 1, frameCount: n)

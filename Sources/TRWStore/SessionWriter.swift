@@ -69,6 +69,9 @@ public final class SessionWriter: Sendable {
         if FileManager.default.fileExists(atPath: path) { throw SessionStoreError.alreadyExists(path: path) }
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        guard SessionFile.folderWritable(of: path) else {
+            throw SessionStoreError.readOnly(path: path, detail: "cannot create the session: its folder is not writable (read-only medium or no write permission)")
+        }
         do {
             dbQueue = try DatabaseQueue(path: path, configuration: SessionFile.configuration(readonly: false))
             liveLock = try SessionLock.acquire(path: path)
@@ -133,7 +136,7 @@ public final class SessionWriter: Sendable {
 
     deinit {
         // Every writer path ends here at the latest: the session becomes one file again.
-        try? close()
+        _ = try? close()
     }
 
     /// Registers a stream and returns its id.

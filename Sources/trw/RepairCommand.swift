@@ -59,6 +59,7 @@ struct RepairCommand: ParsableCommand {
             print(String(format: "kept everything up to t = %.3f s; streams end within %.3f s of each other; anything after the last commit is lost (at most ~1 s)",
                          Double(last) / 1e9, Double(spread) / 1e9))
         }
+        if case .walKept(let reason) = r.closeOutcome { print("not one file yet: \(reason)") }
         if !r.damaged.isEmpty {
             print("payloads: \(r.damaged.count) damaged (values unusable; readers skip them):")
             for d in r.damaged.prefix(10) { print("  \(d)") }
