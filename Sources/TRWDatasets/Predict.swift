@@ -129,7 +129,9 @@ public enum Predictor {
             let expected = "expected {\"t\": \(JSONLine.number(e.tS)), \"score\": S} with S in [0, 1]"
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any],
                   let t = (obj["t"] as? NSNumber)?.doubleValue else {
-                fail(e, "answered '\(text.prefix(200))'; \(expected)")
+                // Python's json.dumps writes NaN and Infinity, which are not JSON: name the real problem.
+                let nonFinite = ["NaN", "Infinity"].contains { text.contains($0) }
+                fail(e, "answered '\(text.prefix(200))'" + (nonFinite ? ", a score that is not finite" : "") + "; \(expected)")
                 break events
             }
             guard let score = (obj["score"] as? NSNumber)?.doubleValue else {
