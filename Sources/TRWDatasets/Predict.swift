@@ -96,7 +96,7 @@ public enum Predictor {
             run.failure = "\(name), tick t = \(JSONLine.number(tick.tS)) s (\(k + 1) of \(ticks.count)): \(what); "
                 + "\(k) score\(k == 1 ? "" : "s") received before it \(k == 1 ? "is" : "are") kept, \(ticks.count - k) tick\(ticks.count - k == 1 ? "" : "s") not scored"
         }
-        func timeout() -> Double { run.scores.isEmpty ? max(limits.startupTimeoutS, limits.answerTimeoutS) : limits.answerTimeoutS }
+        func timeout() -> Double { run.scores.isEmpty ? limits.startupTimeoutS : limits.answerTimeoutS }
         func timeoutText() -> String {
             run.scores.isEmpty ? "\(JSONLine.number(timeout())) s (--startup-timeout, the first answer)" : "\(JSONLine.number(timeout())) s (--answer-timeout)"
         }
