@@ -96,7 +96,7 @@ public enum Predictor {
             run.failure = "\(name), tick t = \(JSONLine.number(tick.tS)) s (\(k + 1) of \(ticks.count)): \(what); "
                 + "\(k) score\(k == 1 ? "" : "s") received before it \(k == 1 ? "is" : "are") kept, \(ticks.count - k) tick\(ticks.count - k == 1 ? "" : "s") not scored"
         }
-        func timeout() -> Double { run.scores.isEmpty ? max(limits.startupTimeoutS, limits.answerTimeoutS) : limits.answerTimeoutS }
+        func timeout() -> Double { run.scores.isEmpty ? limits.startupTimeoutS : limits.answerTimeoutS }
         func timeoutText() -> String {
             run.scores.isEmpty ? "\(JSONLine.number(timeout())) s (--startup-timeout, the first answer)" : "\(JSONLine.number(timeout())) s (--answer-timeout)"
         }
@@ -129,7 +129,9 @@ public enum Predictor {
             let expected = "expected {\"t\": \(JSONLine.number(e.tS)), \"score\": S} with S in [0, 1]"
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any],
                   let t = (obj["t"] as? NSNumber)?.doubleValue else {
-                fail(e, "answered '\(text.prefix(200))'; \(expected)")
+                // Python's json.dumps writes NaN and Infinity, which are not JSON: name the real problem.
+                let nonFinite = ["NaN", "Infinity"].contains { text.contains($0) }
+                fail(e, "answered '\(text.prefix(200))'" + (nonFinite ? ", a score that is not finite" : "") + "; \(expected)")
                 break events
             }
             guard let score = (obj["score"] as? NSNumber)?.doubleValue else {

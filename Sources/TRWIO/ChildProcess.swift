@@ -253,10 +253,7 @@ public final class ChildProcess: @unchecked Sendable {
     public func finish(exitWithin: Double, grace: Double) -> ChildExit {
         closeInput()
         if let e = waitExit(until: .after(seconds: exitWithin), ending: .onItsOwn) { return e }
-        signal(SIGTERM)
-        if let e = waitExit(until: .after(seconds: grace), ending: .terminated) { return e }
-        signal(SIGKILL)
-        return reap(noHang: false, ending: .killed)!
+        return end(grace: grace)
     }
 
     /// Ends the child now: SIGTERM, up to `grace` seconds, then SIGKILL.
@@ -264,10 +261,37 @@ public final class ChildProcess: @unchecked Sendable {
     public func terminate(grace: Double) -> ChildExit {
         if let e = state.withLock({ $0 }) { return e }
         if let e = reap(noHang: true, ending: .onItsOwn) { return e }
+        return end(grace: grace)
+    }
+
+    /// SIGTERM to the group, up to `grace` seconds for the leader to exit, then SIGKILL. Once
+    /// the leader is gone, what is left of its group (a `sh -c` pipeline's members that ignored
+    /// SIGTERM) gets SIGKILL too: nothing of it outlives trw holding trw's stderr open.
+    private func end(grace: Double) -> ChildExit {
         signal(SIGTERM)
-        if let e = waitExit(until: .after(seconds: grace), ending: .terminated) { return e }
-        signal(SIGKILL)
-        return reap(noHang: false, ending: .killed)!
+        let e = waitExit(until: .after(seconds: grace), ending: .terminated) ?? {
+            signal(SIGKILL)
+            return reap(noHang: false, ending: .killed)!
+        }()
+        sweepGroup()
+        return e
+    }
+
+    /// SIGKILL to whatever is left of the child's process group (ESRCH when nothing is).
+    private func sweepGroup() {
+        switch system_kill(-pid, SIGKILL) {
+        case .success, .failure(.noSuchProcess): break
+        case .failure(let e): preconditionFailure("kill(-\(pid), SIGKILL) failed with \(e): a bug in TRWIO")
+        }
+    }
+
+    /// Whether any process of the child's group is alive (kill(-pgid, 0)).
+    public var groupIsAlive: Bool {
+        switch system_kill(-pid, 0) {
+        case .success: true
+        case .failure(.noSuchProcess): false
+        case .failure(let e): preconditionFailure("kill(-\(pid), 0) failed with \(e): a bug in TRWIO")
+        }
     }
 
     private func waitExit(until deadline: Deadline, ending: ChildExit.Ending) -> ChildExit? {
@@ -308,6 +332,7 @@ public final class ChildProcess: @unchecked Sendable {
         if state.withLock({ $0 }) == nil {
             signal(SIGKILL)
             _ = reap(noHang: false, ending: .killed)
+            sweepGroup()
         }
     }
 }

@@ -94,7 +94,7 @@ import TRWTestSupport
         let (run, s) = try Self.timed { try Predictor.runExternal(command: cmd, events: ev, alarm: AlarmRule(), runId: "n", limits: Self.fast) }
         #expect(s < 30, "0.3 s to exit + 0.3 s grace took \(s) s")
         #expect(run.failure == nil && run.scores.count == 5)
-        #expect(run.exit?.ending == .killed)
+        #expect(run.exit.map { $0.ending != .onItsOwn } == true, "\(String(describing: run.exit))")
         #expect(run.exitNote?.contains("did not exit") == true)
         try Predictor.store(run, in: path)
         #expect(try SessionReader(path: path).predictions().count == 5)
@@ -103,8 +103,8 @@ import TRWTestSupport
     @Test(arguments: [
         (#"json.dumps({"t": t, "score": 7})"#, "score 7.0, outside [0, 1]"),
         (#"json.dumps({"t": t, "score": -1})"#, "score -1.0, outside [0, 1]"),
-        (#"json.dumps({"t": t, "score": 1e400})"#, "outside [0, 1]"),
-        (#"'{"t": %s, "score": NaN}' % t"#, "expected {\"t\": 3, \"score\": S}"),
+        (#"json.dumps({"t": t, "score": 1e400})"#, "a score that is not finite"),
+        (#"'{"t": %s, "score": NaN}' % t"#, "a score that is not finite; expected {\"t\": 3, \"score\": S}"),
         (#"'{"t": %s, "score": "high"}' % t"#, "without a numeric score"),
         (#"'<html>'"#, "answered '<html>'"),
         (#"json.dumps({"t": t + 1, "score": 0.5})"#, "answered for t = 4 s instead"),

@@ -13,6 +13,23 @@ import TRWTestSupport
         return Double(Deadline.now() - t0) / 1e9
     }
 
+    /// Processes of group `pgid` that are not zombies, after up to 5 s for SIGKILL to land.
+    static func livingMembers(ofGroup pgid: pid_t) -> [String] {
+        var living: [String] = []
+        for _ in 0..<100 {
+            living = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+                guard Int(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { return nil }
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                guard fields.count > 2, fields[0] != "Z", Int32(fields[2]) == pgid else { return nil }
+                return entry + " " + stat
+            }
+            if living.isEmpty { break }
+            usleep(50_000)
+        }
+        return living
+    }
+
     @Test func echoesLinesAndExitsOnEndOfInput() throws {
         let c = try ChildProcess(shellCommand: "while read l; do echo \"got $l\"; done")
         for i in 0..<50 {
@@ -58,6 +75,7 @@ import TRWTestSupport
         var exit: ChildExit?
         let s = Self.elapsed { exit = c.finish(exitWithin: 0.2, grace: 0.3) }
         #expect(exit?.ending == .killed && exit?.status == .signaled(SIGKILL), "\(String(describing: exit))")
+        #expect(Self.livingMembers(ofGroup: c.pid).isEmpty, "nothing of the child outlives finish()")
         #expect(s < 10, "finish(0.2 s + 0.3 s grace) took \(s) s")
     }
 
@@ -66,6 +84,11 @@ import TRWTestSupport
         let c = try ChildProcess(shellCommand: "sleep 100000 | cat")
         let exit = c.finish(exitWithin: 0.2, grace: 5)
         #expect(exit.ending == .terminated, "\(exit)")
+        #expect(Self.livingMembers(ofGroup: c.pid).isEmpty)
+        // A pipeline member that ignores SIGTERM is swept once the leader is gone.
+        let d = try ChildProcess(shellCommand: "sh -c \"trap '' TERM; while true; do sleep 0.05; done\" | cat; echo never")
+        d.finish(exitWithin: 0.2, grace: 0.5)
+        #expect(Self.livingMembers(ofGroup: d.pid).isEmpty, "a member that ignored SIGTERM outlived the child")
         #expect(throws: ChildProcessError.outputClosed(partial: nil)) { _ = try c.readLine(deadline: .after(seconds: 10)) }
     }
 

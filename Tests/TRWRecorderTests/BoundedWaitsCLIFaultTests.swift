@@ -68,11 +68,12 @@ import TRWTestSupport
     @Test func replayToAClientThatNeverReadsIsBounded() throws {
         let trw = try #require(builtProduct("trw"), "build the trw product first (swift build)")
         let dir = TemporaryDirectory()
-        let path = try Self.session(dir, seconds: 30)
+        // 4 s of 50 Hz frames as 160x120 arrays: about 200 lines of ~100 KB, far beyond a socket buffer.
+        let path = try Self.session(dir, seconds: 4)
         let sock = dir.file("r.sock")
         var client: IdleClient?
-        let r = try Self.run(trw, ["replay", path, "--to", "unix:" + sock, "--frames", "160x120", "--rate", "5", "--send-timeout", "0.5"]) {
-            let deadline = Date(timeIntervalSinceNow: 30)
+        let r = try Self.run(trw, ["replay", path, "--to", "unix:" + sock, "--frames", "160x120", "--send-timeout", "0.5"], bound: 240) {
+            let deadline = Date(timeIntervalSinceNow: 180)
             while client == nil && Date() < deadline {
                 client = try? IdleClient(path: sock)
                 if client == nil { usleep(20_000) }
