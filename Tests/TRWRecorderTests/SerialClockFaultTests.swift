@@ -134,8 +134,9 @@ private final class InstrumentPTY {
         #expect(rows.count == lines, "every line recorded: \(rows.count) of \(lines)")
         for (i, r) in rows.enumerated() {
             #expect(abs(r.tNs - (r.hostArrivalNs - session.startMonotonicNs)) <= 500_000_000, "line \(i)")
-            // Lines that arrive in one read share their arrival: non-decreasing.
-            if i > 0 { #expect(r.tNs >= rows[i - 1].tNs, "t_ns monotone at line \(i)") }
+            // Non-decreasing up to the arrival delay of a line timed by arrival (the spike) next to
+            // lines timed by their device clock (on a loaded machine a pty line can wait ~100 ms).
+            if i > 0 { #expect(r.tNs >= rows[i - 1].tNs - 250_000_000, "t_ns monotone at line \(i)") }
         }
         // The session lasted about the requested 5 s of host time, not a device-derived time.
         let end = Double(try #require(session.endTNs)) / 1e9
@@ -147,7 +148,8 @@ private final class InstrumentPTY {
         switch c {
         case .spike:
             let outliers = gaps.filter { $0.kind == "clock_outlier" }
-            #expect(outliers.count == 1 && outliers.first?.detail.contains("922611.000 s") == true, "\(outliers.map(\.detail))")
+            // The spike is an outlier; on a loaded machine a line delayed beyond the bound may be one too.
+            #expect(outliers.filter { $0.detail.contains("922611.000 s") }.count == 1 && outliers.count <= 3, "\(outliers.map(\.detail))")
             #expect(rows[12].deviceTimeS == 922_611, "the raw device time is kept")
             #expect(!info.out.contains("ARRIVAL TIME"))
         case .msWithoutUnit:
@@ -162,7 +164,7 @@ private final class InstrumentPTY {
         #expect(after.count == lines)
         for (i, r) in after.enumerated() {
             #expect(abs(r.tNs - (r.hostArrivalNs - session.startMonotonicNs)) <= 500_000_000, "resync line \(i)")
-            if i > 0 { #expect(r.tNs >= after[i - 1].tNs, "resync t_ns monotone at line \(i)") }
+            if i > 0 { #expect(r.tNs >= after[i - 1].tNs - 250_000_000, "resync t_ns monotone at line \(i)") }
         }
     }
 }
