@@ -12,27 +12,30 @@ import TRWTestSupport
         (try? String(contentsOfFile: repositoryRoot() + "/rigs/chamber-full.toml", encoding: .utf8)) ?? ""
     }
 
-    /// (line replaced, replacement, expected key path, expected suggestion); the expected line is
-    /// where the misspelt key stands in the edited text (so the example rig can grow).
+    /// 1-based number of the first line of `text` that starts with `prefix`.
+    static func lineNumber(of prefix: String, in text: String) -> Int? {
+        text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix(prefix) }.map { $0 + 1 }
+    }
+
+    /// (line replaced, replacement, start of the typo's line, expected key path, expected suggestion)
     @Test(arguments: [
-        ("fps = 50", "fsp = 5", "camera[0].fsp", "fps"),
-        ("threshold_db_ae = 40", "threshold_dbae = 60", "ae[0].detector.threshold_dbae", "threshold_db_ae"),
-        ("channels = 2", "channels = 2\nframe_limt = 100", "ae[0].frame_limt", "frame_limit"),
-        ("baud = 9600", "baud = 9600\nparty = \"even\"", "serial[1].port.party", "parity"),
-        ("poll_period_s = 1", "poll_perod_s = 1", "serial[1].protocol.poll_perod_s", "poll_period_s"),
-        ("stream = \"bms0\"", "stream = \"bms0\"\nsilence_timout_s = 3", "serial[0].silence_timout_s", "silence_timeout_s"),
-        ("maker = \"example maker\"", "makr = \"example maker\"", "cell.makr", "maker"),
-        ("name = \"chamber-1 full\"", "nmae = \"chamber-1 full\"", "rig.nmae", "name"),
-        ("description = \"overcharge 0.5C CC to 12 V, chamber 25 degC\"", "desription = \"x\"", "protocol.desription", "description"),
-        ("max_temperature_c = 400", "max_temprature_c = 400", "stop.max_temprature_c", "max_temperature_c"),
+        ("fps = 50", "fsp = 5", "fsp", "camera[0].fsp", "fps"),
+        ("threshold_db_ae = 40", "threshold_dbae = 60", "threshold_dbae", "ae[0].detector.threshold_dbae", "threshold_db_ae"),
+        ("channels = 2", "channels = 2\nframe_limt = 100", "frame_limt", "ae[0].frame_limt", "frame_limit"),
+        ("baud = 9600", "baud = 9600\nparty = \"even\"", "party", "serial[1].port.party", "parity"),
+        ("poll_period_s = 1", "poll_perod_s = 1", "poll_perod_s", "serial[1].protocol.poll_perod_s", "poll_period_s"),
+        ("stream = \"bms0\"", "stream = \"bms0\"\nsilence_timout_s = 3", "silence_timout_s", "serial[0].silence_timout_s", "silence_timeout_s"),
+        ("maker = \"example maker\"", "makr = \"example maker\"", "makr", "cell.makr", "maker"),
+        ("name = \"chamber-1 full\"", "nmae = \"chamber-1 full\"", "nmae", "rig.nmae", "name"),
+        ("description = \"overcharge 0.5C CC to 12 V, chamber 25 degC\"", "desription = \"x\"", "desription", "protocol.desription", "description"),
+        ("max_temperature_c = 400", "max_temprature_c = 400", "max_temprature_c", "stop.max_temprature_c", "max_temperature_c"),
         ("radiometry = \"tlinear-100mk\"   # low gain: up to 6553 K of range, so runaway does not saturate",
-         "radiometry = { kelvin_per_count = 0.01, emisivity = 0.9 }", "camera[0].radiometry.emisivity", "emissivity"),
+         "radiometry = { kelvin_per_count = 0.01, emisivity = 0.9 }", "radiometry = { kelvin", "camera[0].radiometry.emisivity", "emissivity"),
     ])
-    func unknownKeyIsRefusedWithLineAndNearestKey(line: String, replacement: String, key: String, suggestion: String) throws {
+    func unknownKeyIsRefusedWithLineAndNearestKey(line: String, replacement: String, typoLine: String, key: String, suggestion: String) throws {
         let text = Self.chamber.replacingOccurrences(of: line, with: replacement)
-        let leaf = String(key.split(separator: ".").last!)
-        let lineNumber = Self.lineNumber(in: text) { $0.contains(leaf + " =") }
         #expect(text != Self.chamber, "the fixture line '\(line)' is in rigs/chamber-full.toml")
+        let lineNumber = try #require(Self.lineNumber(of: typoLine, in: text))
         do {
             _ = try RigFile.parse(text: text, path: "lab.toml")
             Issue.record("a rig with '\(replacement)' was accepted")
@@ -44,16 +47,12 @@ import TRWTestSupport
         }
     }
 
-    /// 1-based number of the first line of `text` that satisfies `match` (0: none).
-    static func lineNumber(in text: String, where match: (Substring) -> Bool) -> Int {
-        (text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex(where: match) ?? -1) + 1
-    }
-
     @Test func unknownSectionNamesTheNearestSection() {
         let text = Self.chamber.replacingOccurrences(of: "[stop]", with: "[stp]")
         #expect(throws: RigFileError.self) { _ = try RigFile.parse(text: text, path: "lab.toml") }
         do { _ = try RigFile.parse(text: text, path: "lab.toml") } catch {
-            #expect(error.line == Self.lineNumber(in: text) { $0.hasPrefix("[stp]") } && error.key == "stp" && error.description.contains("did you mean [stop]"), "\(error)")
+            #expect(error.line == Self.lineNumber(of: "[stp]", in: text) && error.key == "stp" && error.description.contains("did you mean [stop]"),
+                    "\(error)")
         }
     }
 
