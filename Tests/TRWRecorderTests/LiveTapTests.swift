@@ -10,9 +10,11 @@ import TRWTestSupport
     @Test func clientFollowsTheRecording() throws {
         let dir = TemporaryDirectory()
         var so = SyntheticSource.Options()
-        so.width = 32; so.height = 24; so.durationS = 3; so.paced = true; so.aeRateHz = 48_000; so.aeChunkFrames = 480
+        so.width = 32; so.height = 24; so.durationS = 3.5; so.paced = true; so.aeRateHz = 48_000; so.aeChunkFrames = 480
         var o = RecorderOptions(name: "live", outputPath: dir.file("l.sqlite"), rigName: "synthetic")
-        o.durationS = 3
+        // No stop rule: the recording ends when the source does, at t = 3.5 s, so the tick at 3 s is due
+        // whatever the load (a host-clock stop rule at 3 s, or a source ending on a sample at exactly
+        // 3 s that maps a nanosecond early or is dropped from a full queue, races that tick).
         o.liveTapPath = dir.file("live.sock")
         let rec = Recorder(sources: [SyntheticSource(options: so)], options: o)
         try rec.start()
