@@ -53,6 +53,11 @@ public enum UnixSocketPath {
         func refuse(_ r: String) -> SocketError { .unusablePath(path: path, reason: r) }
         let bytes = path.utf8.count
         if path.isEmpty { throw refuse("the path is empty; give unix:PATH, e.g. unix:/tmp/trw-live.sock") }
+        // Something that is not a socket is named first: whatever else is wrong with the path,
+        // the user must learn that trw will not touch that file.
+        if let kind = try nonSocketKind(path) {
+            throw refuse("it exists and is \(kind), not a socket; trw never deletes it: choose another path")
+        }
         if bytes > maxPathBytes {
             throw refuse("the path is \(bytes) bytes; a Unix socket path holds at most \(maxPathBytes) bytes: choose a shorter one")
         }
@@ -78,6 +83,27 @@ public enum UnixSocketPath {
         }
     }
 
+    /// What the file at `path` is when it exists and is not a socket (lstat only, no probe).
+    static func nonSocketKind(_ path: String) throws(SocketError) -> String? {
+        switch system_lstat(path) {
+        case .failure(.noSuchFileOrDirectory), .failure(.notDirectory), .failure(.fileNameTooLong): return nil
+        case .failure(let e): throw .unusablePath(path: path, reason: "cannot look at it: \(e)")
+        case .success(let st): return kind(of: st)
+        }
+    }
+
+    /// nil for a socket, else words for what the file is.
+    private static func kind(of st: stat) -> String? {
+        switch st.st_mode & S_IFMT {
+        case S_IFSOCK: nil
+        case S_IFREG: "a regular file (\(st.st_size) bytes)"
+        case S_IFDIR: "a directory"
+        case S_IFLNK: "a symbolic link"
+        case S_IFIFO: "a FIFO"
+        default: "a device or special file"
+        }
+    }
+
     /// What is at `path` (a socket is probed with connect(2): ECONNREFUSED means stale).
     public static func occupant(_ path: String) throws(SocketError) -> Occupant {
         let st: stat
@@ -86,14 +112,7 @@ public enum UnixSocketPath {
         case .failure(let e): throw .unusablePath(path: path, reason: "cannot look at it: \(e)")
         case .success(let s): st = s
         }
-        switch st.st_mode & S_IFMT {
-        case S_IFSOCK: break
-        case S_IFREG: return .otherFile(kind: "a regular file (\(st.st_size) bytes)")
-        case S_IFDIR: return .otherFile(kind: "a directory")
-        case S_IFLNK: return .otherFile(kind: "a symbolic link")
-        case S_IFIFO: return .otherFile(kind: "a FIFO")
-        default: return .otherFile(kind: "a device or special file")
-        }
+        if let kind = kind(of: st) { return .otherFile(kind: kind) }
         let fd: CInt
         switch system_socket(AF_UNIX, CInt(SOCK_STREAM.rawValue), nonBlocking: true) {
         case .failure(let e): throw .failed(call: "socket(AF_UNIX)", e)
