@@ -69,73 +69,61 @@ public enum ResyncPlanner {
     /// segment it came from, or nil when it was timed by arrival).
     static func finish(model: ClockModel, times: [GuardedTime], stored: [Nanoseconds], oldModel: ClockModel?,
                        sessionStartMonotonicNs: Nanoseconds) -> ResyncPlan {
-        var newT: [Nanoseconds] = []
-        newT.reserveCapacity(times.count)
-        var segStats = [(n: Int, sumAbs: Double, sum: Double, maxAbs: Int64)](
-            repeating: (0, 0, 0, 0), count: Swift.max(model.segments.count, 1))
-        var sumAbs = 0.0, maxAbs: Int64 = 0, changed = 0
+        var tally = MoveTally(segments: model.segments.count)
         for (i, g) in times.enumerated() {
-            let t = g.host &- sessionStartMonotonicNs
-            newT.append(t)
-            let d = t &- stored[i]
-            let a = d.magnitude > UInt64(Int64.max) ? Int64.max : Int64(d.magnitude)
-            sumAbs += Double(a)
-            maxAbs = Swift.max(maxAbs, a)
-            if d != 0 { changed += 1 }
-            if let k = g.segment, k < segStats.count {
-                segStats[k].n += 1
-                segStats[k].sumAbs += Double(a)
-                segStats[k].sum += Double(d)
-                segStats[k].maxAbs = Swift.max(segStats[k].maxAbs, a)
-            }
+            tally.add(new: g.host &- sessionStartMonotonicNs, stored: stored[i], segment: g.segment)
         }
-        let segs = model.segments.indices.map { i in
-            MoveSummary.Segment(
-                index: i, reason: model.segments[i].reason, samples: segStats[i].n,
-                meanAbsDeltaNs: segStats[i].n > 0 ? segStats[i].sumAbs / Double(segStats[i].n) : 0,
-                maxAbsDeltaNs: segStats[i].maxAbs,
-                meanDeltaNs: segStats[i].n > 0 ? segStats[i].sum / Double(segStats[i].n) : 0)
-        }
-        let moved = MoveSummary(
-            samples: times.count, meanAbsDeltaNs: times.isEmpty ? 0 : sumAbs / Double(times.count),
-            maxAbsDeltaNs: maxAbs, changed: changed, segments: segs,
-            oldSegmentCount: oldModel?.segments.count ?? 0, newSegmentCount: model.segments.count)
-        return ResyncPlan(oldModel: oldModel, newModel: model, newTNs: newT, moved: moved)
+        return tally.plan(model: model, oldModel: oldModel)
     }
 
     /// The same with a model already fitted (identity video, audio clock, ...).
     public static func apply(model: ClockModel, samples: [RawSampleTime], oldModel: ClockModel?,
                              sessionStartMonotonicNs: Nanoseconds) -> ResyncPlan {
-        var newT: [Nanoseconds] = []
-        newT.reserveCapacity(samples.count)
-        var segStats = [(n: Int, sumAbs: Double, sum: Double, maxAbs: Int64)](
-            repeating: (0, 0, 0, 0), count: Swift.max(model.segments.count, 1))
-        var sumAbs = 0.0, maxAbs: Int64 = 0, changed = 0
+        var tally = MoveTally(segments: model.segments.count)
         for s in samples {
             let k = model.segmentIndex(device: s.device, arrivalHost: s.arrivalHostNs) ?? 0
             let host = model.segments.isEmpty ? s.device : model.segments[k].hostTime(device: s.device)
-            let t = host - s.correctionNs - sessionStartMonotonicNs
-            newT.append(t)
-            let d = t - s.storedTNs
-            let a = d.magnitude > UInt64(Int64.max) ? Int64.max : Int64(d.magnitude)
-            sumAbs += Double(a)
-            maxAbs = Swift.max(maxAbs, a)
-            if d != 0 { changed += 1 }
-            segStats[k].n += 1
-            segStats[k].sumAbs += Double(a)
-            segStats[k].sum += Double(d)
-            segStats[k].maxAbs = Swift.max(segStats[k].maxAbs, a)
+            tally.add(new: host - s.correctionNs - sessionStartMonotonicNs, stored: s.storedTNs, segment: k)
         }
-        let segs = model.segments.indices.map { i in
+        return tally.plan(model: model, oldModel: oldModel)
+    }
+}
+
+/// Every sample's new time and how far it moved from the stored one, overall and per segment.
+private struct MoveTally {
+    private struct Segment { var n = 0, sumAbs = 0.0, sum = 0.0, maxAbs: Int64 = 0 }
+    private var newT: [Nanoseconds] = []
+    private var segs: [Segment]
+    private var sumAbs = 0.0, maxAbs: Int64 = 0, changed = 0
+
+    init(segments: Int) { segs = Array(repeating: Segment(), count: Swift.max(segments, 1)) }
+
+    mutating func add(new t: Nanoseconds, stored: Nanoseconds, segment k: Int?) {
+        newT.append(t)
+        let d = t &- stored
+        let a = d.magnitude > UInt64(Int64.max) ? Int64.max : Int64(d.magnitude)
+        sumAbs += Double(a)
+        maxAbs = Swift.max(maxAbs, a)
+        if d != 0 { changed += 1 }
+        if let k, k < segs.count {
+            segs[k].n += 1
+            segs[k].sumAbs += Double(a)
+            segs[k].sum += Double(d)
+            segs[k].maxAbs = Swift.max(segs[k].maxAbs, a)
+        }
+    }
+
+    func plan(model: ClockModel, oldModel: ClockModel?) -> ResyncPlan {
+        let summaries = model.segments.indices.map { i in
             MoveSummary.Segment(
-                index: i, reason: model.segments[i].reason, samples: segStats[i].n,
-                meanAbsDeltaNs: segStats[i].n > 0 ? segStats[i].sumAbs / Double(segStats[i].n) : 0,
-                maxAbsDeltaNs: segStats[i].maxAbs,
-                meanDeltaNs: segStats[i].n > 0 ? segStats[i].sum / Double(segStats[i].n) : 0)
+                index: i, reason: model.segments[i].reason, samples: segs[i].n,
+                meanAbsDeltaNs: segs[i].n > 0 ? segs[i].sumAbs / Double(segs[i].n) : 0,
+                maxAbsDeltaNs: segs[i].maxAbs,
+                meanDeltaNs: segs[i].n > 0 ? segs[i].sum / Double(segs[i].n) : 0)
         }
         let moved = MoveSummary(
-            samples: samples.count, meanAbsDeltaNs: samples.isEmpty ? 0 : sumAbs / Double(samples.count),
-            maxAbsDeltaNs: maxAbs, changed: changed, segments: segs,
+            samples: newT.count, meanAbsDeltaNs: newT.isEmpty ? 0 : sumAbs / Double(newT.count),
+            maxAbsDeltaNs: maxAbs, changed: changed, segments: summaries,
             oldSegmentCount: oldModel?.segments.count ?? 0, newSegmentCount: model.segments.count)
         return ResyncPlan(oldModel: oldModel, newModel: model, newTNs: newT, moved: moved)
     }
