@@ -40,6 +40,15 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         return true
     }
 
+    private func dequeueLocked() -> Element? {
+        let e = buffer[head]
+        buffer[head] = nil
+        head = (head + 1) % capacity
+        count -= 1
+        cond.broadcast()
+        return e
+    }
+
     private func enqueueLocked(_ e: Element) {
         buffer[(head + count) % capacity] = e
         count += 1
@@ -57,12 +66,20 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
             if closed { return nil }
             if !cond.wait(until: deadline) { if count == 0 { return nil } }
         }
-        let e = buffer[head]
-        buffer[head] = nil
-        head = (head + 1) % capacity
-        count -= 1
-        cond.broadcast()
-        return e
+        return dequeueLocked()
+    }
+
+    /// Removes the oldest element, waiting as long as it takes. Returns nil only
+    /// when the queue is closed and drained: a consumer that loops on this ends
+    /// when its producer closes the queue, never because it was idle.
+    public func pop() -> Element? {
+        cond.lock()
+        defer { cond.unlock() }
+        while count == 0 {
+            if closed { return nil }
+            cond.wait()
+        }
+        return dequeueLocked()
     }
 
     /// No more pushes; consumers drain what is left, then get nil.

@@ -382,7 +382,10 @@ final class FrameEncoderPool: @unchecked Sendable {
                 setCurrentThreadName("trw-encode-\(i)")
                 let enc: FrameEncoder
                 do { enc = try FrameEncoder() } catch { fatalError("cannot create a zstd context: \(error)") }
-                while let job = jobs.pop(timeout: 3600) {
+                // Ends when `finish` closes the queue, however long the stream is idle
+                // (a timeout here once ended the encoders after an hour without frames,
+                // and the next frame then blocked the lane for good).
+                while let job = jobs.pop() {
                     var row = job.row
                     do {
                         row.payload = Data(try enc.encode(job.frame.pixels, width: job.frame.width, height: job.frame.height))
