@@ -123,6 +123,13 @@ public struct AEHitDetector: Sendable {
         return hits
     }
 
+    /// First threshold crossing of the earliest hit still in progress (nil: none open).
+    /// Every hit `process` returns later starts at or after it, or after the last
+    /// sample fed: a live consumer knows the hits up to there are complete.
+    public var openHitFirstIndex: Int64? {
+        state.lazy.filter(\.inHit).map(\.first).min()
+    }
+
     /// Ends every hit in progress (end of stream, or a gap) and returns them.
     /// The background estimate and lockout restart.
     public mutating func flush() -> [AEHit] {

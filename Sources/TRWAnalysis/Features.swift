@@ -149,158 +149,69 @@ public enum FeatureExtractor {
         let periodNs = 1e9 / o.rateHz
         let ticks = Int((Double(endNs - startNs) / periodNs).rounded(.down))
         guard ticks > 0 else { throw FeatureExtractionError.emptySession(r.path) }
-        func tickEnd(_ k: Int) -> Int64 { startNs + Int64((Double(k + 1) * periodNs).rounded()) }
-
-        // Pass 1: audio, streamed chunk by chunk: RMS and STFT band power per tick.
-        let nb = max(0, o.aeBandEdgesHz.count - 1)
-        var bandPower = [Double](repeating: 0, count: ticks * nb)
-        var bandFrames = [Int](repeating: 0, count: ticks)
-        var rmsSum = [Double](repeating: 0, count: ticks), rmsN = [Int](repeating: 0, count: ticks)
-        let sb = o.aeSpectrumBins
+        var acc = TickFeatureAccumulator(options: o, layout: TickLayout(
+            startNs: startNs, irCalibration: thermal?.calibration, irWidth: thermal?.width, irHeight: thermal?.height,
+            aeRateHz: ae?.nominalRateHz, aeChannels: ae?.channels ?? 1, aeFormat: ae.flatMap { SampleFormat(rawValue: $0.sampleFormat ?? "") }))
         var damaged = DamageTally()
-        var spec = [Double](repeating: 0, count: ticks * sb)
-        if o.decodePayloads, let ae, let fmt = SampleFormat(rawValue: ae.sampleFormat ?? "") {
-            let fft = FFT(size: o.fftSize)
-            let rate = ae.nominalRateHz
-            let ch = ae.channels ?? 1
-            let binHz = rate / Double(o.fftSize)
-            let bandOfBin: [Int] = (0...(o.fftSize / 2)).map { k in
-                let f = Double(k) * binHz
-                return o.aeBandEdgesHz.indices.dropLast().first { f >= o.aeBandEdgesHz[$0] && f < o.aeBandEdgesHz[$0 + 1] } ?? -1
+        // Each stream is fed in its own time order (the accumulator takes streams in any
+        // order); everything up to the last tick's end, then the ticks are closed.
+        let lastEnd = acc.tickEnd(ticks - 1)
+        for b in bms where b.tNs <= lastEnd {
+            acc.cell(tNs: b.tNs, .init(voltageV: b.voltageV, currentA: b.currentA, cellTempC: b.cellTempC, soc: b.soc))
+            if roles.ambient == roles.cell, let x = b.ambientC { acc.ambient(tNs: b.tNs, celsius: x) }
+        }
+        if roles.ambient != roles.cell {
+            for b in amb where b.tNs <= lastEnd { if let x = b.ambientC { acc.ambient(tNs: b.tNs, celsius: x) } }
+        }
+        for h in hits where h.tNs <= lastEnd { acc.hit(tNs: h.tNs, energyV2s: h.energyV2s, amplitudeDb: h.amplitudeDb) }
+        if let thermal, let sid = thermal.id {
+            let fdec = try FrameDecoder()
+            for f in frames where f.tNs <= lastEnd {
+                // Pixels are decoded only for the frame a tick ends on (the accumulator asks).
+                acc.frame(tNs: f.tNs, .init(maxCounts: UInt16(clamping: f.maxCounts), meanCounts: f.meanCounts) {
+                    guard let rec = try? r.frame(streamId: sid, nearest: f.tNs) else { return nil }
+                    do throws(DamagedPayload) { return try r.pixels(of: rec, stream: thermal, decoder: fdec) } catch {
+                        damaged.record(error)
+                        return nil
+                    }
+                })
             }
+        }
+        // Audio, streamed chunk by chunk: RMS, and STFT windows when payloads are decoded.
+        if let ae, let sid = ae.id {
+            let fmt = SampleFormat(rawValue: ae.sampleFormat ?? "")
+            var windowing = fmt.map { AEWindowing(fftSize: o.fftSize, rateHz: ae.nominalRateHz, channels: ae.channels ?? 1, format: $0) }
             let dec = try PCMDecoder()
-            var carry: [Double] = []  // channel-averaged samples not yet in a full window
-            var carryT0: Int64 = 0
-            let samplePeriodNs = 1e9 / rate
-            try r.forEachAudioChunk(streamId: ae.id!) { c in
-                if c.tNs > endNs { return }
-                let k = Int(Double(c.tNs - startNs) / periodNs)
-                if k >= 0 && k < ticks { rmsSum[k] += c.rms * c.rms; rmsN[k] += 1 }
+            try r.forEachAudioChunk(streamId: sid) { c in
+                if c.tNs > lastEnd { return }
+                acc.chunk(tNs: c.tNs, rms: c.rms)
+                guard o.decodePayloads, windowing != nil else { return }
                 let s: [Int32]
                 do throws(DamagedPayload) { s = try r.samples(of: c, stream: ae, decoder: dec) } catch {
                     // Skip the damaged chunk; never splice windows across it.
                     damaged.record(error)
-                    carry.removeAll()
+                    windowing!.restart()
                     return
                 }
-                if carry.isEmpty { carryT0 = c.tNs }
-                let scale = 1 / fmt.fullScale / Double(ch)
-                for i in 0..<c.frameCount {
-                    var v = 0.0
-                    for j in 0..<ch {
-                        let x = s[i * ch + j]
-                        v += fmt == .floatle ? Double(Float(bitPattern: UInt32(bitPattern: x))) * fmt.fullScale : Double(x)
-                    }
-                    carry.append(v * scale)
-                }
-                var off = 0
-                while carry.count - off >= o.fftSize {
-                    let t = carryT0 + Int64(Double(off + o.fftSize) * samplePeriodNs)  // window end
-                    let kk = Int(Double(t - startNs - 1) / periodNs)
-                    if kk >= 0 && kk < ticks {
-                        let p = fft.powerSpectrum(carry[off..<(off + o.fftSize)])
-                        for (bin, b) in bandOfBin.enumerated() where b >= 0 { bandPower[kk * nb + b] += p[bin] }
-                        if sb > 0 {
-                            for bin in 0..<(o.fftSize / 2) { spec[kk * sb + bin * sb / (o.fftSize / 2)] += p[bin] }
-                        }
-                        bandFrames[kk] += 1
-                    }
-                    off += o.fftSize
-                }
-                carry.removeFirst(off)
-                carryT0 += Int64(Double(off) * samplePeriodNs)
+                windowing!.add(tNs: c.tNs, firstSampleIndex: c.firstSampleIndex, samples: s, frameCount: c.frameCount) { acc.window(endTNs: $0, power: $1) }
             }
         }
-
-        // Pass 2: ticks.
-        let cal = thermal?.calibration
-        let fdec = try FrameDecoder()
         var values = [Float](repeating: .nan, count: ticks * names.count)
-        var ib = 0, ia = 0, iff = 0, ih = 0
-        // Sample-and-hold per field over its role's stream.
-        var v = Double.nan, i = Double.nan, tc = Double.nan, soc = Double.nan, ambient = Double.nan
-        var prevV = Double.nan, prevT = Double.nan, prevIR = Double.nan
-        let nan = Double.nan
+        var spectrum: [Float] = []
+        var times: [Double] = []
+        times.reserveCapacity(ticks)
         for k in 0..<ticks {
-            let te = tickEnd(k), ts = te - Int64(periodNs.rounded())
-            while ib < bms.count && bms[ib].tNs <= te {
-                let b = bms[ib]
-                if let x = b.voltageV { v = x }
-                if let x = b.currentA { i = x }
-                if let x = b.cellTempC { tc = x }
-                if let x = b.soc { soc = x }
-                if roles.ambient == roles.cell, let x = b.ambientC { ambient = x }
-                ib += 1
-            }
-            if roles.ambient != roles.cell {
-                while ia < amb.count && amb[ia].tNs <= te {
-                    if let x = amb[ia].ambientC { ambient = x }
-                    ia += 1
-                }
-            }
-            while iff < frames.count && frames[iff].tNs <= te { iff += 1 }
-            var hitCount = 0, energy = 0.0, maxAmp = -Double.infinity
-            while ih < hits.count && hits[ih].tNs <= te {
-                if hits[ih].tNs > ts { hitCount += 1; energy += hits[ih].energyV2s; maxAmp = max(maxAmp, hits[ih].amplitudeDb) }
-                ih += 1
-            }
-            var row = [Double](repeating: nan, count: names.count)
-            row[0] = v; row[1] = i; row[2] = abs(v - prevV); row[3] = tc; row[4] = abs(tc - prevT)
-            row[5] = ambient; row[6] = soc
-            prevV = v; prevT = tc
-            var j = 7
-            if let cal, iff > 0 {
-                let f = frames[iff - 1]
-                let irMax = cal.celsius(UInt16(clamping: f.maxCounts))
-                row[j] = irMax; row[j + 1] = cal.kelvin(0) - 273.15 + f.meanCounts * cal.kelvinPerCount
-                row[j + 2] = abs(irMax - prevIR)
-                prevIR = irMax
-                // Area and gradient need the pixels: decode the tick's frame only.
-                if o.decodePayloads, let rec = try r.frame(streamId: thermal!.id!, nearest: f.tNs), let w = thermal!.width, let h = thermal!.height,
-                   let px = { () -> [UInt16]? in
-                       do throws(DamagedPayload) { return try r.pixels(of: rec, stream: thermal!, decoder: fdec) } catch { damaged.record(error); return nil }
-                   }() {
-                    var maxG: UInt16 = 0
-                    for y in 0..<h {
-                        for x in 0..<w {
-                            let p = px[y * w + x]
-                            if x + 1 < w { let q = px[y * w + x + 1]; maxG = max(maxG, p > q ? p - q : q - p) }
-                            if y + 1 < h { let q = px[(y + 1) * w + x]; maxG = max(maxG, p > q ? p - q : q - p) }
-                        }
-                    }
-                    row[j + 3] = Double(maxG) * cal.kelvinPerCount
-                    for (a, thr) in o.irAreaThresholdsC.enumerated() {
-                        let c = cal.counts(celsius: thr)
-                        var n = 0
-                        for p in px where p >= c { n += 1 }
-                        row[j + 4 + a] = Double(n) / Double(px.count)
-                    }
-                }
-            }
-            j = 11 + o.irAreaThresholdsC.count
-            if ae != nil {
-                row[j] = Double(hitCount) * o.rateHz
-                row[j + 1] = energy
-                row[j + 2] = hitCount > 0 ? maxAmp : nan
-                row[j + 3] = rmsN[k] > 0 ? (rmsSum[k] / Double(rmsN[k])).squareRoot() : nan
-                for bnd in 0..<nb where bandFrames[k] > 0 && o.aeBandEdgesHz[bnd] < (ae?.nominalRateHz ?? 0) / 2 {
-                    row[j + 4 + bnd] = log10(bandPower[k * nb + bnd] / Double(bandFrames[k]) + 1e-30)
-                }
-            }
+            let (end, row, spec) = acc.close()
+            times.append(Double(end) / 1e9)
             for (c, x) in row.enumerated() { values[k * names.count + c] = Float(x) }
+            spectrum += spec.map(Float.init)
             if let progress, k % 500 == 0 { progress(Double(k) / Double(ticks)) }
         }
         progress?(1)
-        var table = FeatureTable(names: names, tickTimesS: (0..<ticks).map { Double(tickEnd($0)) / 1e9 }, values: values)
+        var table = FeatureTable(names: names, tickTimesS: times, values: values)
         table.damaged = damaged
         table.serialRoles = roles
-        if sb > 0 {
-            let perBin = Double(o.fftSize / 2) / Double(sb)
-            table.aeSpectrum = (0..<(ticks * sb)).map { i in
-                let k = i / sb
-                return bandFrames[k] > 0 ? Float(log10(spec[i] / Double(bandFrames[k]) / perBin + 1e-30)) : .nan
-            }
-        }
+        table.aeSpectrum = spectrum
         return table
     }
 }

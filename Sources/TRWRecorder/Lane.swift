@@ -199,9 +199,7 @@ final class LaneWorker {
             if let cal = lane.descriptor.calibration { values["max_c"] = cal.celsius(stats.maxCounts) }
             lastMaxC = values["max_c"]
             lane.noteProcessed(tNs: t, values: values)
-            if let tap, let cal = lane.descriptor.calibration {
-                tap.frame(tNs: t, maxC: cal.celsius(stats.maxCounts), meanC: cal.kelvin(0) - 273.15 + stats.meanCounts * cal.kelvinPerCount)
-            }
+            tap?.frame(tNs: t, stream: lane.descriptor.key, maxCounts: stats.maxCounts, meanCounts: stats.meanCounts, pixels: f.pixels)
             lastTNs = t
         case .audio(let c):
             lastArrivalTNs = clock.sessionTime(monotonic: c.hostArrivalNs)
@@ -213,7 +211,6 @@ final class LaneWorker {
                 streamId: sid, firstSampleIndex: c.firstSampleIndex, frameCount: c.frameCount, hostArrivalNs: c.hostArrivalNs,
                 pairSampleIndex: c.clockPair?.sampleIndex, pairHostNs: c.clockPair?.hostNs, tNs: t,
                 codec: audioEncoder.codec.rawValue, payload: Data(payload), rms: rms, peak: peak))
-            tap?.audio(tNs: t, rms: rms)
             recentChunks.append((c.firstSampleIndex, t))
             if recentChunks.count > 64 { recentChunks.removeFirst(recentChunks.count - 64) }
             let th = lane.aeThreshold
@@ -229,6 +226,9 @@ final class LaneWorker {
                 hitDetector = det
                 appendHits(hits, into: &batch)
             }
+            // After the chunk's hits: the live features know which hits are complete.
+            tap?.audio(tNs: t, stream: lane.descriptor.key, rms: rms, firstSampleIndex: c.firstSampleIndex, samples: c.samples, frameCount: c.frameCount,
+                       openHitTNs: hitDetector?.openHitFirstIndex.map { tNs(ofSample: $0) })
             lane.noteProcessed(tNs: t, values: ["rms": rms, "peak": peak, "hits_total": Double(hitsTotal)])
             lastTNs = t
         case .bms(let s):

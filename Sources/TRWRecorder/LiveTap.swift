@@ -9,8 +9,14 @@ import TRWStore
 /// Publishes a running recording as the replay's JSON Lines
 /// (schemas/replay.schema.json) on a Unix socket, so an online predictor can
 /// follow a live test: a session header on connect, then ticks at `rateHz` of
-/// session time with the features that can be computed live (the others are
-/// null: STFT bands, IR area and gradient), AE hits, gaps, markers, labels.
+/// session time, AE hits, gaps, markers, labels. Tick features come from the one
+/// feature pipeline (`TickFeatureAccumulator`), fed the same samples as the export
+/// reads back, so a live tick equals the offline tick of the same time. A tick is
+/// sent once every feature stream has delivered past its end (AE hits: once no hit
+/// still open could start in it); a stream that has delivered nothing for `stallS`
+/// seconds of the host clock stops holding ticks back (a stalled device, a stream
+/// decimated by the sensing controls), and its samples that come after their tick was
+/// sent go into the next tick and are counted as late.
 /// A slow client never slows the recorder: its queue is bounded and lines it
 /// cannot take are counted and dropped (reported in a final line). A client that
 /// accepts no data for `sendTimeoutS` (it stopped reading) is disconnected: writes
@@ -31,16 +37,19 @@ public final class LiveTap: @unchecked Sendable {
     private var lastTNs: Int64 = 0
     private let acceptDone = DispatchSemaphore(value: 0)
     private var header = ""
-    private var nextTick: Int64
-    private var k = 0
-    private var held: [String: Double] = [:]
-    private var prevV = Double.nan, prevT = Double.nan, prevIR = Double.nan
-    private var hitCount = 0, hitEnergy = 0.0, hitMax = -Double.infinity
-    private var rmsSum = 0.0, rmsN = 0
     private var stopped = false
-    private let names = FeatureExtractor.names(FeatureOptions())
+    private let featureOptions: FeatureOptions
+    private var acc: TickFeatureAccumulator
+    private var windowing: AEWindowing?
     /// Which serial stream each BMS field comes from (the export's rule, `SerialRoles`).
     private var roles = SerialRoles(cell: nil, ambient: nil, note: nil)
+    /// The streams the features read (the first thermal and AE streams, as the export does).
+    private var thermalKey: String?, aeKey: String?
+    /// Per feature stream, the session time up to which it has delivered everything,
+    /// and when (host monotonic ns) it last delivered.
+    private var watermarks: [String: (tNs: Int64, hostNs: Int64)] = [:]
+    /// Host seconds a feature stream may deliver nothing before ticks stop waiting for it.
+    public let stallS: Double
 
     final class Client: @unchecked Sendable {
         let id: Int
@@ -56,13 +65,18 @@ public final class LiveTap: @unchecked Sendable {
     }
 
     /// Listens on `path` (checked first: only a stale socket is replaced, see `UnixSocketPath.check`).
-    public init(path: String, rateHz: Double = 1, sendTimeoutS: Double = 5, logger: Logger = Logger(label: "trw.live")) throws {
+    public init(path: String, rateHz: Double = 1, sendTimeoutS: Double = 5, stallS: Double = 2,
+                logger: Logger = Logger(label: "trw.live")) throws {
+        self.stallS = stallS
         self.path = path
         self.rateHz = rateHz
         self.sendTimeoutS = sendTimeoutS
         self.logger = logger
         server = try UnixSocketServer(path: path)
-        nextTick = Int64((1e9 / rateHz).rounded())
+        var fo = FeatureOptions()
+        fo.rateHz = rateHz
+        featureOptions = fo
+        acc = TickFeatureAccumulator(options: fo, layout: TickLayout())
         let t = Thread { [self] in
             acceptLoop()
             acceptDone.signal()
@@ -75,14 +89,28 @@ public final class LiveTap: @unchecked Sendable {
         var h = JSONLine()
         h.add("type", "session"); h.add("uuid", uuid); h.add("name", session.name); h.add("live", "true")
         h.add("rate_hz", rateHz)
-        h.addRaw("feature_names", "[" + names.map { JSONLine.quote($0) }.joined(separator: ",") + "]")
+        h.addRaw("feature_names", "[" + FeatureExtractor.names(featureOptions).map { JSONLine.quote($0) }.joined(separator: ",") + "]")
         lock.withLock { header = h.text }
     }
 
     /// The recording's streams: the serial ones' roles decide which stream feeds which feature.
     func setStreams(_ streams: [StreamDescriptor]) {
         let r = SerialRoles.resolve(streams.filter { $0.kind == .bms }.map { ($0.key, $0.role) })
-        lock.withLock { roles = r }
+        let ir = streams.first { $0.kind == .thermal }, ae = streams.first { $0.kind == .ae }
+        let layout = TickLayout(irCalibration: ir?.calibration, irWidth: ir?.width, irHeight: ir?.height,
+                                aeRateHz: ae?.nominalRateHz, aeChannels: ae?.channels ?? 1, aeFormat: ae?.sampleFormat)
+        lock.withLock {
+            roles = r
+            thermalKey = ir?.key
+            aeKey = ae?.key
+            acc = TickFeatureAccumulator(options: featureOptions, layout: layout)
+            windowing = ae.flatMap { a in
+                a.sampleFormat.map { AEWindowing(fftSize: featureOptions.fftSize, rateHz: a.nominalRateHz, channels: a.channels ?? 1, format: $0) }
+            }
+            watermarks = [:]
+            let now = HostClock.monotonicNanoseconds()
+            for key in [ir?.key, ae?.key, r.cell, r.ambient].compactMap({ $0 }) { watermarks[key] = (.min, now) }
+        }
     }
 
     private func acceptLoop() {
@@ -155,63 +183,73 @@ public final class LiveTap: @unchecked Sendable {
         for c in clients where !c.queue.tryPush(line + "\n") { c.dropped += 1 }
     }
 
-    /// Emits every tick whose end is at or before `tNs` (ticks follow session time).
-    private func advanceLocked(to tNs: Int64) {
-        lastTNs = max(lastTNs, tNs)
-        let period = Int64((1e9 / rateHz).rounded())
-        while tNs >= nextTick {
-            var f = [String: Double]()
-            let v = held["voltage_v"] ?? .nan, t = held["cell_temp_c"] ?? .nan, ir = held["ir_max_c"] ?? .nan
-            f["voltage_v"] = v; f["current_a"] = held["current_a"]; f["dv_v"] = abs(v - prevV)
-            f["cell_temp_c"] = t; f["dt_c"] = abs(t - prevT); f["ambient_c"] = held["ambient_c"]; f["soc"] = held["soc"]
-            f["ir_max_c"] = ir; f["ir_mean_c"] = held["ir_mean_c"]; f["ir_dmax_c"] = abs(ir - prevIR)
-            f["ae_hit_rate_hz"] = Double(hitCount) * rateHz; f["ae_energy_v2s"] = hitEnergy
-            f["ae_max_amplitude_db"] = hitCount > 0 ? hitMax : .nan
-            f["ae_rms_fs"] = rmsN > 0 ? (rmsSum / Double(rmsN)).squareRoot() : .nan
-            prevV = v; prevT = t; prevIR = ir
-            hitCount = 0; hitEnergy = 0; hitMax = -.infinity; rmsSum = 0; rmsN = 0
+    /// Sends every tick the feature streams have delivered past (or that a stream is
+    /// `maxLagS` past); at the end (`final`), every tick that ends by `tNs`.
+    private func sendReadyTicksLocked(final: Bool = false) {
+        let stalledBefore = HostClock.monotonicNanoseconds() - Int64(stallS * 1e9)
+        let waitingFor = watermarks.values.filter { $0.hostNs >= stalledBefore }.map(\.tNs)
+        while true {
+            let end = acc.tickEnd(acc.nextTick)
+            let ready: Bool
+            if final {
+                ready = end <= lastTNs
+            } else if waitingFor.isEmpty {
+                ready = end < lastTNs
+            } else {
+                ready = waitingFor.allSatisfy { $0 > end }
+            }
+            guard ready else { return }
+            let k = acc.nextTick
+            let (_, row, _) = acc.close()
             var l = JSONLine()
-            l.add("type", "tick"); l.add("t", Double(nextTick) / 1e9); l.add("k", Double(k))
-            l.addRaw("features", "{" + names.map { "\(JSONLine.quote($0)):\(JSONLine.number(f[$0] ?? .nan))" }.joined(separator: ",") + "}")
+            l.add("type", "tick"); l.add("t", Double(end) / 1e9); l.add("k", Double(k))
+            l.addRaw("features", "{" + zip(acc.names, row).map { "\(JSONLine.quote($0)):\(JSONLine.number($1))" }.joined(separator: ",") + "}")
             sendLocked(l.text)
-            k += 1
-            nextTick += period
         }
     }
 
-    func frame(tNs: Int64, maxC: Double?, meanC: Double?) {
+    /// A stream delivered everything up to `tNs`.
+    private func advanceLocked(_ stream: String, to tNs: Int64) {
+        lastTNs = max(lastTNs, tNs)
+        if let w = watermarks[stream] { watermarks[stream] = (max(w.tNs, tNs), HostClock.monotonicNanoseconds()) }
+        sendReadyTicksLocked()
+    }
+
+    /// An IR frame: its statistics, and its pixels for the tick's area and gradient features.
+    func frame(tNs: Int64, stream: String, maxCounts: UInt16, meanCounts: Double, pixels: [UInt16]) {
         lock.withLock {
-            advanceLocked(to: tNs)
-            if let maxC { held["ir_max_c"] = maxC }
-            if let meanC { held["ir_mean_c"] = meanC }
+            if stream == thermalKey {
+                acc.frame(tNs: tNs, .init(maxCounts: maxCounts, meanCounts: meanCounts) { pixels })
+            }
+            advanceLocked(stream, to: tNs)
         }
     }
 
     func bms(tNs: Int64, _ s: BMSSample, stream: String) {
         lock.withLock {
-            advanceLocked(to: tNs)
             if stream == roles.cell {
-                if let v = s.voltageV { held["voltage_v"] = v }
-                if let i = s.currentA { held["current_a"] = i }
-                if let c = s.cellTempsC.first { held["cell_temp_c"] = c }
-                if let soc = s.soc { held["soc"] = soc }
+                acc.cell(tNs: tNs, .init(voltageV: s.voltageV, currentA: s.currentA, cellTempC: s.cellTempsC.first, soc: s.soc))
             }
-            if stream == roles.ambient, let a = s.ambientC { held["ambient_c"] = a }
+            if stream == roles.ambient, let a = s.ambientC { acc.ambient(tNs: tNs, celsius: a) }
+            advanceLocked(stream, to: tNs)
         }
     }
 
-    func audio(tNs: Int64, rms: Double) {
+    /// An AE chunk, after its hits were sent: its RMS and samples, and the session time of
+    /// the first crossing of a hit still open (nil: none; hits before it are complete).
+    func audio(tNs: Int64, stream: String, rms: Double, firstSampleIndex: Int64, samples: [Int32], frameCount: Int, openHitTNs: Int64?) {
         lock.withLock {
-            advanceLocked(to: tNs)
-            rmsSum += rms * rms
-            rmsN += 1
+            if stream == aeKey {
+                acc.chunk(tNs: tNs, rms: rms)
+                windowing?.add(tNs: tNs, firstSampleIndex: firstSampleIndex, samples: samples, frameCount: frameCount) { acc.window(endTNs: $0, power: $1) }
+            }
+            advanceLocked(stream, to: openHitTNs.map { min(tNs, $0 &- 1) } ?? tNs)
         }
     }
 
     func hit(_ h: AEHitRecord, stream: String) {
         lock.withLock {
-            advanceLocked(to: h.tNs)
-            hitCount += 1; hitEnergy += h.energyV2s; hitMax = max(hitMax, h.amplitudeDb)
+            if stream == aeKey { acc.hit(tNs: h.tNs, energyV2s: h.energyV2s, amplitudeDb: h.amplitudeDb) }
             var l = JSONLine()
             l.add("type", "ae_hit"); l.add("t", Double(h.tNs) / 1e9); l.add("stream", stream); l.add("channel", Double(h.channel))
             l.add("amplitude_db", h.amplitudeDb); l.add("rise_time_s", h.riseTimeS); l.add("duration_s", h.durationS)
@@ -234,9 +272,15 @@ public final class LiveTap: @unchecked Sendable {
     func finish(endTNs: Int64) -> [GapRecord] {
         let waiting = lock.withLock { () -> [Client] in
             guard !stopped else { return [] }
-            advanceLocked(to: endTNs)
+            lastTNs = max(lastTNs, endTNs)
+            sendReadyTicksLocked(final: true)
             let dropped = clients.reduce(0) { $0 + $1.dropped }
-            sendLocked("{\"type\":\"end\",\"t\":\(JSONLine.number(Double(endTNs) / 1e9)),\"dropped_lines\":\(dropped)}")
+            let late = acc.lateSamples
+            if late > 0 {
+                logger.notice("live stream: samples came after their tick was sent and went into the next tick",
+                              metadata: ["path": "\(path)", "late_samples": "\(late)"])
+            }
+            sendLocked("{\"type\":\"end\",\"t\":\(JSONLine.number(Double(endTNs) / 1e9)),\"dropped_lines\":\(dropped),\"late_samples\":\(late)}")
             stopped = true
             for c in clients { c.queue.close() }
             return clients

@@ -37,6 +37,8 @@ public struct RecorderOptions: Sendable {
     public var liveTapRateHz: Double = 1
     /// Seconds a live client may accept no data before it is dropped (a `live_client` gap).
     public var liveTapSendTimeoutS: Double = 5
+    /// Seconds (host clock) a feature stream may deliver nothing before live ticks stop waiting for it.
+    public var liveTapStallS: Double = 2
     /// Threads compressing thermal frames (0: encode on each lane's own thread).
     public var frameEncoderThreads: Int = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
     /// Conditions that end the recording by themselves.
@@ -185,7 +187,8 @@ public final class Recorder: @unchecked Sendable {
                                     rigName: options.rigName, rigConfig: options.rigConfig, clock: clock)
         // The live socket first: a path that cannot be used fails before the session file exists.
         if let p = options.liveTapPath {
-            let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz, sendTimeoutS: options.liveTapSendTimeoutS, logger: logger)
+            let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz, sendTimeoutS: options.liveTapSendTimeoutS,
+                                  stallS: options.liveTapStallS, logger: logger)
             tap.setHeader(session: newSession, uuid: newSession.uuid.uuidString.lowercased())
             tap.setStreams(sources.flatMap(\.streams))
             liveTap = tap
