@@ -1,3 +1,4 @@
+import TRWCore
 import Foundation
 
 /// An online detector: fed ticks in time order, one at a time; returns a
@@ -34,23 +35,27 @@ public struct RateTracker {
 /// temperature reaching the maximum working temperature.
 public struct GB38031Detector: OnlineDetector {
     public let name = "gb38031"
-    public var rateCPerS = 1.0, holdS = 3.0, voltageDropFraction = 0.25, maxTempC = 60.0
-    var rate = RateTracker(windowS: 1)
-    var riseSince: Double?
+    public var voltageDropFraction = 0.25, maxTempC = 60.0
+    /// trw's one GB 38031 temperature-rate criterion (TRWCore), shared with the simulator's
+    /// ground truth and the stop rules.
+    public private(set) var criterion = GB38031RateCriterion()
     var vmax = -Double.infinity
     public init() {}
+    public var rateCPerS: Double { criterion.rateCPerS }
+    public var holdS: Double { criterion.sustainS }
     public var parameters: [String: Double] {
-        ["rate_c_per_s": rateCPerS, "hold_s": holdS, "voltage_drop_fraction": voltageDropFraction, "max_temp_c": maxTempC]
+        ["rate_c_per_s": criterion.rateCPerS, "hold_s": criterion.sustainS, "window_s": criterion.windowS,
+         "voltage_drop_fraction": voltageDropFraction, "max_temp_c": maxTempC]
     }
     public mutating func step(t: Double, features f: [String: Double]) -> Double {
         if let v = f["voltage_v"], v.isFinite { vmax = max(vmax, v) }
-        guard let temp = hottest(f), let r = rate.add(t: t, v: temp) else { return 0 }
-        if r >= rateCPerS { riseSince = riseSince ?? t } else { riseSince = nil }
-        let sustained = riseSince.map { t - $0 >= holdS } ?? false
+        guard let temp = hottest(f) else { return 0 }
+        criterion.feed(t: t, celsius: temp)
+        guard let r = criterion.rate else { return 0 }
         let vDrop = f["voltage_v"].map { $0.isFinite && vmax > 0 && $0 < vmax * (1 - voltageDropFraction) } ?? false
         let hot = temp >= maxTempC
-        if sustained && (vDrop || hot) { return 1 }
-        return min(0.49, max(0, r / rateCPerS) * 0.49)
+        if criterion.isSustained && (vDrop || hot) { return 1 }
+        return min(0.49, max(0, r / criterion.rateCPerS) * 0.49)
     }
 }
 

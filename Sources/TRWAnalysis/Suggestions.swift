@@ -156,7 +156,7 @@ public enum SuggestionEngine {
                 var s = Suggestion(label: label(for: name), tS: since!, detectedS: t, detector: name, parameters: p, note: "")
                 switch d {
                 case let g as GB38031Detector:
-                    s.tS = (g.riseSince ?? t) - g.rate.windowS
+                    s.tS = g.criterion.riseStartS ?? t
                     s.note = "dT/dt held >= \(g.rateCPerS) degC/s for \(g.holdS) s with a voltage drop or >= \(g.maxTempC) degC"
                 case let x as DTDTDetector:
                     s.tS = since! - x.windowS / 2

@@ -30,8 +30,7 @@ public final class StopRuleEngine: @unchecked Sendable {
     private var hotSince: Int64?
     private var runawayAt: Int64?
     private var fired: StopRule?
-    private var temps: [(t: Int64, c: Double)] = []  // hottest temperature history for dT/dt
-    private var riseSince: Int64?
+    private var runaway = GB38031RateCriterion()
 
     public init(rules: [StopRule]) { self.rules = rules }
 
@@ -44,17 +43,9 @@ public final class StopRuleEngine: @unchecked Sendable {
     public func observeTemperature(tNs: Int64, celsius: Double) -> StopRule? {
         lock.withLock {
             guard fired == nil else { return nil }
-            // GB 38031 runaway: dT/dt >= 1 degC/s sustained 3 s (rate over 1 s windows).
-            temps.append((tNs, celsius))
-            while let f = temps.first, tNs - f.t > 2_000_000_000 { temps.removeFirst() }
-            if let ref = temps.first(where: { tNs - $0.t >= 1_000_000_000 }) ?? (temps.count > 1 && tNs - temps[0].t >= 500_000_000 ? temps[0] : nil) {
-                let rate = (celsius - ref.c) / (Double(tNs - ref.t) / 1e9)
-                if rate >= 1 {
-                    if riseSince == nil { riseSince = ref.t }
-                    if runawayAt == nil, tNs - riseSince! >= 3_000_000_000 { runawayAt = riseSince }
-                } else {
-                    riseSince = nil
-                }
+            // GB 38031 runaway (trw's one criterion, TRWCore): its onset arms the voltage rule.
+            if let onset = runaway.feed(t: Double(tNs) / 1e9, celsius: celsius), runawayAt == nil {
+                runawayAt = Int64((onset * 1e9).rounded())
             }
             for r in rules {
                 if case .maxTemperature(let c, let hold) = r {

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TRWCore
 
 /// Gas yields and venting constants. Estimates (not from a verified source),
 /// chosen so that a 2 Ah pouch vents near 90-120 degC under overcharge as
@@ -39,50 +40,6 @@ public struct GroundTruth: Sendable, Equatable {
     /// Peak of the true max temperature, degC, and when.
     public var peakMaxC: Double = -.infinity
     public var peakS: Double = 0
-}
-
-/// Detector of GB 38031-2020's thermal-runaway temperature criterion on a sampled signal:
-/// dT/dt >= `rateCPerS` sustained for `sustainS`.
-public struct GB38031Detector: Sendable {
-    public let rateCPerS: Double
-    public let sustainS: Double
-    private var lastT: Double?
-    private var lastV: Double = 0
-    private var runStart: Double?
-    /// Start of the first qualifying window, once found.
-    public private(set) var onsetS: Double?
-
-    /// Sampling interval of the signal fed to `feed`, s (for the parameters record).
-    public let sampleIntervalS: Double
-
-    public init(rateCPerS: Double = 1.0, sustainS: Double = 3.0, sampleIntervalS: Double = 1.0) {
-        self.rateCPerS = rateCPerS
-        self.sustainS = sustainS
-        self.sampleIntervalS = sampleIntervalS
-    }
-
-    /// Feeds one sample (time s, temperature degC); samples must be increasing in time.
-    /// Returns the onset time the first time the criterion is met.
-    public mutating func feed(t: Double, value: Double) -> Double? {
-        defer { lastT = t; lastV = value }
-        guard onsetS == nil, let t0 = lastT, t > t0 else { return nil }
-        let slope = (value - lastV) / (t - t0)
-        if slope >= rateCPerS {
-            if runStart == nil { runStart = t0 }
-            if let rs = runStart, t - rs >= sustainS - 1e-9 {
-                onsetS = rs
-                return rs
-            }
-        } else {
-            runStart = nil
-        }
-        return nil
-    }
-
-    /// JSON text of the criterion, for the annotation's parameters.
-    public var parametersJSON: String {
-        "{\"criterion\":\"GB 38031-2020 thermal runaway: dT/dt >= \(rateCPerS) degC/s for >= \(sustainS) s\",\"dTdt_min_C_per_s\":\(rateCPerS),\"sustain_s\":\(sustainS),\"sample_interval_s\":\(sampleIntervalS),\"signal\":\"true max cell temperature (simulator field)\"}"
-    }
 }
 
 /// The physics of one cell under abuse: heat equation over the face, Arrhenius
@@ -131,7 +88,8 @@ public final class CellSimulation {
     /// Set true once charging has ended (stop SOC, stop time, or runaway).
     public private(set) var chargeEnded = false
 
-    private var gb = GB38031Detector(sampleIntervalS: CellSimulation.gbSampleIntervalS)
+    /// Ground-truth runaway onset: trw's one GB 38031 criterion on the true max temperature.
+    private var gb = GB38031RateCriterion()
     private var lastGBTick = -1.0
     /// Sampling interval of the max temperature for the GB 38031 criterion, s.
     public static let gbSampleIntervalS = 1.0
@@ -251,7 +209,7 @@ public final class CellSimulation {
         let tick = (time / Self.gbSampleIntervalS + 1e-6).rounded(.down)
         if truth.runawayOnsetS == nil, tick > lastGBTick {
             lastGBTick = tick
-            if let onset = gb.feed(t: time, value: tmax) { truth.runawayOnsetS = onset }
+            if let onset = gb.feed(t: time, celsius: tmax) { truth.runawayOnsetS = onset }
         }
         if truth.selfHeatingOnsetS == nil, selfHeatRateCPerMin >= Self.selfHeatingThresholdCPerMin {
             truth.selfHeatingOnsetS = time
@@ -259,7 +217,9 @@ public final class CellSimulation {
     }
 
     /// The GB 38031 criterion parameters as JSON.
-    public var runawayCriterionJSON: String { gb.parametersJSON }
+    public var runawayCriterionJSON: String {
+        "{\"criterion\":\"\(gb.summary)\",\"dTdt_min_C_per_s\":\(gb.rateCPerS),\"sustain_s\":\(gb.sustainS),\"window_s\":\(gb.windowS),\"sample_interval_s\":\(Self.gbSampleIntervalS),\"signal\":\"true max cell temperature (simulator field)\"}"
+    }
 
     private func substep(maxDt: Double) -> Double {
         let n = q.count

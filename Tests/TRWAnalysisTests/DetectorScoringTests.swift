@@ -55,7 +55,7 @@ import Testing
     }
 
     @Test func gb38031NeedsSustainedRateAndASecondCondition() {
-        // 2 degC/s from t = 10 s, starting at 40 degC: the rate holds 3 s at t = 14 (rate first seen at t = 11);
+        // 2 degC/s from t = 10 s, starting at 40 degC: the rise starts at t = 10 (rate first seen at t = 11) and has held 3 s at t = 13;
         // 60 degC (max working temperature) is crossed at t = 20.
         let temps = (0..<40).map { $0 < 10 ? 40.0 : 40 + 2 * Double($0 - 10) }
         var d = GB38031Detector()

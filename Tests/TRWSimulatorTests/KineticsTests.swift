@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TRWCore
 @testable import TRWSimulator
 
 /// Abuse kinetics (Kim et al. 2007 after Hatchard et al. 2001) in the classic oven test.
@@ -63,16 +64,16 @@ import Testing
         #expect(onsetC != nil && onsetC! >= 80 && onsetC! <= 100, "onset \(String(describing: onsetC)) degC")
     }
 
-    /// GB 38031 detector: a ramp of exactly 1 degC/s for 3 s qualifies, 0.9 degC/s does not,
-    /// and a 2 s burst at 5 degC/s does not.
+    /// The GB 38031 criterion the ground truth uses (TRWCore): a ramp of exactly 1 degC/s
+    /// for 3 s qualifies, 0.9 degC/s does not, and a 2 s burst at 5 degC/s does not.
     @Test(arguments: [(1.0, 4, true), (0.9, 10, false), (5.0, 2, false), (2.0, 3, true)])
     func gb38031Detector(rate: Double, seconds: Int, detects: Bool) {
-        var d = GB38031Detector()
+        var d = GB38031RateCriterion()
         var result: Double?
         var temp = 30.0
         for t in 0...20 {
             if t >= 5 && t < 5 + seconds { temp += rate }
-            if let o = d.feed(t: Double(t), value: temp) { result = o }
+            if let o = d.feed(t: Double(t), celsius: temp) { result = o }
         }
         #expect((result != nil) == detects, "rate \(rate) for \(seconds) s -> \(String(describing: result))")
         // The onset is the start of the first rising 1 s interval (t = 4 -> 5).
