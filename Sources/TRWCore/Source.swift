@@ -65,3 +65,11 @@ extension Source {
     public var cell: CellInfo? { nil }
     public var testProtocol: String? { nil }
 }
+
+/// A source that can switch the charging supply's output off (an alarm action,
+/// `trw record --on-alarm supply-off`): the simulated rig, a programmable supply.
+public protocol SupplyControl: AnyObject, Sendable {
+    /// Switches the output off; returns what was done, for the session's marker.
+    /// Throws when the instrument refused or did not answer.
+    func switchSupplyOff(reason: String) throws -> String
+}

@@ -168,7 +168,7 @@ public enum Predictor {
     public static func store(_ run: PredictionRun, in path: String) throws {
         let w = try SessionWriter(appendingTo: path)
         try w.addPredictions(run.tS.indices.map { i in
-            PredictionRecord(id: nil, model: run.detector, modelVersion: TRWVersionInfo.string, runId: run.runId,
+            PredictionRecord(id: nil, model: run.detector, modelVersion: TRWVersion.string, runId: run.runId,
                              tNs: Int64((run.tS[i] * 1e9).rounded()), score: run.scores[i], alarm: run.alarms[i],
                              latencyNs: run.latenciesNs[i], parametersJson: JSONText.encode(run.parameters))
         })
@@ -197,4 +197,3 @@ public struct ExternalDetectorLimits: Sendable, Equatable {
     public init() {}
 }
 
-public enum TRWVersionInfo { public static let string = "0.1.0" }

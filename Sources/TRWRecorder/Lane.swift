@@ -154,7 +154,7 @@ final class LaneWorker {
     var lastKeptTNs: Int64?
     var aeGeneration = 0
     /// Live JSON Lines publisher, if the recording has one.
-    var tap: LiveTap?
+    var ticks: LiveTicks?
 
     init(lane: Lane, clock: SessionClock) {
         self.lane = lane
@@ -199,7 +199,7 @@ final class LaneWorker {
             if let cal = lane.descriptor.calibration { values["max_c"] = cal.celsius(stats.maxCounts) }
             lastMaxC = values["max_c"]
             lane.noteProcessed(tNs: t, values: values)
-            tap?.frame(tNs: t, stream: lane.descriptor.key, maxCounts: stats.maxCounts, meanCounts: stats.meanCounts, pixels: f.pixels)
+            ticks?.frame(tNs: t, stream: lane.descriptor.key, maxCounts: stats.maxCounts, meanCounts: stats.meanCounts, pixels: f.pixels)
             lastTNs = t
         case .audio(let c):
             lastArrivalTNs = clock.sessionTime(monotonic: c.hostArrivalNs)
@@ -227,7 +227,7 @@ final class LaneWorker {
                 appendHits(hits, into: &batch)
             }
             // After the chunk's hits: the live features know which hits are complete.
-            tap?.audio(tNs: t, stream: lane.descriptor.key, rms: rms, firstSampleIndex: c.firstSampleIndex, samples: c.samples, frameCount: c.frameCount,
+            ticks?.audio(tNs: t, stream: lane.descriptor.key, rms: rms, firstSampleIndex: c.firstSampleIndex, samples: c.samples, frameCount: c.frameCount,
                        openHitTNs: hitDetector?.openHitFirstIndex.map { tNs(ofSample: $0) })
             lane.noteProcessed(tNs: t, values: ["rms": rms, "peak": peak, "hits_total": Double(hitsTotal)])
             lastTNs = t
@@ -237,7 +237,7 @@ final class LaneWorker {
             takeClockEvents(into: &batch)
             if skipForSensing(t) { return }
             batch.bms.append(BMSSampleRecord(streamId: sid, sample: s, tNs: t))
-            tap?.bms(tNs: t, s, stream: lane.descriptor.key)
+            ticks?.bms(tNs: t, s, stream: lane.descriptor.key)
             var values: [String: Double] = [:]
             if let v = s.voltageV { values["voltage_v"] = v }
             if let i = s.currentA { values["current_a"] = i }
@@ -250,20 +250,20 @@ final class LaneWorker {
                 streamId: sid, kind: g.kind.rawValue, startTNs: clock.sessionTime(monotonic: g.startHostNs),
                 endTNs: g.endHostNs.map { clock.sessionTime(monotonic: $0) }, lostCount: g.lostCount, detail: g.detail)
             batch.gaps.append(row)
-            if let tap {
+            if let ticks {
                 var l = JSONLine()
                 l.add("type", "gap"); l.add("t", Double(row.startTNs) / 1e9); l.add("stream", lane.descriptor.key)
                 l.add("kind", row.kind); l.add("lost", Double(row.lostCount))
-                tap.event(l.text)
+                ticks.event(l.text)
             }
         case .marker(let text, let h):
             batch.markers.append(MarkerRecord(tNs: clock.sessionTime(monotonic: h), text: text, author: "", origin: "source"))
         case .annotation(let a):
-            if let tap {
+            if let ticks {
                 var l = JSONLine()
                 l.add("type", "label"); l.add("t", Double(clock.sessionTime(monotonic: a.startHostNs)) / 1e9)
                 l.add("label", a.label); l.add("method", a.method); l.add("author", a.author)
-                tap.event(l.text)
+                ticks.event(l.text)
             }
             batch.annotations.append(AnnotationRecord(
                 label: a.label, startTNs: clock.sessionTime(monotonic: a.startHostNs),
@@ -278,11 +278,11 @@ final class LaneWorker {
             batch.gaps.append(GapRecord(streamId: lane.streamId, kind: e.kind, startTNs: clock.sessionTime(monotonic: e.hostNs),
                                         endTNs: nil, lostCount: e.count,
                                         detail: e.detail.replacingOccurrences(of: "stream: ", with: "\(lane.descriptor.key): ")))
-            if let tap {
+            if let ticks {
                 var l = JSONLine()
                 l.add("type", "gap"); l.add("t", Double(clock.sessionTime(monotonic: e.hostNs)) / 1e9)
                 l.add("stream", lane.descriptor.key); l.add("kind", e.kind); l.add("lost", Double(e.count))
-                tap.event(l.text)
+                ticks.event(l.text)
             }
         }
         lane.setClockState(fallback: clock_.fallback, outliers: clock_.outliers)
@@ -312,7 +312,7 @@ final class LaneWorker {
         for h in hits {
             let rec = AEHitRecord(streamId: lane.streamId, hit: h, tNs: tNs(ofSample: h.firstCrossingSampleIndex))
             batch.hits.append(rec)
-            tap?.hit(rec, stream: lane.descriptor.key)
+            ticks?.hit(rec, stream: lane.descriptor.key)
         }
         hitsTotal += hits.count
     }

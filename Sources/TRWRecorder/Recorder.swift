@@ -1,5 +1,6 @@
 import Atomics
 import Foundation
+import TRWAnalysis
 import Logging
 import TRWCodec
 import TRWCore
@@ -39,6 +40,12 @@ public struct RecorderOptions: Sendable {
     public var liveTapSendTimeoutS: Double = 5
     /// Seconds (host clock) a feature stream may deliver nothing before live ticks stop waiting for it.
     public var liveTapStallS: Double = 2
+    /// Detectors run live on the ticks (`DetectorRegistry.load` names: built-in, dplstm:DIR).
+    public var detectors: [String] = []
+    /// Consecutive ticks above 0.5 before a live detector's alarm rises.
+    public var alarmK: Int = 1
+    /// What an alarm does besides its marker.
+    public var alarmActions: [AlarmAction] = []
     /// Threads compressing thermal frames (0: encode on each lane's own thread).
     public var frameEncoderThreads: Int = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
     /// Conditions that end the recording by themselves.
@@ -55,9 +62,6 @@ public struct RecorderOptions: Sendable {
     }
 }
 
-public enum TRWVersion {
-    public static let string = "0.1.0"
-}
 
 /// Live figures of one stream, for the dashboard and the final summary.
 public struct StreamStatus: Sendable {
@@ -146,6 +150,12 @@ public final class Recorder: @unchecked Sendable {
     private var encoderPool: FrameEncoderPool?
     /// The live JSON Lines publisher, when `options.liveTapPath` is set.
     public private(set) var liveTap: LiveTap?
+    /// The live ticks (for the socket and the live detectors), when either is on.
+    private(set) var liveTicks: LiveTicks?
+    /// The live detectors, when `options.detectors` is not empty.
+    private var liveDetection: LiveDetection?
+    /// Why an alarm stopped the recording.
+    private var alarmStopReason: String?
     private var clock: SessionClock!
     /// Evaluates `options.stopRules` (and the duration) on what the lanes see.
     public private(set) var stopEngine = StopRuleEngine(rules: [])
@@ -185,13 +195,26 @@ public final class Recorder: @unchecked Sendable {
         let proto = sources.lazy.compactMap(\.testProtocol).first
         let newSession = NewSession(name: options.name, operatorName: options.operatorName, cell: cell, testProtocol: proto,
                                     rigName: options.rigName, rigConfig: options.rigConfig, clock: clock)
-        // The live socket first: a path that cannot be used fails before the session file exists.
+        // Live detectors and the live socket first: a detector or path that cannot be used
+        // fails before the session file exists.
+        let streams = sources.flatMap(\.streams)
+        var sinks: [any LiveTickSink] = []
+        if !options.detectors.isEmpty {
+            let detection = try makeLiveDetection(runId: "live-" + ISO8601DateFormatter().string(from: wallStart))
+            liveDetection = detection
+            sinks.append(detection)
+        }
         if let p = options.liveTapPath {
+            var fo = FeatureOptions()
+            fo.rateHz = options.liveTapRateHz
             let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz, sendTimeoutS: options.liveTapSendTimeoutS,
-                                  stallS: options.liveTapStallS, logger: logger)
+                                  featureNames: FeatureExtractor.names(fo), logger: logger)
             tap.setHeader(session: newSession, uuid: newSession.uuid.uuidString.lowercased())
-            tap.setStreams(sources.flatMap(\.streams))
             liveTap = tap
+            sinks.append(tap)
+        }
+        if !sinks.isEmpty {
+            liveTicks = LiveTicks(rateHz: options.liveTapRateHz, stallS: options.liveTapStallS, streams: streams, sinks: sinks)
         }
         let existed = FileManager.default.fileExists(atPath: options.outputPath)
         do {
@@ -217,6 +240,59 @@ public final class Recorder: @unchecked Sendable {
         }
         startThreads()
     }
+
+    /// The live detectors, checked before the session exists: every detector loads, and the
+    /// alarm actions can be carried out by this rig.
+    private func makeLiveDetection(runId: String) throws -> LiveDetection {
+        let supplies = sources.compactMap { $0 as? any SupplyControl }
+        if options.alarmActions.contains(.supplyOff) && supplies.isEmpty {
+            throw RecorderError.badAlarmAction(
+                "--on-alarm supply-off: no source of this rig can switch the supply off (the simulated rig can); "
+                + "choose --on-alarm stop, or record with a rig whose supply trw controls")
+        }
+        guard (1...3600).contains(options.alarmK) else {
+            throw RecorderError.badDetector("--alarm-k must be in 1...3600 ticks, got \(options.alarmK)")
+        }
+        do {
+            return try LiveDetection(
+                specs: options.detectors, alarmK: options.alarmK, actions: options.alarmActions, runId: runId, logger: logger,
+                write: { [weak self] b in self?.writeQueue.push(b) },
+                act: { [weak self] name, tNs, _ in self?.carryOutAlarmActions(detector: name, tNs: tNs, supplies: supplies) })
+        } catch {
+            throw RecorderError.badDetector("--detect: \(error)")
+        }
+    }
+
+    /// The alarm actions (on the alarm-action queue, never on a lane's thread); each
+    /// outcome is a marker at the alarm's tick.
+    private func carryOutAlarmActions(detector: String, tNs: Int64, supplies: [any SupplyControl]) {
+        let when = String(format: "t = %.1f s", Double(tNs) / 1e9)
+        var notes: [String] = []
+        for a in options.alarmActions {
+            switch a {
+            case .supplyOff:
+                for s in supplies {
+                    do {
+                        notes.append("supply off: " + (try s.switchSupplyOff(reason: "\(detector) alarm at \(when)")))
+                    } catch {
+                        notes.append("supply off FAILED: \(error)")
+                        logger.error("alarm action failed: supply off", metadata: ["detector": "\(detector)", "error": "\(error)"])
+                    }
+                }
+            case .stop:
+                stateLock.withLock { if alarmStopReason == nil { alarmStopReason = "stopped by the \(detector) alarm at \(when)" } }
+                notes.append("recording stopped")
+                stop()
+            }
+        }
+        guard !notes.isEmpty else { return }
+        var b = WriteBatch()
+        b.markers = notes.map { MarkerRecord(tNs: tNs, text: "\(detector) alarm: \($0)", author: "trw", origin: "alarm") }
+        writeQueue.push(b)
+    }
+
+    /// The live detectors' scores and alarms (empty without `--detect`).
+    public var liveDetectorStatus: [LiveDetectorStatus] { liveDetection?.status ?? [] }
 
     /// Removes a session file (and its -wal, -shm, -journal, -reserve) that this run created and that holds no data.
     static func removeCreatedSessionFiles(_ path: String) {
@@ -323,10 +399,10 @@ public final class Recorder: @unchecked Sendable {
     /// Adds an operator marker now (session time of the call).
     public func addMarker(_ text: String, author: String = "", origin: String = "key") {
         let t = clock.sessionTime(monotonic: HostClock.monotonicNanoseconds())
-        if let liveTap {
+        if let liveTicks {
             var l = JSONLine()
             l.add("type", "marker"); l.add("t", Double(t) / 1e9); l.add("text", text)
-            liveTap.event(l.text)
+            liveTicks.event(l.text)
         }
         var b = WriteBatch()
         b.markers = [MarkerRecord(tNs: t, text: text, author: author, origin: origin)]
@@ -340,6 +416,9 @@ public final class Recorder: @unchecked Sendable {
         for lane in laneOrder { lane.queue.close() }
         compressorsDone.wait()
         encoderPool?.finish()
+        // The last live ticks, their predictions and alarm markers go in before the writer stops.
+        let late = liveTicks?.finish(endTNs: maxTNs.load(ordering: .relaxed)) ?? 0
+        liveDetection?.drainActions()
         writeQueue.close()
         writerDone.wait()
         let (werr, serrs, aborted) = stateLock.withLock { (writerError, sourceErrors, abortReason) }
@@ -392,9 +471,21 @@ public final class Recorder: @unchecked Sendable {
                                    detail: "the writer failed (\(werr!)); \(what)")]
             detail += String(format: "; data kept up to t = %.3f s (end time set there); ", Double(endTNs) / 1e9) + what
         }
-        // The live stream ends before the session is finalised, so its losses are gaps in it.
+        // The live ticks and stream end before the session is finalised, so their
+        // predictions, markers and losses are in it.
+        if late > 0 {
+            logger.notice("live ticks: samples came after their tick was closed and went into the next tick",
+                          metadata: ["late_samples": "\(late)"])
+        }
+        if let detection = liveDetection {
+            detection.drainActions()
+            if let reason = stateLock.withLock({ alarmStopReason }) { detail += (detail.isEmpty ? "" : "; ") + reason }
+            for st in detection.status {
+                detail += (detail.isEmpty ? "" : "; ") + "live \(st.name): " + (st.firstAlarmS.map { String(format: "first alarm at t = %.1f s (%d)", $0, st.alarms) } ?? "no alarm")
+            }
+        }
         if let tap = liveTap {
-            let gaps = tap.finish(endTNs: maxTNs.load(ordering: .relaxed))
+            let gaps = tap.finish(endTNs: maxTNs.load(ordering: .relaxed), lateSamples: late)
             if !gaps.isEmpty {
                 let lost = gaps.reduce(0) { $0 + $1.lostCount }
                 logger.warning("live stream clients lost lines", metadata: ["clients": "\(gaps.count)", "lines": "\(lost)"])
@@ -479,7 +570,7 @@ public final class Recorder: @unchecked Sendable {
 
     private func compressorLoop(_ lane: Lane) {
         let work = LaneWorker(lane: lane, clock: clock)
-        work.tap = liveTap
+        work.ticks = liveTicks
         if let gate = compressorGate { gate.wait(); gate.signal() }
         while true {
             guard let ev = lane.queue.pop(timeout: 0.1) else {
@@ -599,10 +690,14 @@ extension ManagedAtomic where Value == Int64 {
 
 public enum RecorderError: Error, CustomStringConvertible {
     case duplicateStream(key: String, source: String)
+    case badAlarmAction(String)
+    case badDetector(String)
     public var description: String {
         switch self {
         case .duplicateStream(let k, let s):
             return "stream key '\(k)' of \(s) is already used by another source; give each stream a unique key in the rig"
+        case .badAlarmAction(let m), .badDetector(let m):
+            return m
         }
     }
 }

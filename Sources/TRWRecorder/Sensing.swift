@@ -85,11 +85,11 @@ extension Recorder {
             sensingState.withLock { $0[lane.descriptor.key + "/" + setting.rawValue] = value }
             batch.sensing.append(SensingEventRecord(tNs: t, streamId: lane.streamId, setting: setting.rawValue, value: value,
                                                     previous: previous, origin: origin, skipped: skipped, detail: detail))
-            if let liveTap {
+            if let liveTicks {
                 var l = JSONLine()
                 l.add("type", "sensing"); l.add("t", Double(t) / 1e9); l.add("stream", lane.descriptor.key)
                 l.add("setting", setting.rawValue); l.add("value", value)
-                liveTap.event(l.text)
+                liveTicks.event(l.text)
             }
         }
         enqueue(batch)

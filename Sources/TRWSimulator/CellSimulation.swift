@@ -85,8 +85,18 @@ public final class CellSimulation {
     /// Ground truth so far.
     public private(set) var truth = GroundTruth()
 
-    /// Set true once charging has ended (stop SOC, stop time, or runaway).
+    /// Set true once charging has ended (stop SOC, stop time, the supply switched off, or runaway).
     public private(set) var chargeEnded = false
+    /// When the supply's output was switched off from outside (an alarm action), s.
+    public private(set) var supplyOffS: Double?
+
+    /// Switches the charging supply off now: the charge current is zero from the next
+    /// step on (the cell's own reactions and any internal short go on).
+    public func switchSupplyOff() {
+        guard supplyOffS == nil else { return }
+        supplyOffS = time
+        chargeEnded = true
+    }
 
     /// Ground-truth runaway onset: trw's one GB 38031 criterion on the true max temperature.
     private var gb = GB38031RateCriterion()

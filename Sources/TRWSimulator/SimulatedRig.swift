@@ -17,7 +17,7 @@ import TRWCore
 /// wall clock; in max mode it does not sleep and emits with `.blockIfFull`.
 /// Ground truth (runaway onset by GB 38031, venting, self-heating onset) is
 /// emitted as annotations on "bms0" with method "simulator_ground_truth".
-public final class SimulatedRig: Source {
+public final class SimulatedRig: Source, SupplyControl {
     /// How the rig is run; nil fields take the scenario's value.
     public struct Options: Sendable, Equatable {
         public enum Pacing: Sendable, Equatable {
@@ -153,6 +153,15 @@ public final class SimulatedRig: Source {
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
 
+    private let supplyOffRequested = Atomic<Bool>(false)
+
+    /// The simulated supply honours the request physically: the charge current is zero
+    /// from the simulation's next step (the cell's reactions go on).
+    public func switchSupplyOff(reason: String) throws -> String {
+        supplyOffRequested.store(true, ordering: .relaxed)
+        return "simulated supply output switched off (\(reason)); the charge current is 0 A from the next step"
+    }
+
     /// Runs the simulation and emits frames, audio chunks, BMS samples and ground truth until
     /// runaway has run its course, the duration cap, or `stop()`.
     public func run(into sink: any SampleSink) throws {
@@ -185,6 +194,7 @@ public final class SimulatedRig: Source {
         @inline(__always) func host(_ t: Double) -> Nanoseconds { base + Nanoseconds.fromSeconds(t) }
 
         while !stopFlag.load(ordering: .relaxed) {
+            if supplyOffRequested.load(ordering: .relaxed) { sim.switchSupplyOff() }
             let t0 = sim.time
             sim.step(dt: dt)
             let t = sim.time

@@ -13,15 +13,17 @@ public struct WriteBatch: Sendable {
     public var markers: [MarkerRecord] = []
     public var annotations: [AnnotationRecord] = []
     public var sensing: [SensingEventRecord] = []
+    /// Scores of live detectors (`trw record --detect`).
+    public var predictions: [PredictionRecord] = []
 
     public init() {}
 
     public var isEmpty: Bool {
         frames.isEmpty && audio.isEmpty && hits.isEmpty && bms.isEmpty && gaps.isEmpty && markers.isEmpty
-            && annotations.isEmpty && sensing.isEmpty
+            && annotations.isEmpty && sensing.isEmpty && predictions.isEmpty
     }
     public var rowCount: Int {
-        frames.count + audio.count + hits.count + bms.count + gaps.count + markers.count + annotations.count + sensing.count
+        frames.count + audio.count + hits.count + bms.count + gaps.count + markers.count + annotations.count + sensing.count + predictions.count
     }
     /// Payload bytes (frames and audio), for batch sizing.
     public var payloadBytes: Int {
@@ -44,6 +46,7 @@ public struct WriteBatch: Sendable {
         markers += other.markers
         annotations += other.annotations
         sensing += other.sensing
+        predictions += other.predictions
     }
 }
 
@@ -173,6 +176,7 @@ public final class SessionWriter: Sendable {
                 for var r in batch.markers { try r.insert(db) }
                 for var r in batch.annotations { try r.insert(db) }
                 for var r in batch.sensing { try r.insert(db) }
+                for var r in batch.predictions { try r.insert(db) }
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TRWCore
 import Logging
 
 /// trw — Thermal Runaway Workbench. The root command only configures.
@@ -38,7 +39,7 @@ struct TRW: ParsableCommand {
               trw info sessions/first-run.sqlite         what is in it
               trw ls                                     every session in sessions/
             """,
-        version: "0.1.0",
+        version: TRWVersion.string,
         subcommands: [RecordCommand.self, SimulateCommand.self, InfoCommand.self, ListCommand.self, MarkCommand.self, AnnotateCommand.self, PlotCommand.self, FrameCommand.self, OverlayCommand.self, RepairCommand.self, VerifyCommand.self, LabelCommand.self, ExportCommand.self, ReplayCommand.self, PredictCommand.self, ScoreCommand.self, ResyncCommand.self, SyncReportCommand.self, RigCommand.self, DevicesCommand.self, ExportWAVCommand.self, DPLSTMActivityCommand.self]
     )
 }

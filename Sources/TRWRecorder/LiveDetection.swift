@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import TRWAnalysis
+import TRWCore
+import TRWStore
+
+/// What the recorder does when a live detector's alarm rises (`trw record --on-alarm`).
+/// Every alarm is also a marker and a logged warning, whatever the actions.
+public enum AlarmAction: String, Sendable, CaseIterable, Equatable {
+    /// Stop the recording (finalised `complete`, the alarm named as the reason).
+    case stop
+    /// Switch the charging supply's output off through the rig (`SupplyControl`).
+    case supplyOff = "supply-off"
+
+    /// Parses "stop,supply-off"; errors name the unknown word and the known ones.
+    public static func parse(_ text: String) throws(RecorderError) -> [AlarmAction] {
+        var out: [AlarmAction] = []
+        for word in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !word.isEmpty {
+            guard let a = AlarmAction(rawValue: word) else {
+                throw .badAlarmAction("unknown alarm action '\(word)'; expected a comma-separated list of "
+                                      + allCases.map(\.rawValue).joined(separator: ", ") + " (a marker is always written)")
+            }
+            if !out.contains(a) { out.append(a) }
+        }
+        return out
+    }
+}
+
+/// A live detector's state, for the dashboard and the summary.
+public struct LiveDetectorStatus: Sendable, Equatable {
+    public var name: String
+    public var score: Double
+    public var alarm: Bool
+    /// Session time of the first alarm, s.
+    public var firstAlarmS: Double?
+    public var alarms: Int
+    public var lastTickS: Double?
+}
+
+/// Runs built-in and model-backed detectors on the live ticks (`LiveTicks`, the same
+/// features as offline) during a recording: stores every score as a `prediction` row of
+/// one run per detector (`run_id` "live-<session start>"), and on each rising alarm
+/// writes a marker at the tick and carries out the alarm actions off the lanes' threads.
+final class LiveDetection: LiveTickSink, @unchecked Sendable {
+    struct Slot {
+        var detector: any OnlineDetector
+        var rule: AlarmRule
+        var status: LiveDetectorStatus
+        let parametersJSON: String
+    }
+    let runId: String
+    let actions: [AlarmAction]
+    private let lock = NSLock()
+    private var slots: [Slot]
+    private let write: @Sendable (WriteBatch) -> Void
+    private let act: @Sendable (_ detector: String, _ tNs: Int64, _ score: Double) -> Void
+    private let actionQueue = DispatchQueue(label: "trw-alarm-actions")
+    private let logger: Logger
+
+    /// Loads every detector (errors name the bad one) before the session exists.
+    init(specs: [String], alarmK: Int, actions: [AlarmAction], runId: String, logger: Logger,
+         write: @escaping @Sendable (WriteBatch) -> Void,
+         act: @escaping @Sendable (_ detector: String, _ tNs: Int64, _ score: Double) -> Void) throws {
+        slots = try specs.map { spec in
+            let d = try DetectorRegistry.load(spec)
+            var p = d.parameters
+            p["alarm_k"] = Double(alarmK)
+            return Slot(detector: d, rule: AlarmRule(k: alarmK),
+                        status: LiveDetectorStatus(name: spec, score: .nan, alarm: false, firstAlarmS: nil, alarms: 0, lastTickS: nil),
+                        parametersJSON: JSONText.encode(p))
+        }
+        self.runId = runId
+        self.actions = actions
+        self.logger = logger
+        self.write = write
+        self.act = act
+    }
+
+    var status: [LiveDetectorStatus] { lock.withLock { slots.map(\.status) } }
+
+    func tick(k: Int, endNs: Int64, names: [String], row: [Double]) {
+        var features: [String: Double] = [:]
+        for (n, v) in zip(names, row) { features[n] = v }
+        let t = Double(endNs) / 1e9
+        var batch = WriteBatch()
+        var risen: [(String, Double)] = []
+        lock.withLock {
+            for i in slots.indices {
+                let t0 = HostClock.monotonicNanoseconds()
+                var s = slots[i].detector.step(t: t, features: features)
+                let latency = HostClock.monotonicNanoseconds() - t0
+                if !s.isFinite { s = 0 }
+                s = min(1, max(0, s))
+                let alarm = slots[i].rule.step(s)
+                let rose = alarm && !slots[i].status.alarm
+                slots[i].status.score = s
+                slots[i].status.alarm = alarm
+                slots[i].status.lastTickS = t
+                if rose {
+                    slots[i].status.alarms += 1
+                    if slots[i].status.firstAlarmS == nil { slots[i].status.firstAlarmS = t }
+                    risen.append((slots[i].status.name, s))
+                }
+                batch.predictions.append(PredictionRecord(
+                    model: slots[i].status.name, modelVersion: TRWVersion.string, runId: runId, tNs: endNs, score: s,
+                    alarm: alarm, latencyNs: latency, parametersJson: slots[i].parametersJSON))
+            }
+        }
+        for (name, score) in risen {
+            let text = String(format: "ALARM %@ score %.2f at t = %.1f s", name, score, t)
+            batch.markers.append(MarkerRecord(tNs: endNs, text: text, author: "trw", origin: "alarm"))
+            logger.warning("live detector alarm", metadata: ["detector": "\(name)", "t_s": "\(t)", "score": "\(score)"])
+            let act = self.act
+            actionQueue.async { act(name, endNs, score) }
+        }
+        write(batch)
+    }
+
+    /// Waits (bounded) for the alarm actions already started.
+    func drainActions(timeoutS: Double = 10) {
+        let done = DispatchSemaphore(value: 0)
+        actionQueue.async { done.signal() }
+        _ = done.wait(timeout: .now() + timeoutS)
+    }
+}
