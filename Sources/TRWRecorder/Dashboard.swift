@@ -63,6 +63,18 @@ public struct Dashboard {
         }
         lines.append(clip(disk, width))
         if let e = s.writerError { lines.append(clip("WRITER ERROR: \(e)", width)) }
+        if !s.detectors.isEmpty {
+            let cells = s.detectors.map { d in
+                d.name + " " + (d.score.isFinite ? String(format: "%.2f", d.score) : "-") + (d.alarm ? " ALARM" : "")
+            }
+            lines.append(clip("detect  " + cells.joined(separator: "   "), width))
+            for d in s.detectors where d.alarm {
+                let acts = (["marker"] + s.alarmActions.map(\.rawValue)).joined(separator: ", ")
+                lines.append(clip(Self.alarmPrefix + "ALARM \(d.name) since t = " + String(format: "%.1f s", d.firstAlarmS ?? 0)
+                                  + " — actions: \(acts) " + Self.alarmPrefix.trimmingCharacters(in: .whitespaces), width))
+            }
+        }
+        if !s.stopRules.isEmpty { lines.append(clip("stop: " + s.stopRules.joined(separator: "; "), width)) }
         let keys = presetMarkers.enumerated().map { "[\($0.offset + 1)] \($0.element)" }.joined(separator: " ")
         lines.append(clip("keys: \(keys) [m] text [q] stop", width))
         if let t = typing {
@@ -76,6 +88,9 @@ public struct Dashboard {
         while history.count > 2, now - history[1].at >= 2 { history.removeFirst() }
         return lines
     }
+
+    /// Lines that start with this are alarms (a terminal draws them in red).
+    public static let alarmPrefix = "!!! "
 
     func hms(_ s: Double) -> String { String(format: "%02d:%02d:%02d", Int(s) / 3600, Int(s) % 3600 / 60, Int(s) % 60) }
     func clip(_ s: String, _ w: Int) -> String { s.count <= w ? s : String(s.prefix(w - 1)) + "…" }

@@ -92,6 +92,12 @@ public struct RecorderStatus: Sendable {
     public var elapsedWallS: Double
     public var sessionTimeS: Double
     public var writerError: String?
+    /// Live detectors' scores and alarms (`--detect`).
+    public var detectors: [LiveDetectorStatus] = []
+    /// The stop rules in force and their state, one line each.
+    public var stopRules: [String] = []
+    /// What an alarm does besides its marker.
+    public var alarmActions: [AlarmAction] = []
 }
 
 /// What a finished recording reports.
@@ -534,7 +540,8 @@ public final class Recorder: @unchecked Sendable {
             commits: commits.load(ordering: .relaxed), rowsWritten: rowsWritten.load(ordering: .relaxed),
             fileBytes: fileBytes.load(ordering: .relaxed), elapsedWallS: Date().timeIntervalSince(wallStart),
             sessionTimeS: Double(maxTNs.load(ordering: .relaxed)) / 1e9,
-            writerError: stateLock.withLock { writerError })
+            writerError: stateLock.withLock { writerError },
+            detectors: liveDetectorStatus, stopRules: stopEngine.stateLines, alarmActions: options.alarmActions)
     }
 
     // MARK: - stages

@@ -36,6 +36,21 @@ public final class StopRuleEngine: @unchecked Sendable {
 
     /// The rule that fired, if any.
     public var firedRule: StopRule? { lock.withLock { fired } }
+    /// One line per rule with its state, for the dashboard.
+    public var stateLines: [String] {
+        lock.withLock {
+            rules.map { r in
+                var line = "\(r)"
+                if case .voltageBelowAfterRunaway = r {
+                    line += runawayAt.map { String(format: " (armed: runaway seen at t = %.1f s)", Double($0) / 1e9) } ?? " (waits for runaway)"
+                }
+                if case .maxTemperature = r, let h = hotSince { line += String(format: " (hot since t = %.1f s)", Double(h) / 1e9) }
+                if fired == r { line += "  FIRED" }
+                return line
+            }
+        }
+    }
+
     /// Session time at which runaway was seen (GB 38031), if it was.
     public var runawayTNs: Int64? { lock.withLock { runawayAt } }
 

@@ -36,12 +36,16 @@ final class LiveTerminal: @unchecked Sendable {
         }
         if isTTY {
             var out = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
-            for l in lines { out += "\u{1B}[2K" + l + "\n" }
+            for l in lines {
+                // Alarms in bold white on red: unmistakable at a glance across the lab.
+                out += "\u{1B}[2K" + (l.hasPrefix(Dashboard.alarmPrefix) ? "\u{1B}[1;97;41m" + l + "\u{1B}[0m" : l) + "\n"
+            }
             FileHandle.standardError.write(Data(out.utf8))
             drawnLines = lines.count
         } else {
             // One compact log line: the stream rows joined.
             printErr(lines[0] + " | " + lines[2..<(2 + s.streams.count)].map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }.joined(separator: " | "))
+            for l in lines where l.hasPrefix("detect  ") || l.hasPrefix(Dashboard.alarmPrefix) { printErr(l) }
         }
     }
 

@@ -21,6 +21,7 @@ struct RecordCommand: ParsableCommand {
               trw record --name first-run                 simulated overcharge, real time
               trw record --rig sim:ncm_overcharge_05c --max --name ncm1
               trw record --rig synthetic --name pipeline-check --duration 10
+              trw record --rig sim:demo --speed 20 --detect vdrop,ae_burst --on-alarm supply-off
             """)
 
     @Option(name: .long, help: "The rig: 'sim' (simulated overcharge of a cell, scenario demo), 'sim:SCENARIO' (a scenario name from scenarios/ or a .toml file), or 'synthetic' (built-in test patterns).")
@@ -46,6 +47,8 @@ struct RecordCommand: ParsableCommand {
 
     @Flag(name: .long, help: "No progress lines.")
     var quiet = false
+
+    @OptionGroup var detection: LiveDetectionOptions
 
     @Option(name: .long, help: "Publish the live JSON Lines stream (as trw replay) on unix:PATH for online predictors.")
     var live: String?
@@ -103,6 +106,7 @@ struct RecordCommand: ParsableCommand {
         o.realTime = built.realTime
         o.rigConfig = built.configText
         o.liveTapPath = live.map { String($0.dropFirst(5)) }
+        try detection.apply(to: &o)
         if let rf = built.rigFile {
             o.stopRules = rf.stopRules
             if o.durationS == nil { o.durationS = rf.durationS }

@@ -26,6 +26,8 @@ struct SimulateCommand: ParsableCommand {
     @Option(name: .long, help: "AE sample rate override, Hz.") var aeRate: Int?
     @Option(name: .long, help: "Random seed override.") var seed: UInt64?
     @Option(name: .long, help: "Stop after this many simulated seconds.") var duration: Double?
+    @OptionGroup var detection: LiveDetectionOptions
+
     @Flag(name: .long, help: "Also write the SVG plot next to the session.") var plot = false
 
     func validate() throws {
@@ -56,6 +58,7 @@ struct SimulateCommand: ParsableCommand {
         let rig = SimulatedRig(scenario: sc, options: o)
         var ro = RecorderOptions(name: sc.name, outputPath: path, rigName: "sim:\(sc.name)")
         ro.realTime = false
+        try detection.apply(to: &ro)
         ro.rigConfig = "rig = \"sim:\(sc.name)\"\nseed = \(rig.scenario.seed)\n"
         let rec = Recorder(sources: [rig], options: ro, logger: Logger(label: "trw.simulate"))
         let t0 = Date()
