@@ -96,9 +96,18 @@ public enum InfoReport {
         if d >= 1e3 { return String(format: "%.1f kB", d / 1e3) }
         return "\(n) B"
     }
+    /// "8m14.3s", "2h05m07s", "4.2s": rounded once at the printed precision first, so
+    /// 1799.96 s is "30m00.0s", never "29m60.0s".
     public static func duration(_ s: Double) -> String {
-        if s >= 3600 { return String(format: "%dh%02dm%02.0fs", Int(s) / 3600, Int(s) % 3600 / 60, s.truncatingRemainder(dividingBy: 60)) }
-        if s >= 60 { return String(format: "%dm%04.1fs", Int(s) / 60, s.truncatingRemainder(dividingBy: 60)) }
+        guard s.isFinite else { return "-" }
+        if s >= 3600 - 0.5 {
+            let whole = Int(s.rounded())
+            return String(format: "%dh%02dm%02ds", whole / 3600, whole % 3600 / 60, whole % 60)
+        }
+        if s >= 60 - 0.05 {
+            let tenths = Int((s * 10).rounded())
+            return String(format: "%dm%02d.%ds", tenths / 600, tenths % 600 / 10, tenths % 10)
+        }
         return String(format: "%.1fs", s)
     }
 }
