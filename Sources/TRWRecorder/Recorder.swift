@@ -613,7 +613,9 @@ public final class Recorder: @unchecked Sendable {
                     stop()
                 }
             }
-            if !writeQueue.push(batch) { break }
+            // Thermal frames go to the writer from the encoder pool: their batch here is
+            // usually empty and is not queued (one lock round-trip per frame saved).
+            if !batch.isEmpty && !writeQueue.push(batch) { break }
         }
         if let g = lane.takeDropGap(clock: clock) { var b = WriteBatch(); b.gaps = [g]; writeQueue.push(b) }
         for extra in work.finish() { writeQueue.push(extra) }
