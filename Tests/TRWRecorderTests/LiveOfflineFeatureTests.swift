@@ -23,23 +23,8 @@ import TRWTestSupport
         o.liveTapStallS = 60  // a lane starved of CPU on a loaded machine is not a stalled device here
         let rec = Recorder(sources: [rig], options: o)
         try rec.start()
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in o.liveTapPath!.utf8.enumerated() { p[i] = b } }
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        #expect(rc == 0)
-        let received = ReceivedLines()
-        let reader = Thread {
-            var buf = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = read(fd, &buf, buf.count)
-                if n <= 0 { break }
-                if received.append(buf[0..<n]) { break }
-            }
-            received.done.signal()
-        }
-        reader.start()
+        let (fd, received, connected) = followLiveSocket(o.liveTapPath!)
+        #expect(connected)
         _ = rec.wait()
         #expect(received.done.wait(timeout: .now() + 30) == .success, "no end line")
         close(fd)

@@ -20,24 +20,9 @@ import TRWTestSupport
         let tap = try LiveTap(path: sock, rateHz: 1, featureNames: FeatureExtractor.names(FeatureOptions()))
         tap.setHeader(session: NewSession(name: "live", rigName: "t", clock: SessionClock(startMonotonicNs: 0, startRealtimeNs: 0)), uuid: "u")
         let ticks = LiveTicks(rateHz: 1, stallS: 60, streams: streams, sinks: [tap])
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, received, connected) = followLiveSocket(sock)
         defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in sock.utf8.enumerated() { p[i] = b } }
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        #expect(rc == 0)
-        let received = ReceivedLines()
-        let reader = Thread {
-            var buf = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = read(fd, &buf, buf.count)
-                if n <= 0 { break }
-                if received.append(buf[0..<n]) { break }
-            }
-            received.done.signal()
-        }
-        reader.start()
+        #expect(connected)
         // Accepted once the header line arrives (bounded wait, generous for a loaded machine).
         let deadline = Date(timeIntervalSinceNow: 10)
         while !received.text.contains("\"type\":\"session\"") && Date() < deadline { usleep(10_000) }

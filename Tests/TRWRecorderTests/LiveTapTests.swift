@@ -19,23 +19,8 @@ import TRWTestSupport
         let rec = Recorder(sources: [SyntheticSource(options: so)], options: o)
         try rec.start()
         // Connect as any predictor would.
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in o.liveTapPath!.utf8.enumerated() { p[i] = b } }
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        #expect(rc == 0)
-        let received = ReceivedLines()
-        let reader = Thread {
-            var buf = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = read(fd, &buf, buf.count)
-                if n <= 0 { break }
-                if received.append(buf[0..<n]) { break }
-            }
-            received.done.signal()
-        }
-        reader.start()
+        let (fd, received, connected) = followLiveSocket(o.liveTapPath!)
+        #expect(connected)
         usleep(300_000)
         rec.addMarker("vent seen", origin: "key")
         _ = rec.wait()  // sends the end line
@@ -55,6 +40,28 @@ import TRWTestSupport
         #expect(objs.contains { $0["type"] as? String == "marker" && $0["text"] as? String == "vent seen" })
         #expect(objs.filter { $0["type"] as? String == "ae_hit" }.count >= 5)
     }
+}
+
+/// Connects to a live socket as a predictor would and reads until the end line, on a thread.
+/// Returns the descriptor (close it when done) and what arrives; `connected` is false on failure.
+func followLiveSocket(_ path: String) -> (fd: Int32, received: ReceivedLines, connected: Bool) {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in path.utf8.enumerated() { p[i] = b } }
+    let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+    let received = ReceivedLines()
+    let reader = Thread {
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            if received.append(buf[0..<n]) { break }
+        }
+        received.done.signal()
+    }
+    reader.start()
+    return (fd, received, rc == 0)
 }
 
 final class ReceivedLines: @unchecked Sendable {
