@@ -40,6 +40,10 @@ public struct RecorderOptions: Sendable {
     public var liveTapSendTimeoutS: Double = 5
     /// Seconds (host clock) a feature stream may deliver nothing before live ticks stop waiting for it.
     public var liveTapStallS: Double = 2
+    /// The sources end by themselves at `durationS` of their own time (simulated and synthetic
+    /// rigs run faster than real time): no host-clock duration rule then, which would race
+    /// their last samples and end the session a few milliseconds early or late.
+    public var sourcesEndAtDuration = false
     /// Detectors run live on the ticks (`DetectorRegistry.load` names: built-in, dplstm:DIR).
     public var detectors: [String] = []
     /// Consecutive ticks above 0.5 before a live detector's alarm rises.
@@ -190,7 +194,7 @@ public final class Recorder: @unchecked Sendable {
             }
         }
         var rules = options.stopRules
-        if let d = options.durationS { rules.append(.duration(seconds: d)) }
+        if let d = options.durationS, !options.sourcesEndAtDuration { rules.append(.duration(seconds: d)) }
         stopEngine = StopRuleEngine(rules: rules)
         if options.preflight {
             _ = try Preflight.check(streams: sources.flatMap(\.streams), outputPath: options.outputPath, durationS: options.durationS)
@@ -431,7 +435,8 @@ public final class Recorder: @unchecked Sendable {
         let rule = stopEngine.firedRule
         let interrupted = stopRequested.load(ordering: .relaxed) && !durationReached && rule == nil
         let status: SessionRecord.Status = werr != nil || aborted != nil ? .aborted : .complete
-        var detail = werr ?? aborted ?? (rule.map { "stopped by rule: \($0)" } ?? (interrupted ? "stopped by operator" : ""))
+        let ownEnd = options.sourcesEndAtDuration ? options.durationS.map { "duration \($0) s reached (the sources end there)" } : nil
+        var detail = werr ?? aborted ?? (rule.map { "stopped by rule: \($0)" } ?? (interrupted ? "stopped by operator" : ownEnd ?? ""))
         if werr == nil && aborted == nil && !serrs.isEmpty { detail = "source errors: " + serrs.joined(separator: "; ") }
         let stray = undeclared.load(ordering: .relaxed)
         if stray > 0 {

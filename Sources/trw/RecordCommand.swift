@@ -104,6 +104,8 @@ struct RecordCommand: ParsableCommand {
         o.operatorName = operatorName
         o.durationS = duration
         o.realTime = built.realTime
+        // Faster than real time, the simulated and synthetic sources stop at the duration themselves.
+        o.sourcesEndAtDuration = !built.realTime && built.rigFile == nil
         o.rigConfig = built.configText
         o.liveTapPath = live.map { String($0.dropFirst(5)) }
         try detection.apply(to: &o)

@@ -72,3 +72,24 @@ def test_serve_answers_every_tick_and_clamps():
     answers = [json.loads(l) for l in out.getvalue().splitlines()]
     assert n == 3
     assert answers == [{"t": 1.0, "score": 0.25}, {"t": 2.0, "score": 1.0}, {"t": 3.0, "score": 1.0}]
+
+
+def test_fill_nan_matches_the_scalar_definition():
+    """The vectorised fill equals the carry-forward loop on random NaN patterns."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(500, 7)).astype(np.float32)
+    x[rng.random(x.shape) < 0.4] = np.nan
+    x[:20, 2] = np.nan
+    x[:, 5] = np.nan
+    expected = x.copy()
+    for j in range(expected.shape[1]):
+        last = 0.0
+        for i in range(expected.shape[0]):
+            if np.isnan(expected[i, j]):
+                expected[i, j] = last
+            else:
+                last = expected[i, j]
+    got = data.fill_nan(x)
+    assert got.dtype == x.dtype
+    np.testing.assert_array_equal(got, expected)
+    assert not np.isnan(x[:20, 2]).sum() == 0  # the input is not modified
