@@ -62,7 +62,7 @@ struct AnnotateCommand: ParsableCommand {
             return
         }
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
-            throw ValidationError("trw annotate needs a terminal; for scripts use `trw label add|list|rm|suggest|accept` or --snapshot")
+            throw CLIFailure("trw annotate needs a terminal; for scripts use `trw label add|list|rm|suggest|accept` or --snapshot")
         }
         let term = RawTerminal()
         try term.enter()
@@ -107,7 +107,7 @@ final class RawTerminal {
     private var active = false
 
     func enter() throws {
-        guard tcgetattr(STDIN_FILENO, &saved) == 0 else { throw ValidationError("cannot read the terminal's settings") }
+        guard tcgetattr(STDIN_FILENO, &saved) == 0 else { throw CLIFailure("cannot read the terminal's settings") }
         var raw = saved
         raw.c_lflag &= ~tcflag_t(ICANON | ECHO | IEXTEN)
         raw.c_iflag &= ~tcflag_t(IXON | ICRNL)
@@ -117,7 +117,7 @@ final class RawTerminal {
                 cc[Int(VTIME)] = 2  // reads return every 0.2 s: resizes redraw without a key
             }
         }
-        guard tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0 else { throw ValidationError("cannot put the terminal in raw mode") }
+        guard tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0 else { throw CLIFailure("cannot put the terminal in raw mode") }
         active = true
         write("\u{1B}[?1049h\u{1B}[?25l\u{1B}[H\u{1B}[2J")
     }

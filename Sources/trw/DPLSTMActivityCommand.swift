@@ -31,7 +31,7 @@ struct DPLSTMActivityCommand: ParsableCommand {
             fo.rateHz = rate
             let table = try FeatureExtractor.extract(try SessionReader(path: path), options: fo)
             let cols = try cfg.features.map { n -> Int in
-                guard let j = table.names.firstIndex(of: n) else { throw ValidationError("\(path) has no feature '\(n)'") }
+                guard let j = table.names.firstIndex(of: n) else { throw CLIFailure("\(path) has no feature '\(n)'") }
                 return j
             }
             var rt = DPLSTMRuntime(weights: w)

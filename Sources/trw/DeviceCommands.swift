@@ -37,7 +37,7 @@ struct ExportWAVCommand: ParsableCommand {
     func run() throws {
         let prefix = out ?? (session.hasSuffix(".sqlite") ? String(session.dropLast(7)) : session) + "-"
         let results = try WAVExport.export(session: session, outputPrefix: prefix, stream: stream)
-        if results.isEmpty { throw ValidationError("\(session) has no AE stream\(stream.map { " named \($0)" } ?? "")") }
+        if results.isEmpty { throw CLIFailure("\(session) has no AE stream\(stream.map { " named \($0)" } ?? "")") }
         for r in results {
             print("wrote \(r.path): \(r.frames) frames" + (r.gaps > 0 ? " (\(r.silenceFrames) frames of silence for \(r.gaps) gaps)" : ""))
             if !r.damaged.isEmpty { print("warning: " + r.damaged.summary) }

@@ -106,7 +106,7 @@ struct LabelCommand: ParsableCommand {
         @Option(name: .long) var author: String = LabelCommand.defaultAuthor
         func run() throws {
             guard let a = try SessionReader(path: session).annotations().first(where: { $0.id == id }) else {
-                throw ValidationError("no current label with id \(id) in \(session) (trw label list shows them)")
+                throw CLIFailure("no current label with id \(id) in \(session) (trw label list shows them)")
             }
             try SessionWriter(appendingTo: session).addLabels([
                 AnnotationRecord(label: a.label, startTNs: a.startTNs, endTNs: a.endTNs, author: author, method: a.method,
@@ -154,12 +154,12 @@ struct LabelCommand: ParsableCommand {
             for w in which {
                 if w == "all" { chosen = all; break }
                 if let n = Int(w) {
-                    guard n >= 1 && n <= all.count else { throw ValidationError("suggestion \(n) does not exist; there are \(all.count)") }
+                    guard n >= 1 && n <= all.count else { throw CLIFailure("suggestion \(n) does not exist; there are \(all.count)") }
                     chosen.append(all[n - 1])
                 } else if let s = all.first(where: { $0.detector == w }) {
                     chosen.append(s)
                 } else {
-                    throw ValidationError("'\(w)' is neither a suggestion number nor a detector that suggested something (\(all.map(\.detector).joined(separator: ", ")))")
+                    throw CLIFailure("'\(w)' is neither a suggestion number nor a detector that suggested something (\(all.map(\.detector).joined(separator: ", ")))")
                 }
             }
             let rows = chosen.map { s in

@@ -15,7 +15,7 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
-            throw ValidationError("\(directory) is not a folder")
+            throw CLIFailure("\(directory) is not a folder")
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: directory)
             .filter { $0.hasSuffix(".sqlite") }.sorted()

@@ -25,7 +25,7 @@ struct OverlayCommand: ParsableCommand {
     func run() throws {
         let z = try NPZFile(path: explanation)
         let frame = try z.array("ir_frame_c")
-        guard frame.shape.count == 2 else { throw ValidationError("\(explanation): ir_frame_c has shape \(frame.shape); expected (h, w)") }
+        guard frame.shape.count == 2 else { throw CLIFailure("\(explanation): ir_frame_c has shape \(frame.shape); expected (h, w)") }
         let (h, w) = (frame.shape[0], frame.shape[1])
         func map(_ k: String) throws -> [Float] {
             let a = try z.array(k)
