@@ -25,6 +25,8 @@ struct ReplayCommand: ParsableCommand {
     @Flag(name: .long, help: "Leave labels (ground truth) out of the stream.") var noLabels = false
     @Option(name: .long, help: "unix:PATH: seconds a client may accept no data before it is dropped as not reading.")
     var sendTimeout: Double = 10
+    @Option(name: .long, help: "unix:PATH: seconds to wait for the client to connect before giving up (exit 1).")
+    var acceptTimeout: Double = 600
 
     static let sendTimeoutRange = 0.001...86_400.0
 
@@ -40,6 +42,9 @@ struct ReplayCommand: ParsableCommand {
         guard sendTimeout.isFinite, Self.sendTimeoutRange.contains(sendTimeout) else {
             throw ValidationError("--send-timeout must be a number of seconds in [\(Self.sendTimeoutRange.lowerBound), \(Int(Self.sendTimeoutRange.upperBound))], got \(sendTimeout)")
         }
+        guard acceptTimeout.isFinite, Self.sendTimeoutRange.contains(acceptTimeout) else {
+            throw ValidationError("--accept-timeout must be a number of seconds in [\(Self.sendTimeoutRange.lowerBound), \(Int(Self.sendTimeoutRange.upperBound))], got \(acceptTimeout)")
+        }
         if to.hasPrefix("unix:") {
             do { try UnixSocketPath.check(String(to.dropFirst(5))) } catch { throw ValidationError("--to: \(error)") }
         }
@@ -50,6 +55,11 @@ struct ReplayCommand: ParsableCommand {
         o.features.rateHz = rate
         o.includeLabels = !noLabels
         o.frames = try Self.parseFrames(frames)
+        // The socket is open (and its accept deadline runs) while the session is read, so a
+        // predictor can connect at once.
+        let server = try to.hasPrefix("unix:") ? UnixSocketServer(path: String(to.dropFirst(5))) : nil
+        let opened = Date()
+        if let server { printErr("waiting up to \(JSONLine.number(acceptTimeout)) s for a client on \(server.path) ...") }
         let events = try ReplayBuilder.events(try SessionReader(path: session), options: o)
         let damaged = ReplayBuilder.damagedPayloadCount(events)
         if damaged > 0 { printErr("warning: skipped \(damaged) damaged payload(s); each is a \"damaged_payload\" gap line in the stream") }
@@ -66,9 +76,11 @@ struct ReplayCommand: ParsableCommand {
                 return  // the reader has all it wanted
             }
         } else {
-            let sock = try UnixSocketServer(path: String(to.dropFirst(5)))
-            printErr("waiting for a client on \(sock.path) ...")
-            guard let client = try sock.accept(until: .never) else { return }
+            let sock = server!
+            let left = Swift.max(0, acceptTimeout - Date().timeIntervalSince(opened))
+            guard let client = try sock.accept(until: .after(seconds: left)) else {
+                throw CLIFailure("no client connected to \(sock.path) within \(JSONLine.number(acceptTimeout)) s (--accept-timeout); nothing was sent")
+            }
             var sent = 0
             do {
                 try ReplayBuilder.play(events, speed: s) { line in

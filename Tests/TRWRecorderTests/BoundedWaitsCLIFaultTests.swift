@@ -102,6 +102,21 @@ import TRWTestSupport
         #expect(bad.status == 64 && bad.stderr.contains("--answer-timeout"), "\(bad.stderr)")
     }
 
+    /// `trw replay --to unix:PATH` waited for a client for ever; now `--accept-timeout` bounds it.
+    @Test func replayWithoutAClientGivesUpAtItsAcceptTimeout() throws {
+        let trw = try #require(builtProduct("trw"), "build the trw product first (swift build)")
+        let dir = TemporaryDirectory()
+        let path = try Self.session(dir, seconds: 2)
+        let sock = dir.file("r.sock")
+        let r = try Self.run(trw, ["replay", path, "--to", "unix:" + sock, "--accept-timeout", "0.5"])
+        #expect(!r.timedOut)
+        #expect(r.status == 1, "exit \(r.status): \(r.stderr)")
+        #expect(r.stderr.contains("no client connected") && r.stderr.contains("--accept-timeout"), "\(r.stderr)")
+        #expect(!r.stderr.contains("Usage:"), "a run-time failure, not a usage error")
+        let bad = try Self.run(trw, ["replay", path, "--to", "unix:" + sock, "--accept-timeout", "inf"])
+        #expect(bad.status == 64 && bad.stderr.contains("--accept-timeout"), "\(bad.stderr)")
+    }
+
     /// `--live unix:PATH` deleted whatever file was at PATH, a session included.
     @Test func liveAtARegularFileIsRefusedAndTheFileUntouched() throws {
         let trw = try #require(builtProduct("trw"), "build the trw product first (swift build)")
