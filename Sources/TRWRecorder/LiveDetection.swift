@@ -35,6 +35,11 @@ public struct LiveDetectorStatus: Sendable, Equatable {
     public var firstAlarmS: Double?
     public var alarms: Int
     public var lastTickS: Double?
+    /// Scores outside [0, 1] or not finite (a model-backed detector gone wrong): stored as 0
+    /// with no alarm, counted, and reported as a `detector_failure` gap at the end.
+    public var invalidScores = 0
+    /// Session time of the first invalid score, s.
+    public var firstInvalidS: Double?
 }
 
 /// Runs built-in and model-backed detectors on the live ticks (`LiveTicks`, the same
@@ -58,15 +63,21 @@ final class LiveDetection: LiveTickSink, @unchecked Sendable {
     private let logger: Logger
 
     /// Loads every detector (errors name the bad one) before the session exists.
-    init(specs: [String], alarmK: Int, actions: [AlarmAction], runId: String, logger: Logger,
-         write: @escaping @Sendable (WriteBatch) -> Void,
-         act: @escaping @Sendable (_ detector: String, _ tNs: Int64, _ score: Double) -> Void) throws {
-        slots = try specs.map { spec in
-            let d = try DetectorRegistry.load(spec)
+    convenience init(specs: [String], alarmK: Int, actions: [AlarmAction], runId: String, logger: Logger,
+                     write: @escaping @Sendable (WriteBatch) -> Void,
+                     act: @escaping @Sendable (_ detector: String, _ tNs: Int64, _ score: Double) -> Void) throws {
+        self.init(detectors: try specs.map { ($0, try DetectorRegistry.load($0)) }, alarmK: alarmK, actions: actions,
+                  runId: runId, logger: logger, write: write, act: act)
+    }
+
+    init(detectors: [(name: String, detector: any OnlineDetector)], alarmK: Int, actions: [AlarmAction], runId: String,
+         logger: Logger, write: @escaping @Sendable (WriteBatch) -> Void,
+         act: @escaping @Sendable (_ detector: String, _ tNs: Int64, _ score: Double) -> Void) {
+        slots = detectors.map { name, d in
             var p = d.parameters
             p["alarm_k"] = Double(alarmK)
             return Slot(detector: d, rule: AlarmRule(k: alarmK),
-                        status: LiveDetectorStatus(name: spec, score: .nan, alarm: false, firstAlarmS: nil, alarms: 0, lastTickS: nil),
+                        status: LiveDetectorStatus(name: name, score: .nan, alarm: false, firstAlarmS: nil, alarms: 0, lastTickS: nil),
                         parametersJSON: JSONText.encode(p))
         }
         self.runId = runId
@@ -89,8 +100,15 @@ final class LiveDetection: LiveTickSink, @unchecked Sendable {
                 let t0 = HostClock.monotonicNanoseconds()
                 var s = slots[i].detector.step(t: t, features: features)
                 let latency = HostClock.monotonicNanoseconds() - t0
-                if !s.isFinite { s = 0 }
-                s = min(1, max(0, s))
+                if !s.isFinite || s < 0 || s > 1 {
+                    if slots[i].status.invalidScores == 0 {
+                        logger.error("live detector gave a score outside [0, 1]; stored as 0, counted",
+                                     metadata: ["detector": "\(slots[i].status.name)", "t_s": "\(t)", "score": "\(s)"])
+                        slots[i].status.firstInvalidS = t
+                    }
+                    slots[i].status.invalidScores += 1
+                    s = 0
+                }
                 let alarm = slots[i].rule.step(s)
                 let rose = alarm && !slots[i].status.alarm
                 slots[i].status.score = s
@@ -116,10 +134,26 @@ final class LiveDetection: LiveTickSink, @unchecked Sendable {
         write(batch)
     }
 
-    /// Waits (bounded) for the alarm actions already started.
-    func drainActions(timeoutS: Double = 10) {
+    /// Waits (bounded) for the alarm actions already started; false when one is still running.
+    @discardableResult
+    func drainActions(timeoutS: Double = 10) -> Bool {
         let done = DispatchSemaphore(value: 0)
         actionQueue.async { done.signal() }
-        _ = done.wait(timeout: .now() + timeoutS)
+        guard done.wait(timeout: .now() + timeoutS) == .success else {
+            logger.error("an alarm action is still running at the end of the recording; its outcome is not in the session",
+                         metadata: ["waited_s": "\(timeoutS)"])
+            return false
+        }
+        return true
+    }
+
+    /// One `detector_failure` gap per detector that gave invalid scores.
+    func failureGaps() -> [GapRecord] {
+        status.compactMap { st in
+            guard st.invalidScores > 0 else { return nil }
+            return GapRecord(streamId: nil, kind: "detector_failure", startTNs: Int64(((st.firstInvalidS ?? 0) * 1e9).rounded()),
+                             endTNs: st.lastTickS.map { Int64(($0 * 1e9).rounded()) }, lostCount: Int64(st.invalidScores),
+                             detail: "live \(st.name) run \(runId): \(st.invalidScores) scores outside [0, 1] or not finite, stored as 0 without alarm")
+        }
     }
 }

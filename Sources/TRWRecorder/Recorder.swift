@@ -428,7 +428,12 @@ public final class Recorder: @unchecked Sendable {
         encoderPool?.finish()
         // The last live ticks, their predictions and alarm markers go in before the writer stops.
         let late = liveTicks?.finish(endTNs: maxTNs.load(ordering: .relaxed)) ?? 0
-        liveDetection?.drainActions()
+        let actionsDone = liveDetection?.drainActions() ?? true
+        if let gaps = liveDetection?.failureGaps(), !gaps.isEmpty {
+            var b = WriteBatch()
+            b.gaps = gaps
+            writeQueue.push(b)
+        }
         writeQueue.close()
         writerDone.wait()
         let (werr, serrs, aborted) = stateLock.withLock { (writerError, sourceErrors, abortReason) }
@@ -487,12 +492,14 @@ public final class Recorder: @unchecked Sendable {
         if late > 0 {
             logger.notice("live ticks: samples came after their tick was closed and went into the next tick",
                           metadata: ["late_samples": "\(late)"])
+            detail += (detail.isEmpty ? "" : "; ") + "live ticks: \(late) samples came after their tick was closed (counted into the next tick)"
         }
+        if !actionsDone { detail += (detail.isEmpty ? "" : "; ") + "an alarm action was still running at the end; its outcome is not recorded" }
         if let detection = liveDetection {
-            detection.drainActions()
             if let reason = stateLock.withLock({ alarmStopReason }) { detail += (detail.isEmpty ? "" : "; ") + reason }
             for st in detection.status {
                 detail += (detail.isEmpty ? "" : "; ") + "live \(st.name): " + (st.firstAlarmS.map { String(format: "first alarm at t = %.1f s (%d)", $0, st.alarms) } ?? "no alarm")
+                if st.invalidScores > 0 { detail += " (\(st.invalidScores) invalid scores stored as 0: detector_failure gap)" }
             }
         }
         if let tap = liveTap {

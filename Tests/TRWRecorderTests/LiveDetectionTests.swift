@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import Logging
+import TRWAnalysis
 import TRWCore
 import TRWSimulator
 import TRWStore
@@ -69,5 +71,40 @@ import TRWTestSupport
         }
         #expect(throws: RecorderError.self) { try AlarmAction.parse("stop,supply_of") }
         #expect(try AlarmAction.parse("stop, supply-off,stop") == [.stop, .supplyOff])
+    }
+}
+
+/// A model-backed detector gone wrong: NaN, then 7, then valid scores.
+private struct BrokenDetector: OnlineDetector {
+    var name: String { "broken" }
+    var parameters: [String: Double] { [:] }
+    var k = 0
+    mutating func step(t: Double, features f: [String: Double]) -> Double {
+        k += 1
+        return k == 1 ? .nan : k == 2 ? 7 : 0.9
+    }
+}
+
+private final class Batches: @unchecked Sendable {
+    let lock = NSLock()
+    var all: [WriteBatch] = []
+    func add(_ b: WriteBatch) { lock.withLock { all.append(b) } }
+}
+
+@Suite struct LiveDetectionScoreTests {
+    @Test func invalidScoresAreStoredAsZeroCountedAndAGap() {
+        let batches = Batches()
+        let d = LiveDetection(detectors: [("broken", BrokenDetector())], alarmK: 1, actions: [], runId: "live-t",
+                              logger: Logger(label: "test"), write: { batches.add($0) }, act: { _, _, _ in })
+        for k in 0..<4 { d.tick(k: k, endNs: Int64(k + 1) * 1_000_000_000, names: ["voltage_v"], row: [4.0]) }
+        let preds = batches.all.flatMap(\.predictions)
+        #expect(preds.map(\.score) == [0, 0, 0.9, 0.9])
+        #expect(preds.map(\.alarm) == [false, false, true, true], "an invalid score never raises an alarm")
+        #expect(batches.all.flatMap(\.markers).count == 1)
+        let st = d.status[0]
+        #expect(st.invalidScores == 2 && st.firstInvalidS == 1)
+        let gaps = d.failureGaps()
+        #expect(gaps.count == 1 && gaps[0].kind == "detector_failure" && gaps[0].lostCount == 2)
+        #expect(gaps[0].detail.contains("2 scores outside [0, 1]"))
     }
 }
