@@ -1,7 +1,12 @@
 // swift-tools-version:6.0
 // trw — Thermal Runaway Workbench.
-// Dependency direction (see ../shared/DESIGN.md):
-//   trw (CLI) -> workflows (TRWRecorder, ...) -> store + drivers + simulator -> TRWCore
+// Targets by layer; every dependency points down (see ../shared/DESIGN.md):
+//   5  CLI and tools      trw, trw-bench, trw-kernel-check, trw-fuzz-serial
+//   4  workflows          TRWRig, TRWLive, TRWFigures, TRWDatasets, TRWAnnotate, TRWSession (uses rig + live)
+//   3  pipeline, analysis TRWRecorder, TRWAnalysis
+//   2  store, devices     TRWStore, TRWV4L2, TRWALSA, TRWSerial, TRWSimulator, TRWModels
+//   1  foundations        TRWCodec, TRWSync, TRWAcoustics, TRWIO (and the C shims)
+//   0  core types         TRWCore
 import PackageDescription
 
 let package = Package(
@@ -12,6 +17,8 @@ let package = Package(
         .library(name: "TRWCore", targets: ["TRWCore"]),
         .library(name: "TRWStore", targets: ["TRWStore"]),
         .library(name: "TRWRecorder", targets: ["TRWRecorder"]),
+        .library(name: "TRWRig", targets: ["TRWRig"]),
+        .library(name: "TRWLive", targets: ["TRWLive"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -22,98 +29,118 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
-        // Core types and time: no dependencies beyond Foundation and swift-log.
-        .target(
-            name: "TRWCore",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
-        ),
-        // libzstd (Debian libzstd-dev), one C target per C API.
-        .systemLibrary(
-            name: "CZstd",
-            path: "Sources/CZstd",
-            pkgConfig: "libzstd",
-            providers: [.apt(["libzstd-dev"])]
-        ),
+        // MARK: 0 — core types
+
+        // Streams, samples, sources, sessions' value types, time, the runaway criterion.
+        .target(name: "TRWCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
+
+        // MARK: 1 — foundations
+
         // Lossless codecs for thermal frames and PCM, named per row.
         .target(name: "TRWCodec", dependencies: ["TRWCore", "CZstd", "CTRWCodecKernels"]),
         // TRWCodec's hot integer loops in C: AVX2 variants chosen at run time, baseline otherwise.
         .target(name: "CTRWCodecKernels"),
+        // libzstd (Debian libzstd-dev).
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // zlib (PNG and NPZ deflate).
+        .systemLibrary(name: "CZlib"),
         // Clock models and synchronisation onto the session time base.
         .target(name: "TRWSync", dependencies: ["TRWCore"]),
-        // Session file on GRDB / system SQLite.
+        // AE signal processing: hit detector, WAV writer, synthetic bursts.
+        .target(name: "TRWAcoustics", dependencies: ["TRWCore"]),
+        // The I/O seam for sockets, pipes, child processes and standard output
+        // (one internal function per syscall, EINTR retry, typed Errno, close-on-exec, deadlines).
+        .systemLibrary(name: "CTRWIO", path: "Sources/CTRWIO"),
+        .target(name: "TRWIO", dependencies: ["CTRWIO", .product(name: "SystemPackage", package: "swift-system")]),
+
+        // MARK: 2 — store, devices, simulator, model runtime
+
+        // The session file on GRDB / system SQLite.
+        .target(name: "TRWStore", dependencies: ["TRWCore", "TRWCodec", .product(name: "GRDB", package: "GRDB.swift")]),
+        // V4L2 infrared camera: header shim, Swift driver (knows nothing of SQLite).
+        .systemLibrary(name: "CV4L2", path: "drivers/CV4L2"),
         .target(
-            name: "TRWStore",
-            dependencies: [
-                "TRWCore", "TRWCodec",
-                .product(name: "GRDB", package: "GRDB.swift"),
-            ],
-            resources: []
+            name: "TRWV4L2",
+            dependencies: ["TRWCore", "CV4L2", .product(name: "SystemPackage", package: "swift-system"), .product(name: "Logging", package: "swift-log")],
+            path: "drivers/V4L2", exclude: ["README.md"]
         ),
-        // Physics-based simulated rig (the default a new user meets).
+        // An emulated V4L2 capture driver behind the driver's syscall seam (tests and bench).
         .target(
-            name: "TRWSimulator",
-            dependencies: ["TRWCore", "TOMLKit"]
+            name: "TRWV4L2Emulation",
+            dependencies: ["TRWCore", "TRWV4L2", "CV4L2", .product(name: "SystemPackage", package: "swift-system")],
+            path: "drivers/V4L2Emulation"
         ),
-        // Recorder pipeline: sources -> bounded queues -> compressors -> writer.
+        // ALSA acoustic-emission capture: alsa-lib (Debian libasound2-dev) and the Source.
+        .systemLibrary(name: "CALSA", path: "drivers/CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .target(
+            name: "TRWALSA",
+            dependencies: ["TRWCore", "CALSA", .product(name: "Atomics", package: "swift-atomics"), .product(name: "Logging", package: "swift-log")],
+            path: "drivers/ALSA", exclude: ["README.md"]
+        ),
+        // Serial instruments (BMS, power supply, DAQ): tty ioctl shim, port, pure decoders, Source.
+        .systemLibrary(name: "CSerial", path: "drivers/CSerial"),
+        .target(
+            name: "TRWSerial",
+            dependencies: ["TRWCore", "CSerial", .product(name: "SystemPackage", package: "swift-system"), .product(name: "Logging", package: "swift-log")],
+            path: "drivers/Serial/Sources"
+        ),
+        // The physics-based simulated rig (the default a new user meets).
+        .target(name: "TRWSimulator", dependencies: ["TRWCore", "TOMLKit"]),
+        // Online runtime of the trained DP-LSTM (safetensors + config.json from models/).
+        .target(name: "TRWModels"),
+
+        // MARK: 3 — the recording pipeline and analysis
+
+        // The recorder: sources -> bounded queues -> encoders -> writer, stop rules, sensing
+        // settings; live consumers plug in through RecordingObserver.
         .target(
             name: "TRWRecorder",
             dependencies: [
-                "TRWCore", "TRWCodec", "TRWStore", "TRWSync", "TRWSimulator", "TRWAcoustics",
-                "TRWV4L2", "TRWALSA", "TRWSerial", "TOMLKit", "TRWDatasets", "TRWAnalysis", "TRWIO",
+                "TRWCore", "TRWCodec", "TRWStore", "TRWSync", "TRWAcoustics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
-        // Per-tick features, detectors and scoring (shared by export, replay, predict, annotate).
-        .systemLibrary(name: "CZlib"),
-        .target(name: "TRWAnnotate", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis"]),
-        .testTarget(name: "TRWAnnotateTests", dependencies: ["TRWAnnotate", "TRWAnalysis", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWTestSupport"]),
-        .target(name: "TRWAnalysis", dependencies: ["TRWCore", "TRWStore", "TRWCodec", "CZlib", "TRWModels"]),
-        // Issue 11: online runtime of the trained DP-LSTM (safetensors + config.json from models/).
-        .target(name: "TRWModels"),
-        .testTarget(name: "TRWModelsTests", dependencies: ["TRWModels", "TRWAnalysis"], exclude: ["Fixtures"]),
-        // Issue 17: the I/O seam for sockets, pipes, child processes and standard output
-        // (one internal function per syscall, EINTR retry, typed Errno, close-on-exec, deadlines).
-        .systemLibrary(name: "CTRWIO", path: "Sources/CTRWIO"),
-        .target(name: "TRWIO", dependencies: ["CTRWIO", .product(name: "SystemPackage", package: "swift-system")]),
-        .testTarget(name: "TRWIOTests", dependencies: ["TRWIO", "TRWTestSupport", .product(name: "SystemPackage", package: "swift-system")]),
-        // Datasets out (NPZ), streams out (JSON Lines replay).
-        .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWCodec", "TRWAcoustics", "CZlib", "TRWIO"]),
-        // V4L2 infrared camera (issue 5): header shim, Swift driver, emulated
-        // capture driver (behind the driver's syscall seam, for tests and bench).
-        .systemLibrary(name: "CV4L2", path: "drivers/CV4L2"),
+        // Per-tick features, detectors and scoring on stored sessions and on live ticks.
+        .target(name: "TRWAnalysis", dependencies: ["TRWCore", "TRWStore", "TRWCodec", "TRWModels"]),
+
+        // MARK: 4 — workflows
+
+        // Rig files (TOML: sources, stop rules) and rig building: drivers, simulator, synthetic sources.
         .target(
-            name: "TRWV4L2",
-            dependencies: [
-                "TRWCore", "CV4L2",
-                .product(name: "SystemPackage", package: "swift-system"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "drivers/V4L2",
-            exclude: ["README.md"]
+            name: "TRWRig",
+            dependencies: ["TRWCore", "TRWRecorder", "TRWSimulator", "TRWV4L2", "TRWALSA", "TRWSerial", "TOMLKit",
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Atomics", package: "swift-atomics")]
         ),
+        // Live: ticks from a recording, live detectors and alarm actions, the JSON Lines tap,
+        // replay, external line-protocol detectors and the sensing policy.
         .target(
-            name: "TRWV4L2Emulation",
-            dependencies: [
-                "TRWCore", "TRWV4L2", "CV4L2",
-                .product(name: "SystemPackage", package: "swift-system"),
-            ],
-            path: "drivers/V4L2Emulation"
+            name: "TRWLive",
+            dependencies: ["TRWCore", "TRWStore", "TRWCodec", "TRWRecorder", "TRWAnalysis", "TRWIO",
+                           .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(
-            name: "TRWV4L2Tests",
-            dependencies: [
-                "TRWV4L2", "TRWV4L2Emulation", "TRWTestSupport", "CV4L2",
-                .product(name: "SystemPackage", package: "swift-system"),
-            ],
-            path: "Tests/TRWV4L2Tests"
+        // Stored sessions out: NPZ datasets, WAV, score reports (detectors in process or over the
+        // line protocol), Table 1, resync.
+        .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWSync", "TRWAnalysis", "TRWLive", "TRWCodec", "TRWAcoustics", "CZlib"]),
+        // Figures and reports: session plots, IR frames (SVG/PNG), score and activity charts,
+        // `trw info`, the recording dashboard.
+        .target(name: "TRWFigures", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWDatasets", "TRWModels", "TRWRecorder", "CZlib"]),
+        // A recording from plan to finalised file: validates everything, creates, runs, finalises.
+        .target(
+            name: "TRWSession",
+            dependencies: ["TRWCore", "TRWStore", "TRWRecorder", "TRWRig", "TRWLive", "TRWAnalysis", .product(name: "Logging", package: "swift-log")]
         ),
-        // The CLI: one subcommand per file.
+        // The labelling screen (`trw annotate`).
+        .target(name: "TRWAnnotate", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWFigures"]),
+
+        // MARK: 5 — executables
+
+        // The CLI: parses and calls the workflows.
         .executableTarget(
             name: "trw",
             dependencies: [
-                "TRWCore", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync", "TRWCodec", "TRWAnnotate",
-                "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial", "TRWModels", "TRWIO",
+                "TRWCore", "TRWStore", "TRWRecorder", "TRWRig", "TRWLive", "TRWSession", "TRWFigures", "TRWSimulator", "TRWSync", "TRWCodec",
+                "TRWAnnotate", "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial", "TRWModels", "TRWIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -121,74 +148,56 @@ let package = Package(
         // `make bench`: ratios against references measured in the same run.
         .executableTarget(
             name: "trw-bench",
-            dependencies: ["TRWCore", "TRWCodec", "TRWStore", "TRWRecorder", "TRWSimulator", "TRWSync", "TRWAnalysis", "TRWAnnotate",
-                           "TRWALSA", "TRWAcoustics", "TRWV4L2", "TRWV4L2Emulation", "TRWModels",
+            dependencies: ["TRWCore", "TRWCodec", "TRWStore", "TRWRecorder", "TRWRig", "TRWLive", "TRWFigures", "TRWDatasets", "TRWSimulator", "TRWSync", "TRWAnalysis",
+                           "TRWAnnotate", "TRWALSA", "TRWAcoustics", "TRWV4L2", "TRWV4L2Emulation", "TRWModels",
                            .product(name: "Logging", package: "swift-log")]
         ),
-        // --- Issue 6: ALSA acoustic-emission driver and AE hit detection ---
-        // alsa-lib (Debian libasound2-dev), one C target per C API.
-        .systemLibrary(
-            name: "CALSA",
-            path: "drivers/CALSA",
-            pkgConfig: "alsa",
-            providers: [.apt(["libasound2-dev"])]
-        ),
-        // The ALSA capture driver and its Source (knows nothing of SQLite).
-        .target(
-            name: "TRWALSA",
-            dependencies: [
-                "TRWCore", "CALSA",
-                .product(name: "Atomics", package: "swift-atomics"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "drivers/ALSA",
-            exclude: ["README.md"]
-        ),
-        // Pure AE signal processing: hit detector, WAV writer, synthetic bursts.
-        .target(name: "TRWAcoustics", dependencies: ["TRWCore"], path: "Sources/TRWAcoustics"),
-        .testTarget(
-            name: "TRWALSATests",
-            dependencies: ["TRWALSA", "CALSA", "TRWAcoustics", "TRWTestSupport"],
-            path: "Tests/TRWALSATests"
-        ),
-        .testTarget(
-            name: "TRWAcousticsTests",
-            dependencies: ["TRWAcoustics", "TRWTestSupport"],
-            path: "Tests/TRWAcousticsTests"
-        ),
-        // --- end issue 6 ---
-        // Issue 7 — serial instruments (BMS, power supply, DAQ). Header-only shim for the
-        // tty ioctls Swift cannot import; the port, the pure decoders and the Source.
-        .systemLibrary(name: "CSerial", path: "drivers/CSerial"),
-        .target(
-            name: "TRWSerial",
-            dependencies: [
-                "TRWCore", "CSerial",
-                .product(name: "SystemPackage", package: "swift-system"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "drivers/Serial/Sources"
-        ),
-        .executableTarget(name: "trw-fuzz-serial", dependencies: ["TRWSerial"], path: "drivers/Serial/Fuzz"),
-        .testTarget(
-            name: "TRWSerialTests", dependencies: ["TRWSerial", "TRWTestSupport"], path: "Tests/TRWSerialTests"
-        ),
-        // Issue 13 — `make test-kernel`: the driver checks run in a qemu guest against vivid and snd-aloop.
+        // `make test-kernel`: the driver checks run in a qemu guest against vivid and snd-aloop.
         .executableTarget(
             name: "trw-kernel-check",
             dependencies: ["TRWCore", "TRWV4L2", "CV4L2", "TRWALSA", "CALSA", "TRWSerial", "CSerial", "TRWSync", "TRWAcoustics"],
             path: "tests/kernel/check"
         ),
-        // Tests: one target per library target, shared helpers in TRWTestSupport.
+        // A fuzzer for the serial line decoders.
+        .executableTarget(name: "trw-fuzz-serial", dependencies: ["TRWSerial"], path: "drivers/Serial/Fuzz"),
+
+        // MARK: tests — one target per library target, shared helpers in TRWTestSupport
+
         .target(name: "TRWTestSupport", dependencies: ["TRWCore"], path: "Tests/TRWTestSupport"),
+        // Recorded sessions for the tests of the workflows above the recorder.
+        .target(name: "TRWSessionFixtures", dependencies: ["TRWRecorder", "TRWRig", "TRWTestSupport"], path: "Tests/TRWSessionFixtures"),
         .testTarget(name: "TRWCoreTests", dependencies: ["TRWCore", "TRWTestSupport"]),
         .testTarget(name: "TRWCodecTests", dependencies: ["TRWCodec", "TRWTestSupport"]),
         .testTarget(name: "TRWSyncTests", dependencies: ["TRWSync", "TRWTestSupport"]),
+        .testTarget(name: "TRWAcousticsTests", dependencies: ["TRWAcoustics", "TRWTestSupport"]),
+        .testTarget(name: "TRWIOTests", dependencies: ["TRWIO", "TRWTestSupport", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "TRWStoreTests", dependencies: ["TRWStore", "TRWTestSupport"]),
+        .testTarget(
+            name: "TRWV4L2Tests",
+            dependencies: ["TRWV4L2", "TRWV4L2Emulation", "TRWTestSupport", "CV4L2", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        .testTarget(name: "TRWALSATests", dependencies: ["TRWALSA", "CALSA", "TRWAcoustics", "TRWTestSupport"]),
+        .testTarget(name: "TRWSerialTests", dependencies: ["TRWSerial", "TRWTestSupport"]),
         .testTarget(name: "TRWSimulatorTests", dependencies: ["TRWSimulator", "TRWTestSupport"]),
-        .testTarget(name: "TRWRecorderTests", dependencies: ["TRWRecorder", "TRWIO", "TRWStore", "TRWTestSupport", "TRWSimulator", "TRWV4L2", "TRWV4L2Emulation", "TRWALSA", "TRWAcoustics", "TRWCodec"]),
-        .testTarget(name: "TRWAnalysisTests", dependencies: ["TRWAnalysis", "TRWRecorder", "TRWStore", "TRWTestSupport"]),
-        .testTarget(name: "TRWDatasetsTests", dependencies: ["TRWDatasets", "TRWIO", "TRWAnalysis", "TRWRecorder", "TRWStore", "TRWTestSupport"]),
+        .testTarget(name: "TRWModelsTests", dependencies: ["TRWModels", "TRWAnalysis"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "TRWRecorderTests",
+            dependencies: ["TRWRecorder", "TRWRig", "TRWLive", "TRWFigures", "TRWDatasets", "TRWIO", "TRWStore", "TRWTestSupport", "TRWSimulator", "TRWV4L2", "TRWV4L2Emulation",
+                           "TRWALSA", "TRWAcoustics", "TRWCodec"]
+        ),
+        .testTarget(name: "TRWAnalysisTests", dependencies: ["TRWAnalysis", "TRWRecorder", "TRWRig", "TRWStore", "TRWTestSupport"]),
+        .testTarget(name: "TRWRigTests", dependencies: ["TRWRig", "TRWRecorder", "TRWSimulator", "TRWTestSupport"]),
+        .testTarget(
+            name: "TRWLiveTests",
+            dependencies: ["TRWLive", "TRWRecorder", "TRWRig", "TRWAnalysis", "TRWDatasets", "TRWIO", "TRWStore", "TRWSimulator", "TRWTestSupport",
+                           "TRWSessionFixtures"]
+        ),
+        .testTarget(
+            name: "TRWDatasetsTests",
+            dependencies: ["TRWDatasets", "TRWLive", "TRWIO", "TRWAnalysis", "TRWRecorder", "TRWRig", "TRWStore", "TRWTestSupport", "TRWSessionFixtures"]
+        ),
+        .testTarget(name: "TRWFiguresTests", dependencies: ["TRWFigures", "TRWRecorder", "TRWStore"]),
+        .testTarget(name: "TRWAnnotateTests", dependencies: ["TRWAnnotate", "TRWAnalysis", "TRWStore", "TRWRecorder", "TRWRig", "TRWSimulator", "TRWTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

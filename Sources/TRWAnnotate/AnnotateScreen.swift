@@ -1,6 +1,7 @@
 import Foundation
 import TRWAnalysis
 import TRWCore
+import TRWFigures
 import TRWStore
 
 /// Draws the annotation UI as terminal lines (ANSI colour optional): stacked
@@ -150,9 +151,9 @@ public struct AnnotateScreen {
         // Time axis.
         let axisY = bodyTop + bodyRows - 1
         var axis = [Character](repeating: "─", count: cols)
-        let ticks = FrameFigure.niceTicks(m.viewFrom, m.viewTo, count: max(2, cols / 14))
+        let ticks = Axis.niceTicks(m.viewFrom, m.viewTo, count: max(2, cols / 14))
         var labelsAt: [(Int, String)] = []
-        for t in ticks { if let c = col(t) { axis[c] = "┴"; labelsAt.append((c, FrameFigure.formatTick(t))) } }
+        for t in ticks { if let c = col(t) { axis[c] = "┴"; labelsAt.append((c, Axis.formatTick(t))) } }
         put(axisY, 0, "t / s".padded(to: gutter), fg: 245)
         put(axisY, gutter, String(axis), fg: 240)
         for (c, s) in labelsAt where c + 1 + s.count < cols { put(axisY, gutter + c + 1, s, fg: 250) }

@@ -5,7 +5,6 @@ import TRWCore
 import TRWStore
 import TRWSync
 import TRWAcoustics
-import TRWDatasets
 
 /// One stream's path through the recorder: its device-facing queue, its loss
 /// accounting and its live figures.
@@ -153,8 +152,8 @@ final class LaneWorker {
     /// Session time of the last kept IR frame / BMS sample (sensing decimation).
     var lastKeptTNs: Int64?
     var aeGeneration = 0
-    /// Live JSON Lines publisher, if the recording has one.
-    var ticks: LiveTicks?
+    /// Follows the recording live, if anything does.
+    var observer: (any RecordingObserver)?
 
     init(lane: Lane, clock: SessionClock) {
         self.lane = lane
@@ -199,7 +198,7 @@ final class LaneWorker {
             if let cal = lane.descriptor.calibration { values["max_c"] = cal.celsius(stats.maxCounts) }
             lastMaxC = values["max_c"]
             lane.noteProcessed(tNs: t, values: values)
-            ticks?.frame(tNs: t, stream: lane.descriptor.key, maxCounts: stats.maxCounts, meanCounts: stats.meanCounts, pixels: f.pixels)
+            observer?.frame(tNs: t, stream: lane.descriptor.key, maxCounts: stats.maxCounts, meanCounts: stats.meanCounts, pixels: f.pixels)
             lastTNs = t
         case .audio(let c):
             lastArrivalTNs = clock.sessionTime(monotonic: c.hostArrivalNs)
@@ -227,7 +226,7 @@ final class LaneWorker {
                 appendHits(hits, into: &batch)
             }
             // After the chunk's hits: the live features know which hits are complete.
-            ticks?.audio(tNs: t, stream: lane.descriptor.key, rms: rms, firstSampleIndex: c.firstSampleIndex, samples: c.samples, frameCount: c.frameCount,
+            observer?.audio(tNs: t, stream: lane.descriptor.key, rms: rms, firstSampleIndex: c.firstSampleIndex, samples: c.samples, frameCount: c.frameCount,
                        openHitTNs: hitDetector?.openHitFirstIndex.map { tNs(ofSample: $0) })
             lane.noteProcessed(tNs: t, values: ["rms": rms, "peak": peak, "hits_total": Double(hitsTotal)])
             lastTNs = t
@@ -237,7 +236,7 @@ final class LaneWorker {
             takeClockEvents(into: &batch)
             if skipForSensing(t) { return }
             batch.bms.append(BMSSampleRecord(streamId: sid, sample: s, tNs: t))
-            ticks?.bms(tNs: t, s, stream: lane.descriptor.key)
+            observer?.bms(tNs: t, s, stream: lane.descriptor.key)
             var values: [String: Double] = [:]
             if let v = s.voltageV { values["voltage_v"] = v }
             if let i = s.currentA { values["current_a"] = i }
@@ -250,21 +249,11 @@ final class LaneWorker {
                 streamId: sid, kind: g.kind.rawValue, startTNs: clock.sessionTime(monotonic: g.startHostNs),
                 endTNs: g.endHostNs.map { clock.sessionTime(monotonic: $0) }, lostCount: g.lostCount, detail: g.detail)
             batch.gaps.append(row)
-            if let ticks {
-                var l = JSONLine()
-                l.add("type", "gap"); l.add("t", Double(row.startTNs) / 1e9); l.add("stream", lane.descriptor.key)
-                l.add("kind", row.kind); l.add("lost", Double(row.lostCount))
-                ticks.event(l.text)
-            }
+            observer?.event(.gap(tNs: row.startTNs, stream: lane.descriptor.key, kind: row.kind, lost: row.lostCount))
         case .marker(let text, let h):
             batch.markers.append(MarkerRecord(tNs: clock.sessionTime(monotonic: h), text: text, author: "", origin: "source"))
         case .annotation(let a):
-            if let ticks {
-                var l = JSONLine()
-                l.add("type", "label"); l.add("t", Double(clock.sessionTime(monotonic: a.startHostNs)) / 1e9)
-                l.add("label", a.label); l.add("method", a.method); l.add("author", a.author)
-                ticks.event(l.text)
-            }
+            observer?.event(.label(tNs: clock.sessionTime(monotonic: a.startHostNs), label: a.label, method: a.method, author: a.author))
             batch.annotations.append(AnnotationRecord(
                 label: a.label, startTNs: clock.sessionTime(monotonic: a.startHostNs),
                 endTNs: a.endHostNs.map { clock.sessionTime(monotonic: $0) }, author: a.author, method: a.method,
@@ -278,12 +267,7 @@ final class LaneWorker {
             batch.gaps.append(GapRecord(streamId: lane.streamId, kind: e.kind, startTNs: clock.sessionTime(monotonic: e.hostNs),
                                         endTNs: nil, lostCount: e.count,
                                         detail: e.detail.replacingOccurrences(of: "stream: ", with: "\(lane.descriptor.key): ")))
-            if let ticks {
-                var l = JSONLine()
-                l.add("type", "gap"); l.add("t", Double(clock.sessionTime(monotonic: e.hostNs)) / 1e9)
-                l.add("stream", lane.descriptor.key); l.add("kind", e.kind); l.add("lost", Double(e.count))
-                ticks.event(l.text)
-            }
+            observer?.event(.gap(tNs: clock.sessionTime(monotonic: e.hostNs), stream: lane.descriptor.key, kind: e.kind, lost: e.count))
         }
         lane.setClockState(fallback: clock_.fallback, outliers: clock_.outliers)
     }
@@ -312,7 +296,7 @@ final class LaneWorker {
         for h in hits {
             let rec = AEHitRecord(streamId: lane.streamId, hit: h, tNs: tNs(ofSample: h.firstCrossingSampleIndex))
             batch.hits.append(rec)
-            ticks?.hit(rec, stream: lane.descriptor.key)
+            observer?.hit(rec, stream: lane.descriptor.key)
         }
         hitsTotal += hits.count
     }

@@ -1,13 +1,11 @@
 import Atomics
 import Foundation
-import TRWAnalysis
 import Logging
 import TRWCodec
 import TRWCore
 import TRWStore
 import TRWSync
 import TRWAcoustics
-import TRWDatasets
 
 /// What the recorder is asked to do.
 public struct RecorderOptions: Sendable {
@@ -32,24 +30,10 @@ public struct RecorderOptions: Sendable {
     public var audioQueueCapacity: Int = 1024
     public var bmsQueueCapacity: Int = 4096
     public var softwareVersion: String = TRWVersion.string
-    /// Publish the live JSON Lines stream on this Unix socket path (nil: none).
-    public var liveTapPath: String?
-    /// Tick rate of the live stream, Hz.
-    public var liveTapRateHz: Double = 1
-    /// Seconds a live client may accept no data before it is dropped (a `live_client` gap).
-    public var liveTapSendTimeoutS: Double = 5
-    /// Seconds (host clock) a feature stream may deliver nothing before live ticks stop waiting for it.
-    public var liveTapStallS: Double = 2
     /// The sources end by themselves at `durationS` of their own time (simulated and synthetic
     /// rigs run faster than real time): no host-clock duration rule then, which would race
     /// their last samples and end the session a few milliseconds early or late.
     public var sourcesEndAtDuration = false
-    /// Detectors run live on the ticks (`DetectorRegistry.load` names: built-in, dplstm:DIR).
-    public var detectors: [String] = []
-    /// Consecutive ticks above 0.5 before a live detector's alarm rises.
-    public var alarmK: Int = 1
-    /// What an alarm does besides its marker.
-    public var alarmActions: [AlarmAction] = []
     /// Threads compressing thermal frames (0: encode on each lane's own thread).
     public var frameEncoderThreads: Int = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
     /// Conditions that end the recording by themselves.
@@ -101,7 +85,7 @@ public struct RecorderStatus: Sendable {
     /// The stop rules in force and their state, one line each.
     public var stopRules: [String] = []
     /// What an alarm does besides its marker.
-    public var alarmActions: [AlarmAction] = []
+    public var alarmActions: [String] = []
 }
 
 /// What a finished recording reports.
@@ -158,14 +142,8 @@ public final class Recorder: @unchecked Sendable {
     private let compressorsDone = DispatchGroup()
     private let writerDone = DispatchGroup()
     private var encoderPool: FrameEncoderPool?
-    /// The live JSON Lines publisher, when `options.liveTapPath` is set.
-    public private(set) var liveTap: LiveTap?
-    /// The live ticks (for the socket and the live detectors), when either is on.
-    private(set) var liveTicks: LiveTicks?
-    /// The live detectors, when `options.detectors` is not empty.
-    private var liveDetection: LiveDetection?
-    /// Why an alarm stopped the recording.
-    private var alarmStopReason: String?
+    /// Follows the recording live (TRWLive's ticks, tap and detectors), if any.
+    public let observer: (any RecordingObserver)?
     private var clock: SessionClock!
     /// Evaluates `options.stopRules` (and the duration) on what the lanes see.
     public private(set) var stopEngine = StopRuleEngine(rules: [])
@@ -176,9 +154,11 @@ public final class Recorder: @unchecked Sendable {
     /// Testing: compressors wait for this before taking events (forces queue overflow deterministically).
     var compressorGate: DispatchSemaphore?
 
-    public init(sources: [any Source], options: RecorderOptions, logger: Logger = Logger(label: "trw.recorder")) {
+    public init(sources: [any Source], options: RecorderOptions, observer: (any RecordingObserver)? = nil,
+                logger: Logger = Logger(label: "trw.recorder")) {
         self.sources = sources
         self.options = options
+        self.observer = observer
         self.logger = logger
         sessionPath = options.outputPath
     }
@@ -205,27 +185,10 @@ public final class Recorder: @unchecked Sendable {
         let proto = sources.lazy.compactMap(\.testProtocol).first
         let newSession = NewSession(name: options.name, operatorName: options.operatorName, cell: cell, testProtocol: proto,
                                     rigName: options.rigName, rigConfig: options.rigConfig, clock: clock)
-        // Live detectors and the live socket first: a detector or path that cannot be used
-        // fails before the session file exists.
-        let streams = sources.flatMap(\.streams)
-        var sinks: [any LiveTickSink] = []
-        if !options.detectors.isEmpty {
-            let detection = try makeLiveDetection(runId: "live-" + ISO8601DateFormatter().string(from: wallStart))
-            liveDetection = detection
-            sinks.append(detection)
-        }
-        if let p = options.liveTapPath {
-            var fo = FeatureOptions()
-            fo.rateHz = options.liveTapRateHz
-            let tap = try LiveTap(path: p, rateHz: options.liveTapRateHz, sendTimeoutS: options.liveTapSendTimeoutS,
-                                  featureNames: FeatureExtractor.names(fo), logger: logger)
-            tap.setHeader(session: newSession, uuid: newSession.uuid.uuidString.lowercased())
-            liveTap = tap
-            sinks.append(tap)
-        }
-        if !sinks.isEmpty {
-            liveTicks = LiveTicks(rateHz: options.liveTapRateHz, stallS: options.liveTapStallS, streams: streams, sinks: sinks)
-        }
+        // The live observer first: a detector or socket path that cannot be used fails
+        // before the session file exists.
+        try observer?.prepare(session: newSession, streams: sources.flatMap(\.streams), control: RecordingControl(
+            write: { [weak self] b in self?.writeQueue.push(b) }, stop: { [weak self] in self?.stop() }, sources: sources))
         let existed = FileManager.default.fileExists(atPath: options.outputPath)
         do {
             writer = try SessionWriter(creating: options.outputPath, session: newSession, softwareVersion: options.softwareVersion,
@@ -234,8 +197,7 @@ public final class Recorder: @unchecked Sendable {
             // Never leave a 0-byte or half-created file that blocks the name: remove
             // only what this run created (it holds no data yet).
             if !existed { Self.removeCreatedSessionFiles(options.outputPath) }
-            liveTap?.shutdown()
-            liveTap = nil
+            observer?.cancel()
             throw error
         }
         do {
@@ -245,64 +207,14 @@ public final class Recorder: @unchecked Sendable {
             let reason = "could not start: \(error)"
             logger.error("recording aborted before it started", metadata: ["error": "\(error)"])
             try? writer.finalize(status: .aborted, endTNs: 0, detail: reason)
-            liveTap?.shutdown()
+            observer?.cancel()
             throw error
         }
         startThreads()
     }
 
-    /// The live detectors, checked before the session exists: every detector loads, and the
-    /// alarm actions can be carried out by this rig.
-    private func makeLiveDetection(runId: String) throws -> LiveDetection {
-        let supplies = sources.compactMap { $0 as? any SupplyControl }
-        if options.alarmActions.contains(.supplyOff) && supplies.isEmpty {
-            throw RecorderError.badAlarmAction(
-                "--on-alarm supply-off: no source of this rig can switch the supply off (the simulated rig can); "
-                + "choose --on-alarm stop, or record with a rig whose supply trw controls")
-        }
-        guard (1...3600).contains(options.alarmK) else {
-            throw RecorderError.badDetector("--alarm-k must be in 1...3600 ticks, got \(options.alarmK)")
-        }
-        do {
-            return try LiveDetection(
-                specs: options.detectors, alarmK: options.alarmK, actions: options.alarmActions, runId: runId, logger: logger,
-                write: { [weak self] b in self?.writeQueue.push(b) },
-                act: { [weak self] name, tNs, _ in self?.carryOutAlarmActions(detector: name, tNs: tNs, supplies: supplies) })
-        } catch {
-            throw RecorderError.badDetector("--detect: \(error)")
-        }
-    }
-
-    /// The alarm actions (on the alarm-action queue, never on a lane's thread); each
-    /// outcome is a marker at the alarm's tick.
-    private func carryOutAlarmActions(detector: String, tNs: Int64, supplies: [any SupplyControl]) {
-        let when = String(format: "t = %.1f s", Double(tNs) / 1e9)
-        var notes: [String] = []
-        for a in options.alarmActions {
-            switch a {
-            case .supplyOff:
-                for s in supplies {
-                    do {
-                        notes.append("supply off: " + (try s.switchSupplyOff(reason: "\(detector) alarm at \(when)")))
-                    } catch {
-                        notes.append("supply off FAILED: \(error)")
-                        logger.error("alarm action failed: supply off", metadata: ["detector": "\(detector)", "error": "\(error)"])
-                    }
-                }
-            case .stop:
-                stateLock.withLock { if alarmStopReason == nil { alarmStopReason = "stopped by the \(detector) alarm at \(when)" } }
-                notes.append("recording stopped")
-                stop()
-            }
-        }
-        guard !notes.isEmpty else { return }
-        var b = WriteBatch()
-        b.markers = notes.map { MarkerRecord(tNs: tNs, text: "\(detector) alarm: \($0)", author: "trw", origin: "alarm") }
-        writeQueue.push(b)
-    }
-
     /// The live detectors' scores and alarms (empty without `--detect`).
-    public var liveDetectorStatus: [LiveDetectorStatus] { liveDetection?.status ?? [] }
+    public var liveDetectorStatus: [LiveDetectorStatus] { observer?.detectorStatus ?? [] }
 
     /// Removes a session file (and its -wal, -shm, -journal, -reserve) that this run created and that holds no data.
     static func removeCreatedSessionFiles(_ path: String) {
@@ -409,11 +321,7 @@ public final class Recorder: @unchecked Sendable {
     /// Adds an operator marker now (session time of the call).
     public func addMarker(_ text: String, author: String = "", origin: String = "key") {
         let t = clock.sessionTime(monotonic: HostClock.monotonicNanoseconds())
-        if let liveTicks {
-            var l = JSONLine()
-            l.add("type", "marker"); l.add("t", Double(t) / 1e9); l.add("text", text)
-            liveTicks.event(l.text)
-        }
+        observer?.event(.marker(tNs: t, text: text))
         var b = WriteBatch()
         b.markers = [MarkerRecord(tNs: t, text: text, author: author, origin: origin)]
         writeQueue.push(b)
@@ -427,13 +335,7 @@ public final class Recorder: @unchecked Sendable {
         compressorsDone.wait()
         encoderPool?.finish()
         // The last live ticks, their predictions and alarm markers go in before the writer stops.
-        let late = liveTicks?.finish(endTNs: maxTNs.load(ordering: .relaxed)) ?? 0
-        let actionsDone = liveDetection?.drainActions() ?? true
-        if let gaps = liveDetection?.failureGaps(), !gaps.isEmpty {
-            var b = WriteBatch()
-            b.gaps = gaps
-            writeQueue.push(b)
-        }
+        let observed = observer?.finish(endTNs: maxTNs.load(ordering: .relaxed)) ?? RecordingObserverEnd()
         writeQueue.close()
         writerDone.wait()
         let (werr, serrs, aborted) = stateLock.withLock { (writerError, sourceErrors, abortReason) }
@@ -487,30 +389,9 @@ public final class Recorder: @unchecked Sendable {
                                    detail: "the writer failed (\(werr!)); \(what)")]
             detail += String(format: "; data kept up to t = %.3f s (end time set there); ", Double(endTNs) / 1e9) + what
         }
-        // The live ticks and stream end before the session is finalised, so their
-        // predictions, markers and losses are in it.
-        if late > 0 {
-            logger.notice("live ticks: samples came after their tick was closed and went into the next tick",
-                          metadata: ["late_samples": "\(late)"])
-            detail += (detail.isEmpty ? "" : "; ") + "live ticks: \(late) samples came after their tick was closed (counted into the next tick)"
-        }
-        if !actionsDone { detail += (detail.isEmpty ? "" : "; ") + "an alarm action was still running at the end; its outcome is not recorded" }
-        if let detection = liveDetection {
-            if let reason = stateLock.withLock({ alarmStopReason }) { detail += (detail.isEmpty ? "" : "; ") + reason }
-            for st in detection.status {
-                detail += (detail.isEmpty ? "" : "; ") + "live \(st.name): " + (st.firstAlarmS.map { String(format: "first alarm at t = %.1f s (%d)", $0, st.alarms) } ?? "no alarm")
-                if st.invalidScores > 0 { detail += " (\(st.invalidScores) invalid scores stored as 0: detector_failure gap)" }
-            }
-        }
-        if let tap = liveTap {
-            let gaps = tap.finish(endTNs: maxTNs.load(ordering: .relaxed), lateSamples: late)
-            if !gaps.isEmpty {
-                let lost = gaps.reduce(0) { $0 + $1.lostCount }
-                logger.warning("live stream clients lost lines", metadata: ["clients": "\(gaps.count)", "lines": "\(lost)"])
-                detail += (detail.isEmpty ? "" : "; ") + "live stream: \(gaps.count) client(s) lost \(lost) lines (live_client gaps; the session is complete)"
-                finalGaps += gaps
-            }
-        }
+        // The live observer's end (late samples, alarms, clients that lost lines) is in the session.
+        for sentence in observed.detail { detail += (detail.isEmpty ? "" : "; ") + sentence }
+        finalGaps += observed.gaps
         do {
             let outcome = try writer.finalize(status: status, endTNs: endTNs, detail: detail, gaps: finalGaps)
             if case .walKept(let reason) = outcome {
@@ -553,7 +434,7 @@ public final class Recorder: @unchecked Sendable {
             fileBytes: fileBytes.load(ordering: .relaxed), elapsedWallS: Date().timeIntervalSince(wallStart),
             sessionTimeS: Double(maxTNs.load(ordering: .relaxed)) / 1e9,
             writerError: stateLock.withLock { writerError },
-            detectors: liveDetectorStatus, stopRules: stopEngine.stateLines, alarmActions: options.alarmActions)
+            detectors: liveDetectorStatus, stopRules: stopEngine.stateLines, alarmActions: observer?.alarmActionNames ?? [])
     }
 
     // MARK: - stages
@@ -589,7 +470,7 @@ public final class Recorder: @unchecked Sendable {
 
     private func compressorLoop(_ lane: Lane) {
         let work = LaneWorker(lane: lane, clock: clock)
-        work.ticks = liveTicks
+        work.observer = observer
         if let gate = compressorGate { gate.wait(); gate.signal() }
         while true {
             guard let ev = lane.queue.pop(timeout: 0.1) else {
@@ -711,14 +592,10 @@ extension ManagedAtomic where Value == Int64 {
 
 public enum RecorderError: Error, CustomStringConvertible {
     case duplicateStream(key: String, source: String)
-    case badAlarmAction(String)
-    case badDetector(String)
     public var description: String {
         switch self {
         case .duplicateStream(let k, let s):
             return "stream key '\(k)' of \(s) is already used by another source; give each stream a unique key in the rig"
-        case .badAlarmAction(let m), .badDetector(let m):
-            return m
         }
     }
 }

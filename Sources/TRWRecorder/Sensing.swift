@@ -1,7 +1,6 @@
 import Foundation
 import TRWCore
 import TRWStore
-import TRWDatasets
 
 /// A sensing setting that can change while recording (SENSOR-RL's actions, or an operator).
 public enum SensingSetting: String, Sendable, CaseIterable {
@@ -85,12 +84,7 @@ extension Recorder {
             sensingState.withLock { $0[lane.descriptor.key + "/" + setting.rawValue] = value }
             batch.sensing.append(SensingEventRecord(tNs: t, streamId: lane.streamId, setting: setting.rawValue, value: value,
                                                     previous: previous, origin: origin, skipped: skipped, detail: detail))
-            if let liveTicks {
-                var l = JSONLine()
-                l.add("type", "sensing"); l.add("t", Double(t) / 1e9); l.add("stream", lane.descriptor.key)
-                l.add("setting", setting.rawValue); l.add("value", value)
-                liveTicks.event(l.text)
-            }
+            observer?.event(.sensing(tNs: t, stream: lane.descriptor.key, setting: setting.rawValue, value: value))
         }
         enqueue(batch)
     }

@@ -3,6 +3,7 @@ import TRWCore
 import TRWRecorder
 import TRWSimulator
 import TRWStore
+import TRWFigures
 
 /// CPU seconds of every thread of this process, by thread name (/proc/self/task/*/stat).
 func threadCPUSecondsByName() -> [String: Double] {

@@ -1,5 +1,6 @@
 import Foundation
 import TRWCore
+import TRWDatasets
 import TRWRecorder
 import TRWSimulator
 import TRWStore

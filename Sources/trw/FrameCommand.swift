@@ -3,6 +3,7 @@ import Foundation
 import TRWAnalysis
 import TRWAnnotate
 import TRWStore
+import TRWFigures
 
 /// `trw frame`: one IR frame as a figure with a colour bar and its hotspot.
 struct FrameCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import TRWRecorder
 import TRWStore
+import TRWFigures
 
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

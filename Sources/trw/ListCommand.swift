@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import TRWRecorder
 import TRWStore
+import TRWFigures
 
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

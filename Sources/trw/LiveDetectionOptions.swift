@@ -1,6 +1,7 @@
 import ArgumentParser
 import TRWAnalysis
 import TRWRecorder
+import TRWLive
 
 /// Live detection while recording (`trw record`, `trw simulate`).
 struct LiveDetectionOptions: ParsableArguments {
@@ -35,7 +36,7 @@ struct LiveDetectionOptions: ParsableArguments {
         if onAlarm != nil && detectors.isEmpty { throw ValidationError("--on-alarm needs --detect (the detectors whose alarms act)") }
     }
 
-    func apply(to o: inout RecorderOptions) throws {
+    func apply(to o: inout LiveOptions) throws {
         o.detectors = detectors
         o.alarmK = alarmK
         o.alarmActions = try AlarmAction.parse(onAlarm ?? "")

@@ -1,5 +1,6 @@
 import Foundation
 import TRWRecorder
+import TRWFigures
 
 /// The terminal side of `trw record`: a redrawn dashboard on a TTY (plain
 /// periodic lines otherwise) and marker / stop keys read in raw mode.

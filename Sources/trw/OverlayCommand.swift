@@ -3,6 +3,7 @@ import Foundation
 import TRWAnalysis
 import TRWDatasets
 import TRWStore
+import TRWFigures
 
 /// `trw overlay`: the multimodal framework's maps (DEGRA-GNN's predicted risk map and
 /// CAUS-RUN's attribution mask, from `python -m trw_models mm-explain ... --out X.npz`)

@@ -4,6 +4,7 @@ import TRWAnalysis
 import TRWAnnotate
 import TRWRecorder
 import TRWStore
+import TRWFigures
 
 struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -7,6 +7,10 @@ import TRWIO
 import TRWAnalysis
 import TRWRecorder
 import TRWStore
+import TRWRig
+import TRWLive
+import TRWFigures
+import TRWSession
 
 struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,11 +43,7 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .customLong("operator"), help: "Who runs the test (stored in the session).")
     var operatorName: String = ""
 
-    @Option(name: .long, help: "Simulated rigs: run at N times real time.")
-    var speed: Double?
-
-    @Flag(name: .long, help: "Simulated rigs: run as fast as the machine goes.")
-    var max = false
+    @OptionGroup(title: "Pace (simulated and synthetic rigs; default: real time)") var pacing: PacingOptions
 
     @Flag(name: .long, help: "No progress lines.")
     var quiet = false
@@ -64,8 +64,6 @@ struct RecordCommand: ParsableCommand {
 
     func validate() throws {
         try OptionCheck.number(duration, "--duration", OptionCheck.durationRange, openLower: true, unit: "seconds")
-        try OptionCheck.number(speed, "--speed", OptionCheck.speedRange, unit: "(times real time)")
-        if speed != nil && max { throw ValidationError("give either --speed N or --max, not both") }
         _ = try RigChoice(parsing: rig)
         if let l = live {
             guard l.hasPrefix("unix:") else { throw ValidationError("--live expects unix:PATH, got '\(l)'") }
@@ -74,86 +72,51 @@ struct RecordCommand: ParsableCommand {
             do { try UnixSocketPath.check(String(l.dropFirst(5))) } catch { throw ValidationError("--live: \(error)") }
         }
         if let n = name, n.isEmpty || n.contains("/") { throw ValidationError("--name must be a plain name without '/', got '\(n)'") }
-        _ = try Self.parseSensing(sensing)
-        if DetectorRegistry.make(sensingRisk) == nil {
-            throw ValidationError("--sensing-risk: unknown detector '\(sensingRisk)'; built-in: \(DetectorRegistry.builtIn.joined(separator: ", "))")
+        do { _ = try SensingChoice.parseList(sensing ?? "") } catch { throw ValidationError("\(error)") }
+        if sensingPolicy != nil && DetectorRegistry.make(sensingRisk) == nil {
+            throw ValidationError("\(RecordingSessionError.unknownRiskDetector(sensingRisk))")
         }
     }
 
-    static func parseSensing(_ s: String?) throws -> [(SensingSetting, Double)] {
-        guard let s else { return [] }
-        return try s.split(separator: ",").map { item in
-            let kv = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard kv.count == 2, let setting = SensingSetting(rawValue: kv[0]), let v = Double(kv[1]) else {
-                throw ValidationError("--sensing: '\(item)' is not SETTING=NUMBER with SETTING one of \(SensingSetting.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            do { try setting.check(v) } catch {
-                throw ValidationError("--sensing \(setting.rawValue) must be \(setting.expected), got \(kv[1])")
-            }
-            return (setting, v)
-        }
+    /// The plan from the options (every value is range-checked in `validate()`).
+    func plan() throws -> RecordingPlan {
+        let sessionName = name ?? Self.defaultName()
+        var p = RecordingPlan(name: sessionName, outputPath: out ?? "sessions/\(sessionName).sqlite")
+        p.operatorName = operatorName
+        p.durationS = duration
+        p.live.tapPath = live.map { String($0.dropFirst(5)) }
+        try detection.apply(to: &p.live)
+        p.initialSensing = try SensingChoice.parseList(sensing ?? "")
+        p.sensingPolicy = sensingPolicy
+        p.sensingRisk = sensingRisk
+        return p
     }
 
     func run() throws {
         let choice = try RigChoice(parsing: rig)
-        let sessionName = name ?? Self.defaultName()
-        let path = out ?? "sessions/\(sessionName).sqlite"
-        let rigSpeed: RigSpeed = max ? .max : .realTime(speed ?? 1)
-        let built = try RigBuilder.build(choice, speed: rigSpeed, durationS: duration)
-        var o = RecorderOptions(name: sessionName, outputPath: path, rigName: choice.name)
-        o.operatorName = operatorName
-        o.durationS = duration
-        o.realTime = built.realTime
-        // Faster than real time, the simulated and synthetic sources stop at the duration themselves.
-        o.sourcesEndAtDuration = !built.realTime && built.rigFile == nil
-        o.rigConfig = built.configText
-        o.liveTapPath = live.map { String($0.dropFirst(5)) }
-        try detection.apply(to: &o)
-        if let rf = built.rigFile {
-            o.stopRules = rf.stopRules
-            if o.durationS == nil { o.durationS = rf.durationS }
-        }
-        // Everything that can be checked is checked before the session file exists.
-        let initialSensing = try Self.parseSensing(sensing)
-        let kinds = Set(built.sources.flatMap(\.streams).map(\.kind))
-        for (setting, _) in initialSensing where !kinds.contains(setting.kind) {
-            throw ValidationError("--sensing \(setting.rawValue): the rig \(choice.name) has no \(setting.kind.rawValue) stream")
-        }
-        let recorder = Recorder(sources: built.sources, options: o, logger: Logger(label: "trw.record"))
-        var policy: SensingPolicyDriver?
-        if let cmd = sensingPolicy {
-            let p = SensingPolicyDriver(recorder: recorder, command: cmd, riskDetector: DetectorRegistry.make(sensingRisk)!)
-            printErr("starting the sensing policy: \(cmd)")
-            try p.launch()
-            policy = p
-        }
-        try recorder.start()
+        let plan = try plan()
+        let speed: RigSpeed = pacing.pace(default: .times(1)).factor.map { .realTime($0) } ?? .max
+        let session = try RecordingSession(choice: choice, speed: speed, plan: plan, logger: Logger(label: "trw.record"))
+        if let cmd = plan.sensingPolicy { printErr("starting the sensing policy: \(cmd)") }
+        try session.start()
+        let path = plan.outputPath
         printErr("recording \(choice.name) into \(path)\(duration.map { " for \($0) s" } ?? " (Ctrl-C to stop)")")
-        let signals = SignalStopper(recorder)
-        let live = quiet ? nil : LiveTerminal(recorder: recorder, title: "trw record — \(sessionName) (\(choice.name)) -> \(path)",
-                                              outputPath: path, interactive: true)
-        // A failure after the file exists finalises the session as aborted with the reason.
-        var startError: (any Error)?
-        do {
-            for (setting, v) in initialSensing { try recorder.applySensing(setting, v, origin: "cli", atNs: 0) }
-            try policy?.start()
-        } catch {
-            startError = error
-            recorder.abort(reason: "aborted at start: \(error)")
-        }
-        let result = recorder.wait()
-        let policyReport = policy?.finish()
-        live?.stop()
+        let signals = SignalStopper(session.recorder)
+        let terminal = quiet ? nil : LiveTerminal(recorder: session.recorder, title: "trw record — \(plan.name) (\(choice.name)) -> \(path)",
+                                                  outputPath: path, interactive: true)
+        let end = session.wait()
+        terminal?.stop()
         signals.cancel()
+        let result = end.recording
         printErr("\(result.status.rawValue): \(path)\(result.detail.isEmpty ? "" : " — \(result.detail)")")
         print(try InfoReport.full(path: path))
-        if let r = policyReport {
+        if let r = end.policy {
             print(String(format: "sensing policy: %d decisions, %d setting changes; energy %.1f %% of full sensing (cost model IR 1.0, AE 0.5, BMS 0.1 per 1-Hz tick); risk detector %@ first alarm %@",
                          r.decisions, r.changes, 100 * r.energyFraction, sensingRisk, r.firstAlarmS.map { String(format: "at %.0f s", $0) } ?? "none"))
             if let e = r.error { printErr("sensing policy error: \(e)") }
         }
-        if let startError {
-            printErr("error: \(startError)")
+        if let e = end.startError {
+            printErr("error: \(e)")
             throw ExitCode(1)
         }
         if result.status == .aborted { throw ExitCode(2) }

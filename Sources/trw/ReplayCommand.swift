@@ -3,6 +3,8 @@ import Foundation
 import TRWDatasets
 import TRWIO
 import TRWStore
+import TRWLive
+import TRWCore
 
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +20,7 @@ struct ReplayCommand: ParsableCommand {
             """)
 
     @Argument(help: "The session file.") var session: String
-    @Option(name: .long, help: "1 = real time, N = N times faster, max = no waiting.") var speed: String = "max"
+    @OptionGroup(title: "Pace (default: max, no waiting)") var pacing: PacingOptions
     @Option(name: .long, help: "stdout, or unix:PATH (waits for one client to connect).") var to: String = "stdout"
     @Option(name: .long, help: "Tick rate, Hz.") var rate: Double = 1
     @Option(name: .long, help: "Frame events: none, ref, or WxH for downsampled arrays in °C.") var frames: String = "none"
@@ -31,11 +33,6 @@ struct ReplayCommand: ParsableCommand {
     static let sendTimeoutRange = 0.001...86_400.0
 
     func validate() throws {
-        if speed != "max" {
-            guard let s = Double(speed), s.isFinite, OptionCheck.speedRange.contains(s) else {
-                throw ValidationError("--speed must be 'max' or a number \(OptionCheck.describe(OptionCheck.speedRange, openLower: false)) (times real time), got '\(speed)'")
-            }
-        }
         try OptionCheck.tickRate(rate)
         if to != "stdout" && !to.hasPrefix("unix:") { throw ValidationError("--to must be 'stdout' or 'unix:PATH', got '\(to)'") }
         if frames != "none" && frames != "ref" && ExportCommand.size(frames) == nil { throw ValidationError("--frames must be none, ref or WxH, got '\(frames)'") }
@@ -63,7 +60,7 @@ struct ReplayCommand: ParsableCommand {
         let events = try ReplayBuilder.events(try SessionReader(path: session), options: o)
         let damaged = ReplayBuilder.damagedPayloadCount(events)
         if damaged > 0 { printErr("warning: skipped \(damaged) damaged payload(s); each is a \"damaged_payload\" gap line in the stream") }
-        let s = Double(speed)
+        let s = pacing.pace(default: .max).factor
         if to == "stdout" {
             // Paced output goes out line by line; --speed max in 64 KB writes.
             let out = OutputSink(capacity: s == nil ? 1 << 16 : 0)

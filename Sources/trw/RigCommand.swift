@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TRWRecorder
+import TRWRig
 
 struct RigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,10 @@ import Logging
 import TRWRecorder
 import TRWSimulator
 import TRWStore
+import TRWFigures
+import TRWLive
+import TRWRig
+import TRWSession
 
 struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,8 +22,7 @@ struct SimulateCommand: ParsableCommand {
 
     @Argument(help: "Scenario name or .toml file.") var scenario: String = "demo"
     @Option(name: .long, help: "Session file (default sessions/SCENARIO.sqlite).") var out: String?
-    @Option(name: .long, help: "N times real time (default: --max).") var speed: Double?
-    @Flag(name: .long, help: "As fast as the machine goes (the default).") var max = false
+    @OptionGroup(title: "Pace (default: max)") var pacing: PacingOptions
     @Option(name: .long, help: "IR frame rate override, Hz.") var irFps: Double?
     @Option(name: .long, help: "IR width override.") var irWidth: Int?
     @Option(name: .long, help: "IR height override.") var irHeight: Int?
@@ -31,8 +34,6 @@ struct SimulateCommand: ParsableCommand {
     @Flag(name: .long, help: "Also write the SVG plot next to the session.") var plot = false
 
     func validate() throws {
-        try OptionCheck.number(speed, "--speed", OptionCheck.speedRange, unit: "(times real time)")
-        if speed != nil && max { throw ValidationError("give either --speed N or --max, not both") }
         try OptionCheck.number(irFps, "--ir-fps", SensorLimits.irFPS, unit: "Hz")
         try OptionCheck.integer(irWidth, "--ir-width", SensorLimits.irWidth, unit: "pixels")
         try OptionCheck.integer(irHeight, "--ir-height", SensorLimits.irHeight, unit: "pixels")
@@ -52,22 +53,21 @@ struct SimulateCommand: ParsableCommand {
         }
         let path = out ?? "sessions/\(sc.name).sqlite"
         var o = SimulatedRig.Options()
-        o.pacing = speed.map { .realTime(speed: $0) } ?? .max
+        o.pacing = pacing.pace(default: .max).factor.map { .realTime(speed: $0) } ?? .max
         o.irFPS = irFps; o.irWidth = irWidth; o.irHeight = irHeight; o.aeRateHz = aeRate; o.seed = seed
         o.durationCapS = duration
         let rig = SimulatedRig(scenario: sc, options: o)
-        var ro = RecorderOptions(name: sc.name, outputPath: path, rigName: "sim:\(sc.name)")
-        ro.realTime = false
-        try detection.apply(to: &ro)
-        ro.rigConfig = "rig = \"sim:\(sc.name)\"\nseed = \(rig.scenario.seed)\n"
-        let rec = Recorder(sources: [rig], options: ro, logger: Logger(label: "trw.simulate"))
+        var plan = RecordingPlan(name: sc.name, outputPath: path)
+        try detection.apply(to: &plan.live)
+        let built = RigBuilder.Built(sources: [rig], realTime: false, configText: "rig = \"sim:\(sc.name)\"\nseed = \(rig.scenario.seed)\n")
+        let session = try RecordingSession(rig: built, rigName: "sim:\(sc.name)", plan: plan, logger: Logger(label: "trw.simulate"))
         let t0 = Date()
-        try rec.start()
+        try session.start()
         printErr("simulating \(sc.name) (\(sc.description)) into \(path)")
-        let signals = SignalStopper(rec)
-        let live = LiveTerminal(recorder: rec, title: "trw simulate — \(sc.name) -> \(path)", outputPath: path, interactive: false)
-        let result = rec.wait()
-        live.stop()
+        let signals = SignalStopper(session.recorder)
+        let terminal = LiveTerminal(recorder: session.recorder, title: "trw simulate — \(sc.name) -> \(path)", outputPath: path, interactive: false)
+        let result = session.wait().recording
+        terminal.stop()
         signals.cancel()
         let wall = Date().timeIntervalSince(t0)
         printErr(String(format: "%@ in %.1f s wall (%.1fx real time)", result.status.rawValue, wall, result.final.sessionTimeS / Swift.max(wall, 1e-9)))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TRWDatasets
 import TRWStore
+import TRWCore
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

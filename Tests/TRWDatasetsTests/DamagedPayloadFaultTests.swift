@@ -4,8 +4,10 @@ import Testing
 import TRWAnalysis
 import TRWCore
 import TRWStore
+import TRWSessionFixtures
 import TRWTestSupport
 @testable import TRWDatasets
+import TRWLive
 
 /// Flips two bits in the payload of the rows `ids` of `table`.
 func damage(_ path: String, table: String, ids: [Int64]) throws {

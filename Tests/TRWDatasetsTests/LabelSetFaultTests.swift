@@ -3,6 +3,7 @@ import Testing
 import TRWAnalysis
 import TRWCore
 import TRWStore
+import TRWSessionFixtures
 import TRWTestSupport
 @testable import TRWDatasets
 

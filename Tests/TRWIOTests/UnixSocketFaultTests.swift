@@ -4,17 +4,6 @@ import Testing
 import TRWTestSupport
 @testable import TRWIO
 
-/// A client that connects and does nothing else (never reads), as a hostile or hung reader would.
-final class IdleClient {
-    let fd: Int32
-    init(path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw Errno(rawValue: errno) }
-        let rc = UnixSocketPath.withAddress(path) { connect(fd, $0, $1) }
-        guard rc == 0 else { let e = errno; close(fd); throw Errno(rawValue: e) }
-    }
-    deinit { close(fd) }
-}
 
 @Suite struct UnixSocketFaultTests {
     @Test func clientThatNeverReadsIsDroppedAfterTheSendDeadline() throws {

@@ -5,6 +5,7 @@ import TRWIO
 import TRWStore
 import TRWTestSupport
 @testable import TRWRecorder
+import TRWRig
 
 /// The CLI faults of issue 17 item 6 and 9, run against the built `trw`: each hang is
 /// bounded (the test waits with a generous bound and kills the process if it passes).
@@ -145,16 +146,3 @@ import TRWTestSupport
     }
 }
 
-/// A client that connects and never reads.
-final class IdleClient {
-    let fd: Int32
-    init(path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in path.utf8.enumerated() { p[i] = b } }
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        guard rc == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
-    }
-    deinit { close(fd) }
-}

@@ -5,6 +5,8 @@ import TRWStore
 import TRWSync
 import TRWTestSupport
 @testable import TRWRecorder
+import TRWDatasets
+import TRWFigures
 
 /// Device-clock faults through the whole recorder (issue 17): a recording is never ended,
 /// shortened or moved by a device value. The source plays a BMS whose lines carry a device

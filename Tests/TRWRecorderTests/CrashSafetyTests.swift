@@ -5,6 +5,7 @@ import TRWCodec
 import TRWStore
 import TRWTestSupport
 @testable import TRWRecorder
+import TRWRig
 
 @Suite struct CrashSafetyTests {
     /// A recorder killed with SIGKILL mid-run leaves a file that opens with

@@ -4,6 +4,8 @@ import TRWCore
 import TRWStore
 import TRWTestSupport
 @testable import TRWRecorder
+import TRWLive
+import TRWRig
 
 /// Validate before creating; finalise on failure (issue 17 item 5).
 @Suite struct RecorderStartFaultTests {
@@ -48,8 +50,9 @@ import TRWTestSupport
     @Test func liveTapFailureCreatesNoFile() throws {
         let dir = TemporaryDirectory()
         var o = RecorderOptions(name: "t", outputPath: dir.file("l.sqlite"), rigName: "synthetic")
-        o.liveTapPath = "/nonexistent-dir/trw-live.sock"
-        let r = Recorder(sources: [synthetic(seconds: 1)], options: o)
+        var live = LiveOptions()
+        live.tapPath = "/nonexistent-dir/trw-live.sock"
+        let r = Recorder(sources: [synthetic(seconds: 1)], options: o, observer: LiveRecording(options: live))
         #expect(throws: (any Error).self) { try r.start() }
         #expect(!FileManager.default.fileExists(atPath: o.outputPath))
     }

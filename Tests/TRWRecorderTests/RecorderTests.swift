@@ -6,6 +6,7 @@ import TRWCore
 import TRWStore
 import TRWTestSupport
 @testable import TRWRecorder
+import TRWRig
 
 func record(_ source: any Source, dir: TemporaryDirectory, configure: (inout RecorderOptions) -> Void = { _ in },
             before: (Recorder) -> Void = { _ in }) throws -> (RecordingResult, SessionReader) {

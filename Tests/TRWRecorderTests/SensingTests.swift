@@ -5,6 +5,8 @@ import TRWCore
 import TRWStore
 import TRWTestSupport
 @testable import TRWRecorder
+import TRWRig
+import TRWLive
 
 @Suite struct SensingTests {
     func pacedSynthetic(seconds: Double) -> SyntheticSource {

@@ -4,6 +4,7 @@ import TRWCore
 import TRWStore
 import TRWTestSupport
 @testable import TRWRecorder
+import TRWRig
 
 @Suite struct StopRuleTests {
     @Test func maxTemperatureMustHoldForTheWholeTime() {

@@ -5,6 +5,7 @@ import TRWCodec
 import TRWStore
 import TRWTestSupport
 @testable import TRWRecorder
+import TRWRig
 
 /// Runs the trw CLI; returns (status, stdout, stderr).
 func runTRW(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
