@@ -18,11 +18,15 @@ public struct ScoreOptions: Sendable {
     public var frames: ReplayOptions.Frames = .none
     /// Time limits on exec: detectors.
     public var externalLimits = ExternalDetectorLimits()
+    /// Bootstrap replicates for the confidence intervals over runs (0: none).
+    public var bootstrapReplicates = 1000
     public init() {}
 }
 
 public struct ScoreReport: Sendable {
     public var scores: [DetectorScore]
+    /// Per detector (in `scores` order), the bootstrap confidence intervals over runs.
+    public var intervals: [BootstrapIntervals] = []
     public var outcomes: [String: [RunOutcome]]
     public var options: ScoreOptions
     /// Per-tick scores of every detector on every run (keyed like `outcomes`), for `table1`.
@@ -53,6 +57,11 @@ public struct ScoreReport: Sendable {
             if let n = table.serialRoles.note { notes.append("\(path): \(n)") }
             if let n = choice.note { notes.append("\(path): \(n)") }
             let onset = choice.onsetS
+            let precursor = choice.labels.filter { $0.label == "self_heating_onset" || $0.label == "venting" }
+                .map { Double($0.startTNs) / 1e9 }.min()
+            let info = try r.session()
+            let family = RunFamily.of(chemistry: info.cellChemistry, format: info.cellFormat, protocolText: info.protocol,
+                                      sessionName: info.name, hasOnset: onset != nil)
             let dur = table.tickTimesS.last ?? 0
             var noLabels = ReplayOptions()
             noLabels.features = o.features
@@ -73,12 +82,16 @@ public struct ScoreReport: Sendable {
                 }
                 ticks[d, default: []].append(TickScores(session: path, onsetS: onset, tS: run.tS, scores: run.scores,
                                                         alarms: run.alarms, latenciesNs: run.latenciesNs))
-                outcomes[d, default: []].append(RunOutcome(session: path, onsetS: onset, durationS: dur,
-                                                           alarmTimesS: run.alarmTimesS, latenciesNs: run.latenciesNs))
+                outcomes[d, default: []].append(RunOutcome(session: path, onsetS: onset, precursorS: precursor, durationS: dur,
+                                                           tickTimesS: run.tS, alarms: run.alarms, latenciesNs: run.latenciesNs,
+                                                           family: family))
             }
         }
         let scores = o.detectors.map { DetectorScore.compute(detector: DetectorLabel.label($0), outcomes: outcomes[$0] ?? [], window: o.window) }
         var report = ScoreReport(scores: scores, outcomes: outcomes, options: o)
+        report.intervals = o.bootstrapReplicates > 0
+            ? o.detectors.map { BootstrapIntervals.compute(outcomes: outcomes[$0] ?? [], window: o.window, replicates: o.bootstrapReplicates) }
+            : []
         report.ticks = ticks
         report.damaged = damaged
         report.failures = failures
@@ -101,40 +114,93 @@ public struct ScoreReport: Sendable {
             + (options.labelSet == nil ? " [precedence: \(LabelSetSelection.precedence)]" : "")
     }
 
+    /// The protocol and alarm rule, stated above every table.
+    public var protocolLines: [String] {
+        [options.window.summary,
+         "alarm: score > \(options.alarm.threshold) for K = \(options.alarm.k) consecutive tick(s) at \(Self.f(options.features.rateHz, 2)) Hz"
+            + (intervals.isEmpty ? "" : "; [lo, hi]: \(Int((intervals[0].level * 100).rounded())) % bootstrap intervals over runs (\(intervals[0].replicates) replicates, positives and negatives resampled separately)")]
+    }
+
     public var table: String {
-        var lines = [
-            labelSetLine,
-            "window: alarm counts as detection in [onset - \(Self.f(options.window.earlyS, 0)) s, onset + \(Self.f(options.window.lateS, 0)) s]; alarm when score > \(options.alarm.threshold) for \(options.alarm.k) tick(s)",
+        var lines = [labelSetLine] + protocolLines + [
             "detector".padded(to: 12) + "runs".leftPadded(to: 5) + "pos".leftPadded(to: 5) + "recall".leftPadded(to: 8) + "FA".leftPadded(to: 5)
                 + "FA/run".leftPadded(to: 8) + "FA/h".leftPadded(to: 8) + "neg alarmed".leftPadded(to: 13) + "lead s mean±std".leftPadded(to: 18)
-                + "median".leftPadded(to: 8) + "lat p50/p99 µs".leftPadded(to: 16),
+                + "median".leftPadded(to: 8) + "IQR".leftPadded(to: 14) + "lat p50/p99 µs".leftPadded(to: 16),
         ]
         for s in scores {
+            let q = s.leadQuartiles
             lines.append(s.detector.padded(to: 12) + ("\(s.runs)").leftPadded(to: 5) + ("\(s.positives)").leftPadded(to: 5)
                          + ("\(s.detected)/\(s.positives)").leftPadded(to: 8) + ("\(s.falseAlarms)").leftPadded(to: 5)
                          + (Self.f(s.falseAlarmsPerRun)).leftPadded(to: 8) + (Self.f(s.falseAlarmsPerHour)).leftPadded(to: 8)
                          + ("\(s.negativeRunsWithAlarm)/\(s.negativeRuns)").leftPadded(to: 13)
                          + (Self.f(s.leadMean, 1) + "±" + Self.f(s.leadStd, 1)).leftPadded(to: 18) + (Self.f(s.leadMedian, 1)).leftPadded(to: 8)
+                         + (Self.f(q.q1, 0) + ".." + Self.f(q.q3, 0)).leftPadded(to: 14)
                          + (Self.f(s.latencyP50Us, 1) + "/" + Self.f(s.latencyP99Us, 1)).leftPadded(to: 16))
+        }
+        if !intervals.isEmpty {
+            lines.append("")
+            lines.append("detector".padded(to: 12) + "recall [lo, hi]".leftPadded(to: 22) + "FA/h [lo, hi]".leftPadded(to: 22) + "lead median s [lo, hi]".leftPadded(to: 30))
+            func r(_ v: Double, _ ci: ClosedRange<Double>?, _ d: Int) -> String {
+                Self.f(v, d) + " " + (ci.map { "[\(Self.f($0.lowerBound, d)), \(Self.f($0.upperBound, d))]" } ?? "[-]")
+            }
+            for (s, ci) in zip(scores, intervals) {
+                lines.append(s.detector.padded(to: 12) + r(s.recall, ci.recall, 2).leftPadded(to: 22)
+                             + r(s.falseAlarmsPerHour, ci.falseAlarmsPerHour, 2).leftPadded(to: 22) + r(s.leadMedian, ci.leadMedian, 1).leftPadded(to: 30))
+            }
+        }
+        let families = familyScores
+        if families.count > 1 {
+            lines.append("")
+            lines.append("per scenario family".padded(to: 28) + "detector".padded(to: 12) + "runs".leftPadded(to: 5) + "recall".leftPadded(to: 8)
+                         + "FA/h".leftPadded(to: 8) + "neg alarmed".leftPadded(to: 13) + "lead median".leftPadded(to: 13))
+            for (family, rows) in families {
+                for s in rows {
+                    lines.append(family.padded(to: 28) + s.detector.padded(to: 12) + ("\(s.runs)").leftPadded(to: 5)
+                                 + (s.positives > 0 ? "\(s.detected)/\(s.positives)" : "-").leftPadded(to: 8)
+                                 + Self.f(s.falseAlarmsPerHour).leftPadded(to: 8)
+                                 + (s.negativeRuns > 0 ? "\(s.negativeRunsWithAlarm)/\(s.negativeRuns)" : "-").leftPadded(to: 13)
+                                 + Self.f(s.leadMedian, 1).leftPadded(to: 13))
+                }
+            }
         }
         for f in failures { lines.append("FAILED (partial scores counted): " + f) }
         return lines.joined(separator: "\n")
     }
 
+    /// Scores per scenario family (sorted by family), every detector in each.
+    public var familyScores: [(family: String, scores: [DetectorScore])] {
+        let names = Set(outcomes.values.flatMap { $0.map(\.family) }).sorted()
+        return names.map { fam in
+            (fam, options.detectors.map { d in
+                DetectorScore.compute(detector: DetectorLabel.label(d), outcomes: (outcomes[d] ?? []).filter { $0.family == fam }, window: options.window)
+            })
+        }
+    }
+
     public var csv: String {
-        var out = "detector,runs,positives,detected,recall,false_alarms,false_alarms_per_run,false_alarms_per_hour,negative_runs,negative_runs_with_alarm,lead_mean_s,lead_std_s,lead_median_s,latency_p50_us,latency_p99_us\n"
+        var out = "detector,runs,positives,detected,recall,false_alarms,false_alarms_per_run,false_alarms_per_hour,negative_runs,negative_runs_with_alarm,lead_mean_s,lead_std_s,lead_median_s,lead_q1_s,lead_q3_s,latency_p50_us,latency_p99_us,protocol,alarm_k\n"
         for s in scores {
             out += [s.detector, "\(s.runs)", "\(s.positives)", "\(s.detected)", Self.f(s.recall, 4), "\(s.falseAlarms)",
                     Self.f(s.falseAlarmsPerRun, 4), Self.f(s.falseAlarmsPerHour, 4), "\(s.negativeRuns)", "\(s.negativeRunsWithAlarm)",
-                    Self.f(s.leadMean, 3), Self.f(s.leadStd, 3), Self.f(s.leadMedian, 3), Self.f(s.latencyP50Us, 2),
-                    Self.f(s.latencyP99Us, 2)].joined(separator: ",") + "\n"
+                    Self.f(s.leadMean, 3), Self.f(s.leadStd, 3), Self.f(s.leadMedian, 3), Self.f(s.leadQuartiles.q1, 3),
+                    Self.f(s.leadQuartiles.q3, 3), Self.f(s.latencyP50Us, 2),
+                    Self.f(s.latencyP99Us, 2), options.window.scoringProtocol.rawValue, "\(options.alarm.k)"].joined(separator: ",") + "\n"
         }
         return out
     }
 
     public var json: String {
-        let rows = scores.map { s -> String in
+        let rows = scores.enumerated().map { i, s -> String in
             var l = JSONLine()
+            l.add("protocol", options.window.scoringProtocol.rawValue); l.add("window", options.window.summary)
+            l.add("alarm_k", Double(options.alarm.k)); l.add("alarm_threshold", options.alarm.threshold)
+            l.add("lead_q1_s", s.leadQuartiles.q1); l.add("lead_q3_s", s.leadQuartiles.q3)
+            if i < intervals.count {
+                let ci = intervals[i]
+                func arr(_ r: ClosedRange<Double>?) -> String { r.map { "[\(JSONLine.number($0.lowerBound)),\(JSONLine.number($0.upperBound))]" } ?? "null" }
+                l.addRaw("recall_ci", arr(ci.recall)); l.addRaw("false_alarms_per_hour_ci", arr(ci.falseAlarmsPerHour))
+                l.addRaw("lead_median_ci_s", arr(ci.leadMedian)); l.add("bootstrap_replicates", Double(ci.replicates))
+            }
             l.add("detector", s.detector); l.add("runs", Double(s.runs)); l.add("positives", Double(s.positives))
             l.add("detected", Double(s.detected)); l.add("recall", s.recall); l.add("false_alarms", Double(s.falseAlarms))
             l.add("false_alarms_per_run", s.falseAlarmsPerRun); l.add("false_alarms_per_hour", s.falseAlarmsPerHour)

@@ -44,9 +44,9 @@ public struct SensingChoice: Sendable, Equatable {
         for item in text.split(separator: ",") {
             let kv = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, let setting = SensingSetting(rawValue: kv[0]), let v = Double(kv[1]) else {
-                throw .badSensing("'\(item)' is not SETTING=NUMBER with SETTING one of \(SensingSetting.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw .badSensing("--sensing: '\(item)' is not SETTING=NUMBER with SETTING one of \(SensingSetting.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            do { try setting.check(v) } catch { throw .badSensing("\(setting.rawValue) must be \(setting.expected), got \(kv[1])") }
+            do { try setting.check(v) } catch { throw .badSensing("--sensing \(setting.rawValue) must be \(setting.expected), got \(kv[1])") }
             out.append(SensingChoice(setting, v))
         }
         return out
@@ -54,7 +54,7 @@ public struct SensingChoice: Sendable, Equatable {
 }
 
 public enum RecordingSessionError: Error, CustomStringConvertible, Equatable {
-    /// A sensing setting that does not parse or is out of range.
+    /// A sensing setting that does not parse or is out of range (the message names the option).
     case badSensing(String)
     /// A sensing setting for a stream kind the rig does not have.
     case noStreamForSensing(SensingSetting, rig: String)
@@ -64,7 +64,7 @@ public enum RecordingSessionError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .badSensing(let m): "--sensing: \(m)"
+        case .badSensing(let m): m
         case .noStreamForSensing(let s, let rig): "--sensing \(s.rawValue): the rig \(rig) has no \(s.kind.rawValue) stream"
         case .unknownRiskDetector(let d):
             "--sensing-risk: unknown detector '\(d)'; built-in: \(DetectorRegistry.builtIn.joined(separator: ", "))"

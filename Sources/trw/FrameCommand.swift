@@ -18,6 +18,21 @@ struct FrameCommand: ParsableCommand {
     @Option(name: .long, help: "Colour range LO:HI in °C (default: the frame's min:max).") var range: String?
     @Option(name: .long, help: "Colour map: \(ColorMap.allCases.map(\.rawValue).joined(separator: ", ")).") var cmap: String = "inferno"
 
+    /// --range as (LO, HI) °C, nil when absent or malformed (`validate` refuses malformed).
+    var colourRange: (Float, Float)? {
+        guard let range else { return nil }
+        let p = range.split(separator: ":").compactMap { Float($0) }
+        guard p.count == 2, p[0] < p[1], p.allSatisfy({ $0.isFinite && $0 >= -273.15 && $0 <= 10_000 }) else { return nil }
+        return (p[0], p[1])
+    }
+
+    func validate() throws {
+        guard ColorMap(rawValue: cmap) != nil else { throw ValidationError("--cmap: '\(cmap)' is not one of \(ColorMap.allCases.map(\.rawValue).joined(separator: ", "))") }
+        if let range, colourRange == nil {
+            throw ValidationError("--range wants LO:HI in °C with -273.15 <= LO < HI <= 10000; got '\(range)'")
+        }
+    }
+
     func run() throws {
         let reader = try SessionReader(path: session)
         let s = try reader.session()
@@ -26,15 +41,8 @@ struct FrameCommand: ParsableCommand {
         if let d = img.skippedDamaged.first {
             printErr("warning: passed over \(img.skippedDamaged.count) damaged frame(s) nearer to the asked time (counted, not shown); first: \(d)")
         }
-        guard let map = ColorMap(rawValue: cmap) else { throw ValidationError("--cmap: '\(cmap)' is not one of \(ColorMap.allCases.map(\.rawValue))") }
-        var r: (Float, Float)?
-        if let range {
-            let p = range.split(separator: ":").compactMap { Float($0) }
-            guard p.count == 2, p[0] < p[1], p.allSatisfy({ $0.isFinite && $0 >= -273.15 && $0 <= 10_000 }) else {
-                throw ValidationError("--range wants LO:HI in °C with -273.15 <= LO < HI <= 10000; got '\(range)'")
-            }
-            r = (p[0], p[1])
-        }
+        let map = ColorMap(rawValue: cmap) ?? .inferno
+        let r = colourRange
         let svg = try FrameFigure.svg(img, title: "\(s.name): IR frame", range: r, map: map)
         try SVGRaster.write(svg: svg, to: out)
         let hs = img.hotspot

@@ -14,9 +14,13 @@ struct ScoreCommand: ParsableCommand {
     @Option(name: .long, help: "Comma-separated detectors (built-in names, dplstm:MODEL_DIR or exec:COMMAND), each optionally LABEL=SPEC; labels NAME@SEED are grouped in --table1.") var detectors: String = "gb38031,dtdt,vdrop"
     @Option(name: .long, help: "The label set defining onset on every run (trw label sets lists them). Default, per run: \(LabelSetSelection.precedence).") var labelSet: String?
     @Option(name: .long, help: "Only labels of this method define onset, e.g. simulator_ground_truth or manual.") var labelMethod: String?
-    @Option(name: .long, help: "Detection window starts this many seconds before onset.") var early: Double = 600
-    @Option(name: .long, help: "Detection window ends this many seconds after onset.") var late: Double = 10
-    @Option(name: .long, help: "Alarm after K consecutive ticks above 0.5.") var alarmK: Int = 1
+    @Option(name: .long, help: ArgumentHelp("Scoring protocol: precursor (the window opens at the run's first self_heating_onset or venting label) or fixed-window (the old [onset - early, onset + late]); docs/metrics.md.", valueName: "precursor|fixed-window"))
+    var scoringProtocol: String = ScoringProtocol.precursor.rawValue
+    @Option(name: .long, help: "fixed-window: the window starts this many seconds before onset; precursor: where it starts on a run without a precursor label.") var early: Double = 600
+    @Option(name: .long, help: "precursor: the window never opens more than this many seconds before onset.") var maxEarly: Double = 1800
+    @Option(name: .long, help: "The window ends this many seconds after onset.") var late: Double = 10
+    @Option(name: .long, help: "Alarm after K consecutive ticks above 0.5 (stated in every table).") var alarmK: Int = 3
+    @Option(name: .long, help: "Bootstrap replicates for the confidence intervals over runs (0: none).") var bootstrap: Int = 1000
     @Option(name: .long, help: "Tick rate, Hz.") var rate: Double = 1
     @Option(name: .long, help: "Also write the table as CSV.") var csv: String?
     @Option(name: .long, help: "Also write JSON (with every lead time).") var json: String?
@@ -30,6 +34,11 @@ struct ScoreCommand: ParsableCommand {
     func validate() throws {
         try OptionCheck.number(early, "--early", OptionCheck.secondsRange, unit: "seconds")
         try OptionCheck.number(late, "--late", OptionCheck.secondsRange, unit: "seconds")
+        try OptionCheck.number(maxEarly, "--max-early", OptionCheck.secondsRange, unit: "seconds")
+        try OptionCheck.integer(bootstrap, "--bootstrap", 0...100_000, unit: "replicates")
+        if ScoringProtocol(rawValue: scoringProtocol) == nil {
+            throw ValidationError("--scoring-protocol must be \(ScoringProtocol.allCases.map(\.rawValue).joined(separator: " or ")), got '\(scoringProtocol)'")
+        }
         try OptionCheck.integer(alarmK, "--alarm-k", 1...1_000_000, unit: "ticks")
         try OptionCheck.tickRate(rate)
         try OptionCheck.number(horizon, "--horizon", OptionCheck.secondsRange, openLower: true, unit: "seconds")
@@ -39,7 +48,9 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         var o = ScoreOptions()
         o.detectors = detectors.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        o.window = ScoringWindow(earlyS: early, lateS: late)
+        o.window = ScoringWindow(scoringProtocol: ScoringProtocol(rawValue: scoringProtocol) ?? .precursor, earlyS: early, lateS: late,
+                                 maxEarlyS: maxEarly)
+        o.bootstrapReplicates = bootstrap
         o.alarm = AlarmRule(k: alarmK)
         o.features.rateHz = rate
         o.labelSet = labelSet

@@ -79,3 +79,87 @@ import Testing
         #expect(abs(sv[2] - 0.5) < 1e-12)
     }
 }
+
+/// The precursor-anchored protocol (docs/metrics.md, issue 20): hand-made runs with known answers.
+@Suite struct PrecursorScoringTests {
+    let w = ScoringWindow()  // precursor, early 600 s without a precursor, at most 1800 s before onset, late 10 s
+
+    func run(_ onset: Double?, precursor: Double?, rises: [Double], falls: [Double], duration: Double = 2000) -> RunOutcome {
+        RunOutcome(session: "r", onsetS: onset, precursorS: precursor, durationS: duration, alarmTimesS: rises, alarmFallTimesS: falls,
+                   latenciesNs: [])
+    }
+
+    @Test func anAlarmOnWhenTheWindowOpensCountsAndItsRiseIsAFalseAlarm() {
+        // Rose at 100 s (no physical precursor yet) and stayed on; venting at 700 s, onset 1000 s.
+        let r = run(1000, precursor: 700, rises: [100], falls: [])
+        #expect(r.windowOpensS(w) == 700)
+        #expect(r.detection(w) == 700)
+        #expect(r.falseAlarms(w) == 1)
+        #expect(abs(r.negativeHours(w) - 700 / 3600) < 1e-12)
+        // The old fixed window sees a rise at 100 s only: a miss and a false alarm.
+        let fixed = ScoringWindow(earlyS: 600, lateS: 10)
+        #expect(r.detection(fixed) == nil && r.falseAlarms(fixed) == 1)
+    }
+
+    @Test func anAlarmThatFellBeforeThePrecursorIsOnlyAFalseAlarm() {
+        let r = run(1000, precursor: 700, rises: [100, 800], falls: [150])
+        #expect(r.detection(w) == 800)
+        #expect(r.falseAlarms(w) == 1)
+        let missed = run(1000, precursor: 700, rises: [100], falls: [150])
+        #expect(missed.detection(w) == nil && missed.falseAlarms(w) == 1)
+    }
+
+    @Test func theWindowIsCappedAndFallsBackWithoutAPrecursor() {
+        // Self-heating labelled at 0 s of a 5000 s run: the window opens 1800 s before onset.
+        let capped = run(5000, precursor: 0, rises: [1000, 3300], falls: [1010, 3400])
+        #expect(capped.windowOpensS(w) == 3200)
+        #expect(capped.detection(w) == 3300 && capped.falseAlarms(w) == 1)
+        // No precursor label: onset - 600 s.
+        let bare = run(1000, precursor: nil, rises: [300, 450], falls: [310, 460])
+        #expect(bare.windowOpensS(w) == 400 && bare.detection(w) == 450 && bare.falseAlarms(w) == 1)
+        // A precursor labelled after onset does not move the window past onset.
+        #expect(run(1000, precursor: 1005, rises: [], falls: []).windowOpensS(w) == 1000)
+        // Late margin: an alarm rising at onset + 10 s counts, at onset + 11 s does not.
+        #expect(run(1000, precursor: 900, rises: [1010], falls: []).detection(w) == 1010)
+        #expect(run(1000, precursor: 900, rises: [1011], falls: []).detection(w) == nil)
+    }
+
+    @Test func negativeRunsCountEveryRise() {
+        let r = run(nil, precursor: nil, rises: [10, 20, 30], falls: [15, 25], duration: 3600)
+        #expect(r.detection(w) == nil && r.falseAlarms(w) == 3 && r.negativeHours(w) == 1)
+    }
+
+    @Test func perTickAlarmsGiveRisesAndFalls() {
+        let r = RunOutcome(session: "t", onsetS: 6, precursorS: 3, durationS: 8, tickTimesS: [1, 2, 3, 4, 5, 6, 7, 8],
+                           alarms: [true, true, false, false, true, true, true, true], latenciesNs: [], family: "x")
+        #expect(r.alarmTimesS == [1, 5] && r.alarmFallTimesS == [3])
+        #expect(r.detection(w) == 5 && r.falseAlarms(w) == 1)
+    }
+
+    @Test func bootstrapIntervalsAreDeterministicAndHoldThePointEstimate() {
+        var runs: [RunOutcome] = []
+        for i in 0..<20 {
+            let detected = i % 4 != 0  // 15 of 20
+            runs.append(run(1000, precursor: 800, rises: detected ? [900 + Double(i)] : [], falls: []))
+        }
+        for i in 0..<10 { runs.append(run(nil, precursor: nil, rises: i == 0 ? [50] : [], falls: [], duration: 3600)) }
+        let a = BootstrapIntervals.compute(outcomes: runs, window: w, replicates: 500)
+        let b = BootstrapIntervals.compute(outcomes: runs, window: w, replicates: 500)
+        #expect(a == b)
+        let s = DetectorScore.compute(detector: "d", outcomes: runs, window: w)
+        let recall = try! #require(a.recall)
+        #expect(recall.contains(s.recall) && recall.lowerBound < 0.75 && recall.upperBound > 0.75 && recall.upperBound <= 1)
+        #expect(try! #require(a.leadMedian).contains(s.leadMedian))
+        // Every run detected: the interval is a point.
+        let all = (0..<5).map { _ in run(1000, precursor: 800, rises: [900], falls: []) }
+        #expect(BootstrapIntervals.compute(outcomes: all, window: w, replicates: 100).recall == 1...1)
+    }
+
+    @Test func familiesNameChemistryFormatRateOrControlKind() {
+        #expect(RunFamily.of(chemistry: "NCM", format: "pouch", protocolText: "overcharge 2.0C CC from 135 % SOC", sessionName: "demo", hasOnset: true) == "NCM pouch >=2C")
+        #expect(RunFamily.of(chemistry: "LFP", format: "prismatic", protocolText: "overcharge 0.5C CC", sessionName: "x", hasOnset: true) == "LFP prismatic 0.5-1C")
+        #expect(RunFamily.of(chemistry: "NCM", format: "pouch", protocolText: "overcharge 0.33C", sessionName: "x", hasOnset: true) == "NCM pouch <0.5C")
+        #expect(RunFamily.of(chemistry: nil, format: nil, protocolText: nil, sessionName: "x", hasOnset: true) == "? ? C?")
+        #expect(RunFamily.of(chemistry: "NCM", format: "pouch", protocolText: "charge 1C", sessionName: "control_charge_rest_v3", hasOnset: false) == "negative: control_charge_rest")
+    }
+}

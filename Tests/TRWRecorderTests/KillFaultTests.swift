@@ -15,24 +15,12 @@ import TRWTestSupport
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
-    /// SplitMix64: a fixed, documented generator so the kill moments are the same on every machine.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Four kill moments between 0.05 s and 3 s after the session row first appears, on the
     /// real-time synthetic rig (IR 640x480, AE and BMS stamped on arrival as a real rig's
     /// drivers stamp them; the simulator batches its output per step, so its arrival stamps
     /// say nothing about what the recorder lost).
     static let cases: [(rig: [String], delayS: Double)] = {
-        var g = SplitMix64(state: 17)
+        var g = SplitMix64(seed: 17)
         return (0..<4).map { _ in (["--rig", "synthetic"], Double.random(in: 0.05...3.0, using: &g)) }
     }()
 
