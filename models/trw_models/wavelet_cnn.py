@@ -18,7 +18,7 @@ import numpy as np
 import optax
 import pywt
 
-from . import data, dplstm, recurrent, weights, windowed
+from . import data, dplstm, layers, recurrent, weights, windowed
 from .early_stopping import EarlyStopping
 
 WINDOW, SCALES, WAVELET = 64, np.arange(1, 9), "mexh"
@@ -36,7 +36,7 @@ def init_params(key, c_in, width=5, filters=32):
     s0, s1 = 1 / np.sqrt(width * c_in), 1 / np.sqrt(width * filters)
     return {"conv0": {"w": jax.random.uniform(k0, (width, c_in, filters), jnp.float32, -s0, s0), "b": jnp.zeros((filters,))},
             "conv1": {"w": jax.random.uniform(k1, (width, filters, filters), jnp.float32, -s1, s1), "b": jnp.zeros((filters,))},
-            "head": dplstm._dense(k2, 1, filters)}
+            "head": layers.dense(k2, 1, filters)}
 
 
 def forward(p, x):
@@ -44,7 +44,7 @@ def forward(p, x):
     for name in ("conv0", "conv1"):
         x = jax.lax.conv_general_dilated(x, p[name]["w"], (2,), "SAME", dimension_numbers=("NWC", "WIO", "NWC"))
         x = jax.nn.relu(x + p[name]["b"])
-    return jax.nn.sigmoid(dplstm._lin(p["head"], x.mean(axis=1)))[:, 0]
+    return jax.nn.sigmoid(layers.linear(p["head"], x.mean(axis=1)))[:, 0]
 
 
 def _windows(ds, run_ids, norm, features, stride, all_positive):
