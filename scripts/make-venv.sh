@@ -44,6 +44,9 @@ if ! "$base_path" -m venv $venv; then
   exit 1
 fi
 $venv/bin/python3 -m pip install --quiet --disable-pip-version-check --upgrade pip
-$venv/bin/python3 -m pip install --quiet --disable-pip-version-check "${reqs[@]/#/-r}" -e "./$pkg[test]"
+# setuptools warns on every editable install that a folder named like the package may shadow it:
+# models/trw_models is that package itself.
+PYTHONWARNINGS="ignore:Editable installation:UserWarning" \
+  $venv/bin/python3 -m pip install --quiet --disable-pip-version-check "${reqs[@]/#/-r}" -e "./$pkg[test]"
 echo "$want" > "$stamp"
 echo "make-venv: $venv ready ($($venv/bin/python3 --version))"
