@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The project's own Python environment, .venv/ at the repository root: the test
-# readers (numpy, pytest) and the model code in models/ (JAX, Flax, Optax,
-# scikit-learn, safetensors, PyWavelets; CPU wheels). Every make target puts
+# readers (numpy, pytest) and the package trw_models in models/ (models/pyproject.toml;
+# JAX, Flax, Optax, scikit-learn, safetensors, PyWavelets; CPU wheels), installed
+# editable so the venv always runs the worktree's code. Every make target puts
 # .venv/bin first on PATH, and models/serve runs .venv/bin/python3, so nothing is
 # ever installed into the system interpreter (a stock Debian python3 refuses
 # that: PEP 668, "externally-managed-environment").
 #
-# Idempotent: a stamp holds the hash of the requirement files and the base
-# interpreter; nothing runs when both are unchanged and the venv imports.
+# Idempotent: a stamp holds the hash of the requirement files, models/pyproject.toml
+# and the base interpreter; nothing runs when they are unchanged and the venv
+# imports trw_models from this worktree's models/.
 #
 # TRW_BASE_PYTHON: the interpreter the venv is made from (default: Debian's
 # /usr/bin/python3, for which scripts/install-deps.sh installs python3-venv;
@@ -20,16 +22,18 @@ base=${TRW_BASE_PYTHON:-python3}
 PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vx "$PWD/.venv/bin" | paste -sd: -)
 unset VIRTUAL_ENV
 venv=.venv
-reqs=(tests/python/requirements.txt models/requirements.txt)
+reqs=(tests/python/requirements.txt)
+pkg=models                     # pip install -e ./models[test]: dependencies from its pyproject.toml
 base_path=$(command -v "$base" || true)
 if [ -z "$base_path" ]; then
   echo "make-venv: no '$base' interpreter on PATH; scripts/install-deps.sh installs python3 and python3-venv" >&2
   exit 1
 fi
-want=$( (cat "${reqs[@]}"; "$base_path" -c 'import sys; print(sys.version)'; echo "$base_path") | sha256sum | cut -d' ' -f1)
+want=$( (cat "${reqs[@]}" $pkg/pyproject.toml; "$base_path" -c 'import sys; print(sys.version)'; echo "$base_path") | sha256sum | cut -d' ' -f1)
 stamp=$venv/.trw-stamp
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x $venv/bin/python3 ] \
-   && $venv/bin/python3 -c "import numpy, pytest, jax, flax, optax, sklearn, safetensors, pywt" 2>/dev/null; then
+   && [ "$(cd / && "$OLDPWD/$venv/bin/python3" -c "import numpy, pytest, jax, flax, optax, sklearn, safetensors, pywt, os, trw_models
+print(os.path.realpath(trw_models.__file__))" 2>/dev/null)" = "$(pwd -P)/$pkg/trw_models/__init__.py" ]; then
   exit 0
 fi
 echo "make-venv: building $venv from $base_path ($("$base_path" --version 2>&1))"
@@ -40,6 +44,9 @@ if ! "$base_path" -m venv $venv; then
   exit 1
 fi
 $venv/bin/python3 -m pip install --quiet --disable-pip-version-check --upgrade pip
-$venv/bin/python3 -m pip install --quiet --disable-pip-version-check "${reqs[@]/#/-r}"
+# setuptools warns on every editable install that a folder named like the package may shadow it:
+# models/trw_models is that package itself.
+PYTHONWARNINGS="ignore:Editable installation:UserWarning" \
+  $venv/bin/python3 -m pip install --quiet --disable-pip-version-check "${reqs[@]/#/-r}" -e "./$pkg[test]"
 echo "$want" > "$stamp"
 echo "make-venv: $venv ready ($($venv/bin/python3 --version))"

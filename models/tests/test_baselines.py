@@ -24,10 +24,13 @@ def test_numpy_matern_equals_sklearn(nu):
 def test_numpy_ocsvm_equals_sklearn():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 4))
-    svm = OneClassSVM(kernel="rbf", gamma="scale", nu=0.05).fit(x)
-    p = {"sv": svm.support_vectors_, "dual": svm.dual_coef_[0], "intercept": svm.intercept_[0], "gamma": svm._gamma, "scale": 1.0}
+    gamma = kernel_baselines.rbf_scale_gamma(x)
+    svm = OneClassSVM(kernel="rbf", gamma=gamma, nu=0.05).fit(x)
+    p = {"sv": svm.support_vectors_, "dual": svm.dual_coef_[0], "intercept": svm.intercept_[0], "gamma": gamma, "scale": 1.0}
     q = rng.normal(size=(20, 4)) * 2
-    assert np.allclose(kernel_baselines._ocsvm_decision(p, q), svm.decision_function(q), atol=1e-8)
+    assert np.allclose(kernel_baselines.ocsvm_decision(p, q), svm.decision_function(q), atol=1e-8)
+    # rbf_scale_gamma is scikit-learn's gamma="scale": the same fitted decision function
+    assert np.array_equal(OneClassSVM(kernel="rbf", gamma="scale", nu=0.05).fit(x).decision_function(q), svm.decision_function(q))
 
 
 def test_window_summaries_online_equal_offline():
@@ -47,7 +50,7 @@ def test_baseline_trains_saves_and_serves(tmp_path, model, monkeypatch):
     monkeypatch.setattr(train_cmd.data, "load", lambda path, **kw: ds)
     args = argparse.Namespace(data="x.npz", model=model, out=str(tmp_path), seed=0, features="dp", split_seed=None, epochs=2,
                               patience=3, lr=1e-3, batch=64, chunk=16, piece=64, max_groups=0, hidden=8, layers=0)
-    assert train_cmd._train(args) == 0
+    assert train_cmd.run_train(args) == 0
     p, cfg = weights.load(str(tmp_path))
     assert cfg["model"] == model and cfg["split"]["train"] and cfg["seed"] == 0 and "split_seed" in cfg
     m = train_cmd.load_online(str(tmp_path))

@@ -34,6 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .layers import dense, layer_norm, linear
+
 NAME = "dp-lstm"
 
 
@@ -42,11 +44,6 @@ def default_config(n_in: int) -> dict:
             "policy": {"d": 128, "heads": 4, "layers": 2, "window": 16, "ff": 256},
             "kappa": 0.1, "tau_init": [0.1, 0.3],
             "loss": {"l1": 1.0, "l2": 0.05, "l3": 0.01, "focal_gamma": 2.0, "focal_alpha": 0.75}}
-
-
-def _dense(key, n_out, n_in, scale=None):
-    s = scale if scale is not None else 1.0 / np.sqrt(n_in)
-    return {"w": jax.random.uniform(key, (n_out, n_in), jnp.float32, -s, s), "b": jnp.zeros((n_out,), jnp.float32)}
 
 
 def init_params(key, cfg: dict) -> dict:
@@ -65,15 +62,15 @@ def init_params(key, cfg: dict) -> dict:
     gate = {"alpha": jax.random.uniform(next(keys), (L, H), jnp.float32, 0.01, 0.1),
             "beta": jax.random.uniform(next(keys), (L, H), jnp.float32, 0.01, 0.1),
             "tau": jax.random.uniform(next(keys), (L, H), jnp.float32, lo, hi)}
-    pol = {"embed": _dense(next(keys), d, F)}
+    pol = {"embed": dense(next(keys), d, F)}
     for j in range(pc["layers"]):
-        pol[f"l{j}"] = {"q": _dense(next(keys), d, d), "k": _dense(next(keys), d, d), "v": _dense(next(keys), d, d),
-                        "o": _dense(next(keys), d, d), "rel_bias": jnp.zeros((pc["heads"], W), jnp.float32),
+        pol[f"l{j}"] = {"q": dense(next(keys), d, d), "k": dense(next(keys), d, d), "v": dense(next(keys), d, d),
+                        "o": dense(next(keys), d, d), "rel_bias": jnp.zeros((pc["heads"], W), jnp.float32),
                         "ln1": {"g": jnp.ones((d,), jnp.float32), "b": jnp.zeros((d,), jnp.float32)},
                         "ln2": {"g": jnp.ones((d,), jnp.float32), "b": jnp.zeros((d,), jnp.float32)},
-                        "ff1": _dense(next(keys), ff, d), "ff2": _dense(next(keys), d, ff)}
-    pol["head"] = _dense(next(keys), L * H, d)
-    head = _dense(next(keys), 1, H + d)
+                        "ff1": dense(next(keys), ff, d), "ff2": dense(next(keys), d, ff)}
+    pol["head"] = dense(next(keys), L * H, d)
+    head = dense(next(keys), 1, H + d)
     return {"lstm": lstm, "gate": gate, "policy": pol, "head": head}
 
 
@@ -87,16 +84,6 @@ def init_state(cfg: dict, batch: int) -> dict:
             "n": jnp.zeros((batch,), jnp.int32)}
 
 
-def _lin(p, x):
-    return x @ p["w"].T + p["b"]
-
-
-def _ln(p, x, eps=1e-5):
-    m = x.mean(-1, keepdims=True)
-    v = ((x - m) ** 2).mean(-1, keepdims=True)
-    return (x - m) / jnp.sqrt(v + eps) * p["g"] + p["b"]
-
-
 def policy_step(pp, pc, kcache, vcache, n, xn):
     """One tick of the streaming transformer. kcache/vcache: (layers, B, W, d), oldest first.
     n: ticks seen before this one. Returns z (B, d) and the new caches."""
@@ -104,11 +91,11 @@ def policy_step(pp, pc, kcache, vcache, n, xn):
     dh = d // nh
     B = xn.shape[0]
     valid = (jnp.arange(W)[None, :] >= (W - 1 - jnp.minimum(n, W - 1))[:, None])  # (B, W): slots holding a token
-    x = _lin(pp["embed"], xn)
+    x = linear(pp["embed"], xn)
     ks, vs = [], []
     for j in range(pc["layers"]):
         p = pp[f"l{j}"]
-        q, k, v = _lin(p["q"], x), _lin(p["k"], x), _lin(p["v"], x)
+        q, k, v = linear(p["q"], x), linear(p["k"], x), linear(p["v"], x)
         kc = jnp.concatenate([kcache[j][:, 1:], k[:, None]], axis=1)
         vc = jnp.concatenate([vcache[j][:, 1:], v[:, None]], axis=1)
         ks.append(kc)
@@ -120,8 +107,8 @@ def policy_step(pp, pc, kcache, vcache, n, xn):
         logits = jnp.where(valid[:, None, :], logits, -1e30)
         a = jax.nn.softmax(logits, axis=-1)
         att = jnp.einsum("bhw,bwhe->bhe", a, vh).reshape(B, d)
-        x = _ln(p["ln1"], x + _lin(p["o"], att))
-        x = _ln(p["ln2"], x + _lin(p["ff2"], jax.nn.relu(_lin(p["ff1"], x))))
+        x = layer_norm(p["ln1"], x + linear(p["o"], att))
+        x = layer_norm(p["ln2"], x + linear(p["ff2"], jax.nn.relu(linear(p["ff1"], x))))
     return x, jnp.stack(ks), jnp.stack(vs)
 
 
@@ -132,7 +119,7 @@ def step(params, cfg, state, xn, drive, key=None, train: bool = False):
     pc = cfg["policy"]
     B = xn.shape[0]
     z, kc, vc = policy_step(params["policy"], pc, state["k"], state["v"], state["n"], xn)
-    p = jax.nn.sigmoid(_lin(params["policy"]["head"], z)).reshape(B, L, H)
+    p = jax.nn.sigmoid(linear(params["policy"]["head"], z)).reshape(B, L, H)
     g_ = params["gate"]
     u = g_["alpha"][None] * drive[:, 0, None, None] + g_["beta"][None] * drive[:, 1, None, None]
     g = jax.nn.sigmoid((u - g_["tau"][None]) / cfg["kappa"])
@@ -156,7 +143,7 @@ def step(params, cfg, state, xn, drive, key=None, train: bool = False):
         hs.append(h)
         cs.append(c)
         inp = h
-    score = jax.nn.sigmoid(_lin(params["head"], jnp.concatenate([inp, z], axis=-1)))[:, 0]
+    score = jax.nn.sigmoid(linear(params["head"], jnp.concatenate([inp, z], axis=-1)))[:, 0]
     new = {"h": jnp.stack(hs, 1), "c": jnp.stack(cs, 1), "k": kc, "v": vc, "n": state["n"] + 1}
     return new, {"score": score, "keep": keep, "m": hard, "u": u}
 

@@ -86,30 +86,38 @@ def train(ds, split, args, log):
                   "constant": np.float32(k.k1.k1.constant_value), "nu": np.float32(k.k1.k2.nu), "y_mean": np.float32(0.0)}
         rec = {"kernel": str(k), "n_train_points": int(len(idx))}
         if Xv is not None:
-            pred = np.clip(_gp_mean(params, (Xv - mean) / std), 0, 1)
+            pred = np.clip(gp_mean(params, (Xv - mean) / std), 0, 1)
             rec["val_brier"] = float(((pred - yv) ** 2).mean())
         log(rec)
         return params, {**base, **rec, "history": [rec]}
     # ocsvm
     idx = np.nonzero(normal)[0]
     idx = rng.choice(idx, min(len(idx), 3000), replace=False)
-    svm = OneClassSVM(kernel="rbf", gamma="scale", nu=0.01)
+    gamma = rbf_scale_gamma(Xs[idx])
+    svm = OneClassSVM(kernel="rbf", gamma=gamma, nu=0.01)
     svm.fit(Xs[idx])
-    gamma = float(svm._gamma)
     f_train = svm.decision_function(Xs[idx])
     params = {"sv": svm.support_vectors_.astype(np.float32), "dual": svm.dual_coef_[0].astype(np.float32),
               "intercept": np.float32(svm.intercept_[0]), "gamma": np.float32(gamma),
               "scale": np.float32(max(float(f_train.std()), 1e-6))}
     rec = {"n_normal_points": int(len(idx)), "n_support": int(len(params["sv"])), "gamma": gamma}
     if Xv is not None:
-        s = _ocsvm_score(params, (Xv - mean) / std)
+        s = ocsvm_score(params, (Xv - mean) / std)
         rec["val_normal_alarm_rate"] = float((s[nv] > 0.5).mean()) if nv.any() else math.nan
         rec["val_positive_alarm_rate"] = float((s[yv > 0.5] > 0.5).mean()) if (yv > 0.5).any() else math.nan
     log(rec)
     return params, {**base, **rec, "history": [rec]}
 
 
-def _gp_mean(p, Xs):
+def rbf_scale_gamma(X) -> float:
+    """scikit-learn's gamma="scale" for an RBF kernel: 1 / (n_features * X.var()), computed in float64
+    as scikit-learn does (1 when X has no variance)."""
+    X = np.asarray(X, np.float64)
+    v = float(X.var())
+    return 1.0 / (X.shape[1] * v) if v != 0 else 1.0
+
+
+def gp_mean(p, Xs):
     out = []
     for a in range(0, len(Xs), 2048):
         k = matern(Xs[a:a + 2048], p["X"], p["length_scale"], float(p["nu"]), float(p["constant"]))
@@ -117,13 +125,13 @@ def _gp_mean(p, Xs):
     return np.concatenate(out)
 
 
-def _ocsvm_decision(p, Xs):
+def ocsvm_decision(p, Xs):
     d2 = ((Xs[:, None, :] - p["sv"][None, :, :]) ** 2).sum(-1)
     return np.exp(-float(p["gamma"]) * d2) @ p["dual"] + float(p["intercept"])
 
 
-def _ocsvm_score(p, Xs):
-    return 1.0 / (1.0 + np.exp(np.clip(_ocsvm_decision(p, Xs) / float(p["scale"]), -50, 50)))
+def ocsvm_score(p, Xs):
+    return 1.0 / (1.0 + np.exp(np.clip(ocsvm_decision(p, Xs) / float(p["scale"]), -50, 50)))
 
 
 class Online:
@@ -142,8 +150,8 @@ class Online:
         h = self.hist.push(features)
         xs = ((windowed.summaries(h, self.features)[-1:] - self.mean) / self.std).astype(np.float32)
         if self.config["model"] == "gp":
-            return float(np.clip(_gp_mean(self.p, xs)[0], 0, 1))
-        return float(_ocsvm_score(self.p, xs)[0])
+            return float(np.clip(gp_mean(self.p, xs)[0], 0, 1))
+        return float(ocsvm_score(self.p, xs)[0])
 
 
 def load_online(directory):

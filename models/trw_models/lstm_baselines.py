@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import dplstm
+from . import dplstm, layers
 
 
 def default_config(n_in: int, attention: bool) -> dict:
@@ -29,9 +29,9 @@ def init_params(key, cfg):
                   "b": jnp.zeros((4 * H,), jnp.float32).at[H:2 * H].set(1.0)}}
     if cfg["attention"]:
         p["attn"] = {"w": jax.random.uniform(k3, (H, H), jnp.float32, -s, s)}
-        p["head"] = dplstm._dense(k4, 1, 2 * H)
+        p["head"] = layers.dense(k4, 1, 2 * H)
     else:
-        p["head"] = dplstm._dense(k4, 1, H)
+        p["head"] = layers.dense(k4, 1, H)
     return p
 
 
@@ -63,7 +63,7 @@ def step(params, cfg, state, xn, drive, key=None, train=False):
         feat = jnp.concatenate([h, ctx], axis=-1)
     else:
         feat = h
-    score = jax.nn.sigmoid(dplstm._lin(params["head"], feat))[:, 0]
+    score = jax.nn.sigmoid(layers.linear(params["head"], feat))[:, 0]
     return new, {"score": score}
 
 

@@ -6,7 +6,8 @@ offset into pieces of `--piece` ticks; pieces are processed 64 at a time
 state carried from chunk to chunk (gradients stop at chunk borders). One Adam
 update per chunk. Validation runs every validation run from its first tick
 with the state carried through the whole run, exactly as online serving does;
-its loss drives early stopping.
+its loss drives early stopping (training.fit, the loop shared by every
+supervised trainer).
 
 Normalisation (config.json "norm", applied identically by serve and by the
 Swift runtime): missing values (NaN) are carried forward (0 before the first
@@ -17,15 +18,13 @@ fitted on the training runs' ticks before onset.
 from __future__ import annotations
 
 import math
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import data, dplstm, lstm_baselines, weights
-from .early_stopping import EarlyStopping
+from . import data, dplstm, lstm_baselines, training, weights
 
 FAMILIES = {"dp-lstm": dplstm, "lstm": lstm_baselines.LSTM, "attn-lstm": lstm_baselines.ATTN_LSTM}
 CLIP = 10.0
@@ -157,52 +156,49 @@ def train(ds: data.Dataset, split, args, log) -> tuple:
     key, k0 = jax.random.split(key)
     params = family.init_params(k0, cfg)
     opt = optax.adam(args.lr)
-    opt_state = opt.init(params)
     grad_fn, eval_fn = make_chunk_fns(family, cfg)
-    rng = np.random.default_rng(args.seed)
-    stopper, history = EarlyStopping(params, args.patience), []
+    state = training.TrainState(params, opt.init(params), key, np.random.default_rng(args.seed))
 
     @jax.jit
     def apply(params, opt_state, grads):
         upd, opt_state = opt.update(grads, opt_state, params)
         return optax.apply_updates(params, upd), opt_state
 
-    for epoch in range(1, args.epochs + 1):
-        t0 = time.time()
-        pieces = _pieces(tr, args.piece, rng)
-        order = rng.permutation(len(pieces))
+    def train_epoch(st: training.TrainState) -> dict:
+        """Random pieces of every training run, `batch` at a time, each from a zero state through
+        chunks of `chunk` ticks with the state carried; one Adam update per chunk."""
+        pieces = _pieces(tr, args.piece, st.rng)
+        order = st.rng.permutation(len(pieces))
         tl, tw, ta = 0.0, 0.0, 0.0
         for g in range(0, len(order), args.batch):
             group = [pieces[i] for i in order[g:g + args.batch]]
             L = int(math.ceil(max(p[0].shape[0] for p in group) / args.chunk) * args.chunk)
             xn, dr, y, w = _stack(group, L)
-            state = family.init_state(cfg, len(group))
+            rstate = family.init_state(cfg, len(group))
             for a in range(0, L, args.chunk):
                 if w[a:a + args.chunk].sum() == 0:
                     continue
-                key, sub = jax.random.split(key)
-                (loss, (state, parts, extra)), grads = grad_fn(params, state, xn[a:a + args.chunk], dr[a:a + args.chunk],
-                                                               y[a:a + args.chunk], w[a:a + args.chunk], sub)
-                params, opt_state = apply(params, opt_state, grads)
+                (loss, (rstate, parts, extra)), grads = grad_fn(st.params, rstate, xn[a:a + args.chunk], dr[a:a + args.chunk],
+                                                                y[a:a + args.chunk], w[a:a + args.chunk], st.next_key())
+                st.params, st.opt_state = apply(st.params, st.opt_state, grads)
                 ws = float(extra["wsum"])
                 tl += float(loss) * ws
                 tw += ws
                 ta += float(extra.get("active", 0.0))
             if args.max_groups and g // args.batch + 1 >= args.max_groups:
                 break
-        val = evaluate(eval_fn, family, cfg, params, va, 4 * args.chunk)
-        rec = {"epoch": epoch, "train_loss": tl / max(tw, 1), **{f"val_{k}": v for k, v in val.items()}, "seconds": round(time.time() - t0, 1)}
+        rec = {"train_loss": tl / max(tw, 1)}
         if args.model == "dp-lstm":
             rec["train_active_fraction"] = ta / max(tw, 1)
-        history.append(rec)
-        log(rec)
-        vl = val["loss"] if math.isfinite(val["loss"]) else rec["train_loss"]
-        if stopper.update(vl, params):
-            log({"early_stop": epoch, "best_val_loss": stopper.best})
-            break
+        return rec
+
+    def validate(params) -> dict:
+        return {f"val_{k}": v for k, v in evaluate(eval_fn, family, cfg, params, va, 4 * args.chunk).items()}
+
+    res = training.fit(state, train_epoch, validate if va else None, epochs=args.epochs, patience=args.patience, log=log)
     config = {"model": args.model, "module": "trw_models.recurrent", "features": features, "norm": norm,
-              "arch": cfg, "history": history, "best_val_loss": stopper.best}
-    return jax.tree_util.tree_map(np.asarray, stopper.best_params), config
+              "arch": cfg, "history": res.history, "best_val_loss": res.best, "best_epoch": res.best_epoch}
+    return jax.tree_util.tree_map(np.asarray, res.params), config
 
 
 class Online:

@@ -37,10 +37,10 @@ def register(sub) -> None:
     t.add_argument("--max-groups", type=int, default=0, help="cap on piece groups per epoch (quick runs); 0 = all")
     t.add_argument("--hidden", type=int, default=0, help="override hidden size (tests)")
     t.add_argument("--layers", type=int, default=0, help="override DP-LSTM layer count (tests)")
-    t.set_defaults(func=_train)
+    t.set_defaults(func=run_train)
     s = sub.add_parser("serve", help="answer the replay protocol with a trained model (trw predict --detector exec:...)")
     s.add_argument("model_dir")
-    s.set_defaults(func=_serve)
+    s.set_defaults(func=run_serve)
 
 
 def select_features(ds: data.Dataset, spec: str) -> data.Dataset:
@@ -51,7 +51,8 @@ def select_features(ds: data.Dataset, spec: str) -> data.Dataset:
     return ds.select([n.strip() for n in spec.split(",") if n.strip()])
 
 
-def _train(args) -> int:
+def run_train(args) -> int:
+    """`train`: trains args.model on args.data and writes args.out; returns the exit status."""
     t0 = time.time()
     ds = data.load(args.data, extras=False)
     ds = select_features(ds, args.features)
@@ -87,7 +88,8 @@ def load_online(directory: str):
     return importlib.import_module(module).load_online(directory)
 
 
-def _serve(args) -> int:
+def run_serve(args) -> int:
+    """`serve`: answers the replay protocol on stdin/stdout with the model in args.model_dir."""
     model = load_online(args.model_dir)
     serve.run(model)
     return 0

@@ -3,14 +3,11 @@
 channels over time, then two strided 1-D convolutions (32 filters, width 5,
 ReLU), global average pooling and a sigmoid dense head. Trained on causal
 windows (every 4th tick, every positive tick) with the focal loss, Adam,
-batch 64 and early stopping on the validation runs' loss.
+batch 64 and early stopping on the validation runs' loss (training.fit).
 
 Tensors: conv{0,1}/w (width, c_in, c_out), conv{0,1}/b, head/w, head/b.
 The CWT is recomputed each tick by PyWavelets in serving, as in training."""
 from __future__ import annotations
-
-import math
-import time
 
 import jax
 import jax.numpy as jnp
@@ -18,8 +15,7 @@ import numpy as np
 import optax
 import pywt
 
-from . import data, dplstm, recurrent, weights, windowed
-from .early_stopping import EarlyStopping
+from . import data, dplstm, layers, recurrent, training, weights, windowed
 
 WINDOW, SCALES, WAVELET = 64, np.arange(1, 9), "mexh"
 
@@ -36,7 +32,7 @@ def init_params(key, c_in, width=5, filters=32):
     s0, s1 = 1 / np.sqrt(width * c_in), 1 / np.sqrt(width * filters)
     return {"conv0": {"w": jax.random.uniform(k0, (width, c_in, filters), jnp.float32, -s0, s0), "b": jnp.zeros((filters,))},
             "conv1": {"w": jax.random.uniform(k1, (width, filters, filters), jnp.float32, -s1, s1), "b": jnp.zeros((filters,))},
-            "head": dplstm._dense(k2, 1, filters)}
+            "head": layers.dense(k2, 1, filters)}
 
 
 def forward(p, x):
@@ -44,7 +40,7 @@ def forward(p, x):
     for name in ("conv0", "conv1"):
         x = jax.lax.conv_general_dilated(x, p[name]["w"], (2,), "SAME", dimension_numbers=("NWC", "WIO", "NWC"))
         x = jax.nn.relu(x + p[name]["b"])
-    return jax.nn.sigmoid(dplstm._lin(p["head"], x.mean(axis=1)))[:, 0]
+    return jax.nn.sigmoid(layers.linear(p["head"], x.mean(axis=1)))[:, 0]
 
 
 def _windows(ds, run_ids, norm, features, stride, all_positive):
@@ -72,45 +68,38 @@ def train(ds, split, args, log):
     key = jax.random.PRNGKey(args.seed)
     params = init_params(key, Xt.shape[2])
     opt = optax.adam(args.lr)
-    st = opt.init(params)
     gamma, alpha = 2.0, 0.75
 
     def loss_fn(p, x, y):
         return dplstm.focal(forward(p, x), y, gamma, alpha).mean()
 
-    @jax.jit
-    def update(p, st, x, y):
-        l, g = jax.value_and_grad(loss_fn)(p, x, y)
-        u, st = opt.update(g, st, p)
-        return optax.apply_updates(p, u), st, l
-
+    update = training.make_update(opt, loss_fn)
     ev = jax.jit(loss_fn)
-    rng = np.random.default_rng(args.seed)
-    stopper, hist = EarlyStopping(params, args.patience), []
-    for epoch in range(1, args.epochs + 1):
-        t0 = time.time()
-        order = rng.permutation(len(yt))
+    state = training.TrainState(params, opt.init(params), key, np.random.default_rng(args.seed))
+
+    def train_epoch(st: training.TrainState) -> dict:
+        """The training windows in a random order, `batch` at a time (at most 8 * --max-groups batches)."""
+        order = st.rng.permutation(len(yt))
         tl = []
         n_batches = len(order) // args.batch
         if args.max_groups:
             n_batches = min(n_batches, args.max_groups * 8)
         for b in range(max(n_batches, 1)):
             i = order[b * args.batch:(b + 1) * args.batch]
-            params, st, l = update(params, st, Xt[i], yt[i])
+            st.params, st.opt_state, l, _ = update(st.params, st.opt_state, Xt[i], yt[i])
             tl.append(float(l))
-        vl = math.nan
-        if yv is not None and len(yv):
-            vl = sum(float(ev(params, Xv[a:a + 4096], yv[a:a + 4096])) * len(yv[a:a + 4096]) for a in range(0, len(yv), 4096)) / len(yv)
-        rec = {"epoch": epoch, "train_loss": float(np.mean(tl)), "val_loss": vl, "seconds": round(time.time() - t0, 1)}
-        hist.append(rec)
-        log(rec)
-        crit = vl if math.isfinite(vl) else rec["train_loss"]
-        if stopper.update(crit, params):
-            log({"early_stop": epoch, "best_val_loss": stopper.best})
-            break
+        return {"train_loss": float(np.mean(tl))}
+
+    def validate(p) -> dict:
+        vl = sum(float(ev(p, Xv[a:a + 4096], yv[a:a + 4096])) * len(yv[a:a + 4096]) for a in range(0, len(yv), 4096)) / len(yv)
+        return {"val_loss": vl}
+
+    res = training.fit(state, train_epoch, validate if yv is not None and len(yv) else None,
+                       epochs=args.epochs, patience=args.patience, log=log)
     cfg = {"model": "wavelet-cnn", "module": "trw_models.wavelet_cnn", "features": features, "norm": norm,
-           "arch": {"window": WINDOW, "scales": SCALES.tolist(), "wavelet": WAVELET}, "history": hist, "best_val_loss": stopper.best}
-    return jax.tree_util.tree_map(np.asarray, stopper.best_params), cfg
+           "arch": {"window": WINDOW, "scales": SCALES.tolist(), "wavelet": WAVELET}, "history": res.history,
+           "best_val_loss": res.best, "best_epoch": res.best_epoch}
+    return jax.tree_util.tree_map(np.asarray, res.params), cfg
 
 
 class Online:

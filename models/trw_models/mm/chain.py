@@ -10,8 +10,6 @@ Each part is a trw_models.weights model directory (model.safetensors + config.js
 is the deepest trained part's: DEGRA-GNN's cell risk, else FUSE-GEN's, else ST-Former's."""
 from __future__ import annotations
 
-import json
-import math
 import os
 import time
 
@@ -20,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from trw_models import data, weights
+from trw_models import data, training, weights
 
 from . import common
 from .degragnn import DegraGNN, geometry
@@ -159,45 +157,38 @@ def val_pairs(prep: common.Prepared, neg_stride: int = 25) -> np.ndarray:
     return np.concatenate(out).astype(np.int64)
 
 
-def _fit(params, loss_fn, eval_fn, batch_fn, hp, seed, log_name):
-    """Adam with clipping; after each epoch the validation log-loss and AUC; keeps the parameters with the
-    lowest log-loss; stops after `patience` epochs without improvement."""
+def fit(params, loss_fn, val_metrics, batch_fn, hp, seed, log_name):
+    """Adam (AdamW, weight decay 1e-4) with gradient clipping, `steps` sampled batches per epoch, in
+    training.fit: after each epoch the validation log-loss and AUC; the parameters with the lowest
+    validation log-loss are kept (AUC saturates early); stops after `patience` epochs without an
+    improvement of 1e-4, or after `max_minutes`. Returns (best parameters, best log-loss, epoch log)."""
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(hp["lr"], weight_decay=1e-4))
-    opt = tx.init(params)
+    update = training.make_update(tx, loss_fn, has_aux=True)
+    state = training.TrainState(params, tx.init(params), jax.random.PRNGKey(seed), np.random.default_rng(seed))
 
-    @jax.jit
-    def step(params, opt, batch, key):
-        (loss, aux), g = jax.value_and_grad(loss_fn, has_aux=True)(params, batch, key)
-        upd, opt = tx.update(g, opt, params)
-        return optax.apply_updates(params, upd), opt, loss, aux
-
-    rng = np.random.default_rng(seed)
-    key = jax.random.PRNGKey(seed)
-    best, best_params, bad, log = -math.inf, params, 0, []
-    t0 = time.time()
-    for ep in range(hp["epochs"]):
+    def train_epoch(st: training.TrainState) -> dict:
         losses, auxs = [], []
         for _ in range(hp["steps"]):
-            key, sub = jax.random.split(key)
-            params, opt, loss, aux = step(params, opt, batch_fn(rng, hp["batch"]), sub)
+            key = st.next_key()
+            st.params, st.opt_state, loss, aux = update(st.params, st.opt_state, batch_fn(st.rng, hp["batch"]), key)
             losses.append(float(loss))
             auxs.append({k: float(v) for k, v in aux.items()})
-        vm = eval_fn(params)
-        v = -vm["val_logloss"]                 # model selection: validation log-loss (AUC saturates early)
-        entry = {"epoch": ep + 1, "train_loss": float(np.mean(losses)), **vm, "s": round(time.time() - t0, 1)}
-        entry.update({k: float(np.mean([a[k] for a in auxs])) for k in auxs[0]})
-        log.append(entry)
-        print(f"{log_name} epoch {ep + 1}: " + ", ".join(f"{k} {val:.4f}" if isinstance(val, float) else f"{k} {val}" for k, val in entry.items() if k != "epoch"), flush=True)
-        if v > best + 1e-4:
-            best, best_params, bad = v, params, 0
+        return {"train_loss": float(np.mean(losses)), **{k: float(np.mean([a[k] for a in auxs])) for k in auxs[0]}}
+
+    def log(rec: dict) -> None:
+        if "epoch" in rec:
+            print(f"{log_name} epoch {rec['epoch']}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                                                for k, v in rec.items() if k != "epoch"), flush=True)
+        elif "time_budget_s" in rec:
+            print(f"{log_name}: time budget of {hp['max_minutes']} min reached after epoch {rec['stopped_after_epoch']}", flush=True)
         else:
-            bad += 1
-            if bad >= hp["patience"]:
-                break
-        if hp.get("max_minutes") and time.time() - t0 > 60 * hp["max_minutes"]:
-            print(f"{log_name}: time budget of {hp['max_minutes']} min reached after epoch {ep + 1}", flush=True)
-            break
-    return best_params, best, log
+            print(f"{log_name}: early stop after epoch {rec['early_stop']}, best epoch {rec['best_epoch']} "
+                  f"(validation log-loss {rec['best_val_logloss']:.4f})", flush=True)
+
+    max_s = 60 * hp["max_minutes"] if hp.get("max_minutes") else None
+    res = training.fit(state, train_epoch, val_metrics, epochs=hp["epochs"], patience=hp["patience"], min_delta=1e-4,
+                       criterion="val_logloss", log=log, max_seconds=max_s)
+    return res.params, res.best, res.history
 
 
 def train(part: str, dataset: str, out: str, seed: int = 0, no_sensors: bool = False, hp_over: dict | None = None,
@@ -307,7 +298,7 @@ def train(part: str, dataset: str, out: str, seed: int = 0, no_sensors: bool = F
         logloss = float(-np.mean(vy * np.log(q) + (1 - vy) * np.log(1 - q)))
         return {"val_logloss": logloss, "val_auc": common.auc_roc(vy, q)}
 
-    best_params, _, log = _fit(params, loss_fn, val_metrics, batch_fn, hp, seed, part + (" (thermal only)" if no_sensors else ""))
+    best_params, _, log = fit(params, loss_fn, val_metrics, batch_fn, hp, seed, part + (" (thermal only)" if no_sensors else ""))
     vp = eval_probs(best_params)
     best_auc = common.auc_roc(vy, vp)
     cfg.update(threshold=choose_threshold(vy, vp), val_auc=best_auc, hyper=hp, training=log,

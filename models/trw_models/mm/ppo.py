@@ -68,6 +68,17 @@ def act(policy, params, obs, rng: np.random.Generator | None):
 def train(env, heads: tuple, obs_dim: int, iters: int = 40, n_steps: int = 24, seed: int = 0, lr: float = 3e-3,
           gamma: float = 0.95, lam: float = 0.9, clip: float = 0.2, epochs: int = 4, minibatches: int = 4,
           vf_coef: float = 0.5, ent_coef: float = 0.01, hidden: int = 64, log=None):
+    """`iters` PPO iterations, each: roll the policy out for `n_steps` steps in every copy of `env`, GAE,
+    then `epochs` passes over the rollout in `minibatches` minibatches. Returns (policy, last params,
+    history of {"iter", "mean_reward", "s" (seconds since the start), env.last_info means}).
+
+    Why this is not training.fit (the loop of the supervised trainers), and keeps the last policy:
+    PPO has no fixed training set and no validation criterion. Each iteration's data is collected
+    by the current policy, so its "epochs" are passes over data that is thrown away after the
+    iteration, not epochs over a dataset; and the only measure available during training, the mean
+    reward of an iteration, comes from training episodes of the policy being trained, so selecting
+    or stopping on it would select on training data. A fixed number of iterations (sensorrl's
+    --iters) is the stopping rule; the policy is evaluated afterwards on held-out runs (mm-eval --policy)."""
     policy = Policy(tuple(heads), hidden)
     params = policy.init(jax.random.PRNGKey(seed), jnp.zeros((1, obs_dim)))["params"]
     tx = optax.chain(optax.clip_by_global_norm(0.5), optax.adam(lr))
