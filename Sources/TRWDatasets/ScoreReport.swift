@@ -150,12 +150,13 @@ public struct ScoreReport: Sendable {
         }
         let families = familyScores
         if families.count > 1 {
+            let fw = max(20, (families.map(\.family.count).max() ?? 0) + 2)
             lines.append("")
-            lines.append("per scenario family".padded(to: 28) + "detector".padded(to: 12) + "runs".leftPadded(to: 5) + "recall".leftPadded(to: 8)
+            lines.append("per scenario family".padded(to: fw) + "detector".padded(to: 12) + "runs".leftPadded(to: 5) + "recall".leftPadded(to: 8)
                          + "FA/h".leftPadded(to: 8) + "neg alarmed".leftPadded(to: 13) + "lead median".leftPadded(to: 13))
             for (family, rows) in families {
                 for s in rows {
-                    lines.append(family.padded(to: 28) + s.detector.padded(to: 12) + ("\(s.runs)").leftPadded(to: 5)
+                    lines.append(family.padded(to: fw) + s.detector.padded(to: 12) + ("\(s.runs)").leftPadded(to: 5)
                                  + (s.positives > 0 ? "\(s.detected)/\(s.positives)" : "-").leftPadded(to: 8)
                                  + Self.f(s.falseAlarmsPerHour).leftPadded(to: 8)
                                  + (s.negativeRuns > 0 ? "\(s.negativeRunsWithAlarm)/\(s.negativeRuns)" : "-").leftPadded(to: 13)
