@@ -1,0 +1,20 @@
+import ArgumentParser
+import Foundation
+import TRWAnalysis
+import TRWAnnotate
+import TRWCore
+import TRWStore
+
+extension LabelCommand {
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List current labels.")
+        @Argument(help: "The session file.") var session: String
+        @Option(name: .long, help: "Only this label set.") var set: String?
+        @Flag(name: .long, help: "JSON output.") var json = false
+        func run() throws {
+            let labels = try SessionReader(path: session).annotations(set: set)
+            if json { print(JSONText.encode(labels.map(LabelCommand.jsonRow))); return }
+            LabelCommand.table(labels).forEach { print($0) }
+        }
+    }
+}
