@@ -77,4 +77,32 @@ import TRWCore
                                                    latencyNs: 7, parametersJson: "{}"))
         }
     }
+
+    /// `current()`: a row superseded by an edit or a removal is not current, nor is a removal;
+    /// the latest edit is. Labels and markers alike.
+    @Test func currentRowsAreTheLatestNotRemoved() throws {
+        try migrated().write { db in
+            func label(_ name: String, supersedes: Int64? = nil, deleted: Bool = false) throws -> Int64 {
+                var a = AnnotationRecord(label: name, startTNs: 5, author: "ana", method: "manual", supersedesId: supersedes, deleted: deleted)
+                try a.insert(db)
+                return a.id!
+            }
+            let kept = try label("venting")
+            let edited = try label("runaway_onset")
+            let edit = try label("runaway_onset", supersedes: edited)
+            let removed = try label("exclude")
+            _ = try label("exclude", supersedes: removed, deleted: true)
+            #expect(try AnnotationRecord.all().current().orderedByTime().fetchAll(db).map(\.id) == [kept, edit])
+            #expect(try AnnotationRecord.all().current().fetchCount(db) == 2)
+            #expect(try AnnotationRecord.filter(key: edited).current().fetchOne(db) == nil)
+
+            var m = MarkerRecord(tNs: 9, text: "a", origin: "cli")
+            try m.insert(db)
+            var n = MarkerRecord(tNs: 3, text: "b", origin: "cli")
+            try n.insert(db)
+            var removal = MarkerRecord(tNs: 9, text: "a", origin: "cli", supersedesId: m.id, deleted: true)
+            try removal.insert(db)
+            #expect(try MarkerRecord.all().current().orderedByTime().fetchAll(db).map(\.id) == [n.id])
+        }
+    }
 }
