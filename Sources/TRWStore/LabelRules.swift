@@ -145,11 +145,7 @@ extension SessionWriter {
         do {
             return try dbQueue.write { db in
                 let ext = try LabelRules.extent(db, nowMonotonicNs: nowMonotonicNs)
-                var current = try AnnotationRecord.fetchAll(db, sql: """
-                    SELECT a.* FROM annotation a
-                    WHERE a.deleted = 0 AND NOT EXISTS (SELECT 1 FROM annotation b WHERE b.supersedes_id = a.id)
-                    ORDER BY a.start_t_ns, a.id
-                    """)
+                var current = try AnnotationRecord.all().current().orderedByTime().fetchAll(db)
                 var rows: [AnnotationRecord] = []
                 var refused: [(String, [String])] = []
                 for var a in batch {
@@ -190,10 +186,7 @@ extension SessionWriter {
     public func removeMarker(id: Int64, author: String) throws -> MarkerRecord {
         do {
             return try dbQueue.write { db in
-                guard let m = try MarkerRecord.fetchOne(db, sql: """
-                    SELECT m.* FROM marker m WHERE m.id = ? AND m.deleted = 0
-                      AND NOT EXISTS (SELECT 1 FROM marker b WHERE b.supersedes_id = m.id)
-                    """, arguments: [id]) else {
+                guard let m = try MarkerRecord.filter(key: id).current().fetchOne(db) else {
                     throw HistoryError(message: "\(path): no current marker with id \(id) (trw mark \(path) --list shows them)")
                 }
                 var removal = MarkerRecord(tNs: m.tNs, text: m.text, author: author, origin: "cli", supersedesId: id, deleted: true)

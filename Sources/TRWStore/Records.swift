@@ -3,7 +3,11 @@ import GRDB
 import TRWCore
 
 // One Sendable value type per table, with its Columns. Names follow the SQL of
-// schemas/migrations.
+// schemas/migrations: each column is the snake_case of its property (`start_t_ns` <->
+// `startTNs`), mapped by GRDB's column coding strategies (`convertFromSnakeCase` /
+// `convertToSnakeCase`); a type keeps explicit `CodingKeys` only where that mapping
+// does not give its column (AEHitRecord). The records are not encoded to JSON anywhere
+// (`--json` outputs build their own keys), so the strategies touch the database only.
 
 /// The `session` row: identity, cell, protocol, time anchors, status.
 public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
@@ -31,12 +35,29 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var status: Status
     public var statusDetail: String
 
-    public enum CodingKeys: String, CodingKey {
-        case id, uuid, name, `operator`, cellChemistry = "cell_chemistry", cellCapacityAh = "cell_capacity_ah"
-        case cellFormat = "cell_format", cellMaker = "cell_maker", cellSerial = "cell_serial", `protocol`
-        case rigName = "rig_name", rigConfig = "rig_config", softwareVersion = "software_version"
-        case hostName = "host_name", startMonotonicNs = "start_monotonic_ns", startRealtimeNs = "start_realtime_ns"
-        case startUtc = "start_utc", endTNs = "end_t_ns", status, statusDetail = "status_detail"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    public enum Columns {
+        public static let id = Column("id")
+        public static let uuid = Column("uuid")
+        public static let name = Column("name")
+        public static let `operator` = Column("operator")
+        public static let cellChemistry = Column("cell_chemistry")
+        public static let cellCapacityAh = Column("cell_capacity_ah")
+        public static let cellFormat = Column("cell_format")
+        public static let cellMaker = Column("cell_maker")
+        public static let cellSerial = Column("cell_serial")
+        public static let `protocol` = Column("protocol")
+        public static let rigName = Column("rig_name")
+        public static let rigConfig = Column("rig_config")
+        public static let softwareVersion = Column("software_version")
+        public static let hostName = Column("host_name")
+        public static let startMonotonicNs = Column("start_monotonic_ns")
+        public static let startRealtimeNs = Column("start_realtime_ns")
+        public static let startUtc = Column("start_utc")
+        public static let endTNs = Column("end_t_ns")
+        public static let status = Column("status")
+        public static let statusDetail = Column("status_detail")
     }
 
     public var clock: SessionClock { SessionClock(startMonotonicNs: startMonotonicNs, startRealtimeNs: startRealtimeNs) }
@@ -91,10 +112,24 @@ public struct StreamRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     /// Serial instruments: the rig's role (`cell_bms`, `supply`, ...); nil in files from before roles.
     public var role: String?
 
-    public enum CodingKeys: String, CodingKey {
-        case id, key, kind, device, format, nominalRateHz = "nominal_rate_hz", width, height, channels
-        case sampleFormat = "sample_format", calibrationJson = "calibration_json", unitsJson = "units_json"
-        case propertiesJson = "properties_json", aeDetectorJson = "ae_detector_json", role
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    public enum Columns {
+        public static let id = Column("id")
+        public static let key = Column("key")
+        public static let kind = Column("kind")
+        public static let device = Column("device")
+        public static let format = Column("format")
+        public static let nominalRateHz = Column("nominal_rate_hz")
+        public static let width = Column("width")
+        public static let height = Column("height")
+        public static let channels = Column("channels")
+        public static let sampleFormat = Column("sample_format")
+        public static let calibrationJson = Column("calibration_json")
+        public static let unitsJson = Column("units_json")
+        public static let propertiesJson = Column("properties_json")
+        public static let aeDetectorJson = Column("ae_detector_json")
+        public static let role = Column("role")
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
@@ -140,8 +175,15 @@ public struct ClockModelRecord: Codable, Sendable, Equatable, FetchableRecord, M
     public var modelJson: String
     public var createdUtc: String
     public var isCurrent: Bool
-    public enum CodingKeys: String, CodingKey {
-        case id, streamId = "stream_id", method, modelJson = "model_json", createdUtc = "created_utc", isCurrent = "is_current"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    public enum Columns {
+        public static let id = Column("id")
+        public static let streamId = Column("stream_id")
+        public static let method = Column("method")
+        public static let modelJson = Column("model_json")
+        public static let createdUtc = Column("created_utc")
+        public static let isCurrent = Column("is_current")
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
     public init(id: Int64? = nil, streamId: Int64, method: String, modelJson: String, createdUtc: String, isCurrent: Bool = true) {
@@ -171,15 +213,23 @@ public struct ThermalFrameRecord: Codable, Sendable, Equatable, FetchableRecord,
     public var hotspotX: Int
     public var hotspotY: Int
     public var flags: Int
-    public enum CodingKeys: String, CodingKey {
-        case id, streamId = "stream_id", sequence, deviceTsNs = "device_ts_ns", hostArrivalNs = "host_arrival_ns"
-        case tNs = "t_ns", codec, payload, minCounts = "min_counts", maxCounts = "max_counts"
-        case meanCounts = "mean_counts", hotspotX = "hotspot_x", hotspotY = "hotspot_y", flags
-    }
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
     public enum Columns {
-        public static let streamId = Column(CodingKeys.streamId)
-        public static let tNs = Column(CodingKeys.tNs)
-        public static let sequence = Column(CodingKeys.sequence)
+        public static let id = Column("id")
+        public static let streamId = Column("stream_id")
+        public static let sequence = Column("sequence")
+        public static let deviceTsNs = Column("device_ts_ns")
+        public static let hostArrivalNs = Column("host_arrival_ns")
+        public static let tNs = Column("t_ns")
+        public static let codec = Column("codec")
+        public static let payload = Column("payload")
+        public static let minCounts = Column("min_counts")
+        public static let maxCounts = Column("max_counts")
+        public static let meanCounts = Column("mean_counts")
+        public static let hotspotX = Column("hotspot_x")
+        public static let hotspotY = Column("hotspot_y")
+        public static let flags = Column("flags")
     }
     public static let flagDriverError = 1
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
@@ -217,9 +267,17 @@ public struct ThermalFrameSummary: Codable, Sendable, Equatable, FetchableRecord
     public var hotspotX: Int
     public var hotspotY: Int
     public var flags: Int
-    public enum CodingKeys: String, CodingKey {
-        case id, sequence, tNs = "t_ns", minCounts = "min_counts", maxCounts = "max_counts"
-        case meanCounts = "mean_counts", hotspotX = "hotspot_x", hotspotY = "hotspot_y", flags
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public enum Columns {
+        public static let id = Column("id")
+        public static let sequence = Column("sequence")
+        public static let tNs = Column("t_ns")
+        public static let minCounts = Column("min_counts")
+        public static let maxCounts = Column("max_counts")
+        public static let meanCounts = Column("mean_counts")
+        public static let hotspotX = Column("hotspot_x")
+        public static let hotspotY = Column("hotspot_y")
+        public static let flags = Column("flags")
     }
 }
 
@@ -238,10 +296,21 @@ public struct AudioChunkRecord: Codable, Sendable, Equatable, FetchableRecord, M
     public var payload: Data
     public var rms: Double
     public var peak: Double
-    public enum CodingKeys: String, CodingKey {
-        case id, streamId = "stream_id", firstSampleIndex = "first_sample_index", frameCount = "frame_count"
-        case hostArrivalNs = "host_arrival_ns", pairSampleIndex = "pair_sample_index", pairHostNs = "pair_host_ns"
-        case tNs = "t_ns", codec, payload, rms, peak
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    public enum Columns {
+        public static let id = Column("id")
+        public static let streamId = Column("stream_id")
+        public static let firstSampleIndex = Column("first_sample_index")
+        public static let frameCount = Column("frame_count")
+        public static let hostArrivalNs = Column("host_arrival_ns")
+        public static let pairSampleIndex = Column("pair_sample_index")
+        public static let pairHostNs = Column("pair_host_ns")
+        public static let tNs = Column("t_ns")
+        public static let codec = Column("codec")
+        public static let payload = Column("payload")
+        public static let rms = Column("rms")
+        public static let peak = Column("peak")
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
     public init(id: Int64? = nil, streamId: Int64, firstSampleIndex: Int64, frameCount: Int, hostArrivalNs: Int64,
@@ -275,10 +344,26 @@ public struct AEHitRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var counts: Int
     public var energyV2s: Double
     public var rmsBeforeV: Double
+    // Explicit keys, not the snake_case strategies: GRDB's convertToSnakeCase (Foundation's
+    // algorithm) splits `energyV2s` before the digit, "energy_v_2s", but the column is
+    // `energy_v2s`; the schema is fixed, so this type names its columns itself.
     public enum CodingKeys: String, CodingKey {
         case id, streamId = "stream_id", channel, sampleIndex = "sample_index", tNs = "t_ns"
         case amplitudeDb = "amplitude_db", riseTimeS = "rise_time_s", durationS = "duration_s", counts
         case energyV2s = "energy_v2s", rmsBeforeV = "rms_before_v"
+    }
+    public enum Columns {
+        public static let id = Column(CodingKeys.id)
+        public static let streamId = Column(CodingKeys.streamId)
+        public static let channel = Column(CodingKeys.channel)
+        public static let sampleIndex = Column(CodingKeys.sampleIndex)
+        public static let tNs = Column(CodingKeys.tNs)
+        public static let amplitudeDb = Column(CodingKeys.amplitudeDb)
+        public static let riseTimeS = Column(CodingKeys.riseTimeS)
+        public static let durationS = Column(CodingKeys.durationS)
+        public static let counts = Column(CodingKeys.counts)
+        public static let energyV2s = Column(CodingKeys.energyV2s)
+        public static let rmsBeforeV = Column(CodingKeys.rmsBeforeV)
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
     public init(streamId: Int64, hit: AEHit, tNs: Int64) {
@@ -312,10 +397,22 @@ public struct BMSSampleRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
     public var soc: Double?
     public var extraJson: String
     public var raw: String
-    public enum CodingKeys: String, CodingKey {
-        case id, streamId = "stream_id", hostArrivalNs = "host_arrival_ns", deviceTimeS = "device_time_s", tNs = "t_ns"
-        case voltageV = "voltage_v", currentA = "current_a", cellTempC = "cell_temp_c", cellTempsJson = "cell_temps_json"
-        case ambientC = "ambient_c", soc, extraJson = "extra_json", raw
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    public enum Columns {
+        public static let id = Column("id")
+        public static let streamId = Column("stream_id")
+        public static let hostArrivalNs = Column("host_arrival_ns")
+        public static let deviceTimeS = Column("device_time_s")
+        public static let tNs = Column("t_ns")
+        public static let voltageV = Column("voltage_v")
+        public static let currentA = Column("current_a")
+        public static let cellTempC = Column("cell_temp_c")
+        public static let cellTempsJson = Column("cell_temps_json")
+        public static let ambientC = Column("ambient_c")
+        public static let soc = Column("soc")
+        public static let extraJson = Column("extra_json")
+        public static let raw = Column("raw")
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
     public init(streamId: Int64, sample s: BMSSample, tNs: Int64) {
@@ -347,8 +444,16 @@ public struct GapRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var endTNs: Int64?
     public var lostCount: Int64
     public var detail: String
-    public enum CodingKeys: String, CodingKey {
-        case id, streamId = "stream_id", kind, startTNs = "start_t_ns", endTNs = "end_t_ns", lostCount = "lost_count", detail
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    public enum Columns {
+        public static let id = Column("id")
+        public static let streamId = Column("stream_id")
+        public static let kind = Column("kind")
+        public static let startTNs = Column("start_t_ns")
+        public static let endTNs = Column("end_t_ns")
+        public static let lostCount = Column("lost_count")
+        public static let detail = Column("detail")
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
     public init(id: Int64? = nil, streamId: Int64?, kind: String, startTNs: Int64, endTNs: Int64?, lostCount: Int64, detail: String) {
@@ -374,8 +479,18 @@ public struct SensingEventRecord: Codable, Sendable, Equatable, FetchableRecord,
     public var origin: String
     public var skipped: Int64
     public var detail: String
-    public enum CodingKeys: String, CodingKey {
-        case id, tNs = "t_ns", streamId = "stream_id", setting, value, previous, origin, skipped, detail
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    public enum Columns {
+        public static let id = Column("id")
+        public static let tNs = Column("t_ns")
+        public static let streamId = Column("stream_id")
+        public static let setting = Column("setting")
+        public static let value = Column("value")
+        public static let previous = Column("previous")
+        public static let origin = Column("origin")
+        public static let skipped = Column("skipped")
+        public static let detail = Column("detail")
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
     public init(tNs: Int64, streamId: Int64?, setting: String, value: Double, previous: Double?, origin: String, skipped: Int64 = 0, detail: String = "") {
@@ -396,8 +511,17 @@ public struct MarkerRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public var createdUtc: String
     public var supersedesId: Int64?
     public var deleted: Bool
-    public enum CodingKeys: String, CodingKey {
-        case id, tNs = "t_ns", text, author, origin, createdUtc = "created_utc", supersedesId = "supersedes_id", deleted
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    public enum Columns {
+        public static let id = Column("id")
+        public static let tNs = Column("t_ns")
+        public static let text = Column("text")
+        public static let author = Column("author")
+        public static let origin = Column("origin")
+        public static let createdUtc = Column("created_utc")
+        public static let supersedesId = Column("supersedes_id")
+        public static let deleted = Column("deleted")
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
     public init(id: Int64? = nil, tNs: Int64, text: String, author: String = "", origin: String, createdUtc: String = ISOTime.now(),
@@ -431,9 +555,22 @@ public struct AnnotationRecord: Codable, Sendable, Equatable, FetchableRecord, M
     public var labelSet: String
     /// The refusals a `--force` overrode ("" when the label passed every check; see `LabelRules`).
     public var forced: String
-    public enum CodingKeys: String, CodingKey {
-        case id, label, startTNs = "start_t_ns", endTNs = "end_t_ns", author, method, parametersJson = "parameters_json"
-        case createdUtc = "created_utc", supersedesId = "supersedes_id", deleted, note, labelSet = "label_set", forced
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    public enum Columns {
+        public static let id = Column("id")
+        public static let label = Column("label")
+        public static let startTNs = Column("start_t_ns")
+        public static let endTNs = Column("end_t_ns")
+        public static let author = Column("author")
+        public static let method = Column("method")
+        public static let parametersJson = Column("parameters_json")
+        public static let createdUtc = Column("created_utc")
+        public static let supersedesId = Column("supersedes_id")
+        public static let deleted = Column("deleted")
+        public static let note = Column("note")
+        public static let labelSet = Column("label_set")
+        public static let forced = Column("forced")
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
     public init(id: Int64? = nil, label: String, startTNs: Int64, endTNs: Int64? = nil, author: String, method: String,
@@ -467,9 +604,18 @@ public struct PredictionRecord: Codable, Sendable, Equatable, FetchableRecord, M
     public var alarm: Bool
     public var latencyNs: Int64?
     public var parametersJson: String
-    public enum CodingKeys: String, CodingKey {
-        case id, model, modelVersion = "model_version", runId = "run_id", tNs = "t_ns", score, alarm
-        case latencyNs = "latency_ns", parametersJson = "parameters_json"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    public enum Columns {
+        public static let id = Column("id")
+        public static let model = Column("model")
+        public static let modelVersion = Column("model_version")
+        public static let runId = Column("run_id")
+        public static let tNs = Column("t_ns")
+        public static let score = Column("score")
+        public static let alarm = Column("alarm")
+        public static let latencyNs = Column("latency_ns")
+        public static let parametersJson = Column("parameters_json")
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
     public init(id: Int64? = nil, model: String, modelVersion: String, runId: String, tNs: Int64, score: Double, alarm: Bool,

@@ -42,13 +42,13 @@ public final class SessionReader: Sendable {
 
     /// Every stream; a numeric field no reader can use (rate 0, NaN calibration, ...) throws `SessionFieldError`.
     public func streams() throws -> [StreamRecord] {
-        let all = try read { try StreamRecord.order(Column("id")).fetchAll($0) }
+        let all = try read { try StreamRecord.order(\.id).fetchAll($0) }
         for s in all { try s.checkNumbers(file: path) }
         return all
     }
 
     public func stream(key: String) throws -> StreamRecord? {
-        let s = try read { try StreamRecord.filter(Column("key") == key).fetchOne($0) }
+        let s = try read { try StreamRecord.filter { $0.key == key }.fetchOne($0) }
         try s?.checkNumbers(file: path)
         return s
     }
@@ -223,18 +223,14 @@ public final class SessionReader: Sendable {
 
     /// Sensing-setting changes in time order.
     public func sensingEvents() throws -> [SensingEventRecord] {
-        try read { try SensingEventRecord.order(Column("t_ns"), Column("id")).fetchAll($0) }
+        try read { try SensingEventRecord.order { [$0.tNs, $0.id] }.fetchAll($0) }
     }
 
     /// Current markers (not removed) in time order, or every row (removals included) with `includeHistory`.
     public func markers(includeHistory: Bool = false) throws -> [MarkerRecord] {
         try read { db in
-            if includeHistory { return try MarkerRecord.order(Column("id")).fetchAll(db) }
-            return try MarkerRecord.fetchAll(db, sql: """
-                SELECT m.* FROM marker m
-                WHERE m.deleted = 0 AND NOT EXISTS (SELECT 1 FROM marker b WHERE b.supersedes_id = m.id)
-                ORDER BY m.t_ns, m.id
-                """)
+            let q = includeHistory ? MarkerRecord.order(\.id) : MarkerRecord.all().current().orderedByTime()
+            return try q.fetchAll(db)
         }
     }
 
@@ -242,17 +238,9 @@ public final class SessionReader: Sendable {
     /// only those of one label set when `set` is given.
     public func annotations(includeHistory: Bool = false, set: String? = nil) throws -> [AnnotationRecord] {
         try read { db in
-            if includeHistory {
-                var q = AnnotationRecord.order(Column("id"))
-                if let set { q = q.filter(Column("label_set") == set) }
-                return try q.fetchAll(db)
-            }
-            return try AnnotationRecord.fetchAll(db, sql: """
-                SELECT a.* FROM annotation a
-                WHERE a.deleted = 0 AND NOT EXISTS (SELECT 1 FROM annotation b WHERE b.supersedes_id = a.id)
-                  AND (? IS NULL OR a.label_set = ?)
-                ORDER BY a.start_t_ns, a.id
-                """, arguments: [set, set])
+            var q = includeHistory ? AnnotationRecord.order(\.id) : AnnotationRecord.all().current().orderedByTime()
+            if let set { q = q.filter { $0.labelSet == set } }
+            return try q.fetchAll(db)
         }
     }
 
@@ -265,11 +253,12 @@ public final class SessionReader: Sendable {
     /// The label sets in the file with their current label counts.
     public func labelSets() throws -> [(set: String, labels: Int)] {
         try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT a.label_set AS s, COUNT(*) AS n FROM annotation a
-                WHERE a.deleted = 0 AND NOT EXISTS (SELECT 1 FROM annotation b WHERE b.supersedes_id = a.id)
-                GROUP BY a.label_set ORDER BY a.label_set
-                """).map { ($0["s"], $0["n"]) }
+            try AnnotationRecord.all().current()
+                .select { [$0.labelSet, count($0.id)] }
+                .group(\.labelSet)
+                .order(\.labelSet)
+                .asRequest(of: Row.self)
+                .fetchAll(db).map { ($0[0], $0[1]) }
         }
     }
 
@@ -352,28 +341,13 @@ public final class SessionReader: Sendable {
             }
             let globalGaps = try Row.fetchAll(
                 db, sql: "SELECT kind, COUNT(*), SUM(lost_count) FROM gap WHERE stream_id IS NULL GROUP BY kind ORDER BY kind")
-            let markers = try Int.fetchOne(db, sql: """
-                SELECT COUNT(*) FROM marker m
-                WHERE m.deleted = 0 AND NOT EXISTS (SELECT 1 FROM marker b WHERE b.supersedes_id = m.id)
-                """) ?? 0
-            let labels = try AnnotationRecord.fetchAll(db, sql: """
-                SELECT a.* FROM annotation a
-                WHERE a.deleted = 0 AND NOT EXISTS (SELECT 1 FROM annotation b WHERE b.supersedes_id = a.id)
-                ORDER BY a.start_t_ns, a.id
-                """)
+            let markers = try MarkerRecord.all().current().fetchCount(db)
+            let labels = try AnnotationRecord.all().current().orderedByTime().fetchAll(db)
             return SessionSummary(
                 session: s, streams: out,
                 recorderGaps: globalGaps.map { SessionSummary.GapCount(kind: $0[0], events: $0[1], lost: $0[2]) },
-                markerCount: markers, labels: labels, fileBytes: Self.fileBytes(path))
+                markerCount: markers, labels: labels, fileBytes: SessionFile.bytes(path: path))
         }
-    }
-
-    static func fileBytes(_ path: String) -> Int64 {
-        var total: Int64 = 0
-        for p in [path, path + "-wal"] {
-            if let s = try? FileManager.default.attributesOfItem(atPath: p)[.size] as? NSNumber { total += s.int64Value }
-        }
-        return total
     }
 }
 

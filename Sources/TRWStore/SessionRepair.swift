@@ -46,7 +46,7 @@ public enum SessionRepair {
                     throw SessionStoreError.notASession(path: path, reason: "it has no session row")
                 }
                 var ends: [RepairReport.StreamEnd] = []
-                for st in try StreamRecord.order(Column("id")).fetchAll(db) {
+                for st in try StreamRecord.order(\.id).fetchAll(db) {
                     let table: String = switch st.kind {
                     case "thermal": "thermal_frame"
                     case "ae": "audio_chunk"

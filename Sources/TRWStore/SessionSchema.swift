@@ -190,6 +190,15 @@ enum SessionFile {
         return access(d, W_OK) == 0
     }
 
+    /// The session's size on disk, bytes: the file and its write-ahead log (0 for a missing one).
+    static func bytes(path: String) -> Int64 {
+        var total: Int64 = 0
+        for p in [path, path + "-wal"] {
+            if let s = try? FileManager.default.attributesOfItem(atPath: p)[.size] as? NSNumber { total += s.int64Value }
+        }
+        return total
+    }
+
     /// Whether the file header says WAL (bytes 18 and 19 are 2).
     static func headerSaysWAL(path: String) -> Bool {
         guard let h = FileHandle(forReadingAtPath: path) else { return false }

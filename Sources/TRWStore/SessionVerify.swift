@@ -69,7 +69,7 @@ public enum SessionVerifier {
         let integrity = (try? reader.read { try String.fetchAll($0, sql: "PRAGMA integrity_check") }) ?? ["integrity_check could not run"]
         let mode = (try? reader.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }) ?? nil
         let session = (try? reader.read { try SessionRecord.fetchOne($0, key: 1) }) ?? nil
-        let streams = (try? reader.read { try StreamRecord.order(Column("id")).fetchAll($0) }) ?? []
+        let streams = (try? reader.read { try StreamRecord.order(\.id).fetchAll($0) }) ?? []
         var checks: [VerifyReport.StreamCheck] = []
         let fdec = try FrameDecoder(), pdec = try PCMDecoder()
         for st in streams {

@@ -199,8 +199,7 @@ public final class SessionWriter: Sendable {
         try guarded {
             try dbQueue.write { db in
                 if let old = annotation.supersedesId {
-                    let supersededAlready = try Int.fetchOne(
-                        db, sql: "SELECT COUNT(*) FROM annotation WHERE supersedes_id = ?", arguments: [old]) ?? 0
+                    let supersededAlready = try AnnotationRecord.filter { $0.supersedesId == old }.fetchCount(db)
                     guard try AnnotationRecord.fetchOne(db, key: old) != nil, supersededAlready == 0 else {
                         throw SessionStoreError.notASession(
                             path: path, reason: "annotation \(old) does not exist or was already edited; edit its latest version")
@@ -328,14 +327,7 @@ public final class SessionWriter: Sendable {
     }
 
     /// File size including WAL, bytes.
-    public func fileBytes() -> Int64 {
-        let fm = FileManager.default
-        var total: Int64 = 0
-        for p in [path, path + "-wal"] {
-            if let s = try? fm.attributesOfItem(atPath: p)[.size] as? NSNumber { total += s.int64Value }
-        }
-        return total
-    }
+    public func fileBytes() -> Int64 { SessionFile.bytes(path: path) }
 
     private func guarded<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch {
