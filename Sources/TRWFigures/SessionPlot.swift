@@ -60,7 +60,22 @@ public enum SessionPlot {
             Panel(title: "Voltage (V)", series: [Series(name: "voltage", unit: "V", color: "#1f77b4", points: volts)]),
             Panel(title: "Current (A)", series: [Series(name: "current", unit: "A", color: "#2ca02c", points: amps)]),
             Panel(title: "AE hit rate (hits/s)", series: hitSeries),
+            Panel(title: "Detector score (alarm above 0.5)", series: try predictionSeries(r)),
         ]
+    }
+
+    /// One series per stored prediction run (live or replayed), in storage order.
+    static func predictionSeries(_ r: SessionReader) throws -> [Series] {
+        let palette = ["#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#1f77b4"]
+        var order: [String] = [], points: [String: [(t: Double, v: Double)]] = [:]
+        for p in try r.predictions() {
+            let key = "\(p.model) (\(p.runId))"
+            if points[key] == nil { order.append(key) }
+            points[key, default: []].append((Double(p.tNs) / 1e9, p.score))
+        }
+        return order.enumerated().map { i, k in
+            Series(name: k, unit: "score", color: palette[i % palette.count], points: points[k]!.sorted { $0.t < $1.t })
+        }
     }
 
     /// Renders panels and event lines to SVG text.
@@ -168,7 +183,7 @@ public enum SessionPlot {
     }
 
     /// Panel keys for `channels`: temperature, voltage, current, ae.
-    public static let panelKeys = ["temperature", "voltage", "current", "ae"]
+    public static let panelKeys = ["temperature", "voltage", "current", "ae", "score"]
 
     static func labelColor(_ label: String) -> String {
         switch label {
@@ -192,6 +207,11 @@ public enum SessionPlot {
             }
         }
         for m in try r.markers() { events.append((Double(m.tNs) / 1e9, m.text, "#1f77b4")) }
+        // The first alarm of each stored prediction run, where people look for it.
+        var alarmed = Set<String>()
+        for p in try r.predictions() where p.alarm && alarmed.insert(p.model + "\u{0}" + p.runId).inserted {
+            events.append((Double(p.tNs) / 1e9, "\(p.model) alarm", "#8c564b"))
+        }
         let cell = sess.cell.map { " — \($0.chemistry) \(String(format: "%.1f", $0.capacityAh)) Ah \($0.format)" } ?? ""
         var ps = try panels(r)
         if let channels {
@@ -199,6 +219,8 @@ public enum SessionPlot {
                 throw SessionStoreError.notASession(path: r.path, reason: "no panel '\(c)' to plot; panels: \(panelKeys.joined(separator: ", "))")
             }
             ps = zip(panelKeys, ps).filter { channels.contains($0.0) }.map(\.1)
+        } else if ps.last?.series.isEmpty == true {
+            ps.removeLast()  // no stored predictions: no score panel unless asked for
         }
         let end = Double(sess.endTNs ?? 0) / 1e9
         let range: (Double, Double)? = (from != nil || to != nil) ? (from ?? 0, to ?? max(end, (from ?? 0) + 1)) : nil
