@@ -1,5 +1,5 @@
-import Atomics
 import Foundation
+import Synchronization
 import TRWCore
 import TRWRecorder
 import TRWStore
@@ -15,8 +15,8 @@ final class BenchRigSource: Source, @unchecked Sendable {
     let bmsRate = 10.0
     private let frames: [[UInt16]]
     private let audio: [[Int32]]
-    private let stopFlag = ManagedAtomic<Bool>(false)
-    let refused = ManagedAtomic<Int>(0)
+    private let stopFlag = Atomic<Bool>(false)
+    let refused = Atomic<Int>(0)
 
     init(durationS: Double, pace: Double?) {
         self.durationS = durationS
@@ -107,7 +107,7 @@ final class BenchRigSource: Source, @unchecked Sendable {
                                               cellTempsC: [25], ambientC: 23, raw: line)), stream: "bms0", mode: mode)
                 nb += 1
             }
-            if !ok { refused.wrappingIncrement(ordering: .relaxed) }
+            if !ok { refused.wrappingAdd(1, ordering: .relaxed) }
         }
     }
 }
