@@ -25,7 +25,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
-        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
@@ -74,7 +73,7 @@ let package = Package(
         .systemLibrary(name: "CALSA", path: "drivers/CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .target(
             name: "TRWALSA",
-            dependencies: ["TRWCore", "CALSA", .product(name: "Atomics", package: "swift-atomics"), .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TRWCore", "CALSA", .product(name: "Logging", package: "swift-log")],
             path: "drivers/ALSA", exclude: ["README.md"]
         ),
         // Serial instruments (BMS, power supply, DAQ): tty ioctl shim, port, pure decoders, Source.
@@ -98,7 +97,6 @@ let package = Package(
             dependencies: [
                 "TRWCore", "TRWCodec", "TRWStore", "TRWSync", "TRWAcoustics",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
         // Per-tick features, detectors and scoring on stored sessions and on live ticks.
@@ -110,7 +108,7 @@ let package = Package(
         .target(
             name: "TRWRig",
             dependencies: ["TRWCore", "TRWRecorder", "TRWSimulator", "TRWV4L2", "TRWALSA", "TRWSerial", "TOMLKit",
-                           .product(name: "Logging", package: "swift-log"), .product(name: "Atomics", package: "swift-atomics")]
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // Live: ticks from a recording, live detectors and alarm actions, the JSON Lines tap,
         // replay, external line-protocol detectors and the sensing policy.

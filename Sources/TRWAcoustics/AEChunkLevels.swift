@@ -14,27 +14,31 @@ public struct AEChunkLevels: Sendable, Equatable {
         self.peak = peak
     }
 
-    /// One pass over the interleaved samples.
+    /// One pass over the interleaved samples (in their capture width).
     public static func compute(_ chunk: AudioChunk) -> AEChunkLevels {
-        let ch = chunk.channels
-        let frames = chunk.frameCount
+        switch chunk.pcm {
+        case .int16(let s): s.withUnsafeBufferPointer { compute($0, channels: chunk.channels, isFloat: false) }
+        case .int32(let s): s.withUnsafeBufferPointer { compute($0, channels: chunk.channels, isFloat: chunk.format == .floatle) }
+        }
+    }
+
+    private static func compute<S: FixedWidthInteger & SignedInteger>(_ p: UnsafeBufferPointer<S>, channels ch: Int,
+                                                                      isFloat: Bool) -> AEChunkLevels {
+        let frames = ch == 0 ? 0 : p.count / ch
         var sumSq = [Double](repeating: 0, count: ch)
         var peak = [Double](repeating: 0, count: ch)
-        let isFloat = chunk.format == .floatle
-        chunk.samples.withUnsafeBufferPointer { p in
-            for c in 0..<ch {
-                var s = 0.0
-                var m = 0.0
-                var i = c
-                for _ in 0..<frames {
-                    let v = isFloat ? Double(Float(bitPattern: UInt32(bitPattern: p[i]))) : Double(p[i])
-                    s += v * v
-                    m = max(m, abs(v))
-                    i += ch
-                }
-                sumSq[c] = s
-                peak[c] = m
+        for c in 0..<ch {
+            var s = 0.0
+            var m = 0.0
+            var i = c
+            for _ in 0..<frames {
+                let v = isFloat ? Double(Float(bitPattern: UInt32(truncatingIfNeeded: p[i]))) : Double(p[i])
+                s += v * v
+                m = max(m, abs(v))
+                i += ch
             }
+            sumSq[c] = s
+            peak[c] = m
         }
         let n = Double(max(frames, 1))
         return AEChunkLevels(rms: sumSq.map { ($0 / n).squareRoot() }, peak: peak)

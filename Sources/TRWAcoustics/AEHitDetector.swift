@@ -106,21 +106,31 @@ public struct AEHitDetector: Sendable {
         var buffer = scratch
         scratch = []
         defer { scratch = buffer }
-        chunk.samples.withUnsafeBufferPointer { src in
-            buffer.withUnsafeMutableBufferPointer { dst in
-                for ch in 0..<channels {
-                    // De-interleave and convert: a plain strided loop the compiler keeps tight.
-                    if isFloat {
-                        for i in 0..<frames { dst[i] = Float(bitPattern: UInt32(bitPattern: src[i &* channels &+ ch])) }
-                    } else {
-                        for i in 0..<frames { dst[i] = Float(src[i &* channels &+ ch]) }
-                    }
-                    scan(channel: ch, UnsafeBufferPointer(rebasing: dst[0..<frames]), base: chunk.firstSampleIndex, into: &hits)
-                }
-            }
+        // In the samples' capture width (S16 as Int16): no widened copy.
+        switch chunk.pcm {
+        case .int16(let s): s.withUnsafeBufferPointer { scanChannels($0, frames: frames, isFloat: false, base: chunk.firstSampleIndex, buffer: &buffer, into: &hits) }
+        case .int32(let s): s.withUnsafeBufferPointer { scanChannels($0, frames: frames, isFloat: isFloat, base: chunk.firstSampleIndex, buffer: &buffer, into: &hits) }
         }
         if hits.count > 1 { hits.sort { ($0.firstCrossingSampleIndex, $0.channel) < ($1.firstCrossingSampleIndex, $1.channel) } }
         return hits
+    }
+
+    /// De-interleaves and converts each channel into `buffer`, then scans it.
+    private mutating func scanChannels<S: FixedWidthInteger & SignedInteger>(
+        _ src: UnsafeBufferPointer<S>, frames: Int, isFloat: Bool, base: Int64, buffer: inout [Float], into hits: inout [AEHit]
+    ) {
+        let channels = self.channels
+        buffer.withUnsafeMutableBufferPointer { dst in
+            for ch in 0..<channels {
+                // De-interleave and convert: a plain strided loop the compiler keeps tight.
+                if isFloat {
+                    for i in 0..<frames { dst[i] = Float(bitPattern: UInt32(truncatingIfNeeded: src[i &* channels &+ ch])) }
+                } else {
+                    for i in 0..<frames { dst[i] = Float(src[i &* channels &+ ch]) }
+                }
+                scan(channel: ch, UnsafeBufferPointer(rebasing: dst[0..<frames]), base: base, into: &hits)
+            }
+        }
     }
 
     /// First threshold crossing of the earliest hit still in progress (nil: none open).

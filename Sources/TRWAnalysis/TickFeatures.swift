@@ -287,6 +287,20 @@ public struct AEWindowing: @unchecked Sendable {
     /// window's end time and power spectrum.
     public mutating func add(tNs: Int64, firstSampleIndex: Int64, samples s: [Int32], frameCount: Int,
                              window: (Int64, [Double]) -> Void) {
+        addSamples(tNs: tNs, firstSampleIndex: firstSampleIndex, samples: s, frameCount: frameCount, window: window)
+    }
+
+    /// The same for samples in their capture width (S16 as `Int16`, as the recorder hands them on).
+    public mutating func add(tNs: Int64, firstSampleIndex: Int64, samples: PCMSamples, frameCount: Int,
+                             window: (Int64, [Double]) -> Void) {
+        switch samples {
+        case .int16(let s): addSamples(tNs: tNs, firstSampleIndex: firstSampleIndex, samples: s, frameCount: frameCount, window: window)
+        case .int32(let s): addSamples(tNs: tNs, firstSampleIndex: firstSampleIndex, samples: s, frameCount: frameCount, window: window)
+        }
+    }
+
+    private mutating func addSamples<S: FixedWidthInteger & SignedInteger>(tNs: Int64, firstSampleIndex: Int64, samples s: [S],
+                                                                          frameCount: Int, window: (Int64, [Double]) -> Void) {
         if let n = nextIndex, n != firstSampleIndex { carry.removeAll() }
         nextIndex = firstSampleIndex + Int64(frameCount)
         if carry.isEmpty { carryT0 = tNs }
@@ -297,7 +311,7 @@ public struct AEWindowing: @unchecked Sendable {
             var v = 0.0
             for j in 0..<ch {
                 let x = s[i * ch + j]
-                v += isFloat ? Double(Float(bitPattern: UInt32(bitPattern: x))) * format.fullScale : Double(x)
+                v += isFloat ? Double(Float(bitPattern: UInt32(truncatingIfNeeded: x))) * format.fullScale : Double(x)
             }
             carry.append(v * scale)
         }

@@ -99,33 +99,51 @@ public final class FrameEncoder {
     /// Encodes one frame of row-major counts. Throws `invalidGeometry` if
     /// `pixels.count != width * height` or a side is not positive.
     public func encode(_ pixels: [UInt16], width: Int, height: Int) throws(CodecError) -> [UInt8] {
-        try checkGeometry(width: width, height: height, count: pixels.count)
-        var out = try encodeInner(codec.inner, pixels, width: width, height: height)
-        if codec.isChecksummed { PayloadChecksum.append(to: &out) }
-        return out
+        try withEncoded(pixels, width: width, height: height) { Array($0) }
     }
 
-    private func encodeInner(_ inner: FrameCodecName, _ pixels: [UInt16], width: Int, height: Int) throws(CodecError) -> [UInt8] {
+    /// Encodes one frame and hands its payload (checksum included) to `body`, which
+    /// copies it where it goes (a row's `Data`): one copy from the encoder's buffer,
+    /// none in between. The bytes are valid only during `body`.
+    public func withEncoded<R>(_ pixels: [UInt16], width: Int, height: Int,
+                               _ body: (UnsafeRawBufferPointer) -> R) throws(CodecError) -> R {
+        try checkGeometry(width: width, height: height, count: pixels.count)
+        let dst = output.reserve(Self.maxPayloadSize(codec.inner, pixels: pixels.count))
+        var size = try encodeInner(codec.inner, pixels, width: width, height: height, into: dst)
+        if codec.isChecksummed { size = PayloadChecksum.append(to: dst, count: size) }
+        return body(UnsafeRawBufferPointer(rebasing: dst[0..<size]))
+    }
+
+    /// Largest payload of `n` pixels, checksum trailer included.
+    private static func maxPayloadSize(_ inner: FrameCodecName, pixels n: Int) -> Int {
+        let body = switch inner {
+        case .raw16, .raw16Checked: 2 * n
+        case .deltaShuffleZstd: ZstdCompressor.bound(2 * n, planeSize: 2 * n)
+        case .planeFitZstd, .planeFitZstdChecked: pfitHeaderSize + ZstdCompressor.bound(2 * n, planeSize: n)
+        }
+        return body + PayloadChecksum.size
+    }
+
+    /// Writes the inner codec's bytes at the start of `dst`; returns their count.
+    private func encodeInner(_ inner: FrameCodecName, _ pixels: [UInt16], width: Int, height: Int,
+                             into dst: UnsafeMutableRawBufferPointer) throws(CodecError) -> Int {
         let n = pixels.count
         switch inner {
         case .raw16Checked, .planeFitZstdChecked:
             preconditionFailure("inner codec is never checksummed")
         case .raw16:
-            var out = [UInt8](repeating: 0, count: 2 * n)
             for i in 0..<n {
-                out[2 * i] = UInt8(truncatingIfNeeded: pixels[i])
-                out[2 * i + 1] = UInt8(truncatingIfNeeded: pixels[i] >> 8)
+                dst[2 * i] = UInt8(truncatingIfNeeded: pixels[i])
+                dst[2 * i + 1] = UInt8(truncatingIfNeeded: pixels[i] >> 8)
             }
-            return out
+            return 2 * n
         case .deltaShuffleZstd:
             let buf = planes.reserve(2 * n)
             let lo = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
             pixels.withUnsafeBufferPointer { px in
                 DeltaShuffle.encode(px.baseAddress!, width: width, height: height, lo: lo, hi: lo + n)
             }
-            let dst = output.reserve(ZstdCompressor.bound(2 * n, planeSize: 2 * n))
-            let size = try zstd.compress(planes: UnsafeRawBufferPointer(buf), planeSize: 2 * n, into: dst)
-            return Array(UnsafeRawBufferPointer(rebasing: dst[0..<size]))
+            return try zstd.compress(planes: UnsafeRawBufferPointer(buf), planeSize: 2 * n, into: dst)
         case .planeFitZstd:
             let buf = planes.reserve(2 * n)
             let lo = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
@@ -133,7 +151,6 @@ public final class FrameEncoder {
             pixels.withUnsafeBufferPointer { px in
                 PlaneFit.encode(px.baseAddress!, width: width, height: height, lo: lo, hi: lo + n, scratch: scratch)
             }
-            let dst = output.reserve(pfitHeaderSize + ZstdCompressor.bound(2 * n, planeSize: n))
             var header = ByteWriter()
             header.u8(pfitVersion)
             header.u8(pfitPredictor)
@@ -143,7 +160,7 @@ public final class FrameEncoder {
             let size = try zstd.compress(
                 planes: UnsafeRawBufferPointer(buf), planeSize: n,
                 into: UnsafeMutableRawBufferPointer(rebasing: dst[pfitHeaderSize...]))
-            return Array(UnsafeRawBufferPointer(rebasing: dst[0..<(pfitHeaderSize + size)]))
+            return pfitHeaderSize + size
         }
     }
 

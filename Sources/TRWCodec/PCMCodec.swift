@@ -1,8 +1,10 @@
 import TRWCore
 
 /// The PCM codecs this build can read, by the name stored in each `audio_chunk` row.
-/// Samples are the interleaved `Int32` of `TRWCore.AudioChunk` (S16/S24 sign-extended,
-/// FLOAT_LE as its bit pattern); every codec round-trips all 2^32 values exactly.
+/// The bitstreams are defined on interleaved `Int32` samples (S16/S24 sign-extended,
+/// FLOAT_LE as its bit pattern); every codec round-trips all 2^32 values exactly. The
+/// encoder also takes S16 as captured (`Int16`, `PCMSamples.int16`): it widens each
+/// sample as it reads it, and writes the same bytes as for the sign-extended `Int32`.
 public enum PCMCodecName: String, Sendable, CaseIterable {
     /// Uncompressed: each sample as 4 little-endian bytes, interleaved.
     case rawS32 = "pcm-raw-s32le"
@@ -71,19 +73,20 @@ enum FixedPredictor {
     static func unzigzag(_ z: UInt32) -> Int32 { Int32(bitPattern: (z >> 1) ^ (0 &- (z & 1))) }
 
     /// The order 0...4 whose residuals have the least total magnitude on channel `ch`.
-    static func bestOrder(_ s: UnsafePointer<Int32>, frames n: Int, channels c: Int, channel ch: Int) -> Int {
+    static func bestOrder<S: FixedWidthInteger & SignedInteger>(_ s: UnsafePointer<S>, frames n: Int, channels c: Int,
+                                                               channel ch: Int) -> Int {
         var sums = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         var x1: Int32 = 0, x2: Int32 = 0, x3: Int32 = 0, x4: Int32 = 0
         var i = 0
         var p = ch
         // Warm-up samples count the same for every order; start at maxOrder.
         while i < min(n, maxOrder) {
-            x4 = x3; x3 = x2; x2 = x1; x1 = s[p]
+            x4 = x3; x3 = x2; x2 = x1; x1 = Int32(truncatingIfNeeded: s[p])
             p += c
             i += 1
         }
         while i < n {
-            let x = s[p]
+            let x = Int32(truncatingIfNeeded: s[p])
             let e0 = x
             let e1 = x &- x1
             let e2 = e1 &- (x1 &- x2)
@@ -121,27 +124,60 @@ public final class PCMEncoder {
 
     /// Encodes interleaved samples of `channels` channels (1...255).
     public func encode(_ samples: [Int32], channels: Int) throws(CodecError) -> [UInt8] {
-        try checkChannels(channels, count: samples.count)
-        var out = try encodeInner(codec.inner, samples, channels: channels)
-        if codec.isChecksummed { PayloadChecksum.append(to: &out) }
-        return out
+        try withEncoded(.int32(samples), channels: channels) { Array($0) }
     }
 
-    private func encodeInner(_ inner: PCMCodecName, _ samples: [Int32], channels: Int) throws(CodecError) -> [UInt8] {
+    /// Encodes interleaved samples in their capture width (S16 as `Int16`): the same
+    /// bytes as for the samples widened to `Int32`.
+    public func encode(_ samples: PCMSamples, channels: Int) throws(CodecError) -> [UInt8] {
+        try withEncoded(samples, channels: channels) { Array($0) }
+    }
+
+    /// Encodes and hands the payload (checksum included) to `body`, which copies it where
+    /// it goes (a row's `Data`): one copy from the encoder's buffer, none in between.
+    /// The bytes are valid only during `body`.
+    public func withEncoded<R>(_ samples: PCMSamples, channels: Int, _ body: (UnsafeRawBufferPointer) -> R) throws(CodecError) -> R {
+        try checkChannels(channels, count: samples.count)
+        let (dst, size) = switch samples {
+        case .int16(let s): try s.withUnsafeBufferPointer { (p) throws(CodecError) in try encodeChecked(p, channels: channels) }
+        case .int32(let s): try s.withUnsafeBufferPointer { (p) throws(CodecError) in try encodeChecked(p, channels: channels) }
+        }
+        return body(UnsafeRawBufferPointer(rebasing: dst[0..<size]))
+    }
+
+    /// The payload in `output` (the buffer and the payload's size, trailer included).
+    private func encodeChecked<S: FixedWidthInteger & SignedInteger>(_ s: UnsafeBufferPointer<S>, channels: Int)
+        throws(CodecError) -> (UnsafeMutableRawBufferPointer, Int) {
+        let inner = codec.inner
+        let count = s.count
+        let most = switch inner {
+        case .rawS32, .rawS32Checked: 4 * count
+        case .fixedZstd, .fixedZstdChecked: 6 + channels + ZstdCompressor.bound(4 * count, planeSize: count)
+        }
+        let dst = output.reserve(most + PayloadChecksum.size)
+        var size = try encodeInner(inner, s, channels: channels, into: dst)
+        if codec.isChecksummed { size = PayloadChecksum.append(to: dst, count: size) }
+        return (dst, size)
+    }
+
+    /// Writes the inner codec's bytes at the start of `dst`; returns their count. Each
+    /// sample is read as `Int32` (sign-extended from `Int16`): the bitstream is the same.
+    private func encodeInner<S: FixedWidthInteger & SignedInteger>(_ inner: PCMCodecName, _ samples: UnsafeBufferPointer<S>,
+                                                                   channels: Int, into dst: UnsafeMutableRawBufferPointer)
+        throws(CodecError) -> Int {
         let count = samples.count
         switch inner {
         case .rawS32Checked, .fixedZstdChecked:
             preconditionFailure("inner codec is never checksummed")
         case .rawS32:
-            var out = [UInt8](repeating: 0, count: 4 * count)
             for i in 0..<count {
-                let v = UInt32(bitPattern: samples[i])
-                out[4 * i] = UInt8(truncatingIfNeeded: v)
-                out[4 * i + 1] = UInt8(truncatingIfNeeded: v >> 8)
-                out[4 * i + 2] = UInt8(truncatingIfNeeded: v >> 16)
-                out[4 * i + 3] = UInt8(truncatingIfNeeded: v >> 24)
+                let v = UInt32(bitPattern: Int32(truncatingIfNeeded: samples[i]))
+                dst[4 * i] = UInt8(truncatingIfNeeded: v)
+                dst[4 * i + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                dst[4 * i + 2] = UInt8(truncatingIfNeeded: v >> 16)
+                dst[4 * i + 3] = UInt8(truncatingIfNeeded: v >> 24)
             }
-            return out
+            return 4 * count
         case .fixedZstd:
             let frames = count / channels
             var header = ByteWriter()
@@ -150,41 +186,39 @@ public final class PCMEncoder {
             header.u32(UInt32(frames))
             if count == 0 {
                 for _ in 0..<channels { header.u8(0) }
-                return header.bytes
+                for (i, b) in header.bytes.enumerated() { dst[i] = b }
+                return header.bytes.count
             }
             let buf = planes.reserve(4 * count)
             let p0 = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            samples.withUnsafeBufferPointer { sp in
-                let s = sp.baseAddress!
-                for ch in 0..<channels {
-                    let order = FixedPredictor.bestOrder(s, frames: frames, channels: channels, channel: ch)
-                    header.u8(UInt8(order))
-                    var x1: Int32 = 0, x2: Int32 = 0, x3: Int32 = 0, x4: Int32 = 0
-                    var p = ch
-                    for i in 0..<frames {
-                        let x = s[p]
-                        let z = FixedPredictor.zigzag(x &- FixedPredictor.predict(min(i, order), x1, x2, x3, x4))
-                        p0[p] = UInt8(truncatingIfNeeded: z)
-                        p0[count + p] = UInt8(truncatingIfNeeded: z >> 8)
-                        p0[2 * count + p] = UInt8(truncatingIfNeeded: z >> 16)
-                        p0[3 * count + p] = UInt8(truncatingIfNeeded: z >> 24)
-                        x4 = x3; x3 = x2; x2 = x1; x1 = x
-                        p += channels
-                    }
+            let s = samples.baseAddress!
+            for ch in 0..<channels {
+                let order = FixedPredictor.bestOrder(s, frames: frames, channels: channels, channel: ch)
+                header.u8(UInt8(order))
+                var x1: Int32 = 0, x2: Int32 = 0, x3: Int32 = 0, x4: Int32 = 0
+                var p = ch
+                for i in 0..<frames {
+                    let x = Int32(truncatingIfNeeded: s[p])
+                    let z = FixedPredictor.zigzag(x &- FixedPredictor.predict(min(i, order), x1, x2, x3, x4))
+                    p0[p] = UInt8(truncatingIfNeeded: z)
+                    p0[count + p] = UInt8(truncatingIfNeeded: z >> 8)
+                    p0[2 * count + p] = UInt8(truncatingIfNeeded: z >> 16)
+                    p0[3 * count + p] = UInt8(truncatingIfNeeded: z >> 24)
+                    x4 = x3; x3 = x2; x2 = x1; x1 = x
+                    p += channels
                 }
             }
             let hsize = header.bytes.count
-            let dst = output.reserve(hsize + ZstdCompressor.bound(4 * count, planeSize: count))
             for (i, b) in header.bytes.enumerated() { dst[i] = b }
             let size = try zstd.compress(planes: UnsafeRawBufferPointer(buf), planeSize: count,
                                          into: UnsafeMutableRawBufferPointer(rebasing: dst[hsize...]))
-            return Array(UnsafeRawBufferPointer(rebasing: dst[0..<(hsize + size)]))
+            return hsize + size
         }
     }
 
-    /// Encodes `chunk.samples` with the chunk's channel count.
+    /// Encodes the chunk's samples (in their capture width) with its channel count.
     public func encode(_ chunk: AudioChunk) throws(CodecError) -> [UInt8] {
-        try encode(chunk.samples, channels: chunk.channels)
+        try encode(chunk.pcm, channels: chunk.channels)
     }
 }
 

@@ -20,6 +20,17 @@ public enum PayloadChecksum {
         bytes.withUnsafeBytes { trw_crc32c_variant(hardware ? 1 : 0, 0, $0.baseAddress, $0.count) }
     }
 
+    /// Writes the trailer of `dst[0..<count]` after it; returns the size with the trailer.
+    static func append(to dst: UnsafeMutableRawBufferPointer, count: Int) -> Int {
+        precondition(dst.count >= count + size, "no room for the checksum trailer")
+        let c = trw_crc32c(0, dst.baseAddress, count)
+        dst[count] = UInt8(truncatingIfNeeded: c)
+        dst[count + 1] = UInt8(truncatingIfNeeded: c >> 8)
+        dst[count + 2] = UInt8(truncatingIfNeeded: c >> 16)
+        dst[count + 3] = UInt8(truncatingIfNeeded: c >> 24)
+        return count + size
+    }
+
     static func append(to bytes: inout [UInt8]) {
         let c = crc32c(bytes)
         bytes.append(UInt8(truncatingIfNeeded: c))

@@ -28,31 +28,84 @@ public struct ThermalFrame: Sendable {
     }
 }
 
+/// Interleaved PCM samples in the width they were captured in: S16 stays 16-bit from
+/// the device to the encoder (which writes the same bytes as for the sign-extended
+/// `Int32`); S24 (sign-extended), S32 and FLOAT_LE (its bit pattern) are `Int32`.
+public enum PCMSamples: Sendable, Equatable {
+    /// S16_LE samples as captured.
+    case int16([Int16])
+    /// S24_LE sign-extended, S32_LE, FLOAT_LE as its bit pattern (and S16 widened, as read back).
+    case int32([Int32])
+
+    public var count: Int {
+        switch self {
+        case .int16(let s): s.count
+        case .int32(let s): s.count
+        }
+    }
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// The samples as `Int32` (S16 sign-extended): a copy for `int16`, the array itself for `int32`.
+    public var widened: [Int32] {
+        switch self {
+        case .int16(let s): s.map { Int32($0) }
+        case .int32(let s): s
+        }
+    }
+
+    /// Sample `i` as `Int32` (S16 sign-extended).
+    public subscript(i: Int) -> Int32 {
+        switch self {
+        case .int16(let s): Int32(s[i])
+        case .int32(let s): s[i]
+        }
+    }
+}
+
 /// A block of interleaved PCM from an AE device.
 public struct AudioChunk: Sendable {
     /// Index (per channel) of the first frame in this chunk since the stream started.
     public var firstSampleIndex: Int64
     public var channels: Int
     public var format: SampleFormat
-    /// Interleaved samples, `frameCount * channels` of them (see `SampleFormat`).
-    public var samples: [Int32]
+    /// Interleaved samples, `frameCount * channels` of them, in their capture width (see `SampleFormat`).
+    public var pcm: PCMSamples
     /// Host CLOCK_MONOTONIC when the chunk was read, ns (arrival; not used for sample time).
     public var hostArrivalNs: Nanoseconds
     /// A (sample index, host timestamp) pair reported by the device (ALSA status htstamp),
     /// the raw material of the audio clock model.
     public var clockPair: AudioClockPair?
 
-    public var frameCount: Int { channels == 0 ? 0 : samples.count / channels }
+    /// The samples as `Int32` (S16 sign-extended; a copy when they are held as `Int16`).
+    /// The recorder's hot path reads `pcm` instead.
+    public var samples: [Int32] {
+        get { pcm.widened }
+        set { pcm = .int32(newValue) }
+    }
 
+    public var frameCount: Int { channels == 0 ? 0 : pcm.count / channels }
+
+    /// A chunk of `Int32` samples (S16 and S24 sign-extended, FLOAT_LE as its bit pattern).
     public init(
         firstSampleIndex: Int64, channels: Int, format: SampleFormat, samples: [Int32],
         hostArrivalNs: Nanoseconds, clockPair: AudioClockPair? = nil
     ) {
-        precondition(channels > 0 && samples.count % channels == 0, "samples not a whole number of frames")
+        self.init(firstSampleIndex: firstSampleIndex, channels: channels, format: format, pcm: .int32(samples),
+                  hostArrivalNs: hostArrivalNs, clockPair: clockPair)
+    }
+
+    /// A chunk of samples in their capture width; `.int16` only for S16_LE.
+    public init(
+        firstSampleIndex: Int64, channels: Int, format: SampleFormat, pcm: PCMSamples,
+        hostArrivalNs: Nanoseconds, clockPair: AudioClockPair? = nil
+    ) {
+        precondition(channels > 0 && pcm.count % channels == 0, "samples not a whole number of frames")
+        if case .int16 = pcm { precondition(format == .s16le, "Int16 samples are S16_LE only, not \(format.rawValue)") }
         self.firstSampleIndex = firstSampleIndex
         self.channels = channels
         self.format = format
-        self.samples = samples
+        self.pcm = pcm
         self.hostArrivalNs = hostArrivalNs
         self.clockPair = clockPair
     }

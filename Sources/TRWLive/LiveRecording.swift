@@ -126,7 +126,7 @@ public final class LiveRecording: RecordingObserver, @unchecked Sendable {
         ticks?.frame(tNs: tNs, stream: stream, maxCounts: maxCounts, meanCounts: meanCounts, pixels: pixels)
     }
 
-    public func audio(tNs: Int64, stream: String, rms: Double, firstSampleIndex: Int64, samples: [Int32], frameCount: Int, openHitTNs: Int64?) {
+    public func audio(tNs: Int64, stream: String, rms: Double, firstSampleIndex: Int64, samples: PCMSamples, frameCount: Int, openHitTNs: Int64?) {
         ticks?.audio(tNs: tNs, stream: stream, rms: rms, firstSampleIndex: firstSampleIndex, samples: samples, frameCount: frameCount,
                      openHitTNs: openHitTNs)
     }

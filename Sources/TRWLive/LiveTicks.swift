@@ -117,7 +117,7 @@ final class LiveTicks: @unchecked Sendable {
 
     /// An AE chunk, after its hits: its RMS and samples, and the session time of the first
     /// crossing of a hit still open (nil: none; the hits before it are complete).
-    func audio(tNs: Int64, stream: String, rms: Double, firstSampleIndex: Int64, samples: [Int32], frameCount: Int,
+    func audio(tNs: Int64, stream: String, rms: Double, firstSampleIndex: Int64, samples: PCMSamples, frameCount: Int,
                openHitTNs: Int64?) {
         lock.withLock {
             if stream == aeKey {

@@ -1,5 +1,5 @@
-import Atomics
 import Foundation
+import Synchronization
 import TRWCodec
 import TRWCore
 import TRWStore
@@ -8,37 +8,44 @@ import TRWAcoustics
 
 /// One stream's path through the recorder: its device-facing queue, its loss
 /// accounting and its live figures.
-final class Lane: @unchecked Sendable {
+///
+/// What the frame path touches per event is atomic (counters, the keep interval, the
+/// pending-drop count); the rest sits behind one `Mutex`, taken once per event
+/// (`noteProcessed`) and otherwise only when something changes.
+final class Lane: Sendable {
     let descriptor: StreamDescriptor
     let streamId: Int64
     let queue: SourceQueue
     let aeDetector: AEDetectorSettings?
     /// How this stream is put on the session time base (stored with the stream for resync).
     let timing: StreamTiming
-    /// The causal clock model at the end of recording (set by the compressor thread).
-    var finalClockModelJSON: String? { lock.withLock { _finalModel } }
-    private var _finalModel: String?
-    func setFinalClockModel(_ json: String?) { lock.withLock { _finalModel = json } }
-    // Loss accounting, guarded by `lock`.
-    private let lock = NSLock()
-    private var droppedPending: Int64 = 0
-    private var firstDropHostNs: Int64 = 0
-    private var lastDropHostNs: Int64 = 0
-    private var lastValues: [String: Double] = [:]
-    private var lastTNs: Int64 = 0
-    private var clockFallback: ClockFallback?
-    private var clockOutliers = 0
-    // Sensing settings changed at run time (guarded by `lock`): keep an IR frame or BMS sample
-    // only `keepIntervalNs` after the last kept one; AE hits with a new trigger threshold.
-    private var keepIntervalNs: Int64 = 0
-    private var aeThresholdDb: Double?
-    private var aeThresholdGeneration = 0
-    private var skippedSinceChange: Int64 = 0
+
+    /// What `lock` guards.
+    private struct State {
+        var finalModel: String?
+        var firstDropHostNs: Int64 = 0
+        var lastDropHostNs: Int64 = 0
+        var lastValues: [String: Double] = [:]
+        var lastTNs: Int64 = 0
+        var clockFallback: ClockFallback?
+        var clockOutliers = 0
+        var aeThresholdDb: Double?
+        var aeThresholdGeneration = 0
+        var skippedSinceChange: Int64 = 0
+    }
+    private let lock = Mutex(State())
+    /// Queue-overflow losses not yet taken as a gap row (read without the lock on every event).
+    private let droppedPending = Atomic<Int64>(0)
+    /// Sensing settings changed at run time: keep an IR frame or BMS sample only
+    /// `keepIntervalNs` after the last kept one (0: keep all).
+    private let keepIntervalNs = Atomic<Int64>(0)
+    /// Bumped when the AE trigger threshold changes (the worker then reads it under the lock).
+    private let aeThresholdGeneration = Atomic<Int>(0)
     /// Events not kept because of a lowered sensing rate (never counted as lost).
-    let skippedTotal = ManagedAtomic<Int64>(0)
-    let events = ManagedAtomic<Int64>(0)
-    let droppedTotal = ManagedAtomic<Int64>(0)
-    let payloadBytes = ManagedAtomic<Int64>(0)
+    let skippedTotal = Atomic<Int64>(0)
+    let events = Atomic<Int64>(0)
+    let droppedTotal = Atomic<Int64>(0)
+    let payloadBytes = Atomic<Int64>(0)
 
     typealias SourceQueue = BoundedQueue<SourceEvent>
 
@@ -50,73 +57,84 @@ final class Lane: @unchecked Sendable {
         timing = StreamTimingChoice.timing(for: descriptor)
     }
 
+    /// The causal clock model at the end of recording (set by the compressor thread).
+    var finalClockModelJSON: String? { lock.withLock { $0.finalModel } }
+    func setFinalClockModel(_ json: String?) { lock.withLock { $0.finalModel = json } }
+
     func countDrop(hostNs: Int64) {
-        droppedTotal.wrappingIncrement(ordering: .relaxed)
-        lock.withLock {
-            if droppedPending == 0 { firstDropHostNs = hostNs }
-            droppedPending += 1
-            lastDropHostNs = max(lastDropHostNs, hostNs)
+        droppedTotal.wrappingAdd(1, ordering: .relaxed)
+        lock.withLock { st in
+            // Under the lock, so `takeDropGap` sees the count and the times together.
+            if droppedPending.load(ordering: .relaxed) == 0 { st.firstDropHostNs = hostNs }
+            droppedPending.wrappingAdd(1, ordering: .relaxed)
+            st.lastDropHostNs = max(st.lastDropHostNs, hostNs)
         }
     }
 
     /// The queue-overflow losses since the last call, as one gap row.
     func takeDropGap(clock: SessionClock) -> GapRecord? {
-        lock.withLock {
-            guard droppedPending > 0 else { return nil }
-            defer { droppedPending = 0 }
+        // The common case (nothing lost) costs one atomic load, no lock.
+        guard droppedPending.load(ordering: .relaxed) > 0 else { return nil }
+        return lock.withLock { st in
+            let n = droppedPending.exchange(0, ordering: .relaxed)
+            guard n > 0 else { return nil }
             return GapRecord(streamId: streamId, kind: GapEvent.Kind.queueOverflow.rawValue,
-                             startTNs: clock.sessionTime(monotonic: firstDropHostNs),
-                             endTNs: clock.sessionTime(monotonic: lastDropHostNs), lostCount: droppedPending,
+                             startTNs: clock.sessionTime(monotonic: st.firstDropHostNs),
+                             endTNs: clock.sessionTime(monotonic: st.lastDropHostNs), lostCount: n,
                              detail: "recorder queue full (\(queue.capacity) events): events dropped, not stored")
         }
     }
 
     func noteProcessed(tNs: Int64, values: [String: Double]) {
-        events.wrappingIncrement(ordering: .relaxed)
-        lock.withLock {
-            lastTNs = max(lastTNs, tNs)
-            for (k, v) in values { lastValues[k] = v }
+        events.wrappingAdd(1, ordering: .relaxed)
+        lock.withLock { st in
+            st.lastTNs = max(st.lastTNs, tNs)
+            for (k, v) in values { st.lastValues[k] = v }
         }
     }
 
     /// Sets the keep interval (0: keep everything); returns the events skipped under the old one.
     func setKeepInterval(_ ns: Int64) -> Int64 {
-        lock.withLock {
-            keepIntervalNs = ns
-            defer { skippedSinceChange = 0 }
-            return skippedSinceChange
+        lock.withLock { st in
+            keepIntervalNs.store(ns, ordering: .relaxed)
+            defer { st.skippedSinceChange = 0 }
+            return st.skippedSinceChange
         }
     }
 
     func setAEThreshold(_ db: Double) -> Int64 {
-        lock.withLock {
-            aeThresholdDb = db
-            aeThresholdGeneration += 1
-            defer { skippedSinceChange = 0 }
-            return skippedSinceChange
+        lock.withLock { st in
+            st.aeThresholdDb = db
+            st.aeThresholdGeneration += 1
+            aeThresholdGeneration.store(st.aeThresholdGeneration, ordering: .releasing)
+            defer { st.skippedSinceChange = 0 }
+            return st.skippedSinceChange
         }
     }
 
-    var keepInterval: Int64 { lock.withLock { keepIntervalNs } }
-    var aeThreshold: (db: Double?, generation: Int) { lock.withLock { (aeThresholdDb, aeThresholdGeneration) } }
+    var keepInterval: Int64 { keepIntervalNs.load(ordering: .relaxed) }
+    /// The AE trigger threshold set at run time and its generation (0: never set).
+    var aeThreshold: (db: Double?, generation: Int) { lock.withLock { ($0.aeThresholdDb, $0.aeThresholdGeneration) } }
+    /// The generation alone, without the lock (the worker compares it on every chunk).
+    var aeThresholdGenerationNow: Int { aeThresholdGeneration.load(ordering: .acquiring) }
 
     func countSkipped() {
-        skippedTotal.wrappingIncrement(ordering: .relaxed)
-        lock.withLock { skippedSinceChange += 1 }
+        skippedTotal.wrappingAdd(1, ordering: .relaxed)
+        lock.withLock { $0.skippedSinceChange += 1 }
     }
 
     /// The stream's clock as the dashboard shows it.
     func setClockState(fallback: ClockFallback?, outliers: Int) {
-        lock.withLock {
-            clockFallback = fallback
-            clockOutliers = outliers
+        lock.withLock { st in
+            st.clockFallback = fallback
+            st.clockOutliers = outliers
         }
     }
 
-    func addBytes(_ n: Int) { payloadBytes.wrappingIncrement(by: Int64(n), ordering: .relaxed) }
+    func addBytes(_ n: Int) { payloadBytes.wrappingAdd(Int64(n), ordering: .relaxed) }
 
     func status() -> StreamStatus {
-        let (vals, t, fb, outl) = lock.withLock { (lastValues, lastTNs, clockFallback, clockOutliers) }
+        let (vals, t, fb, outl) = lock.withLock { ($0.lastValues, $0.lastTNs, $0.clockFallback, $0.clockOutliers) }
         let f = queue.fill
         var note: String?
         if let fb {
@@ -152,6 +170,8 @@ final class LaneWorker {
     /// Session time of the last kept IR frame / BMS sample (sensing decimation).
     var lastKeptTNs: Int64?
     var aeGeneration = 0
+    /// The clock state last handed to the lane (handed again only when it changes).
+    private var reportedClock: (fallback: ClockFallback?, outliers: Int) = (nil, 0)
     /// Follows the recording live, if anything does.
     var observer: (any RecordingObserver)?
 
@@ -191,7 +211,8 @@ final class LaneWorker {
                 encoders.submit(FrameEncoderPool.Job(row: row, frame: f))
             } else {
                 var r = row
-                r.payload = Data(try frameEncoder.encode(f.pixels, width: f.width, height: f.height))
+                // Encoder output straight into the row's Data (one copy).
+                r.payload = try frameEncoder.withEncoded(f.pixels, width: f.width, height: f.height) { Data($0) }
                 batch.frames.append(r)
             }
             var values: [String: Double] = [:]
@@ -205,15 +226,14 @@ final class LaneWorker {
             let t = clock.sessionTime(monotonic: clock_.time(chunk: c))
             takeClockEvents(into: &batch)
             let (rms, peak) = Self.levels(c)
-            let payload = try audioEncoder.encode(c.samples, channels: c.channels)
+            let payload = try audioEncoder.withEncoded(c.pcm, channels: c.channels) { Data($0) }
             batch.audio.append(AudioChunkRecord(
                 streamId: sid, firstSampleIndex: c.firstSampleIndex, frameCount: c.frameCount, hostArrivalNs: c.hostArrivalNs,
                 pairSampleIndex: c.clockPair?.sampleIndex, pairHostNs: c.clockPair?.hostNs, tNs: t,
-                codec: audioEncoder.codec.rawValue, payload: Data(payload), rms: rms, peak: peak))
+                codec: audioEncoder.codec.rawValue, payload: payload, rms: rms, peak: peak))
             recentChunks.append((c.firstSampleIndex, t))
             if recentChunks.count > 64 { recentChunks.removeFirst(recentChunks.count - 64) }
-            let th = lane.aeThreshold
-            if th.generation != aeGeneration, let db = th.db, var settings = lane.aeDetector, let fmt = lane.descriptor.sampleFormat {
+            if lane.aeThresholdGenerationNow != aeGeneration, case let th = lane.aeThreshold, let db = th.db, var settings = lane.aeDetector, let fmt = lane.descriptor.sampleFormat {
                 // A new trigger threshold: a fresh detector from this chunk on (hits in flight end here).
                 aeGeneration = th.generation
                 settings.thresholdDbAE = db
@@ -226,7 +246,7 @@ final class LaneWorker {
                 appendHits(hits, into: &batch)
             }
             // After the chunk's hits: the live features know which hits are complete.
-            observer?.audio(tNs: t, stream: lane.descriptor.key, rms: rms, firstSampleIndex: c.firstSampleIndex, samples: c.samples, frameCount: c.frameCount,
+            observer?.audio(tNs: t, stream: lane.descriptor.key, rms: rms, firstSampleIndex: c.firstSampleIndex, samples: c.pcm, frameCount: c.frameCount,
                        openHitTNs: hitDetector?.openHitFirstIndex.map { tNs(ofSample: $0) })
             lane.noteProcessed(tNs: t, values: ["rms": rms, "peak": peak, "hits_total": Double(hitsTotal)])
             lastTNs = t
@@ -269,7 +289,11 @@ final class LaneWorker {
                                         detail: e.detail.replacingOccurrences(of: "stream: ", with: "\(lane.descriptor.key): ")))
             observer?.event(.gap(tNs: clock.sessionTime(monotonic: e.hostNs), stream: lane.descriptor.key, kind: e.kind, lost: e.count))
         }
-        lane.setClockState(fallback: clock_.fallback, outliers: clock_.outliers)
+        let now = (fallback: clock_.fallback, outliers: clock_.outliers)
+        if now.fallback != reportedClock.fallback || now.outliers != reportedClock.outliers {
+            reportedClock = now
+            lane.setClockState(fallback: now.fallback, outliers: now.outliers)
+        }
     }
 
     /// True when a lowered sensing rate says not to keep this event (counted, not lost).
@@ -321,19 +345,27 @@ final class LaneWorker {
 
     /// RMS and peak of a chunk as fractions of full scale, all channels.
     static func levels(_ c: AudioChunk) -> (rms: Double, peak: Double) {
-        guard !c.samples.isEmpty else { return (0, 0) }
-        let fs = c.format.fullScale
+        switch c.pcm {
+        case .int16(let s): levels(s, format: c.format)
+        case .int32(let s): levels(s, format: c.format)
+        }
+    }
+
+    /// The same over samples in their capture width (FLOAT_LE only as Int32 bit patterns).
+    private static func levels<S: FixedWidthInteger & SignedInteger>(_ samples: [S], format: SampleFormat) -> (rms: Double, peak: Double) {
+        guard !samples.isEmpty else { return (0, 0) }
+        let fs = format.fullScale
         var sum = 0.0
         var peak = 0.0
-        if c.format == .floatle {
-            for s in c.samples {
-                let v = Double(Float(bitPattern: UInt32(bitPattern: s)))
+        if format == .floatle {
+            for s in samples {
+                let v = Double(Float(bitPattern: UInt32(truncatingIfNeeded: s)))
                 sum += v * v
                 peak = max(peak, abs(v))
             }
         } else {
             var m: Int64 = 0
-            for s in c.samples {
+            for s in samples {
                 let v = Double(s)
                 sum += v * v
                 m = max(m, abs(Int64(s)))
@@ -341,7 +373,7 @@ final class LaneWorker {
             peak = Double(m) / fs
             sum /= fs * fs
         }
-        return ((sum / Double(c.samples.count)).squareRoot(), peak)
+        return ((sum / Double(samples.count)).squareRoot(), peak)
     }
 }
 
@@ -350,7 +382,7 @@ final class LaneWorker {
 /// complete but for the payload (time base and statistics were computed in
 /// order on the lane's thread); any encoder thread compresses and hands the
 /// row to the writer. Order does not matter to the writer.
-final class FrameEncoderPool: @unchecked Sendable {
+final class FrameEncoderPool: Sendable {
     struct Job: Sendable {
         var row: ThermalFrameRecord
         var frame: ThermalFrame
@@ -372,7 +404,7 @@ final class FrameEncoderPool: @unchecked Sendable {
                 while let job = jobs.pop() {
                     var row = job.row
                     do {
-                        row.payload = Data(try enc.encode(job.frame.pixels, width: job.frame.width, height: job.frame.height))
+                        row.payload = try enc.withEncoded(job.frame.pixels, width: job.frame.width, height: job.frame.height) { Data($0) }
                         var b = WriteBatch()
                         b.frames = [row]
                         output.push(b)

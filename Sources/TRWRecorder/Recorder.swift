@@ -1,6 +1,6 @@
-import Atomics
 import Foundation
 import Logging
+import Synchronization
 import TRWCodec
 import TRWCore
 import TRWStore
@@ -107,7 +107,8 @@ public struct RecordingResult: Sendable {
 /// thread per lane computes frame statistics and encodes payloads; one writer
 /// thread commits batches at least every `commitIntervalS`.
 public final class Recorder: @unchecked Sendable {
-    // Immutable after init, or guarded (atomics, queues, `stateLock`).
+    // @unchecked: set in `start()` before any thread it starts (lanes, writer, clock, pool),
+    // then immutable; everything else is an `Atomic`, a queue or behind `state`.
     public let options: RecorderOptions
     let sources: [any Source]
     let logger: Logger
@@ -115,29 +116,34 @@ public final class Recorder: @unchecked Sendable {
     private var laneOrder: [Lane] = []
     private var writer: SessionWriter!
     private let writeQueue = BoundedQueue<WriteBatch>(capacity: 512)
-    private let stopRequested = ManagedAtomic<Bool>(false)
-    private let commits = ManagedAtomic<Int64>(0)
-    private let rowsWritten = ManagedAtomic<Int64>(0)
-    private let fileBytes = ManagedAtomic<Int64>(0)
-    private let maxTNs = ManagedAtomic<Int64>(0)
+    private let stopRequested = Atomic<Bool>(false)
+    private let commits = Atomic<Int64>(0)
+    private let rowsWritten = Atomic<Int64>(0)
+    private let fileBytes = Atomic<Int64>(0)
+    private let maxTNs = Atomic<Int64>(0)
     /// Latest host arrival of any event, as session time (what the duration rule runs on).
-    private let maxArrivalTNs = ManagedAtomic<Int64>(0)
-    private let timerFired = ManagedAtomic<Bool>(false)
+    private let maxArrivalTNs = Atomic<Int64>(0)
+    private let timerFired = Atomic<Bool>(false)
     /// Disk space set aside beside the session (NAME.sqlite-reserve) while recording, freed
     /// when the disk fills so the end (status, end time, the gap for what was lost) can be written.
     static let finalizationReserveBytes = 2 << 20
     /// Latest sample time in a committed transaction (what the file really holds).
-    private let committedMaxTNs = ManagedAtomic<Int64>(-1)
+    private let committedMaxTNs = Atomic<Int64>(-1)
     /// Rows not written because the writer had failed (disk full, I/O error), and their time span.
-    private let rowsLostToWriter = ManagedAtomic<Int64>(0)
-    private let firstLostTNs = ManagedAtomic<Int64>(Int64.max)
+    private let rowsLostToWriter = Atomic<Int64>(0)
+    private let firstLostTNs = Atomic<Int64>(Int64.max)
     /// Events refused because their stream key was never declared (a source bug).
-    private let undeclared = ManagedAtomic<Int64>(0)
-    private let stateLock = NSLock()
-    private var writerError: String?
-    /// Why `abort(reason:)` ended the recording (finalised as `aborted`).
-    private var abortReason: String?
-    private var sourceErrors: [String] = []
+    private let undeclared = Atomic<Int64>(0)
+    /// What `state` guards.
+    private struct State {
+        var writerError: String?
+        /// Why `abort(reason:)` ended the recording (finalised as `aborted`).
+        var abortReason: String?
+        var sourceErrors: [String] = []
+    }
+    private let state = Mutex(State())
+    /// Set once the writer has failed (what every event checks, without the lock).
+    private let writerFailed = Atomic<Bool>(false)
     private let threadsDone = DispatchGroup()
     private let compressorsDone = DispatchGroup()
     private let writerDone = DispatchGroup()
@@ -150,7 +156,7 @@ public final class Recorder: @unchecked Sendable {
     private var wallStart = Date()
     public private(set) var sessionPath: String
     /// Sensing settings in force, "stream/setting" -> value (see Sensing.swift).
-    let sensingState = LockedBox<[String: Double]>([:])
+    let sensingState = Mutex<[String: Double]>([:])
     /// Testing: compressors wait for this before taking events (forces queue overflow deterministically).
     var compressorGate: DispatchSemaphore?
 
@@ -278,7 +284,7 @@ public final class Recorder: @unchecked Sendable {
                 } catch {
                     let message = "\(source.name): \(error)"
                     logger.error("source failed", metadata: ["source": "\(source.name)", "error": "\(error)"])
-                    stateLock.withLock { sourceErrors.append(message) }
+                    state.withLock { $0.sourceErrors.append(message) }
                     // The failing source's streams get a device_loss gap; the others go on.
                     for d in source.streams {
                         _ = sink.emit(.gap(GapEvent(kind: .deviceLoss, startHostNs: HostClock.monotonicNanoseconds(),
@@ -306,7 +312,7 @@ public final class Recorder: @unchecked Sendable {
     /// (for a failure after the file exists, e.g. a sensing setting the rig cannot
     /// take or a policy program that does not start). Call `wait()` afterwards.
     public func abort(reason: String) {
-        stateLock.withLock { if abortReason == nil { abortReason = reason } }
+        state.withLock { if $0.abortReason == nil { $0.abortReason = reason } }
         stop()
     }
 
@@ -338,7 +344,7 @@ public final class Recorder: @unchecked Sendable {
         let observed = observer?.finish(endTNs: maxTNs.load(ordering: .relaxed)) ?? RecordingObserverEnd()
         writeQueue.close()
         writerDone.wait()
-        let (werr, serrs, aborted) = stateLock.withLock { (writerError, sourceErrors, abortReason) }
+        let (werr, serrs, aborted) = state.withLock { ($0.writerError, $0.sourceErrors, $0.abortReason) }
         let rule = stopEngine.firedRule
         let interrupted = stopRequested.load(ordering: .relaxed) && !durationReached && rule == nil
         let status: SessionRecord.Status = werr != nil || aborted != nil ? .aborted : .complete
@@ -433,7 +439,7 @@ public final class Recorder: @unchecked Sendable {
             commits: commits.load(ordering: .relaxed), rowsWritten: rowsWritten.load(ordering: .relaxed),
             fileBytes: fileBytes.load(ordering: .relaxed), elapsedWallS: Date().timeIntervalSince(wallStart),
             sessionTimeS: Double(maxTNs.load(ordering: .relaxed)) / 1e9,
-            writerError: stateLock.withLock { writerError },
+            writerError: state.withLock { $0.writerError },
             detectors: liveDetectorStatus, stopRules: stopEngine.stateLines, alarmActions: observer?.alarmActionNames ?? [])
     }
 
@@ -442,13 +448,13 @@ public final class Recorder: @unchecked Sendable {
     fileprivate func accept(_ event: SourceEvent, stream key: String, mode: EmitMode) -> Bool {
         guard let lane = lanes[key] else {
             // A source bug must not take the recording down: refuse the event and say so.
-            let count = undeclared.wrappingIncrementThenLoad(ordering: .relaxed)
+            let count = undeclared.wrappingAdd(1, ordering: .relaxed).newValue
             if count == 1 || count % 1000 == 0 {
                 logger.error("event on a stream the source did not declare; dropped", metadata: ["stream": "\(key)", "dropped": "\(count)"])
             }
             return false
         }
-        if stateLock.withLock({ writerError != nil }) {
+        if writerFailed.load(ordering: .relaxed) {
             lane.countDrop(hostNs: HostClock.monotonicNanoseconds())
             return false
         }
@@ -488,18 +494,15 @@ public final class Recorder: @unchecked Sendable {
                                             lostCount: 1, detail: "could not encode: \(error)"))
             }
             if let tStored = work.lastTNs {
-                maxTNs.fetchAndMax(tStored)
+                maxTNs.max(tStored, ordering: .relaxed)
             }
             // Stop rules run on host arrival times (CLOCK_MONOTONIC), never on times derived from device values.
             if let t = work.lastArrivalTNs {
-                maxArrivalTNs.fetchAndMax(t)
-                var fired = stopEngine.observeTime(tNs: t)
-                switch ev {
-                case .thermal: if let c = work.lastMaxC { fired = fired ?? stopEngine.observeTemperature(tNs: t, celsius: c) }
-                case .bms(let b):
-                    if let c = b.cellTempsC.max() { fired = fired ?? stopEngine.observeTemperature(tNs: t, celsius: c) }
-                    if let v = b.voltageV { fired = fired ?? stopEngine.observeVoltage(tNs: t, volts: v) }
-                default: break
+                maxArrivalTNs.max(t, ordering: .relaxed)
+                let fired: StopRule? = switch ev {
+                case .thermal: stopEngine.observe(tNs: t, celsius: work.lastMaxC)
+                case .bms(let b): stopEngine.observe(tNs: t, celsius: b.cellTempsC.max(), volts: b.voltageV)
+                default: stopEngine.observe(tNs: t)
                 }
                 if let r = fired {
                     logger.notice("stop rule fired", metadata: ["rule": "\(r)"])
@@ -523,15 +526,16 @@ public final class Recorder: @unchecked Sendable {
             guard !pending.isEmpty else { lastCommit = Date(); return }
             do {
                 try writer.write(pending)
-                committedMaxTNs.fetchAndMax(pending.maxSampleTNs)
-                commits.wrappingIncrement(ordering: .relaxed)
-                rowsWritten.wrappingIncrement(by: Int64(pending.rowCount), ordering: .relaxed)
+                committedMaxTNs.max(pending.maxSampleTNs, ordering: .relaxed)
+                commits.wrappingAdd(1, ordering: .relaxed)
+                rowsWritten.wrappingAdd(Int64(pending.rowCount), ordering: .relaxed)
                 for f in pending.frames { laneById[f.streamId]?.addBytes(f.payload.count) }
                 for a in pending.audio { laneById[a.streamId]?.addBytes(a.payload.count) }
             } catch {
                 let message = "\(error)"
                 logger.critical("writer failed; stopping the recording", metadata: ["error": "\(message)"])
-                stateLock.withLock { if writerError == nil { writerError = message } }
+                state.withLock { if $0.writerError == nil { $0.writerError = message } }
+                writerFailed.store(true, ordering: .relaxed)
                 noteLost(pending)
                 stop()
             }
@@ -541,10 +545,14 @@ public final class Recorder: @unchecked Sendable {
         }
         while true {
             let wait = max(0.01, options.commitIntervalS - Date().timeIntervalSince(lastCommit))
-            if let b = writeQueue.pop(timeout: wait) {
-                if stateLock.withLock({ writerError == nil }) { pending.append(contentsOf: b) } else { noteLost(b) }
-            } else if writeQueue.isClosedAndEmpty {
-                break
+            // The whole backlog in one lock round-trip.
+            let batches = writeQueue.popAll(timeout: wait)
+            if batches.isEmpty {
+                if writeQueue.isClosedAndEmpty { break }
+            } else if !writerFailed.load(ordering: .relaxed) {
+                for b in batches { pending.append(contentsOf: b) }
+            } else {
+                for b in batches { noteLost(b) }
             }
             if Date().timeIntervalSince(lastCommit) >= options.commitIntervalS || pending.payloadBytes >= options.commitBytes {
                 commit()
@@ -557,15 +565,8 @@ public final class Recorder: @unchecked Sendable {
     private func noteLost(_ b: WriteBatch) {
         let n = b.frames.count + b.audio.count + b.hits.count + b.bms.count
         guard n > 0 else { return }
-        rowsLostToWriter.wrappingIncrement(by: Int64(n), ordering: .relaxed)
-        if let first = b.minSampleTNs {
-            var cur = firstLostTNs.load(ordering: .relaxed)
-            while first < cur {
-                let (done, now) = firstLostTNs.compareExchange(expected: cur, desired: first, ordering: .relaxed)
-                if done { break }
-                cur = now
-            }
-        }
+        rowsLostToWriter.wrappingAdd(Int64(n), ordering: .relaxed)
+        if let first = b.minSampleTNs { firstLostTNs.min(first, ordering: .relaxed) }
     }
 
     private func spawn(name: String, _ body: @escaping @Sendable () -> Void) {
@@ -576,17 +577,6 @@ public final class Recorder: @unchecked Sendable {
         t.name = name
         t.stackSize = 1 << 20
         t.start()
-    }
-}
-
-extension ManagedAtomic where Value == Int64 {
-    func fetchAndMax(_ v: Int64) {
-        var cur = load(ordering: .relaxed)
-        while v > cur {
-            let (done, now) = compareExchange(expected: cur, desired: v, ordering: .relaxed)
-            if done { return }
-            cur = now
-        }
     }
 }
 

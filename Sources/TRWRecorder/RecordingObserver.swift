@@ -68,8 +68,9 @@ public protocol RecordingObserver: AnyObject, Sendable {
     /// A kept IR frame and its statistics.
     func frame(tNs: Int64, stream: String, maxCounts: UInt16, meanCounts: Double, pixels: [UInt16])
     /// An AE chunk, after its hits, and the session time of the first crossing of a hit still
-    /// open (nil: none; every hit before it has been given to `hit`).
-    func audio(tNs: Int64, stream: String, rms: Double, firstSampleIndex: Int64, samples: [Int32], frameCount: Int, openHitTNs: Int64?)
+    /// open (nil: none; every hit before it has been given to `hit`). The samples come in
+    /// their capture width (S16 as `Int16`); `PCMSamples.widened` gives `Int32`.
+    func audio(tNs: Int64, stream: String, rms: Double, firstSampleIndex: Int64, samples: PCMSamples, frameCount: Int, openHitTNs: Int64?)
     /// A complete AE hit.
     func hit(_ h: AEHitRecord, stream: String)
     /// A kept BMS / supply / logger sample.

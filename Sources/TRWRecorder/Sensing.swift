@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TRWCore
 import TRWStore
 
@@ -92,17 +93,5 @@ extension Recorder {
     /// Events skipped so far because of lowered sensing rates, per stream key.
     public func sensingSkipped() -> [String: Int64] {
         Dictionary(uniqueKeysWithValues: lanesSnapshot().map { ($0.descriptor.key, $0.skippedTotal.load(ordering: .relaxed)) })
-    }
-}
-
-/// A value behind a lock, for state shared between the recorder's threads.
-final class LockedBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: T
-    init(_ v: T) { value = v }
-    func withLock<R>(_ body: (inout T) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TRWCore
 
 /// Conditions that end a recording by themselves (from the rig file or flags).
@@ -23,77 +24,96 @@ public enum StopRule: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Evaluates stop rules on the values the pipeline sees. Thread-safe.
-public final class StopRuleEngine: @unchecked Sendable {
+public final class StopRuleEngine: Sendable {
     public let rules: [StopRule]
-    private let lock = NSLock()
-    // Guarded by lock.
-    private var hotSince: Int64?
-    private var runawayAt: Int64?
-    private var fired: StopRule?
-    private var runaway = GB38031RateCriterion()
+    private struct State {
+        var hotSince: Int64?
+        var runawayAt: Int64?
+        var fired: StopRule?
+        var runaway = GB38031RateCriterion()
+    }
+    private let state = Mutex(State())
 
     public init(rules: [StopRule]) { self.rules = rules }
 
     /// The rule that fired, if any.
-    public var firedRule: StopRule? { lock.withLock { fired } }
+    public var firedRule: StopRule? { state.withLock { $0.fired } }
     /// One line per rule with its state, for the dashboard.
     public var stateLines: [String] {
-        lock.withLock {
+        state.withLock { st in
             rules.map { r in
                 var line = "\(r)"
                 if case .voltageBelowAfterRunaway = r {
-                    line += runawayAt.map { String(format: " (armed: runaway seen at t = %.1f s)", Double($0) / 1e9) } ?? " (waits for runaway)"
+                    line += st.runawayAt.map { String(format: " (armed: runaway seen at t = %.1f s)", Double($0) / 1e9) } ?? " (waits for runaway)"
                 }
-                if case .maxTemperature = r, let h = hotSince { line += String(format: " (hot since t = %.1f s)", Double(h) / 1e9) }
-                if fired == r { line += "  FIRED" }
+                if case .maxTemperature = r, let h = st.hotSince { line += String(format: " (hot since t = %.1f s)", Double(h) / 1e9) }
+                if st.fired == r { line += "  FIRED" }
                 return line
             }
         }
     }
 
     /// Session time at which runaway was seen (GB 38031), if it was.
-    public var runawayTNs: Int64? { lock.withLock { runawayAt } }
+    public var runawayTNs: Int64? { state.withLock { $0.runawayAt } }
 
     /// Feeds a temperature (degC) at session time t; returns the rule that fires now, if one does.
     public func observeTemperature(tNs: Int64, celsius: Double) -> StopRule? {
-        lock.withLock {
-            guard fired == nil else { return nil }
-            // GB 38031 runaway (trw's one criterion, TRWCore): its onset arms the voltage rule.
-            if let onset = runaway.feed(t: Double(tNs) / 1e9, celsius: celsius), runawayAt == nil {
-                runawayAt = Int64((onset * 1e9).rounded())
-            }
-            for r in rules {
-                if case .maxTemperature(let c, let hold) = r {
-                    if celsius >= c {
-                        if hotSince == nil { hotSince = tNs }
-                        if Double(tNs - hotSince!) / 1e9 >= hold { fired = r; return r }
-                    } else {
-                        hotSince = nil
-                    }
-                }
-            }
-            return nil
-        }
+        state.withLock { temperature(&$0, tNs: tNs, celsius: celsius) }
     }
 
     public func observeVoltage(tNs: Int64, volts: Double) -> StopRule? {
-        lock.withLock {
-            guard fired == nil, let ra = runawayAt, tNs >= ra else { return nil }
-            for r in rules {
-                if case .voltageBelowAfterRunaway(let v) = r, volts < v { fired = r; return r }
-            }
+        state.withLock { voltage(&$0, tNs: tNs, volts: volts) }
+    }
+
+    public func observeTime(tNs: Int64) -> StopRule? {
+        state.withLock { time(&$0, tNs: tNs) }
+    }
+
+    /// What one event brings, in one lock round-trip: its time, then its temperature,
+    /// then its voltage (as `observeTime`, `observeTemperature`, `observeVoltage` in
+    /// that order, stopping at the first rule that fires).
+    public func observe(tNs: Int64, celsius: Double? = nil, volts: Double? = nil) -> StopRule? {
+        state.withLock { st in
+            if let r = time(&st, tNs: tNs) { return r }
+            if let c = celsius, let r = temperature(&st, tNs: tNs, celsius: c) { return r }
+            if let v = volts, let r = voltage(&st, tNs: tNs, volts: v) { return r }
             return nil
         }
     }
 
-    public func observeTime(tNs: Int64) -> StopRule? {
-        lock.withLock {
-            guard fired == nil else { return nil }
-            for r in rules {
-                if case .duration(let s) = r, Double(tNs) / 1e9 >= s { fired = r; return r }
-            }
-            return nil
+    private func temperature(_ st: inout State, tNs: Int64, celsius: Double) -> StopRule? {
+        guard st.fired == nil else { return nil }
+        // GB 38031 runaway (trw's one criterion, TRWCore): its onset arms the voltage rule.
+        if let onset = st.runaway.feed(t: Double(tNs) / 1e9, celsius: celsius), st.runawayAt == nil {
+            st.runawayAt = Int64((onset * 1e9).rounded())
         }
+        for r in rules {
+            if case .maxTemperature(let c, let hold) = r {
+                if celsius >= c {
+                    if st.hotSince == nil { st.hotSince = tNs }
+                    if Double(tNs - st.hotSince!) / 1e9 >= hold { st.fired = r; return r }
+                } else {
+                    st.hotSince = nil
+                }
+            }
+        }
+        return nil
+    }
+
+    private func voltage(_ st: inout State, tNs: Int64, volts: Double) -> StopRule? {
+        guard st.fired == nil, let ra = st.runawayAt, tNs >= ra else { return nil }
+        for r in rules {
+            if case .voltageBelowAfterRunaway(let v) = r, volts < v { st.fired = r; return r }
+        }
+        return nil
+    }
+
+    private func time(_ st: inout State, tNs: Int64) -> StopRule? {
+        guard st.fired == nil else { return nil }
+        for r in rules {
+            if case .duration(let s) = r, Double(tNs) / 1e9 >= s { st.fired = r; return r }
+        }
+        return nil
     }
 }
 

@@ -1,5 +1,5 @@
-import Atomics
 import Foundation
+import Synchronization
 import TRWCore
 
 /// A deterministic test rig: the three stream kinds with known patterns, so
@@ -31,11 +31,11 @@ public final class SyntheticSource: Source, @unchecked Sendable {
 
     public let options: Options
     public let name = "synthetic"
-    private let stopFlag = ManagedAtomic<Bool>(false)
+    private let stopFlag = Atomic<Bool>(false)
     /// Events the recorder refused (its queue was full), per stream key.
-    public let refused = ManagedAtomic<Int>(0)
+    public let refused = Atomic<Int>(0)
     /// Set when `run` has returned.
-    public let finished = ManagedAtomic<Bool>(false)
+    public let finished = Atomic<Bool>(false)
 
     public init(options: Options = Options()) { self.options = options }
 
@@ -132,7 +132,7 @@ public final class SyntheticSource: Source, @unchecked Sendable {
                 key = "bms0"
                 nBMS += 1
             }
-            if !sink.emit(event, stream: key, mode: mode) { refused.wrappingIncrement(ordering: .relaxed) }
+            if !sink.emit(event, stream: key, mode: mode) { refused.wrappingAdd(1, ordering: .relaxed) }
         }
     }
 }

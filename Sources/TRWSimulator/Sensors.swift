@@ -320,6 +320,20 @@ public struct AESynthesizer: Sendable {
     /// Synthesises the next `frames` frames (interleaved), sample index continuing from the last call.
     /// `startTime` is the true time (s) of the first sample, `samplePeriod` the true sample period.
     public mutating func synthesize(frames: Int, startTime: Double, samplePeriod: Double, drivers d: Drivers) -> [Int32] {
+        render(Int32.self, frames: frames, startTime: startTime, samplePeriod: samplePeriod, drivers: d)
+    }
+
+    /// The same samples in the capture width of `format` (S16 as `Int16`, never widened),
+    /// as an ALSA device would deliver them.
+    public mutating func synthesizePCM(frames: Int, startTime: Double, samplePeriod: Double, drivers d: Drivers) -> PCMSamples {
+        format == .s16le
+            ? .int16(render(Int16.self, frames: frames, startTime: startTime, samplePeriod: samplePeriod, drivers: d))
+            : .int32(render(Int32.self, frames: frames, startTime: startTime, samplePeriod: samplePeriod, drivers: d))
+    }
+
+    /// Values clamped to the format's full scale, so `Int16` and `Int32` hold the same numbers.
+    private mutating func render<Sample: FixedWidthInteger & SignedInteger>(_: Sample.Type, frames: Int, startTime: Double,
+                                                                       samplePeriod: Double, drivers d: Drivers) -> [Sample] {
         let first = nextSample
         nextSample += Int64(frames)
         let fs = 1 / samplePeriod
@@ -356,7 +370,7 @@ public struct AESynthesizer: Sendable {
         var nOff = Int(truncatingIfNeeded: rng.next()) & mask
         let bg = Float(backgroundRMS), h0 = Float(d.hissStart * hissRMS), h1 = Float(d.hissEnd * hissRMS)
         let dh = frames > 1 ? (h1 - h0) / Float(frames - 1) : 0
-        var out = [Int32](repeating: 0, count: frames * channels)
+        var out = [Sample](repeating: 0, count: frames * channels)
         scratch.withUnsafeMutableBufferPointer { S in
             noise.withUnsafeBufferPointer { N in
                 var hs = hissState
@@ -380,7 +394,7 @@ public struct AESynthesizer: Sendable {
                     for i in 0..<frames {
                         var v = S[i]
                         if c > 0 { v = S[(i &+ 97 &* c) % frames] }
-                        O[i * chans + c] = Int32(max(-full, min(full, v * full)))
+                        O[i * chans + c] = Sample(max(-full, min(full, v * full)))
                     }
                 }
             }
@@ -395,7 +409,7 @@ public struct AESynthesizer: Sendable {
                     let s = b.im
                     for c in 0..<chans {
                         let idx = i * chans + c
-                        O[idx] = Int32(max(-full, min(full, Float(O[idx]) + s * b.channelGain[c] * full)))
+                        O[idx] = Sample(max(-full, min(full, Float(O[idx]) + s * b.channelGain[c] * full)))
                     }
                     let re = b.re * b.cosW - b.im * b.sinW
                     let im = b.re * b.sinW + b.im * b.cosW

@@ -245,11 +245,11 @@ public final class SimulatedRig: Source, SupplyControl {
                 }
                 let drivers = AESynthesizer.Drivers(gasRateMolPerS: sim.gasRateMolPerS, reactionPowerW: sim.reactionPowerW,
                                                     hissStart: hiss(tStart), hissEnd: hiss(tEnd), impulses: impulses)
-                let samples = ae.synthesize(frames: aeChunk, startTime: tStart, samplePeriod: 1 / aeTrueRate, drivers: drivers)
+                let samples = ae.synthesizePCM(frames: aeChunk, startTime: tStart, samplePeriod: 1 / aeTrueRate, drivers: drivers)
                 let pairHost = host(tEnd) + Int64((aeRNG.gaussian() * 10_000).rounded())
                 let arrival = host(tEnd) + 1_000_000 + Int64(aeRNG.uniform() * 500_000)
                 pending.append((arrival, Self.aeKey, .audio(AudioChunk(
-                    firstSampleIndex: aeNext, channels: s.sensors.aeChannels, format: s.sensors.aeFormat, samples: samples,
+                    firstSampleIndex: aeNext, channels: s.sensors.aeChannels, format: s.sensors.aeFormat, pcm: samples,
                     hostArrivalNs: arrival, clockPair: AudioClockPair(sampleIndex: endIndex, hostNs: pairHost)))))
                 aeNext = endIndex
             }

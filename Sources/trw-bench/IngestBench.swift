@@ -1,5 +1,5 @@
-import Atomics
 import Foundation
+import Synchronization
 import TRWCore
 import TRWRecorder
 import TRWStore
@@ -15,8 +15,8 @@ final class BenchRigSource: Source, @unchecked Sendable {
     let bmsRate = 10.0
     private let frames: [[UInt16]]
     private let audio: [[Int32]]
-    private let stopFlag = ManagedAtomic<Bool>(false)
-    let refused = ManagedAtomic<Int>(0)
+    private let stopFlag = Atomic<Bool>(false)
+    let refused = Atomic<Int>(0)
 
     init(durationS: Double, pace: Double?) {
         self.durationS = durationS
@@ -107,9 +107,54 @@ final class BenchRigSource: Source, @unchecked Sendable {
                                               cellTempsC: [25], ambientC: 23, raw: line)), stream: "bms0", mode: mode)
                 nb += 1
             }
-            if !ok { refused.wrappingIncrement(ordering: .relaxed) }
+            if !ok { refused.wrappingAdd(1, ordering: .relaxed) }
         }
     }
+}
+
+/// The disk's own sequential write rate in `dir` (where the bench sessions go): 8 MiB
+/// blocks of incompressible bytes until 1 GiB or 2 s, then fsync; MB (10^6) per second
+/// over the writes and the fsync. The file is removed.
+func diskWriteRate(dir: String) throws -> (mbPerS: Double, mb: Double, seconds: Double) {
+    struct DiskRateError: Error, CustomStringConvertible {
+        var description: String
+    }
+    let path = dir + "/disk-rate.bin"
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw DiskRateError(description: "cannot create \(path): \(String(cString: strerror(errno)))") }
+    defer {
+        close(fd)
+        unlink(path)
+    }
+    let block = 8 << 20, limit = 1 << 30
+    var rng = UInt64(0x9E37_79B9)
+    let bytes = [UInt64](unsafeUninitializedCapacity: block / 8) { b, n in
+        for i in 0..<(block / 8) {
+            rng &+= 0x9E37_79B9_7F4A_7C15
+            var z = rng
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            b[i] = z ^ (z >> 31)
+        }
+        n = block / 8
+    }
+    let t0 = HostClock.monotonicNanoseconds()
+    var written = 0
+    while written < limit && HostClock.monotonicNanoseconds() - t0 < 2_000_000_000 {
+        var off = 0
+        while off < block {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, block - off) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DiskRateError(description: "writing \(path): \(String(cString: strerror(errno)))")
+            }
+            off += n
+        }
+        written += block
+    }
+    guard fsync(fd) == 0 else { throw DiskRateError(description: "fsync \(path): \(String(cString: strerror(errno)))") }
+    let s = Double(HostClock.monotonicNanoseconds() - t0) / 1e9
+    return (Double(written) / 1e6 / s, Double(written) / 1e6, s)
 }
 
 func runIngestBench() throws {
@@ -118,7 +163,12 @@ func runIngestBench() throws {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
 
-    func once(_ label: String, durationS: Double, pace: Double?) throws -> (ratio: Double, lost: Int64, bytesPerFrame: Double, fileMB: Double) {
+    let disk = try diskWriteRate(dir: dir)
+    print(String(format: "disk           : %.0f MB/s sequential write (%.0f MB in 8 MiB blocks + fsync, %.2f s, beside the sessions in %@)",
+                 disk.mbPerS, disk.mb, disk.seconds, dir))
+
+    func once(_ label: String, durationS: Double, pace: Double?) throws
+        -> (ratio: Double, lost: Int64, bytesPerFrame: Double, fileMB: Double, wallS: Double) {
         let src = BenchRigSource(durationS: durationS, pace: pace)
         var o = RecorderOptions(name: label, outputPath: "\(dir)/\(label).sqlite", rigName: "bench")
         o.realTime = false
@@ -131,12 +181,15 @@ func runIngestBench() throws {
         let ir = summary.streams.first { $0.stream.key == "ir0" }!
         let lost = summary.streams.reduce(0) { $0 + $1.lostTotal }
         precondition(res.status == .complete, "bench recording failed: \(res.detail)")
-        return (durationS / wall, lost, Double(ir.payloadBytes) / Double(max(ir.count, 1)), Double(summary.fileBytes) / 1e6)
+        return (durationS / wall, lost, Double(ir.payloadBytes) / Double(max(ir.count, 1)), Double(summary.fileBytes) / 1e6, wall)
     }
 
     let m = try once("max", durationS: 60, pace: nil)
     print(String(format: "max speed      : %.1fx real time (60 s of data), lost %d, %.0f bytes/frame (raw 614400, %.2fx), file %.0f MB",
                  m.ratio, m.lost, m.bytesPerFrame, 614_400 / m.bytesPerFrame, m.fileMB))
+    let recMBps = m.fileMB / m.wallS
+    print(String(format: "recorder write : %.0f MB/s (file MB / wall s at max speed) = %.2fx the disk's sequential rate",
+                 recMBps, recMBps / disk.mbPerS))
     let goal = 20.0
     let p = try once("paced", durationS: 60, pace: goal)
     print(String(format: "paced at %.0fx   : achieved %.1fx, lost %d events %@", goal, p.ratio, p.lost,

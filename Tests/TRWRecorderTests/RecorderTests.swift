@@ -1,4 +1,4 @@
-import Atomics
+import Synchronization
 import Foundation
 import Testing
 import TRWCodec

@@ -1,7 +1,7 @@
-import Atomics
 import CALSA
 import Foundation
 import Logging
+import Synchronization
 import TRWCore
 
 #if canImport(Glibc)
@@ -43,8 +43,8 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
 
     private let device: ALSACaptureDevice
     private let logger: Logger
-    private let stopRequested = ManagedAtomic<Bool>(false)
-    private let started = ManagedAtomic<Bool>(false)
+    private let stopRequested = Atomic<Bool>(false)
+    private let started = Atomic<Bool>(false)
     /// The read seam (tests replace it to inject -EPIPE, -ESTRPIPE, -ENODEV).
     var readFunction: PCMReadFunction = alsaReadi
     /// The wait seam (tests replace it to play a stalled device).
@@ -159,7 +159,7 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
                     ? nil : AudioClockPair(sampleIndex: sampleIndex + Int64(n) + Int64(st.delay), hostNs: st.htstampNs)
                 let samples = Self.decode(raw, frames: n, channels: channels, format: format)
                 let chunk = AudioChunk(
-                    firstSampleIndex: sampleIndex, channels: channels, format: format, samples: samples,
+                    firstSampleIndex: sampleIndex, channels: channels, format: format, pcm: samples,
                     hostArrivalNs: arrival, clockPair: pair)
                 sampleIndex += Int64(n)
                 delivered += Int64(n)
@@ -247,23 +247,29 @@ public final class ALSACaptureSource: Source, @unchecked Sendable {
         return lost
     }
 
-    /// Raw interleaved little-endian PCM -> trw's Int32 samples (S16/S24
-    /// sign-extended, FLOAT_LE as its bit pattern).
-    static func decode(_ raw: UnsafeMutableRawBufferPointer, frames: Int, channels: Int, format: SampleFormat) -> [Int32] {
+    /// Raw interleaved little-endian PCM -> trw's samples in their capture width: S16 as
+    /// `Int16` (never widened here; the encoder takes it as is), S24 sign-extended to
+    /// `Int32`, S32 and FLOAT_LE (as its bit pattern) as `Int32`.
+    static func decode(_ raw: UnsafeMutableRawBufferPointer, frames: Int, channels: Int, format: SampleFormat) -> PCMSamples {
         let count = frames * channels
-        return [Int32](unsafeUninitializedCapacity: count) { out, initialized in
-            switch format {
-            case .s16le:
-                let src = raw.bindMemory(to: Int16.self)
-                for i in 0..<count { out[i] = Int32(Int16(littleEndian: src[i])) }
-            case .s24le:
-                let src = raw.bindMemory(to: Int32.self)
-                for i in 0..<count { out[i] = (Int32(littleEndian: src[i]) << 8) >> 8 }
-            case .s32le, .floatle:
-                let src = raw.bindMemory(to: Int32.self)
-                for i in 0..<count { out[i] = Int32(littleEndian: src[i]) }
-            }
-            initialized = count
+        switch format {
+        case .s16le:
+            let src = raw.bindMemory(to: Int16.self)
+            return .int16([Int16](unsafeUninitializedCapacity: count) { out, initialized in
+                for i in 0..<count { out[i] = Int16(littleEndian: src[i]) }
+                initialized = count
+            })
+        case .s24le, .s32le, .floatle:
+            let src = raw.bindMemory(to: Int32.self)
+            let s24 = format == .s24le
+            return .int32([Int32](unsafeUninitializedCapacity: count) { out, initialized in
+                if s24 {
+                    for i in 0..<count { out[i] = (Int32(littleEndian: src[i]) << 8) >> 8 }
+                } else {
+                    for i in 0..<count { out[i] = Int32(littleEndian: src[i]) }
+                }
+                initialized = count
+            })
         }
     }
 }
