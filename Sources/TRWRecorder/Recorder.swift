@@ -212,7 +212,7 @@ public final class Recorder: @unchecked Sendable {
             // The file exists: it is finalised as aborted with the reason, never left `recording`.
             let reason = "could not start: \(error)"
             logger.error("recording aborted before it started", metadata: ["error": "\(error)"])
-            try? writer.finalize(status: .aborted, endTNs: 0, detail: reason)
+            _ = try? writer.finalize(status: .aborted, endTNs: 0, detail: reason)
             observer?.cancel()
             throw error
         }
