@@ -31,7 +31,7 @@ public struct ThermalImage: Sendable {
             throw FeatureExtractionError.badOption("\(r.path): thermal stream \(s.key) has no calibration or size")
         }
         let tNs = Int64((tS * 1e9).rounded())
-        guard var rec = try r.frame(streamId: s.id!, nearest: tNs) else {
+        guard var rec = try r.frame(streamId: s.id!, closestTo: tNs) else {
             throw FeatureExtractionError.badOption("\(r.path): stream \(s.key) has no frames")
         }
         let dec = try FrameDecoder()

@@ -130,7 +130,23 @@ public final class SessionReader: Sendable {
         }
     }
 
-    /// The frame nearest to `tNs` (at or before it if any).
+    /// The frame nearest in time to `tNs` (either side; the earlier one on a tie); nil
+    /// when the stream has none.
+    public func frame(streamId: Int64, closestTo tNs: Int64) throws -> ThermalFrameRecord? {
+        try read { db in
+            let before = try ThermalFrameRecord.fetchOne(
+                db, sql: "SELECT * FROM thermal_frame WHERE stream_id = ? AND t_ns <= ? ORDER BY t_ns DESC LIMIT 1",
+                arguments: [streamId, tNs])
+            let after = try ThermalFrameRecord.fetchOne(
+                db, sql: "SELECT * FROM thermal_frame WHERE stream_id = ? AND t_ns > ? ORDER BY t_ns LIMIT 1",
+                arguments: [streamId, tNs])
+            guard let b = before else { return after }
+            guard let a = after else { return b }
+            return a.tNs - tNs < tNs - b.tNs ? a : b
+        }
+    }
+
+    /// The last frame at or before `tNs` (causal: what a live reader had), else the first frame.
     public func frame(streamId: Int64, nearest tNs: Int64) throws -> ThermalFrameRecord? {
         try read { db in
             if let f = try ThermalFrameRecord.fetchOne(

@@ -12,7 +12,7 @@ struct FrameCommand: ParsableCommand {
         abstract: "Write one IR frame (nearest to a time) as PNG or SVG with a colour bar, the hotspot and its time.")
 
     @Argument(help: "The session file.") var session: String
-    @Option(name: .long, help: "Time: \(TimeParsing.help).") var at: String
+    @Option(name: .long, help: "Time inside the session (the nearest frame is shown): \(TimeParsing.help).") var at: String
     @Option(name: [.short, .customLong("out")], help: "Output .png or .svg.") var out: String
     @Option(name: .long, help: "Thermal stream key (default: the first).") var stream: String?
     @Option(name: .long, help: "Colour range LO:HI in °C (default: the frame's min:max).") var range: String?
@@ -37,6 +37,11 @@ struct FrameCommand: ParsableCommand {
         let reader = try SessionReader(path: session)
         let s = try reader.session()
         let t = Double(try LabelCommand.time(at, reader)) / 1e9
+        let endS = s.endTNs.map { Double($0) / 1e9 }
+        if t < 0 || endS.map({ t > $0 }) == true {
+            throw CLIFailure(String(format: "--at %@ is t = %.3f s, outside the session (0 to %@ s); no frame shown", at, t,
+                                    endS.map { String(format: "%.3f", $0) } ?? "its last sample"))
+        }
         let img = try ThermalImage.load(reader, at: t, stream: stream)
         if let d = img.skippedDamaged.first {
             printErr("warning: passed over \(img.skippedDamaged.count) damaged frame(s) nearer to the asked time (counted, not shown); first: \(d)")

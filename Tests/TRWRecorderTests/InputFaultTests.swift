@@ -74,6 +74,8 @@ struct CLIFailure: Error, CustomStringConvertible {
         (["simulate", "demo", "--ir-width", "100000", "--out", "r4.sqlite"], 64, "--ir-width must be in 8...2048"),
         (["record", "--rig", "synthetic", "--sensing", "ir_fps=20000", "--duration", "2", "--out", "r5.sqlite"], 64, "--sensing ir_fps must be"),
         (["record", "--rig", "synthetic", "--sensing", "ae_threshold_db=nan", "--duration", "2", "--out", "r6.sqlite"], 64, "--sensing ae_threshold_db"),
+        // A time past the end shows no frame (it used to show the last one as if it were there).
+        (["frame", "S", "--at", "99999", "-o", "past-end.png"], 1, "outside the session"),
     ]
 
     @Test func everyMeasuredCrashIsAStatusNamingTheOption() throws {

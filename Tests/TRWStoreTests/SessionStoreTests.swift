@@ -166,6 +166,12 @@ let irDescriptor = StreamDescriptor(key: "ir0", kind: .thermal, device: "test", 
         #expect(try r.gaps().map(\.lostCount) == [3])
         let nearest = try r.frame(streamId: ir, nearest: 205_000_000)
         #expect(nearest?.sequence == 10)
+        // `trw frame`: the nearest frame either side (frames every 20 ms), the earlier on a tie.
+        #expect(try r.frame(streamId: ir, closestTo: 215_000_000)?.sequence == 11)
+        #expect(try r.frame(streamId: ir, closestTo: 205_000_000)?.sequence == 10)
+        #expect(try r.frame(streamId: ir, closestTo: 210_000_000)?.sequence == 10)
+        #expect(try r.frame(streamId: ir, closestTo: -5)?.sequence == 0)
+        #expect(try r.frame(streamId: ir, closestTo: 9_000_000_000)?.sequence == 99)
         var visited = 0
         try r.forEachFrame(streamId: ir, range: range) { _ in visited += 1 }
         #expect(visited == 10)
