@@ -77,8 +77,10 @@ func damage(_ path: String, table: String, ids: [Int64]) throws {
         #expect(wav.first?.damaged.count == 1)
         #expect(wav.first.map { $0.silenceFrames >= 480 } == true)
 
-        let img = try ThermalImage.load(r, at: 1.0)
-        let damagedSeq = try r.frame(id: tickFrames[0])?.sequence
+        // Asked for exactly the time of a damaged frame, the image is the nearest intact one.
+        let damaged = try #require(try r.frame(id: tickFrames[0]))
+        let img = try ThermalImage.load(r, at: Double(damaged.tNs) / 1e9)
+        let damagedSeq = damaged.sequence
         #expect(img.skippedDamaged.count == 1 && img.sequence != damagedSeq)
     }
 }
