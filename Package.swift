@@ -194,7 +194,7 @@ let package = Package(
             name: "TRWDatasetsTests",
             dependencies: ["TRWDatasets", "TRWLive", "TRWIO", "TRWAnalysis", "TRWRecorder", "TRWRig", "TRWStore", "TRWTestSupport", "TRWSessionFixtures"]
         ),
-        .testTarget(name: "TRWFiguresTests", dependencies: ["TRWFigures", "TRWRecorder", "TRWStore"]),
+        .testTarget(name: "TRWFiguresTests", dependencies: ["TRWFigures", "TRWRecorder", "TRWStore", "TRWSessionFixtures", "TRWTestSupport"]),
         .testTarget(name: "TRWAnnotateTests", dependencies: ["TRWAnnotate", "TRWAnalysis", "TRWStore", "TRWRecorder", "TRWRig", "TRWSimulator", "TRWTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -3,29 +3,124 @@ import TRWAnalysis
 import TRWCore
 import TRWStore
 
-/// A stacked time-series SVG of a session: IR max temperature (and BMS cell
-/// temperature), voltage, current, AE hit rate; labels and markers drawn as
-/// vertical lines. Written without any plotting library.
+/// A stacked time-series figure of one session or of several runs overlaid: IR max (and BMS
+/// cell and ambient) temperature, voltage, current, AE hit rate and stored detector scores, with
+/// labels, markers, first alarms, excluded intervals and data gaps. Rendering (SVG, no plotting
+/// library) is in SessionPlot+SVG.swift.
 public enum SessionPlot {
     public struct Series: Sendable {
+        /// The legend's name ("ir0 IR max").
         public var name: String
+        /// What is measured, without the stream ("IR max"): the legend of an overlay.
+        public var quantity: String
         public var unit: String
         public var color: String
+        /// SVG stroke-dasharray (nil: solid).
+        public var dash: String? = nil
         public var points: [(t: Double, v: Double)]
+
+        public init(name: String, quantity: String? = nil, unit: String, color: String, dash: String? = nil,
+                    points: [(t: Double, v: Double)]) {
+            self.name = name; self.quantity = quantity ?? name; self.unit = unit; self.color = color; self.dash = dash
+            self.points = points
+        }
+    }
+
+    /// A horizontal reference line (IR saturation, alarm threshold).
+    public struct Limit: Sendable {
+        public var value: Double
+        public var label: String
+        public var color: String
     }
 
     public struct Panel: Sendable {
+        /// One of `panelKeys`.
+        public var key: String
         public var title: String
+        public var unit: String
+        public var rule: Axis.RangeRule
         public var series: [Series]
+        public var limits: [Limit] = []
+        /// Intervals drawn as a red band on the panel's top edge (IR frames at saturation).
+        public var marks: [(from: Double, to: Double)] = []
+        /// What `marks` means, for the legend.
+        public var marksLabel = ""
     }
 
-    /// Reads the session and builds the four panels.
+    /// How a label or marker line is drawn: by who made it.
+    public enum EventKind: Sendable {
+        case manual, groundTruth, detector, marker, alarm, alignment
+        var dash: String? {
+            switch self {
+            case .manual, .alignment: nil
+            case .groundTruth: "6 3"
+            case .detector, .alarm: "2 2"
+            case .marker: "1 3"
+            }
+        }
+        var legend: String {
+            switch self {
+            case .manual: "label (manual)"
+            case .groundTruth: "simulator ground truth"
+            case .detector: "label by a detector"
+            case .marker: "marker"
+            case .alarm: "first alarm of a stored prediction"
+            case .alignment: "time zero of the aligned runs"
+            }
+        }
+        static func of(method: String) -> EventKind {
+            method == LabelSetSelection.groundTruthMethod ? .groundTruth : method.hasPrefix("detector") ? .detector : .manual
+        }
+    }
+
+    public struct Event: Sendable {
+        public var t: Double
+        public var label: String
+        public var color: String
+        public var kind: EventKind
+    }
+
+    /// A shaded interval: an excluded interval label or a gap in a stream's data.
+    public struct Span: Sendable {
+        public var from: Double
+        public var to: Double
+        public var label: String
+        public var isGap: Bool
+    }
+
+    public struct Figure: Sendable {
+        public var title: String
+        public var subtitle: String
+        public var panels: [Panel]
+        public var events: [Event]
+        public var spans: [Span]
+        /// The time axis title without its unit ("session time", "time from runaway_onset").
+        public var timeTitle = "session time"
+        /// Runs of an overlay, with their colours (empty for one session).
+        public var runs: [(name: String, color: String)] = []
+        public var range: (from: Double, to: Double)?
+    }
+
+    /// Panel keys for `channels`.
+    public static let panelKeys = ["temperature", "voltage", "current", "ae", "score"]
+
+    /// The detector score above which a stored prediction is an alarm.
+    static let alarmThreshold = 0.5
+
+    /// Reads the session and builds the five panels (the score panel may be empty).
     public static func panels(_ r: SessionReader, hitRateBinS: Double = 1) throws -> [Panel] {
         var temp: [Series] = []
+        var limits: [Limit] = [], marks: [(from: Double, to: Double)] = []
         for s in try r.streams(kind: .thermal) {
             guard let cal = s.calibration else { continue }
-            let pts = try r.frameSummaries(streamId: s.id!).map { (Double($0.tNs) / 1e9, cal.celsius(UInt16(clamping: $0.maxCounts))) }
-            temp.append(Series(name: "\(s.key) IR max", unit: "°C", color: "#d62728", points: pts))
+            let frames = try r.frameSummaries(streamId: s.id!)
+            temp.append(Series(name: "\(s.key) IR max", quantity: "IR max", unit: "°C", color: "#d62728",
+                               points: frames.map { (Double($0.tNs) / 1e9, cal.celsius(UInt16(clamping: $0.maxCounts))) }))
+            let saturated = frames.filter { $0.maxCounts >= Int(UInt16.max) }.map { Double($0.tNs) / 1e9 }
+            if !saturated.isEmpty {
+                limits.append(Limit(value: cal.celsius(UInt16.max), label: "\(s.key) saturates at \(fmt(cal.celsius(UInt16.max))) °C", color: "#d62728"))
+                marks += intervals(saturated, joinWithin: 1)
+            }
         }
         // The cell's fields from the cell's BMS, ambient from its role's stream (SerialRoles).
         let roles = try SerialRoles.resolve(r)
@@ -53,15 +148,28 @@ public enum SessionPlot {
                 counts[b] += 1
             }
             let pts = counts.enumerated().map { (Double($0.offset) * hitRateBinS, $0.element / hitRateBinS) }
-            hitSeries.append(Series(name: "\(s.key) AE hits", unit: "hits/s", color: "#9467bd", points: pts))
+            hitSeries.append(Series(name: "\(s.key) AE hits", quantity: "AE hits", unit: "hits/s", color: "#9467bd", points: pts))
         }
         return [
-            Panel(title: "Temperature (°C)", series: temp),
-            Panel(title: "Voltage (V)", series: [Series(name: "voltage", unit: "V", color: "#1f77b4", points: volts)]),
-            Panel(title: "Current (A)", series: [Series(name: "current", unit: "A", color: "#2ca02c", points: amps)]),
-            Panel(title: "AE hit rate (hits/s)", series: hitSeries),
-            Panel(title: "Detector score (alarm above 0.5)", series: try predictionSeries(r)),
+            Panel(key: "temperature", title: "Temperature", unit: "°C", rule: .data(minimumSpan: 2, relativeSpan: 0.05),
+                  series: temp, limits: limits, marks: marks, marksLabel: "IR frames at saturation"),
+            Panel(key: "voltage", title: "Voltage", unit: "V", rule: .data(minimumSpan: 0.05, relativeSpan: 0.05),
+                  series: [Series(name: "voltage", unit: "V", color: "#1f77b4", points: volts)]),
+            Panel(key: "current", title: "Current", unit: "A", rule: .data(minimumSpan: 0.1, relativeSpan: 0.1),
+                  series: [Series(name: "current", unit: "A", color: "#2ca02c", points: amps)]),
+            Panel(key: "ae", title: "AE hit rate", unit: "hits/s", rule: .fromZero(minimumSpan: 1), series: hitSeries),
+            Panel(key: "score", title: "Detector score", unit: "score", rule: .fixed(0, 1), series: try predictionSeries(r),
+                  limits: [Limit(value: alarmThreshold, label: "alarm threshold \(alarmThreshold)", color: "#555")]),
         ]
+    }
+
+    /// Sorted times joined into intervals where consecutive times are within `joinWithin` seconds.
+    static func intervals(_ ts: [Double], joinWithin: Double) -> [(from: Double, to: Double)] {
+        var out: [(from: Double, to: Double)] = []
+        for t in ts.sorted() {
+            if let last = out.last, t - last.to <= joinWithin { out[out.count - 1].to = t } else { out.append((t, t)) }
+        }
+        return out
     }
 
     /// One series per stored prediction run (live or replayed), in storage order.
@@ -74,116 +182,9 @@ public enum SessionPlot {
             points[key, default: []].append((Double(p.tNs) / 1e9, p.score))
         }
         return order.enumerated().map { i, k in
-            Series(name: k, unit: "score", color: palette[i % palette.count], points: points[k]!.sorted { $0.t < $1.t })
+            Series(name: k, quantity: k, unit: "score", color: palette[i % palette.count], points: points[k]!.sorted { $0.t < $1.t })
         }
     }
-
-    /// Renders panels and event lines to SVG text.
-    public static func svg(title: String, panels: [Panel], events: [(t: Double, label: String, color: String)],
-                           width: Int = 1000, panelHeight: Int = 170, range: (from: Double, to: Double)? = nil,
-                           spans: [(from: Double, to: Double, label: String)] = []) -> String {
-        var panels = panels
-        var events = events
-        if let range {
-            // Keep one point either side of the window so lines run to its edges.
-            for i in panels.indices {
-                for j in panels[i].series.indices {
-                    let p = panels[i].series[j].points
-                    let a = max(0, (p.firstIndex { $0.t >= range.from } ?? p.count) - 1)
-                    let b = min(p.count, (p.lastIndex { $0.t <= range.to } ?? -1) + 2)
-                    panels[i].series[j].points = a < b ? p[a..<b].map { (max(range.from, min(range.to, $0.t)), $0.v) } : []
-                }
-            }
-            events = events.filter { $0.t >= range.from && $0.t <= range.to }
-        }
-        let left = 70.0, right = 20.0, top = 40.0, gapY = 30.0
-        let plotW = Double(width) - left - right
-        let allT = panels.flatMap { $0.series.flatMap { $0.points.map(\.t) } } + events.map(\.t)
-        let t0 = range?.from ?? 0.0, t1 = range?.to ?? max(allT.max() ?? 1, 1e-9)
-        let height = Int(top + Double(panels.count) * (Double(panelHeight) + gapY) + 30)
-        var s = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" font-family="sans-serif" font-size="11">
-            <rect width="100%" height="100%" fill="white"/>
-            <text x="\(left)" y="22" font-size="14" font-weight="bold" textLength="\(fmt(min(plotW, Double(title.count) * 8)))" lengthAdjust="spacingAndGlyphs">\(esc(title))</text>
-
-            """
-        func x(_ t: Double) -> Double { left + (t - t0) / (t1 - t0) * plotW }
-        for (i, p) in panels.enumerated() {
-            let y0 = top + Double(i) * (Double(panelHeight) + gapY)
-            let h = Double(panelHeight)
-            let vs = p.series.flatMap { $0.points.map(\.v) }
-            var lo = vs.min() ?? 0, hi = vs.max() ?? 1
-            if hi - lo < 1e-9 { lo -= 0.5; hi += 0.5 }
-            let pad = (hi - lo) * 0.05
-            lo -= pad; hi += pad
-            func y(_ v: Double) -> Double { y0 + h - (v - lo) / (hi - lo) * h }
-            s += "<rect x=\"\(left)\" y=\"\(y0)\" width=\"\(plotW)\" height=\"\(h)\" fill=\"none\" stroke=\"#888\"/>\n"
-            s += "<text x=\"\(left + 4)\" y=\"\(y0 + 13)\" font-weight=\"bold\">\(esc(p.title))</text>\n"
-            let digits = max(0, min(6, Int((-log10((hi - lo) / 4)).rounded(.up)) + 1))
-            for k in 0...4 {
-                let v = lo + (hi - lo) * Double(k) / 4
-                s += "<text x=\"\(left - 6)\" y=\"\(fmt(y(v) + 4))\" text-anchor=\"end\">\(fmt(v, digits))</text>\n"
-                s += "<line x1=\"\(left)\" x2=\"\(left + plotW)\" y1=\"\(fmt(y(v)))\" y2=\"\(fmt(y(v)))\" stroke=\"#eee\"/>\n"
-            }
-            if vs.isEmpty {
-                s += "<text x=\"\(left + plotW / 2)\" y=\"\(y0 + h / 2)\" text-anchor=\"middle\" fill=\"#999\">no data</text>\n"
-            }
-            for (j, ser) in p.series.enumerated() {
-                let pts = decimate(ser.points, maxPoints: Int(plotW) * 2)
-                guard !pts.isEmpty else { continue }
-                let d = pts.map { "\(fmt(x($0.t))),\(fmt(y($0.v)))" }.joined(separator: " ")
-                s += "<polyline fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.3\" points=\"\(d)\"/>\n"
-                s += "<text x=\"\(left + plotW - 4)\" y=\"\(y0 + 13 + Double(j) * 13)\" text-anchor=\"end\" fill=\"\(ser.color)\">\(esc(ser.name))</text>\n"
-            }
-            for sp in spans where sp.to >= t0 && sp.from <= t1 {
-                let a = x(max(t0, sp.from)), b = x(min(t1, sp.to))
-                s += "<rect x=\"\(fmt(a))\" y=\"\(y0)\" width=\"\(fmt(max(0.5, b - a)))\" height=\"\(h)\" fill=\"#999\" fill-opacity=\"0.18\"/>\n"
-                if i == 0 { s += "<text x=\"\(fmt(a + 3))\" y=\"\(y0 + 26)\" fill=\"#666\">\(esc(sp.label))</text>\n" }
-            }
-            // Labels closer than 12 px share one caption (the first, with how many more).
-            var lastTextX = -Double.infinity
-            let sorted = events.sorted { $0.t < $1.t }
-            for (k, e) in sorted.enumerated() {
-                s += "<line x1=\"\(fmt(x(e.t)))\" x2=\"\(fmt(x(e.t)))\" y1=\"\(y0)\" y2=\"\(y0 + h)\" stroke=\"\(e.color)\" stroke-dasharray=\"4 3\"/>\n"
-                if i == 0 && x(e.t) - lastTextX >= 12 {
-                    let near = sorted[(k + 1)...].prefix { x($0.t) - x(e.t) < 12 }.count
-                    let text = e.label + (near > 0 ? " +\(near)" : "")
-                    s += "<text x=\"\(fmt(x(e.t) - 3))\" y=\"\(y0 + h - 4)\" fill=\"\(e.color)\" transform=\"rotate(-90 \(fmt(x(e.t) - 3)) \(y0 + h - 4))\">\(esc(text))</text>\n"
-                    lastTextX = x(e.t)
-                }
-            }
-        }
-        let yb = top + Double(panels.count) * (Double(panelHeight) + gapY) - gapY + 16
-        for k in 0...8 {
-            let t = t0 + (t1 - t0) * Double(k) / 8
-            s += "<text x=\"\(fmt(x(t)))\" y=\"\(fmt(yb))\" text-anchor=\"middle\">\(fmt(t, t1 > 100 ? 0 : 1))</text>\n"
-        }
-        s += "<text x=\"\(left + plotW / 2)\" y=\"\(fmt(yb + 14))\" text-anchor=\"middle\">session time (s)</text>\n</svg>\n"
-        return s
-    }
-
-    /// Min/max decimation per pixel column: keeps spikes visible.
-    static func decimate(_ p: [(t: Double, v: Double)], maxPoints: Int) -> [(t: Double, v: Double)] {
-        guard p.count > maxPoints, maxPoints >= 2 else { return p }
-        let per = Int((Double(p.count) / Double(maxPoints / 2)).rounded(.up))
-        var out: [(t: Double, v: Double)] = []
-        var i = 0
-        while i < p.count {
-            let chunk = p[i..<min(p.count, i + per)]
-            let lo = chunk.min { $0.v < $1.v }!, hi = chunk.max { $0.v < $1.v }!
-            if lo.t <= hi.t { out += [lo, hi] } else { out += [hi, lo] }
-            i += per
-        }
-        return out
-    }
-
-    static func fmt(_ v: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", v) }
-    static func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-    }
-
-    /// Panel keys for `channels`: temperature, voltage, current, ae.
-    public static let panelKeys = ["temperature", "voltage", "current", "ae", "score"]
 
     static func labelColor(_ label: String) -> String {
         switch label {
@@ -194,36 +195,128 @@ public enum SessionPlot {
         }
     }
 
-    /// Panels + labels + markers of a session, as SVG; optionally a time window and a subset of panels.
-    public static func render(_ r: SessionReader, from: Double? = nil, to: Double? = nil, channels: [String]? = nil) throws -> String {
-        let sess = try r.session()
-        var events: [(t: Double, label: String, color: String)] = []
-        var spans: [(from: Double, to: Double, label: String)] = []
+    /// Labels, markers, first alarms, excluded intervals and gaps of a session.
+    static func labelEvents(_ r: SessionReader) throws -> (events: [Event], spans: [Span]) {
+        var events: [Event] = [], spans: [Span] = []
         for a in try r.annotations() {
             if let e = a.endTNs, e > a.startTNs {
-                spans.append((Double(a.startTNs) / 1e9, Double(e) / 1e9, "\(a.label) (\(a.labelSet))"))
+                spans.append(Span(from: Double(a.startTNs) / 1e9, to: Double(e) / 1e9, label: "\(a.label) (\(a.labelSet))", isGap: false))
             } else {
-                events.append((Double(a.startTNs) / 1e9, "\(a.label) (\(a.method))", labelColor(a.label)))
+                events.append(Event(t: Double(a.startTNs) / 1e9, label: a.label, color: labelColor(a.label), kind: .of(method: a.method)))
             }
         }
-        for m in try r.markers() { events.append((Double(m.tNs) / 1e9, m.text, "#1f77b4")) }
+        for m in try r.markers() { events.append(Event(t: Double(m.tNs) / 1e9, label: m.text, color: "#1f77b4", kind: .marker)) }
         // The first alarm of each stored prediction run, where people look for it.
         var alarmed = Set<String>()
         for p in try r.predictions() where p.alarm && alarmed.insert(p.model + "\u{0}" + p.runId).inserted {
-            events.append((Double(p.tNs) / 1e9, "\(p.model) alarm", "#8c564b"))
+            events.append(Event(t: Double(p.tNs) / 1e9, label: "\(p.model) alarm", color: "#8c564b", kind: .alarm))
         }
-        let cell = sess.cell.map { " — \($0.chemistry) \(String(format: "%.1f", $0.capacityAh)) Ah \($0.format)" } ?? ""
-        var ps = try panels(r)
+        let end = Double(try r.session().endTNs ?? 0) / 1e9
+        for g in try r.gaps() {
+            let a = Double(g.startTNs) / 1e9
+            spans.append(Span(from: a, to: g.endTNs.map { Double($0) / 1e9 } ?? max(a, end), label: g.kind, isGap: true))
+        }
+        return (events, spans)
+    }
+
+    static func title(_ r: SessionReader) throws -> (String, String) {
+        let sess = try r.session()
+        let cell = sess.cell.map { "\($0.chemistry) \(String(format: "%.1f", $0.capacityAh)) Ah \($0.format)" }
+        return (sess.name, [cell, sess.protocol].compactMap { $0 }.joined(separator: ", "))
+    }
+
+    static func selectPanels(_ ps: [Panel], channels: [String]?, path: String) throws -> [Panel] {
         if let channels {
             for c in channels where !panelKeys.contains(c) {
-                throw SessionStoreError.notASession(path: r.path, reason: "no panel '\(c)' to plot; panels: \(panelKeys.joined(separator: ", "))")
+                throw SessionStoreError.notASession(path: path, reason: "no panel '\(c)' to plot; panels: \(panelKeys.joined(separator: ", "))")
             }
-            ps = zip(panelKeys, ps).filter { channels.contains($0.0) }.map(\.1)
-        } else if ps.last?.series.isEmpty == true {
-            ps.removeLast()  // no stored predictions: no score panel unless asked for
+            return ps.filter { channels.contains($0.key) }
         }
-        let end = Double(sess.endTNs ?? 0) / 1e9
-        let range: (Double, Double)? = (from != nil || to != nil) ? (from ?? 0, to ?? max(end, (from ?? 0) + 1)) : nil
-        return svg(title: "\(sess.name)\(cell)\(sess.protocol.map { ", \($0)" } ?? "")", panels: ps, events: events, range: range, spans: spans)
+        return ps.filter { $0.key != "score" || !$0.series.isEmpty }  // no stored predictions: no score panel unless asked for
     }
+
+    /// The figure of one session; optionally a time window and a subset of panels.
+    public static func figure(_ r: SessionReader, from: Double? = nil, to: Double? = nil, channels: [String]? = nil) throws -> Figure {
+        let (t, sub) = try title(r)
+        let (events, spans) = try labelEvents(r)
+        let ps = try selectPanels(try panels(r), channels: channels, path: r.path)
+        let end = Double(try r.session().endTNs ?? 0) / 1e9
+        let range: (Double, Double)? = (from != nil || to != nil) ? (from ?? 0, to ?? max(end, (from ?? 0) + 1)) : nil
+        return Figure(title: t, subtitle: sub, panels: ps, events: events, spans: spans, range: range)
+    }
+
+    /// SVG of one session (see `figure`).
+    public static func render(_ r: SessionReader, from: Double? = nil, to: Double? = nil, channels: [String]? = nil) throws -> String {
+        svg(try figure(r, from: from, to: to, channels: channels))
+    }
+
+    /// Where overlaid runs are aligned.
+    public enum Alignment: Sendable, Equatable {
+        /// Each run's current label of this name (its first, if several) is time zero.
+        case label(String)
+        /// Session start is time zero (no alignment).
+        case start
+    }
+
+    public struct OverlayError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Several runs overlaid on one time axis, aligned at `align`. Colours tell runs apart; line
+    /// styles tell the quantities of a panel apart (IR max solid, cell TC dashed, ambient dotted).
+    public static func overlay(_ readers: [SessionReader], align: Alignment, from: Double? = nil, to: Double? = nil,
+                               channels: [String]? = nil) throws -> Figure {
+        let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
+        let dashes: [String?] = [nil, "6 3", "2 2", "8 2 2 2"]
+        var merged: [Panel] = [], events: [Event] = [], runs: [(String, String)] = []
+        var earliest = 0.0, latestEnd = 0.0
+        for (i, r) in readers.enumerated() {
+            let color = palette[i % palette.count]
+            let name = try r.session().name
+            let zero: Double
+            switch align {
+            case .start: zero = 0
+            case .label(let l):
+                guard let a = try r.annotations().first(where: { $0.label == l && $0.endTNs == nil }) else {
+                    let have = Set(try r.annotations().map(\.label)).sorted()
+                    throw OverlayError(description: "\(r.path) has no '\(l)' label to align at (it has: \(have.isEmpty ? "no labels" : have.joined(separator: ", "))); use --align start or another label")
+                }
+                zero = Double(a.startTNs) / 1e9
+            }
+            earliest = min(earliest, -zero)
+            latestEnd = max(latestEnd, Double(try r.session().endTNs ?? 0) / 1e9 - zero)
+            runs.append((name, color))
+            var ps = try selectPanels(try panels(r), channels: channels ?? panelKeys, path: r.path)
+            if channels == nil { ps = ps.filter { $0.key != "score" } }
+            for (k, var p) in ps.enumerated() {
+                for j in p.series.indices {
+                    p.series[j].name = p.series[j].quantity
+                    p.series[j].color = color
+                    p.series[j].dash = dashes[j % dashes.count]
+                    p.series[j].points = p.series[j].points.map { ($0.t - zero, $0.v) }
+                }
+                p.limits = p.limits.map { var l = $0; l.color = color; return l }
+                p.marks = p.marks.map { ($0.from - zero, $0.to - zero) }
+                if k < merged.count { merged[k].series += p.series; merged[k].limits += p.limits; merged[k].marks += p.marks }
+                else { merged.append(p) }
+            }
+            for e in try labelEvents(r).events where e.kind != .marker && e.kind != .alarm {
+                if case .label(let l) = align, e.label == l { continue }
+                events.append(Event(t: e.t - zero, label: "\(i + 1): \(e.label)", color: color, kind: e.kind))
+            }
+        }
+        let alignedAt: String
+        switch align {
+        case .label(let l):
+            events.append(Event(t: 0, label: l, color: "#000", kind: .alignment))
+            alignedAt = "time from \(l)"
+        case .start: alignedAt = "session time"
+        }
+        let range = (from: from ?? earliest, to: to ?? max(latestEnd, (from ?? earliest) + 1))
+        let title = "\(readers.count) runs" + { if case .label(let l) = align { " aligned at \(l)" } else { "" } }()
+        return Figure(title: title, subtitle: "", panels: merged, events: events, spans: [], timeTitle: alignedAt,
+                      runs: runs, range: range)
+    }
+
+    static func fmt(_ v: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", v) }
 }
