@@ -25,6 +25,8 @@ public struct Overview: Sendable {
     public var frameCount: Int
 
     public static let allKeys = ["ir_max", "ir_mean", "cell_temp", "ambient", "voltage", "current", "ae_rate", "ae_energy"]
+    /// Channels of stored detector scores (live or replayed prediction runs), first three runs in storage order.
+    public static let scoreKeys = ["score0", "score1", "score2"]
 
     public static func load(_ r: SessionReader) throws -> Overview {
         var channels: [Channel] = []
@@ -67,6 +69,23 @@ public struct Overview: Sendable {
             channels.append(Channel(key: "ae_rate", title: "AE hits", unit: "/s", kind: .rate, t: t, v: [Float](repeating: 1, count: t.count)))
             channels.append(Channel(key: "ae_energy", title: "AE energy", unit: "V²s/s", kind: .rate, t: t, v: hits.map { Float($0.energyV2s) }))
             end = max(end, t.last ?? 0)
+        }
+        var runs: [String] = [], scores: [String: (title: String, t: [Double], v: [Float])] = [:]
+        for p in try r.predictions() {
+            let key = p.model + "\u{0}" + p.runId
+            if scores[key] == nil {
+                guard runs.count < scoreKeys.count else { continue }
+                runs.append(key)
+                scores[key] = ("\(p.model) (\(p.runId))", [], [])
+            }
+            scores[key]!.t.append(Double(p.tNs) / 1e9)
+            scores[key]!.v.append(Float(p.score))
+        }
+        for (i, k) in runs.enumerated() {
+            let s = scores[k]!
+            let order = s.t.indices.sorted { s.t[$0] < s.t[$1] }
+            channels.append(Channel(key: scoreKeys[i], title: s.title, unit: "score", kind: .level,
+                                    t: order.map { s.t[$0] }, v: order.map { s.v[$0] }))
         }
         if let e = try r.session().endTNs { end = max(end, Double(e) / 1e9) }
         return Overview(channels: channels, durationS: end, frameCount: frames)

@@ -37,6 +37,8 @@ public final class AnnotateModel {
     public let labelSet: String
     public let sessionName: String
     public private(set) var labels: [WorkingLabel] = []
+    /// The current labels of every other set: drawn read-only beside the set being edited.
+    public private(set) var otherLabels: [AnnotationRecord] = []
     var undoStack: [[WorkingLabel]] = []
 
     public var viewFrom: Double
@@ -76,6 +78,7 @@ public final class AnnotateModel {
             WorkingLabel(storedId: $0.id, label: $0.label, startS: Double($0.startTNs) / 1e9, endS: $0.endTNs.map { Double($0) / 1e9 },
                          method: $0.method, parametersJSON: $0.parametersJson, note: $0.note)
         }
+        otherLabels = try reader.annotations().filter { $0.labelSet != labelSet }
         undoStack = []
     }
 
@@ -157,10 +160,12 @@ public final class AnnotateModel {
                 }
             case .gotoTime:
                 do {
-                    let t = Double(try TimeParsing.parse(text, markers: markers)) / 1e9
+                    let t = Double(try TimeParsing.parse(text, markers: markers,
+                                                         startRealtimeNs: try reader.session().startRealtimeNs)) / 1e9
                     cursor = max(0, min(overview.durationS, t))
                     recentre()
-                    status = String(format: "at %.3f s", cursor)
+                    status = cursor == t ? String(format: "at %.3f s", cursor)
+                        : String(format: "%.3f s is outside the run (0–%.3f s): at %.3f s", t, overview.durationS, cursor)
                 } catch {
                     status = "\(error)"
                 }
@@ -208,11 +213,14 @@ public final class AnnotateModel {
     /// Labels, markers and suggestions in time order.
     public var items: [(t: Double, kind: String, text: String)] {
         var out = visibleLabels.map { ($0.label.startS, "label", $0.label.label) }
+        out += otherLabels.map { (Double($0.startTNs) / 1e9, Self.isGroundTruth($0) ? "ground truth" : "set \($0.labelSet)", $0.label) }
         out += markers.map { (Double($0.tNs) / 1e9, "marker", $0.text) }
         out += suggestions.map { ($0.tS, "suggestion", "\($0.label) (\($0.detector))") }
-        let rank = ["label": 0, "marker": 1, "suggestion": 2]
-        return out.sorted { ($0.0, rank[$0.1] ?? 3) < ($1.0, rank[$1.1] ?? 3) }
+        let rank = ["label": 0, "ground truth": 1, "marker": 3, "suggestion": 4]
+        return out.sorted { ($0.0, rank[$0.1] ?? 2) < ($1.0, rank[$1.1] ?? 2) }
     }
+
+    static func isGroundTruth(_ a: AnnotationRecord) -> Bool { a.method == LabelSetSelection.groundTruthMethod }
 
     func jump(forward: Bool) {
         let eps = 1e-6  // every item, however close: several may share a column when zoomed out

@@ -17,15 +17,21 @@ public struct AnnotateScreen {
         var unit: String
         var keys: [String]
         var colors: [Int]   // xterm-256 per series
+        /// A fixed value range (detector scores: 0 to 1); nil: the data's.
+        var range: (lo: Float, hi: Float)? = nil
+        /// The smallest span drawn (at least 10 % of the largest value too), so that ±1 mA of noise
+        /// on a 4 A current is the flat line it is rather than full-height hash.
+        var minimumSpan: Float = 0
     }
 
     static let panels = [
-        Panel(title: "IR", unit: "°C", keys: ["ir_max", "ir_mean"], colors: [196, 208]),
-        Panel(title: "cell", unit: "°C", keys: ["cell_temp", "ambient"], colors: [220, 39]),
-        Panel(title: "U", unit: "V", keys: ["voltage"], colors: [75]),
-        Panel(title: "I", unit: "A", keys: ["current"], colors: [78]),
+        Panel(title: "IR", unit: "°C", keys: ["ir_max", "ir_mean"], colors: [196, 208], minimumSpan: 2),
+        Panel(title: "cell", unit: "°C", keys: ["cell_temp", "ambient"], colors: [220, 39], minimumSpan: 2),
+        Panel(title: "U", unit: "V", keys: ["voltage"], colors: [75], minimumSpan: 0.05),
+        Panel(title: "I", unit: "A", keys: ["current"], colors: [78], minimumSpan: 0.1),
         Panel(title: "AE", unit: "/s", keys: ["ae_rate"], colors: [177]),
         Panel(title: "AE E", unit: "V²s/s", keys: ["ae_energy"], colors: [141]),
+        Panel(title: "risk", unit: "", keys: Overview.scoreKeys, colors: [203, 117, 150], range: (0, 1)),
     ]
 
     static func labelColor(_ name: String) -> Int {
@@ -90,6 +96,10 @@ public struct AnnotateScreen {
         }
         for s in m.suggestions { if let c = col(s.tS) { colMark[c] = ("┊", 228) } }
         for mk in m.markers { if let c = col(Double(mk.tNs) / 1e9) { colMark[c] = ("╎", 51) } }
+        // Other label sets, read-only: ground truth as a double line, other people's sets dotted.
+        for l in m.otherLabels where l.label != "exclude" {
+            if let c = col(Double(l.startTNs) / 1e9) { colMark[c] = (AnnotateModel.isGroundTruth(l) ? "║" : "┆", Self.labelColor(l.label)) }
+        }
         for (_, l) in m.visibleLabels where l.label != "exclude" { if let c = col(l.startS) { colMark[c] = ("│", Self.labelColor(l.label)) } }
 
         // Plots.
@@ -99,7 +109,10 @@ public struct AnnotateScreen {
             let series = chans.map { m.overview.columns($0, from: m.viewFrom, to: m.viewTo, count: cols * 2) }
             var lo = Float.infinity, hi = -Float.infinity
             for s in series { for c in s { if let c { lo = min(lo, c.lo); hi = max(hi, c.hi) } } }
+            if let r = p.range { lo = r.lo; hi = r.hi }
             if !(lo <= hi) { lo = 0; hi = 1 }
+            let need = p.minimumSpan > 0 ? max(p.minimumSpan, 0.1 * max(abs(lo), abs(hi))) : 0
+            if hi - lo < need { let mid = (lo + hi) / 2; lo = mid - need / 2; hi = mid + need / 2 }
             if hi - lo < 1e-6 { hi = lo + 1 }
             let dotsH = ph * 4
             // Braille dot bits per (row, col): index [r][c] -> UInt8 bits; owner series for colour.
@@ -108,7 +121,8 @@ public struct AnnotateScreen {
             for (si, s) in series.enumerated().reversed() {
                 var prev: (Int, Int)?
                 for x in 0..<(cols * 2) {
-                    guard let v = s[x] else { prev = nil; continue }
+                    guard var v = s[x] else { prev = nil; continue }
+                    v.lo = max(lo, min(hi, v.lo)); v.hi = max(lo, min(hi, v.hi))
                     var y0 = Int(((Double(hi - v.hi)) / Double(hi - lo) * Double(dotsH - 1)).rounded())
                     var y1 = Int(((Double(hi - v.lo)) / Double(hi - lo) * Double(dotsH - 1)).rounded())
                     if let (py0, py1) = prev { y0 = min(y0, py1); y1 = max(y1, py0) }  // join to the previous column
@@ -163,21 +177,34 @@ public struct AnnotateScreen {
 
         // Footer: values at the cursor, labels near it / prompt, status.
         var vals: [String] = [String(format: "t %.3f s", m.cursor)]
-        for (key, name, fmt) in [("ir_max", "IRmax", "%.1f°C"), ("ir_mean", "IRmean", "%.1f"), ("cell_temp", "cell", "%.1f"), ("ambient", "amb", "%.1f"),
-                                 ("voltage", "U", "%.3fV"), ("current", "I", "%.2fA"), ("ae_rate", "AE", "%.0f/s"), ("ae_energy", "E", "%.2g")] {
+        // Most telling first: the line is cut at the screen's width.
+        func value(_ key: String, _ name: String, _ fmt: String) {
             if let c = m.overview.channel(key), let v = m.overview.value(c, at: m.cursor) { vals.append("\(name) " + String(format: fmt, v)) }
+        }
+        for (key, name, fmt) in [("ir_max", "IRmax", "%.1f°C"), ("cell_temp", "cell", "%.1f"), ("voltage", "U", "%.3fV"),
+                                 ("current", "I", "%.2fA"), ("ae_rate", "AE", "%.0f/s"), (Overview.scoreKeys[0], "risk", "%.2f"),
+                                 ("ir_mean", "IRmean", "%.1f"), ("ambient", "amb", "%.1f"), ("ae_energy", "E", "%.2g")] {
+            value(key, name, fmt)
         }
         put(H - 3, 0, " " + vals.joined(separator: "  "), fg: 252)
         if let p = m.prompt {
-            let q = p == .customLabel ? "custom label name: " : "go to (\(TimeParsing.help)): "
-            put(H - 2, 0, " " + q + m.input + "▏", fg: 231, bold: true)
+            // The typed text stays visible at any width: a short prompt, the input's tail when it
+            // is longer than the line, and what the prompt accepts on the status line below.
+            let q = p == .customLabel ? "custom label name: " : "go to: "
+            let room = max(4, W - 2 - q.count - 1)
+            let shown = m.input.count <= room ? m.input : "…" + String(m.input.suffix(room - 1))
+            put(H - 2, 0, " " + q + shown + "▏", fg: 231, bold: true)
+            let accepts = p == .customLabel ? "a label name (Enter places it at the cursor, Esc cancels)"
+                                            : "\(TimeParsing.help)  (Enter goes, Esc cancels)"
+            put(H - 1, 0, (" " + accepts).padded(to: W), fg: 250, bg: 236)
         } else {
             let near = m.items.filter { abs($0.t - m.cursor) <= 3 * (span / Double(cols)) }
                 .map { String(format: "%@ %@ %.2f s", $0.kind == "suggestion" ? "suggested" : $0.kind, $0.text, $0.t) }
-            put(H - 2, 0, " " + (near.isEmpty ? "labels \(m.visibleLabels.count)  markers \(m.markers.count)  suggestions \(m.suggestions.count)" : near.joined(separator: " | ")), fg: 250)
+            let others = m.otherLabels.isEmpty ? "" : "  other sets \(Set(m.otherLabels.map(\.labelSet)).count) (║ truth ┆ others, read-only)"
+            put(H - 2, 0, " " + (near.isEmpty ? "labels \(m.visibleLabels.count)\(others)  markers \(m.markers.count)  suggestions \(m.suggestions.count)" : near.joined(separator: " | ")), fg: 250)
         }
         let keys = "←→ cursor  +/- zoom  [ ] pan  n/N next  o onset v vent s self-heat x exclude c custom  a accept  m move d del u undo  w save q quit"
-        put(H - 1, 0, " " + (m.showHelp ? keys : m.status), fg: m.showHelp ? 229 : 250, bg: 236)
+        if m.prompt == nil { put(H - 1, 0, " " + (m.showHelp ? keys : m.status), fg: m.showHelp ? 229 : 250, bg: 236) }
         if m.showHelp { drawHelp(into: &grid, W: W, H: H) }
         return grid.map { line(of: $0) }
     }
@@ -243,6 +270,7 @@ public struct AnnotateScreen {
             "m  move the selected label to the cursor   d  delete the label at the cursor",
             "u  undo   w  save (edits supersede, nothing is overwritten)   W  save refused labels anyway   f  frame panel",
             "q  quit (asks again when there are unsaved changes)",
+            "│ this set's labels   ║ simulator ground truth   ┆ other sets (read-only)   ╎ marker   ┊ suggestion",
         ]
         let w = min(W - 4, (lines.map(\.count).max() ?? 0) + 4)
         let top = max(1, (H - lines.count - 2) / 2), left = max(0, (W - w) / 2)

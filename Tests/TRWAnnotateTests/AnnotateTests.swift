@@ -204,6 +204,56 @@ func truth(_ r: SessionReader, _ label: String) throws -> Double? {
         #expect(colored.contains("\u{1B}[") && colored.contains("▀"))
     }
 
+    /// Issue 22: the go-to prompt (about 130 characters) hid what was typed at 80 columns.
+    @Test(arguments: [80, 120]) func typedTextStaysVisible(width: Int) throws {
+        let (_, path) = try demoSession.get()
+        let m = try AnnotateModel(reader: try SessionReader(path: path), author: "ana")
+        try m.handle(.char("g"))
+        for c in "marker:vent+12.5" { try m.handle(.char(c)) }
+        var lines = AnnotateScreen(color: false).render(m, width: width, height: 24)
+        #expect(lines[22].contains("go to: marker:vent+12.5▏"), "\(lines[22])")
+        #expect(lines[23].contains("seconds (452.3)") && lines.allSatisfy { $0.count <= width })
+        // Longer than the line: its end (where the cursor is) stays in view.
+        for _ in 0..<40 { for c in "1234" { try m.handle(.char(c)) } }
+        lines = AnnotateScreen(color: false).render(m, width: width, height: 24)
+        #expect(lines[22].contains("…") && lines[22].hasSuffix("1234▏"), "\(lines[22])")
+        try m.handle(.escape)
+        #expect(m.prompt == nil)
+    }
+
+    /// Issue 22: other label sets, the simulator's ground truth included, were invisible unless
+    /// one switched --set (and then edited that set); stored predictions were never shown.
+    @Test func otherSetsAndPredictionsAreShownReadOnly() throws {
+        let (tmp, path) = try copyOfDemo()
+        defer { withExtendedLifetime(tmp) {} }
+        let w = try SessionWriter(appendingTo: path)
+        try w.addLabels([AnnotationRecord(label: "venting", startTNs: 240_000_000_000, author: "ben", method: "manual")])
+        let preds = (0..<494).map { i in
+            PredictionRecord(model: "vdrop", modelVersion: "1", runId: "replay-1", tNs: Int64(i) * 1_000_000_000,
+                             score: i < 450 ? 0.1 : 0.9, alarm: i >= 450, latencyNs: nil, parametersJson: "{}")
+        }
+        try w.dbQueue.write { db in for var p in preds { try p.insert(db) } }
+        let m = try AnnotateModel(reader: try SessionReader(path: path), author: "ana")
+        #expect(m.labels.isEmpty, "ana's set is empty: nothing of another set is editable")
+        #expect(Set(m.otherLabels.map(\.labelSet)) == ["ben", "trw-sim"])
+        m.cursor = 50
+        let lines = AnnotateScreen(color: false).render(m, width: 100, height: 30)
+        let text = lines.joined(separator: "\n")
+        #expect(text.contains("║"), "ground-truth labels are drawn as double lines")
+        #expect(text.contains("┆"), "another person's set is drawn dotted")
+        #expect(text.contains("other sets 2"), "\(lines[28])")
+        #expect(text.contains("risk"), "no predictions panel")
+        // n visits another set's label and names it; deleting at the cursor leaves it alone.
+        m.cursor = 230
+        try m.handle(.char("n"))
+        #expect(m.cursor == 240 && m.status.contains("set ben"), "\(m.status)")
+        try m.handle(.char("d"))
+        #expect(try SessionReader(path: path).annotations(set: "ben").count == 1)
+        m.cursor = 460
+        let at = AnnotateScreen(color: false).render(m, width: 100, height: 30)
+        #expect(at[27].contains("risk 0.90"), "\(at[27])")
+    }
+
     @Test func overviewColumnsAndValues() throws {
         let (_, path) = try demoSession.get()
         let o = try Overview.load(try SessionReader(path: path))
