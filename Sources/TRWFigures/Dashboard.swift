@@ -8,12 +8,15 @@ import TRWRecorder
 public struct Dashboard {
     public var title: String
     public var presetMarkers: [String]
-    /// Recent snapshots; rates are taken over the last ~2 s.
+    /// Recent snapshots; rates are taken over the last `rateWindowS` seconds, so that one
+    /// commit more or less in the window does not make the figures jump.
     private var history: [(status: RecorderStatus, at: Double)] = []
     private var previous: (status: RecorderStatus, at: Double)? { history.first }
     public var lastMarker: (text: String, tS: Double)?
     public var markerCount = 0
     public var typing: String?
+    /// Seconds of history the rates are taken over.
+    public var rateWindowS = 5.0
 
     public init(title: String, presetMarkers: [String] = ["vent seen", "smoke", "supply off", "flame"]) {
         self.title = title
@@ -30,9 +33,11 @@ public struct Dashboard {
         }
         var lines: [String] = []
         lines.append(clip("\(title)   elapsed \(hms(s.elapsedWallS))   t = \(String(format: "%.1f", s.sessionTimeS)) s", width))
-        lines.append(clip("stream  kind       rate/s   events     lost  queue        last values", width))
+        // Columns sized so that a stream's last values (cell temperature included) fit in 80.
+        let keyW = max(6, s.streams.map(\.key.count).max() ?? 0)
+        lines.append(clip("stream".padded(to: keyW) + " kind     rate/s   events  lost queue     last values", width))
         for st in s.streams {
-            let r = rate(st.key) { $0.events }.map { String(format: "%8.1f", $0) } ?? "       -"
+            let r = rate(st.key) { $0.events }.map { String(format: "%7.1f", $0) } ?? "      -"
             let q = "\(st.queueFill)/\(st.queueCapacity)"
             var last: [String] = []
             if let v = st.lastValues["max_c"] { last.append(String(format: "max %.1f °C", v)) }
@@ -44,9 +49,9 @@ public struct Dashboard {
                 let hr = rate(st.key) { Int64($0.lastValues["hits_total"] ?? 0) }
                 last.append(hr.map { String(format: "hits %.1f/s", $0) } ?? String(format: "hits %.0f", h))
             }
-            let lost = st.droppedInQueue > 0 ? String(format: "%8d!", st.droppedInQueue) : String(format: "%8d ", 0)
-            lines.append(clip(st.key.padded(to: 7) + " " + st.kind.rawValue.padded(to: 8) + " " + r + " " + String(format: "%8d", st.events)
-                              + " " + lost + " " + q.padded(to: 11) + "  " + last.joined(separator: "  "), width))
+            let lost = st.droppedInQueue > 0 ? String(format: "%4d!", st.droppedInQueue) : String(format: "%4d ", 0)
+            lines.append(clip(st.key.padded(to: keyW) + " " + st.kind.rawValue.padded(to: 7) + " " + r + " " + String(format: "%8d", st.events)
+                              + " " + lost + " " + q.padded(to: 9) + " " + last.joined(separator: " "), width))
         }
         // Streams timed by arrival because their device clock disagrees with it (docs/timebase.md).
         for st in s.streams {
@@ -57,7 +62,7 @@ public struct Dashboard {
             }
         }
         let wr = previous.map { dt > 0 ? Double(s.fileBytes - $0.status.fileBytes) / dt : 0 } ?? 0
-        var disk = "file \(InfoReport.bytes(s.fileBytes))   write \(InfoReport.bytes(Int64(max(0, wr))))/s"
+        var disk = "data \(InfoReport.bytes(s.fileBytes))   write \(dt > 0 ? InfoReport.bytes(Int64(max(0, wr))) + "/s" : "-")"
         if let free = freeBytes {
             disk += "   disk free \(InfoReport.bytes(free))"
             if wr > 0 { disk += String(format: " (~%.1f h at this rate)", Double(free) / wr / 3600) }
@@ -86,7 +91,7 @@ public struct Dashboard {
             lines.append("markers: 0")
         }
         history.append((s, now))
-        while history.count > 2, now - history[1].at >= 2 { history.removeFirst() }
+        while history.count > 2, now - history[1].at >= rateWindowS { history.removeFirst() }
         return lines
     }
 

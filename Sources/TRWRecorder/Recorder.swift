@@ -76,6 +76,8 @@ public struct RecorderStatus: Sendable {
     public var streams: [StreamStatus]
     public var commits: Int64
     public var rowsWritten: Int64
+    /// While recording: the database's size as of the last commit (`SessionWriter.dataBytes()`,
+    /// steady, without the write-ahead log's jumps); once finished: the file's size on disk.
     public var fileBytes: Int64
     public var elapsedWallS: Double
     public var sessionTimeS: Double
@@ -541,7 +543,7 @@ public final class Recorder: @unchecked Sendable {
             }
             pending = WriteBatch()
             lastCommit = Date()
-            fileBytes.store(writer.fileBytes(), ordering: .relaxed)
+            fileBytes.store(writer.dataBytes(), ordering: .relaxed)
         }
         while true {
             let wait = max(0.01, options.commitIntervalS - Date().timeIntervalSince(lastCommit))

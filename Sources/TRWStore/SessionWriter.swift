@@ -329,6 +329,15 @@ public final class SessionWriter: Sendable {
     /// File size including WAL, bytes.
     public func fileBytes() -> Int64 { SessionFile.bytes(path: path) }
 
+    /// The database's size as its last commit left it (pages in use times page size, pages still in
+    /// the write-ahead log included): what the file measures once finalised. Unlike `fileBytes()`
+    /// it grows steadily, without the write-ahead log's jumps up to its checkpoint size and back.
+    public func dataBytes() -> Int64 {
+        (try? dbQueue.read { db in
+            try Int64.fetchOne(db, sql: "SELECT p.page_count * s.page_size FROM pragma_page_count() AS p, pragma_page_size() AS s")
+        }) ?? fileBytes()
+    }
+
     private func guarded<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch {
             let e = SessionStoreError.wrap(error, path: path)
