@@ -69,7 +69,14 @@ extension Source {
 /// A source that can switch the charging supply's output off (an alarm action,
 /// `trw record --on-alarm supply-off`): the simulated rig, a programmable supply.
 public protocol SupplyControl: AnyObject, Sendable {
+    /// Whether this source was configured to switch the supply off (a SCPI supply needs
+    /// `output_off` commands in its rig file); checked before the recording starts.
+    var canSwitchSupplyOff: Bool { get }
     /// Switches the output off; returns what was done, for the session's marker.
-    /// Throws when the instrument refused or did not answer.
+    /// Throws when the instrument refused or did not answer (bounded wait).
     func switchSupplyOff(reason: String) throws -> String
+}
+
+extension SupplyControl {
+    public var canSwitchSupplyOff: Bool { true }
 }

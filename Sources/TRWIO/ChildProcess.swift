@@ -95,7 +95,9 @@ public final class ChildProcess: @unchecked Sendable {
     private var sawEOF = false
     private let state = MutexBox<ChildExit?>(nil)
 
-    public init(shellCommand command: String, maxLineBytes: Int = 1 << 20) throws(ChildProcessError) {
+    /// `environment`: variables set for the child on top of trw's own environment (alarm
+    /// details for an alarm action); nil: trw's environment as it is.
+    public init(shellCommand command: String, maxLineBytes: Int = 1 << 20, environment: [String: String]? = nil) throws(ChildProcessError) {
         self.command = command
         decoder = LineDecoder(maxLineBytes: maxLineBytes)
         system_ignoreSIGPIPE()
@@ -116,7 +118,7 @@ public final class ChildProcess: @unchecked Sendable {
         for fd in [toChild.write, fromChild.read] {
             if case .failure(let e) = system_setNonBlocking(fd, true) { closeAll(); throw .spawn(command: command, call: "fcntl(O_NONBLOCK)", e) }
         }
-        switch Self.spawn(command, stdin: toChild.read, stdout: fromChild.write) {
+        switch Self.spawn(command, stdin: toChild.read, stdout: fromChild.write, environment: environment) {
         case .failure(let f):
             closeAll()
             throw .spawn(command: command, call: f.call, f.errno)
@@ -133,7 +135,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// posix_spawn(2) of /bin/sh -c COMMAND with stdin/stdout on the given descriptors,
     /// in a new process group, with an empty signal mask and default dispositions.
-    private static func spawn(_ command: String, stdin: CInt, stdout: CInt) -> Result<pid_t, SpawnFailure> {
+    private static func spawn(_ command: String, stdin: CInt, stdout: CInt, environment: [String: String]?) -> Result<pid_t, SpawnFailure> {
         func check(_ rc: CInt, _ call: String) -> SpawnFailure? { rc == 0 ? nil : SpawnFailure(call: call, errno: Errno(rawValue: rc)) }
         var actions = posix_spawn_file_actions_t()
         if let f = check(posix_spawn_file_actions_init(&actions), "posix_spawn_file_actions_init") { return .failure(f) }
@@ -162,10 +164,30 @@ public final class ChildProcess: @unchecked Sendable {
         defer { for a in args { free(a) } }
         var argv: [UnsafeMutablePointer<CChar>?] = args + [nil]
         var noEnvironment: [UnsafeMutablePointer<CChar>?] = [nil]
+        // With extra variables: trw's environment without those names, then them.
+        var merged: [UnsafeMutablePointer<CChar>?] = []
+        if let environment {
+            var own: [String] = []
+            var i = 0
+            while let entry = environ[i] {
+                let text = String(cString: entry)
+                let name = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? text
+                if environment[name] == nil { own.append(text) }
+                i += 1
+            }
+            own += environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            merged = own.map { $0.withCString { strdup($0) } }
+            guard !merged.contains(where: { $0 == nil }) else { for m in merged { free(m) }; return .failure(SpawnFailure(call: "strdup", errno: .noMemory)) }
+            merged.append(nil)
+        }
+        defer { for m in merged { free(m) } }
         var pid: pid_t = 0
         let rc = argv.withUnsafeMutableBufferPointer { p in
             noEnvironment.withUnsafeMutableBufferPointer { empty in
-                posix_spawn(&pid, "/bin/sh", &actions, &attr, p.baseAddress!, environ ?? empty.baseAddress!)
+                merged.withUnsafeMutableBufferPointer { env in
+                    posix_spawn(&pid, "/bin/sh", &actions, &attr, p.baseAddress!,
+                                environment != nil ? env.baseAddress! : (environ ?? empty.baseAddress!))
+                }
             }
         }
         if let f = check(rc, "posix_spawn(/bin/sh)") { return .failure(f) }

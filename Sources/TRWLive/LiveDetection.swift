@@ -18,23 +18,66 @@ public enum LiveError: Error, CustomStringConvertible, Equatable {
 
 /// What the recorder does when a live detector's alarm rises (`trw record --on-alarm`).
 /// Every alarm is also a marker and a logged warning, whatever the actions.
-public enum AlarmAction: String, Sendable, CaseIterable, Equatable {
+public enum AlarmAction: Sendable, Equatable, CustomStringConvertible {
     /// Stop the recording (finalised `complete`, the alarm named as the reason).
     case stop
-    /// Switch the charging supply's output off through the rig (`SupplyControl`).
-    case supplyOff = "supply-off"
+    /// Switch the charging supply's output off through the rig (`SupplyControl`: the simulated
+    /// rig, or a SCPI supply whose rig file gives `output_off` commands).
+    case supplyOff
+    /// Run `/bin/sh -c COMMAND` with the alarm's details in its environment (TRW_ALARM_*),
+    /// bounded by `AlarmAction.execTimeoutS`.
+    case exec(String)
 
-    /// Parses "stop,supply-off"; errors name the unknown word and the known ones.
+    /// Seconds an `exec` action may run before it is terminated (SIGTERM, then SIGKILL).
+    public static let execTimeoutS = 30.0
+
+    /// The words `parse` accepts (exec is given as `exec:COMMAND`, last, or by --on-alarm-exec).
+    public static let words = ["stop", "supply-off"]
+
+    public var description: String {
+        switch self {
+        case .stop: "stop"
+        case .supplyOff: "supply-off"
+        case .exec(let c): "exec:\(c)"
+        }
+    }
+
+    /// Parses "stop,supply-off" and "stop,exec:notify-lab --room 3" (everything after `exec:`
+    /// is the command, commas included); errors name the unknown word and the known ones.
     public static func parse(_ text: String) throws(LiveError) -> [AlarmAction] {
         var out: [AlarmAction] = []
-        for word in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !word.isEmpty {
-            guard let a = AlarmAction(rawValue: word) else {
+        var rest = Substring(text)
+        var execCommand: String?
+        if let r = rest.range(of: "exec:") {
+            execCommand = String(rest[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+            rest = rest[..<r.lowerBound]
+            if execCommand!.isEmpty { throw .badAlarmAction("alarm action 'exec:' needs a command after the colon") }
+            if execCommand!.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" }) {
+                throw .badAlarmAction("alarm action exec: the command must be one line")
+            }
+        }
+        for word in rest.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !word.isEmpty {
+            let a: AlarmAction
+            switch word {
+            case "stop": a = .stop
+            case "supply-off": a = .supplyOff
+            default:
                 throw .badAlarmAction("unknown alarm action '\(word)'; expected a comma-separated list of "
-                                      + allCases.map(\.rawValue).joined(separator: ", ") + " (a marker is always written)")
+                                      + words.joined(separator: ", ") + " and exec:COMMAND last (a marker is always written)")
             }
             if !out.contains(a) { out.append(a) }
         }
+        if let c = execCommand { out.append(.exec(c)) }
         return out
+    }
+
+    /// The environment an exec action's command sees, on top of trw's.
+    public static func environment(detector: String, tNs: Int64, score: Double, session: String, sessionPath: String) -> [String: String] {
+        ["TRW_ALARM_DETECTOR": detector,
+         "TRW_ALARM_T_S": String(format: "%.3f", Double(tNs) / 1e9),
+         "TRW_ALARM_SCORE": String(format: "%.4f", score),
+         "TRW_SESSION": session,
+         "TRW_SESSION_PATH": sessionPath]
     }
 }
 

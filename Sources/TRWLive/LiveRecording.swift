@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TRWAnalysis
 import TRWCore
+import TRWIO
 import TRWRecorder
 import TRWStore
 
@@ -42,6 +43,8 @@ public final class LiveRecording: RecordingObserver, @unchecked Sendable {
     public private(set) var tap: LiveTap?
     // Guarded by lock.
     private var alarmStopReason: String?
+    /// The session's name (set in `prepare`).
+    private var sessionName = ""
 
     public init(options: LiveOptions, logger: Logger = Logger(label: "trw.live")) {
         self.options = options
@@ -54,6 +57,7 @@ public final class LiveRecording: RecordingObserver, @unchecked Sendable {
     }
 
     public func prepare(session: NewSession, streams: [StreamDescriptor], control: RecordingControl) throws {
+        sessionName = session.name
         var sinks: [any LiveTickSink] = []
         if !options.detectors.isEmpty {
             let d = try makeDetection(runId: "live-" + ISO8601DateFormatter().string(from: Date()), control: control)
@@ -75,11 +79,11 @@ public final class LiveRecording: RecordingObserver, @unchecked Sendable {
     /// The live detectors, checked before the session exists: every detector loads, and the
     /// alarm actions can be carried out by this rig.
     private func makeDetection(runId: String, control: RecordingControl) throws -> LiveDetection {
-        let supplies = control.sources.compactMap { $0 as? any SupplyControl }
+        let supplies = control.sources.compactMap { $0 as? any SupplyControl }.filter(\.canSwitchSupplyOff)
         if options.alarmActions.contains(.supplyOff) && supplies.isEmpty {
             throw LiveError.badAlarmAction(
-                "--on-alarm supply-off: no source of this rig can switch the supply off (the simulated rig can); "
-                + "choose --on-alarm stop, or record with a rig whose supply trw controls")
+                "--on-alarm supply-off: no source of this rig can switch the supply off (the simulated rig can, and a SCPI "
+                + "supply whose rig file gives output_off commands); choose --on-alarm stop, or record with a rig whose supply trw controls")
         }
         guard (1...3600).contains(options.alarmK) else {
             throw LiveError.badDetector("--alarm-k must be in 1...3600 ticks, got \(options.alarmK)")
@@ -88,7 +92,9 @@ public final class LiveRecording: RecordingObserver, @unchecked Sendable {
             return try LiveDetection(
                 specs: options.detectors, alarmK: options.alarmK, actions: options.alarmActions, runId: runId, logger: logger,
                 write: control.write,
-                act: { [weak self] name, tNs, _ in self?.carryOutAlarmActions(detector: name, tNs: tNs, supplies: supplies, control: control) })
+                act: { [weak self] name, tNs, score in
+                    self?.carryOutAlarmActions(detector: name, tNs: tNs, score: score, supplies: supplies, control: control)
+                })
         } catch {
             throw LiveError.badDetector("--detect: \(error)")
         }
@@ -96,7 +102,7 @@ public final class LiveRecording: RecordingObserver, @unchecked Sendable {
 
     /// The alarm actions (on the alarm-action queue, never on a lane's thread); each
     /// outcome is a marker at the alarm's tick.
-    private func carryOutAlarmActions(detector: String, tNs: Int64, supplies: [any SupplyControl], control: RecordingControl) {
+    private func carryOutAlarmActions(detector: String, tNs: Int64, score: Double, supplies: [any SupplyControl], control: RecordingControl) {
         let when = String(format: "t = %.1f s", Double(tNs) / 1e9)
         var notes: [String] = []
         for a in options.alarmActions {
@@ -114,6 +120,13 @@ public final class LiveRecording: RecordingObserver, @unchecked Sendable {
                 lock.withLock { if alarmStopReason == nil { alarmStopReason = "stopped by the \(detector) alarm at \(when)" } }
                 notes.append("recording stopped")
                 control.stop()
+            case .exec(let command):
+                let env = AlarmAction.environment(detector: detector, tNs: tNs, score: score, session: sessionName, sessionPath: control.sessionPath)
+                let outcome = Self.runAlarmCommand(command, environment: env, timeoutS: AlarmAction.execTimeoutS)
+                notes.append(outcome.note)
+                if !outcome.ok {
+                    logger.error("alarm action failed: exec", metadata: ["detector": "\(detector)", "command": "\(command)", "outcome": "\(outcome.note)"])
+                }
             }
         }
         guard !notes.isEmpty else { return }
@@ -192,5 +205,27 @@ public final class LiveRecording: RecordingObserver, @unchecked Sendable {
 
     public var detectorStatus: [LiveDetectorStatus] { detection?.status ?? [] }
 
-    public var alarmActionNames: [String] { options.alarmActions.map(\.rawValue) }
+    public var alarmActionNames: [String] { options.alarmActions.map(\.description) }
+
+    /// Runs an exec alarm action to its end, at most `timeoutS` (then SIGTERM, SIGKILL after 2 s);
+    /// its standard input is closed, its output read and dropped (bounded); the note says how it ended.
+    static func runAlarmCommand(_ command: String, environment: [String: String], timeoutS: Double) -> (ok: Bool, note: String) {
+        let started = HostClock.monotonicNanoseconds()
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(shellCommand: command, maxLineBytes: 64 * 1024, environment: environment)
+        } catch {
+            return (false, "exec FAILED to start '\(command)': \(error)")
+        }
+        child.closeInput()
+        let deadline = Deadline.after(seconds: timeoutS)
+        // Read (and drop) its output until it closes it or the deadline passes.
+        while true {
+            do { _ = try child.readLine(deadline: deadline) } catch { break }
+        }
+        let exit = child.finish(exitWithin: max(0, Double(deadline.monotonicNs - Deadline.now()) / 1e9), grace: 2)
+        let took = Double(HostClock.monotonicNanoseconds() - started) / 1e9
+        let ok = exit.succeeded
+        return (ok, (ok ? "exec '\(command)': " : "exec FAILED '\(command)': ") + "\(exit) after " + String(format: "%.2f s", took))
+    }
 }

@@ -196,7 +196,8 @@ public final class Recorder: @unchecked Sendable {
         // The live observer first: a detector or socket path that cannot be used fails
         // before the session file exists.
         try observer?.prepare(session: newSession, streams: sources.flatMap(\.streams), control: RecordingControl(
-            write: { [weak self] b in self?.writeQueue.push(b) }, stop: { [weak self] in self?.stop() }, sources: sources))
+            write: { [weak self] b in self?.writeQueue.push(b) }, stop: { [weak self] in self?.stop() }, sources: sources,
+            sessionPath: options.outputPath))
         let existed = FileManager.default.fileExists(atPath: options.outputPath)
         do {
             writer = try SessionWriter(creating: options.outputPath, session: newSession, softwareVersion: options.softwareVersion,

@@ -18,11 +18,15 @@ public struct RecordingControl: Sendable {
     public let stop: @Sendable () -> Void
     /// The rig's sources (e.g. the one that can switch the supply off).
     public let sources: [any Source]
+    /// The session file being written (for an alarm command's environment).
+    public let sessionPath: String
 
-    public init(write: @escaping @Sendable (WriteBatch) -> Void, stop: @escaping @Sendable () -> Void, sources: [any Source]) {
+    public init(write: @escaping @Sendable (WriteBatch) -> Void, stop: @escaping @Sendable () -> Void, sources: [any Source],
+                sessionPath: String = "") {
         self.write = write
         self.stop = stop
         self.sources = sources
+        self.sessionPath = sessionPath
     }
 }
 

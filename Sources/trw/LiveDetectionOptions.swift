@@ -13,7 +13,14 @@ struct LiveDetectionOptions: ParsableArguments {
     @Option(name: .long, help: "Consecutive 1 s ticks with a score above 0.5 before an alarm rises (1...3600).")
     var alarmK: Int = 3
 
-    @Option(name: .long, help: "What an alarm does besides its marker: stop, supply-off (comma-separated; supply-off needs a rig that controls the supply, as the simulated rig does).")
+    @Option(name: .long, help: ArgumentHelp(
+        "What an alarm does besides its marker: stop, supply-off, exec:COMMAND (comma-separated, exec last).",
+        discussion: """
+            supply-off needs a rig that controls the supply: the simulated rig, or a SCPI supply whose rig file gives \
+            output_off commands (schemas/rig.md). exec:COMMAND runs /bin/sh -c COMMAND with TRW_ALARM_DETECTOR, \
+            TRW_ALARM_T_S, TRW_ALARM_SCORE, TRW_SESSION and TRW_SESSION_PATH set, for at most \(Int(AlarmAction.execTimeoutS)) s; \
+            every outcome is a marker in the session.
+            """))
     var onAlarm: String?
 
     var detectors: [String] {

@@ -75,6 +75,8 @@ import TRWRig
         }
         #expect(throws: LiveError.self) { try AlarmAction.parse("stop,supply_of") }
         #expect(try AlarmAction.parse("stop, supply-off,stop") == [.stop, .supplyOff])
+        #expect(try AlarmAction.parse("supply-off,exec:notify-lab --room 3, --urgent") == [.supplyOff, .exec("notify-lab --room 3, --urgent")])
+        #expect(throws: LiveError.self) { try AlarmAction.parse("stop,exec:") }
     }
 }
 
@@ -110,5 +112,27 @@ private final class Batches: @unchecked Sendable {
         let gaps = d.failureGaps()
         #expect(gaps.count == 1 && gaps[0].kind == "detector_failure" && gaps[0].lostCount == 2)
         #expect(gaps[0].detail.contains("2 scores outside [0, 1]"))
+    }
+
+}
+
+/// The alarm actions other than the simulated supply (tested above).
+@Suite struct AlarmActionTests {
+    /// `--on-alarm exec:COMMAND`: the command sees the alarm in its environment; its outcome,
+    /// a failure and a hang (terminated at the bound) included, is what the marker says.
+    @Test func execAlarmActionsSeeTheAlarmAndAreBounded() throws {
+        let dir = TemporaryDirectory()
+        let env = AlarmAction.environment(detector: "vdrop", tNs: 451_250_000_000, score: 0.93, session: "demo", sessionPath: "/s/demo.sqlite")
+        let out = dir.file("alarm.txt")
+        let ok = LiveRecording.runAlarmCommand("echo \"$TRW_ALARM_DETECTOR $TRW_ALARM_T_S $TRW_ALARM_SCORE $TRW_SESSION $TRW_SESSION_PATH\" > '\(out)'; echo chatter",
+                                               environment: env, timeoutS: 10)
+        #expect(ok.ok && ok.note.hasPrefix("exec 'echo") && ok.note.contains("exit status 0"), "\(ok.note)")
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "vdrop 451.250 0.9300 demo /s/demo.sqlite\n")
+        let failed = LiveRecording.runAlarmCommand("exit 3", environment: env, timeoutS: 10)
+        #expect(!failed.ok && failed.note.contains("exec FAILED 'exit 3': exit status 3"), "\(failed.note)")
+        let t0 = Date()
+        let hung = LiveRecording.runAlarmCommand("sleep 60", environment: env, timeoutS: 0.5)
+        #expect(!hung.ok && hung.note.contains("terminated with SIGTERM"), "\(hung.note)")
+        #expect(Date().timeIntervalSince(t0) < 5)
     }
 }

@@ -111,6 +111,10 @@ final class SCPISupplySimulator: Sendable {
         var script: [Behavior] = []
         var queries: [String] = []
         var stop = false
+        /// The output stage: OUTP OFF / OUTP ON switch it, OUTP? reads it; off, the current is 0.
+        var outputOn = true
+        /// When false, OUTP OFF is ignored (a supply that refuses the command).
+        var obeysOutputOff = true
     }
 
     init(pty: PseudoTerminal, script: [Behavior] = []) {
@@ -120,6 +124,8 @@ final class SCPISupplySimulator: Sendable {
     }
 
     var queries: [String] { state.withLock { $0.queries } }
+    var outputOn: Bool { state.withLock { $0.outputOn } }
+    func refuseOutputOff() { state.withLock { $0.obeysOutputOff = false } }
 
     func shutdown() {
         state.withLock { $0.stop = true }
@@ -133,17 +139,25 @@ final class SCPISupplySimulator: Sendable {
             var lines: [String] = []
             framer.push(bytes) { e, _ in if case let .line(l) = e, !l.isEmpty { lines.append(String(decoding: l, as: UTF8.self)) } }
             for q in lines {
-                let (behavior, answer) = state.withLock { s -> (Behavior, String) in
+                let (behavior, answer) = state.withLock { s -> (Behavior, String?) in
                     s.queries.append(q)
+                    // Commands (no '?') are not answered.
+                    switch q {
+                    case "OUTP OFF": if s.obeysOutputOff { s.outputOn = false }; return (.answer, nil)
+                    case "OUTP ON": s.outputOn = true; return (.answer, nil)
+                    case "OUTP?": return (.answer, s.outputOn ? "1" : "0")
+                    default: break
+                    }
                     // The script plays the measurement queries; *IDN? always answers.
                     let b: Behavior = q == "*IDN?" || s.script.isEmpty ? .answer : s.script.removeFirst()
                     switch q {
                     case "MEAS:VOLT?": return (b, String(format: "%+.5E", s.volts))
-                    case "MEAS:CURR?": return (b, String(format: "%.4f", s.amps))
+                    case "MEAS:CURR?": return (b, String(format: "%.4f", s.outputOn ? s.amps : 0))
                     case "*IDN?": return (b, "TRW,SIM-PSU,0001,1.0")
                     default: return (b, "-113,\"Undefined header\"")
                     }
                 }
+                guard let answer else { continue }
                 switch behavior {
                 case .answer: pty.send(answer + "\r\n")
                 case .silent: break

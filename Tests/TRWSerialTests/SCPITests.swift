@@ -133,4 +133,74 @@ import TRWCore
         #expect(sink.wait { $0.samples.count == 1 })
         #expect(runner.stop(timeoutS: 3))
     }
+
+    func switchable(_ path: String, check: String? = "OUTP?", pollS: Double = 0.2) throws -> SerialInstrumentSource {
+        try SerialInstrumentSource(config: instrument(
+            path, .scpi(SCPIProtocolConfig(pollPeriodS: pollS, responseTimeoutMs: 300, outputOff: ["OUTP OFF"], outputOffCheck: check)),
+            baud: 9600, silenceS: 30))
+    }
+
+    /// Issue 20: `--on-alarm supply-off` on a real supply: the commands go out between polls on
+    /// the device thread, the check query confirms, the next poll reads 0 A.
+    @Test func supplyOffIsSentBetweenPollsAndConfirmed() throws {
+        let pty = try PseudoTerminal()
+        defer { pty.close() }
+        let psu = SCPISupplySimulator(pty: pty)
+        defer { psu.shutdown() }
+        let source = try switchable(pty.slavePath)
+        #expect(source.canSwitchSupplyOff)
+        let sink = RecordingSink()
+        let runner = SourceRunner(source, sink: sink)
+        #expect(sink.wait { $0.samples.count >= 1 })
+        let outcome = try source.switchSupplyOff(reason: "test alarm")
+        #expect(outcome == "sent OUTP OFF to \(pty.slavePath); OUTP? -> 0", "\(outcome)")
+        #expect(!psu.outputOn)
+        let before = sink.samples.count
+        #expect(sink.wait { $0.samples.count > before && $0.samples.last?.currentA == 0 })
+        #expect(runner.stop())
+        #expect(psu.queries.contains("OUTP OFF") && psu.queries.contains("OUTP?"))
+    }
+
+    /// A supply that ignores the command is reported as such, never as switched off.
+    @Test func aSupplyThatStaysOnIsAFailure() throws {
+        let pty = try PseudoTerminal()
+        defer { pty.close() }
+        let psu = SCPISupplySimulator(pty: pty)
+        defer { psu.shutdown() }
+        psu.refuseOutputOff()
+        let source = try switchable(pty.slavePath)
+        let sink = RecordingSink()
+        let runner = SourceRunner(source, sink: sink)
+        #expect(sink.wait { $0.samples.count >= 1 })
+        #expect { try source.switchSupplyOff(reason: "test") } throws: { e in
+            "\(e)".contains("OUTP? answered '1', not 0 or OFF")
+        }
+        #expect(runner.stop())
+    }
+
+    /// Not configured, not recording, or a silent check: clear errors within a bounded wait.
+    @Test func supplyOffErrorsAreBounded() throws {
+        let pty = try PseudoTerminal()
+        defer { pty.close() }
+        let psu = SCPISupplySimulator(pty: pty)
+        defer { psu.shutdown() }
+        let plain = try SerialInstrumentSource(config: config(pty.slavePath))
+        #expect(!plain.canSwitchSupplyOff)
+        #expect { try plain.switchSupplyOff(reason: "x") } throws: { "\($0)".contains("has no output_off commands") }
+        let source = try switchable(pty.slavePath, check: "OUTP:STAT?")  // the simulator answers this with an error
+        #expect { try source.switchSupplyOff(reason: "x") } throws: { "\($0)".contains("is not being recorded") }
+        let sink = RecordingSink()
+        let runner = SourceRunner(source, sink: sink)
+        #expect(sink.wait { $0.samples.count >= 1 })
+        let t0 = Date()
+        #expect { try source.switchSupplyOff(reason: "x") } throws: { "\($0)".contains("OUTP:STAT? answered '-113") }
+        #expect(Date().timeIntervalSince(t0) < 5)
+        #expect(runner.stop())
+        // Bad configurations are refused before anything opens.
+        for (cfg, words) in [(SCPIProtocolConfig(outputOff: ["OUTP OFF\nOUTP ON"]), "one non-empty line"),
+                             (SCPIProtocolConfig(outputOffCheck: "OUTP?"), "needs output_off commands"),
+                             (SCPIProtocolConfig(outputOff: ["OUTP OFF"], outputOffCheck: "OUTP"), "ending in '?'")] {
+            #expect { try cfg.validate() } throws: { "\($0)".contains(words) }
+        }
+    }
 }

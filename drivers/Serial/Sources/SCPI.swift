@@ -1,3 +1,4 @@
+import Foundation
 import TRWCore
 
 /// One SCPI query and where its answer goes.
@@ -44,6 +45,13 @@ public struct SCPIProtocolConfig: Codable, Sendable, Equatable {
     public var required: [String]
     /// Ask "*IDN?" when opening and keep the answer as the stream's `identity` property.
     public var identify: Bool
+    /// Commands that switch the supply's output off (an alarm action, `--on-alarm supply-off`),
+    /// e.g. ["OUTP OFF"]; empty: trw cannot switch this supply off.
+    public var outputOff: [String]
+    /// A query that confirms the output is off (e.g. "OUTP?"); nil: the commands are not checked.
+    public var outputOffCheck: String?
+    /// Answers of `outputOffCheck` that mean "off" (compared without case and surrounding space).
+    public var outputOffExpect: [String]
 
     public static let defaultQueries = [
         SCPIQuerySpec(query: "MEAS:VOLT?", spec: FieldSpec("voltage_v")),
@@ -52,8 +60,11 @@ public struct SCPIProtocolConfig: Codable, Sendable, Equatable {
 
     public init(queries: [SCPIQuerySpec] = SCPIProtocolConfig.defaultQueries, pollPeriodS: Double = 1,
                 responseTimeoutMs: Int = 500, retries: Int = 1, terminator: String = "\n", required: [String] = [],
-                identify: Bool = true) {
+                identify: Bool = true, outputOff: [String] = [], outputOffCheck: String? = nil, outputOffExpect: [String] = ["0", "OFF"]) {
         self.identify = identify
+        self.outputOff = outputOff
+        self.outputOffCheck = outputOffCheck
+        self.outputOffExpect = outputOffExpect
         self.queries = queries
         self.pollPeriodS = pollPeriodS
         self.responseTimeoutMs = responseTimeoutMs
@@ -66,6 +77,9 @@ public struct SCPIProtocolConfig: Codable, Sendable, Equatable {
         case queries, retries, terminator, required, identify
         case pollPeriodS = "poll_period_s"
         case responseTimeoutMs = "response_timeout_ms"
+        case outputOff = "output_off"
+        case outputOffCheck = "output_off_check"
+        case outputOffExpect = "output_off_expect"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -77,7 +91,10 @@ public struct SCPIProtocolConfig: Codable, Sendable, Equatable {
             retries: try c.decodeIfPresent(Int.self, forKey: .retries) ?? 1,
             terminator: try c.decodeIfPresent(String.self, forKey: .terminator) ?? "\n",
             required: try c.decodeIfPresent([String].self, forKey: .required) ?? [],
-            identify: try c.decodeIfPresent(Bool.self, forKey: .identify) ?? true)
+            identify: try c.decodeIfPresent(Bool.self, forKey: .identify) ?? true,
+            outputOff: try c.decodeIfPresent([String].self, forKey: .outputOff) ?? [],
+            outputOffCheck: try c.decodeIfPresent(String.self, forKey: .outputOffCheck),
+            outputOffExpect: try c.decodeIfPresent([String].self, forKey: .outputOffExpect) ?? ["0", "OFF"])
     }
 
     public func validate() throws(SerialConfigError) {
@@ -94,6 +111,24 @@ public struct SCPIProtocolConfig: Codable, Sendable, Equatable {
             }
             try q.spec.validate(source: "scpi query '\(q.query)'")
         }
+        func oneLine(_ text: String) -> Bool { !text.isEmpty && text.count <= 256 && !text.contains { $0 == "\n" || $0 == "\r" || $0 == "\0" } }
+        if outputOff.count > 8 { throw SerialConfigError("scpi output_off: at most 8 commands, got \(outputOff.count)") }
+        for c in outputOff where !oneLine(c) {
+            throw SerialConfigError("scpi output_off command '\(c)' must be one non-empty line of at most 256 characters")
+        }
+        if let q = outputOffCheck {
+            if outputOff.isEmpty { throw SerialConfigError("scpi output_off_check '\(q)' needs output_off commands to check") }
+            if !oneLine(q) || !q.hasSuffix("?") { throw SerialConfigError("scpi output_off_check '\(q)' must be one query line ending in '?'") }
+            if outputOffExpect.isEmpty || outputOffExpect.contains(where: { !oneLine($0) }) {
+                throw SerialConfigError("scpi output_off_expect must list the answers that mean 'off' (default [\"0\", \"OFF\"])")
+            }
+        }
+    }
+
+    /// Whether `answer` to `outputOffCheck` means the output is off.
+    public func confirmsOff(_ answer: String) -> Bool {
+        let a = answer.trimmingCharacters(in: .whitespaces).uppercased()
+        return outputOffExpect.contains { $0.trimmingCharacters(in: .whitespaces).uppercased() == a }
     }
 }
 

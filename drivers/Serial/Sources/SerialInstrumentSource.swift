@@ -63,6 +63,36 @@ public final class SerialInstrumentSource: Source {
         var pendingPort: SerialPort?
         var stats = SerialSourceStatistics()
         var recent: [Rejection] = []
+        /// Supply commands waiting for the device thread (`switchSupplyOff`).
+        var commands: [CommandRequest] = []
+    }
+
+    /// A request to the device thread to send commands (and check them), answered once.
+    final class CommandRequest: Sendable {
+        let commands: [String]
+        let check: String?
+        private let done = DispatchSemaphore(value: 0)
+        private let outcome = Mutex<Result<String, SupplyCommandError>?>(nil)
+
+        init(commands: [String], check: String?) {
+            self.commands = commands
+            self.check = check
+        }
+
+        func finish(_ r: Result<String, SupplyCommandError>) {
+            let first = outcome.withLock { o -> Bool in
+                guard o == nil else { return false }
+                o = r
+                return true
+            }
+            if first { done.signal() }
+        }
+
+        /// The outcome, or nil when none came within `timeoutS`.
+        func wait(timeoutS: Double) -> Result<String, SupplyCommandError>? {
+            guard done.wait(timeout: .now() + timeoutS) == .success else { return nil }
+            return outcome.withLock { $0 }
+        }
     }
 
     /// Validates the configuration and opens the port (so `streams` states what the
@@ -190,7 +220,11 @@ public final class SerialInstrumentSource: Source {
         case let .modbusRTU(c): session.runModbus(c)
         case let .scpi(c): session.runSCPI(c)
         }
+        session.serveCommands()  // an output-off asked for while the loop ended is still sent
         session.port?.close()
+        for r in state.withLock({ s -> [CommandRequest] in defer { s.commands = [] }; return s.commands }) {
+            r.finish(.failure(SupplyCommandError("the recording of \(config.stream) ended before the command was sent")))
+        }
         logger.info("serial instrument stopped", metadata: ["samples": "\(statistics.samples)", "rejected": "\(statistics.rejected)"])
     }
 
@@ -367,8 +401,17 @@ public final class SerialInstrumentSource: Source {
         mutating func runPolled(periodS: Double, _ poll: (inout Session, SerialPort) throws(SerialPortError) -> Void) {
             let period = Int64(periodS * 1e9)
             var next = HostClock.monotonicNanoseconds()
+            // A supply trw can switch off serves its commands between polls, within 50 ms.
+            let slice: Int64 = source.canSwitchSupplyOff ? 50_000_000 : .max
             while !source.isStopping {
-                if sleep(until: next) { break }
+                var stopped = false
+                while true {
+                    serveCommands()
+                    let now = HostClock.monotonicNanoseconds()
+                    if now >= next { break }
+                    if sleep(until: slice == .max ? next : min(next, now + slice)) { stopped = true; break }
+                }
+                if stopped { break }
                 let now = HostClock.monotonicNanoseconds()
                 next += period
                 if next <= now { next = now + period }
@@ -465,6 +508,49 @@ public final class SerialInstrumentSource: Source {
             return (.incomplete, nil)
         }
 
+        /// Sends the commands waiting in `switchSupplyOff` (device thread only). Waits are bounded
+        /// by the port's write timeout and the SCPI response timeout; the stop signal does not
+        /// cut them short, so an output-off asked for just before the end is still sent.
+        mutating func serveCommands() {
+            guard case let .scpi(c) = config.protocolConfig else { return }
+            let pending = source.state.withLock { s -> [CommandRequest] in
+                defer { s.commands = [] }
+                return s.commands
+            }
+            for r in pending {
+                guard let port else {
+                    r.finish(.failure(SupplyCommandError("\(config.port.path) is not open (device lost); nothing was sent")))
+                    continue
+                }
+                do {
+                    for command in r.commands {
+                        try port.discardInput()
+                        try port.write(Array((command + c.terminator).utf8))
+                    }
+                    var done = "sent " + r.commands.joined(separator: "; ") + " to \(config.port.path)"
+                    if let q = r.check {
+                        try port.discardInput()
+                        try port.write(Array((q + c.terminator).utf8))
+                        guard let (line, ns) = try readLine(port, timeoutMs: c.responseTimeoutMs) else {
+                            r.finish(.failure(SupplyCommandError(done + ", but \(q) got no answer within \(c.responseTimeoutMs) ms")))
+                            continue
+                        }
+                        activity(at: ns)
+                        let answer = String(decoding: line, as: UTF8.self)
+                        guard c.confirmsOff(answer) else {
+                            r.finish(.failure(SupplyCommandError(done + ", but \(q) answered '\(escapeRaw(line))', not "
+                                                                 + c.outputOffExpect.joined(separator: " or "))))
+                            continue
+                        }
+                        done += "; \(q) -> \(escapeRaw(line))"
+                    }
+                    r.finish(.success(done))
+                } catch {
+                    r.finish(.failure(SupplyCommandError("\(config.port.path): \(error)")))
+                }
+            }
+        }
+
         mutating func runSCPI(_ c: SCPIProtocolConfig) {
             let decoder = SCPIAnswerDecoder(config: c)
             runPolled(periodS: c.pollPeriodS) { (s: inout Session, port: SerialPort) throws(SerialPortError) in
@@ -527,5 +613,42 @@ extension WakeSignal {
             preconditionNotOurBug(err, "poll")
             return false
         }
+    }
+}
+
+/// Why a supply command failed (`SerialInstrumentSource.switchSupplyOff`).
+public struct SupplyCommandError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension SerialInstrumentSource: SupplyControl {
+    /// A SCPI supply whose rig file gives `output_off` commands.
+    public var canSwitchSupplyOff: Bool {
+        if case let .scpi(c) = config.protocolConfig { return !c.outputOff.isEmpty }
+        return false
+    }
+
+    /// Queues the `output_off` commands for the device thread (which owns the port) and waits
+    /// for them to be sent and, with `output_off_check`, confirmed; the wait is bounded by one
+    /// poll's worst case plus the commands' own time.
+    public func switchSupplyOff(reason: String) throws -> String {
+        guard case let .scpi(c) = config.protocolConfig, !c.outputOff.isEmpty else {
+            throw SupplyCommandError("\(config.stream) (\(config.port.path)) has no output_off commands in its rig file")
+        }
+        guard isReading else {
+            throw SupplyCommandError("\(config.stream) is not being recorded: nothing was sent")
+        }
+        let r = CommandRequest(commands: c.outputOff, check: c.outputOffCheck)
+        state.withLock { $0.commands.append(r) }
+        let pollWorstS = Double(c.queries.count * (c.retries + 1) * c.responseTimeoutMs) / 1000
+        let boundS = 0.1 + pollWorstS + Double(c.outputOff.count) + Double(c.responseTimeoutMs) / 1000 + 1
+        guard let outcome = r.wait(timeoutS: boundS) else {
+            state.withLock { $0.commands.removeAll { $0 === r } }
+            r.finish(.failure(SupplyCommandError("timed out")))
+            throw SupplyCommandError(String(format: "\(config.stream): no outcome within %.1f s (device thread busy or hung)", boundS))
+        }
+        logger.warning("supply output off", metadata: ["reason": "\(reason)", "outcome": "\(outcome)"])
+        return try outcome.get()
     }
 }
