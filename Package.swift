@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "TRWLiveTests",
             dependencies: ["TRWLive", "TRWRecorder", "TRWRig", "TRWAnalysis", "TRWDatasets", "TRWIO", "TRWStore", "TRWSimulator", "TRWTestSupport",
-                           "TRWSessionFixtures"]
+                           "TRWSessionFixtures", "TRWSession"]
         ),
         .testTarget(
             name: "TRWDatasetsTests",

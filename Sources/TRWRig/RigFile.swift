@@ -22,6 +22,8 @@ public struct RigFile: Sendable {
     public var serial: [SerialInstrumentConfig] = []
     public var stopRules: [StopRule] = []
     public var durationS: Double?
+    /// `[alarm]`: live detection and what an alarm does, used when the command line gives none.
+    public var alarm: RigAlarm?
 
     /// Loads and validates a rig file. Every error names the file, the line and the key.
     public static func load(path: String) throws(RigFileError) -> RigFile {
@@ -41,7 +43,7 @@ public struct RigFile: Sendable {
             throw RigFileError(file: path, line: nil, key: nil, message: "not valid TOML: \(error)")
         }
         let locator = KeyLocator(text: text)
-        let known: Set<String> = ["rig", "cell", "protocol", "camera", "ae", "serial", "stop"]
+        let known: Set<String> = ["rig", "cell", "protocol", "camera", "ae", "serial", "stop", "alarm"]
         for k in table.keys.sorted() where !known.contains(k) {
             throw RigFileError(file: path, line: locator.line(section: nil, index: nil, key: k) ?? locator.headerLine(k, index: 0),
                                key: k, message: "unknown section"
@@ -92,6 +94,30 @@ public struct RigFile: Sendable {
                 rig.stopRules.append(.maxTemperature(celsius: c, holdS: try num("max_temperature_hold_s", 0...86_400, "seconds") ?? 0))
             }
             if let v = try num("voltage_below_after_runaway_v", 0...1000, "volts") { rig.stopRules.append(.voltageBelowAfterRunaway(volts: v)) }
+        }
+        if let a = table["alarm"]?.table {
+            func strings(_ k: String) throws(RigFileError) -> [String] {
+                guard let v = a[k] else { return [] }
+                guard let arr = v.array, (0..<arr.count).allSatisfy({ arr[$0].string != nil }) else {
+                    throw RigFileError(file: path, line: locator.line(section: "alarm", index: nil, key: k), key: "alarm.\(k)",
+                                       message: "expected an array of strings, e.g. \(k) = [\"vdrop\", \"ae_burst\"]")
+                }
+                return (0..<arr.count).map { arr[$0].string! }
+            }
+            var alarm = RigAlarm(detectors: try strings("detect"), actions: try strings("on_alarm"))
+            if let v = a["alarm_k"] {
+                guard let k = v.int, (1...3600).contains(k) else {
+                    throw RigFileError(file: path, line: locator.line(section: "alarm", index: nil, key: "alarm_k"), key: "alarm.alarm_k",
+                                       message: "\(v.debugDescription) is out of range; expected a whole number of ticks in 1...3600")
+                }
+                alarm.alarmK = k
+            }
+            if alarm.detectors.isEmpty {
+                throw RigFileError(file: path, line: locator.headerLine("alarm", index: 0), key: "alarm.detect",
+                                   message: "an [alarm] section needs detect = [...] (the live detectors whose alarms act)")
+            }
+            alarm.line = locator.headerLine("alarm", index: 0)
+            rig.alarm = alarm
         }
         // Validation through the drivers' own checks.
         for (i, c) in rig.cameras.enumerated() {
@@ -163,7 +189,21 @@ public struct RigFile: Sendable {
         ("cell", ["chemistry", "capacity_ah", "format", "maker", "serial"]),
         ("protocol", ["description"]),
         ("stop", ["duration_s", "max_temperature_c", "max_temperature_hold_s", "voltage_below_after_runaway_v"]),
+        ("alarm", ["detect", "alarm_k", "on_alarm"]),
     ]
+
+    /// The `[alarm]` section as written; the detector names and actions are checked where they
+    /// are known (`RecordingSession`), with this file and line in the error.
+    public struct RigAlarm: Sendable, Equatable {
+        public var detectors: [String]
+        public var actions: [String]
+        public var alarmK: Int?
+        public var line: Int?
+
+        public init(detectors: [String], actions: [String], alarmK: Int? = nil, line: Int? = nil) {
+            self.detectors = detectors; self.actions = actions; self.alarmK = alarmK; self.line = line
+        }
+    }
 
     /// Bounds on numbers that rig files and the command line share.
     public enum Limits {

@@ -58,6 +58,8 @@ public enum RecordingSessionError: Error, CustomStringConvertible, Equatable {
     case badSensing(String)
     /// A sensing setting for a stream kind the rig does not have.
     case noStreamForSensing(SensingSetting, rig: String)
+    /// The rig file's [alarm] section names an unknown detector or action.
+    case badRigAlarm(String)
     case unknownRiskDetector(String)
     /// A failure after the session file existed: it is finalised `aborted` with this reason.
     case abortedAtStart(path: String, reason: String)
@@ -66,6 +68,7 @@ public enum RecordingSessionError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .badSensing(let m): m
         case .noStreamForSensing(let s, let rig): "--sensing \(s.rawValue): the rig \(rig) has no \(s.kind.rawValue) stream"
+        case .badRigAlarm(let m): m
         case .unknownRiskDetector(let d):
             "--sensing-risk: unknown detector '\(d)'; built-in: \(DetectorRegistry.builtIn.joined(separator: ", "))"
         case .abortedAtStart(let path, let reason): "\(path) was finalised as aborted: \(reason)"
@@ -118,12 +121,36 @@ public final class RecordingSession: @unchecked Sendable {
             o.stopRules = rf.stopRules
             if o.durationS == nil { o.durationS = rf.durationS }
         }
+        var plan = plan
+        if let a = rig.rigFile?.alarm {
+            try Self.applyRigAlarm(a, file: rig.rigFile!.path, to: &plan.live)
+        }
         self.plan = plan
         self.rigName = rigName
         self.logger = logger
         let recorder = Recorder(sources: rig.sources, options: o, observer: LiveRecording.make(plan.live, logger: logger), logger: logger)
         self.recorder = recorder
         policy = plan.sensingPolicy.map { SensingPolicyDriver(recorder: recorder, command: $0, riskDetector: risk!, logger: logger) }
+    }
+
+    /// The rig file's `[alarm]` section fills in what the command line left out: its detectors
+    /// when no --detect was given, its actions when no --on-alarm was, its alarm_k when the
+    /// detectors are its own. Names and actions are checked here, the file and line in the error.
+    static func applyRigAlarm(_ a: RigFile.RigAlarm, file: String, to live: inout LiveOptions) throws {
+        let at = "\(file)\(a.line.map { ":\($0)" } ?? "") [alarm]"
+        for d in a.detectors where !DetectorRegistry.isKnown(d) || d.hasPrefix("exec:") {
+            throw RecordingSessionError.badRigAlarm("\(at) detect: unknown live detector '\(d)'; live detectors: "
+                                                    + DetectorRegistry.builtIn.joined(separator: ", ") + ", dplstm:MODEL_DIR")
+        }
+        let actions: [AlarmAction]
+        do { actions = try AlarmAction.parse(a.actions.joined(separator: ",")) } catch {
+            throw RecordingSessionError.badRigAlarm("\(at) on_alarm: \(error)")
+        }
+        if live.detectors.isEmpty {
+            live.detectors = a.detectors
+            if let k = a.alarmK { live.alarmK = k }
+        }
+        if live.alarmActions.isEmpty { live.alarmActions = actions }
     }
 
     /// Builds the rig of `choice` and checks the plan against it.

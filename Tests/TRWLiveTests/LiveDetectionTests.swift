@@ -8,6 +8,7 @@ import TRWStore
 import TRWTestSupport
 import TRWRecorder
 @testable import TRWLive
+@testable import TRWSession
 import TRWRig
 
 /// Detectors run during the recording on the live ticks: scores stored as a prediction run,
@@ -134,5 +135,40 @@ private final class Batches: @unchecked Sendable {
         let hung = LiveRecording.runAlarmCommand("sleep 60", environment: env, timeoutS: 0.5)
         #expect(!hung.ok && hung.note.contains("terminated with SIGTERM"), "\(hung.note)")
         #expect(Date().timeIntervalSince(t0) < 5)
+    }
+}
+
+/// The rig file's [alarm] section fills in what the command line leaves out.
+@Suite struct RigAlarmMergeTests {
+    let section = RigFile.RigAlarm(detectors: ["vdrop", "ae_burst"], actions: ["supply-off", "exec:notify-lab"], alarmK: 5, line: 12)
+
+    @Test func rigDetectorsAndActionsApplyWhenTheCommandLineHasNone() throws {
+        var live = LiveOptions()
+        try RecordingSession.applyRigAlarm(section, file: "lab.toml", to: &live)
+        #expect(live.detectors == ["vdrop", "ae_burst"] && live.alarmK == 5)
+        #expect(live.alarmActions == [.supplyOff, .exec("notify-lab")])
+    }
+
+    @Test func theCommandLineWins() throws {
+        var live = LiveOptions()
+        live.detectors = ["gb38031"]
+        live.alarmK = 2
+        live.alarmActions = [.stop]
+        try RecordingSession.applyRigAlarm(section, file: "lab.toml", to: &live)
+        #expect(live.detectors == ["gb38031"] && live.alarmK == 2 && live.alarmActions == [.stop])
+    }
+
+    @Test func unknownNamesNameTheFileAndLine() {
+        var live = LiveOptions()
+        var bad = section
+        bad.detectors = ["vdorp"]
+        #expect { try RecordingSession.applyRigAlarm(bad, file: "lab.toml", to: &live) } throws: {
+            "\($0)".contains("lab.toml:12 [alarm] detect: unknown live detector 'vdorp'")
+        }
+        bad = section
+        bad.actions = ["supply_off"]
+        #expect { try RecordingSession.applyRigAlarm(bad, file: "lab.toml", to: &live) } throws: {
+            "\($0)".contains("lab.toml:12 [alarm] on_alarm: unknown alarm action 'supply_off'")
+        }
     }
 }

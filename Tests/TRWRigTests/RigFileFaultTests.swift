@@ -120,3 +120,32 @@ import TRWRig
         #expect(loc.headerLine("serial[1].protocol") == 7)
     }
 }
+
+/// The `[alarm]` section (issue 20 item 4: actions on alarm declared in the rig file).
+@Suite struct RigAlarmSectionTests {
+    static let alarm = "\n[alarm]\ndetect = [\"vdrop\", \"ae_burst\"]\nalarm_k = 5\non_alarm = [\"supply-off\", \"exec:notify-lab --room 3\"]\n"
+
+    @Test func parsesDetectorsActionsAndPersistence() throws {
+        let rig = try RigFile.parse(text: RigFileFaultTests.chamber + Self.alarm, path: "lab.toml")
+        let a = try #require(rig.alarm)
+        #expect(a.detectors == ["vdrop", "ae_burst"] && a.alarmK == 5)
+        #expect(a.actions == ["supply-off", "exec:notify-lab --room 3"])
+        #expect(a.line == RigFileFaultTests.lineNumber(of: "[alarm]", in: RigFileFaultTests.chamber + Self.alarm))
+    }
+
+    @Test(arguments: [
+        ("alarm_k = 5", "alarm_k = 0", "alarm.alarm_k", "1...3600"),
+        ("alarm_k = 5", "alarm_kk = 5", "alarm.alarm_kk", "did you mean 'alarm_k'"),
+        ("detect = [\"vdrop\", \"ae_burst\"]", "detect = \"vdrop\"", "alarm.detect", "expected an array of strings"),
+        ("detect = [\"vdrop\", \"ae_burst\"]", "", "alarm.detect", "needs detect = [...]"),
+    ])
+    func badAlarmSectionsAreRefused(line: String, replacement: String, key: String, words: String) {
+        let text = RigFileFaultTests.chamber + Self.alarm.replacingOccurrences(of: line, with: replacement)
+        do {
+            _ = try RigFile.parse(text: text, path: "lab.toml")
+            Issue.record("accepted: \(replacement)")
+        } catch {
+            #expect(error.key == key && error.description.contains(words), "\(error)")
+        }
+    }
+}
