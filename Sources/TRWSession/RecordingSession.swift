@@ -70,7 +70,7 @@ public enum RecordingSessionError: Error, CustomStringConvertible, Equatable {
         case .noStreamForSensing(let s, let rig): "--sensing \(s.rawValue): the rig \(rig) has no \(s.kind.rawValue) stream"
         case .badRigAlarm(let m): m
         case .unknownRiskDetector(let d):
-            "--sensing-risk: unknown detector '\(d)'; built-in: \(DetectorRegistry.builtIn.joined(separator: ", "))"
+            "--sensing-risk \(d); live detectors: \(DetectorRegistry.builtIn.joined(separator: ", ")), dplstm:MODEL_DIR"
         case .abortedAtStart(let path, let reason): "\(path) was finalised as aborted: \(reason)"
         }
     }
@@ -107,8 +107,10 @@ public final class RecordingSession: @unchecked Sendable {
         }
         var risk: (any OnlineDetector)?
         if plan.sensingPolicy != nil {
-            guard let d = DetectorRegistry.make(plan.sensingRisk) else { throw RecordingSessionError.unknownRiskDetector(plan.sensingRisk) }
-            risk = d
+            // Any live detector: a built-in one or a model (dplstm:MODEL_DIR, loaded here, before anything exists).
+            do { risk = try DetectorRegistry.load(plan.sensingRisk) } catch {
+                throw RecordingSessionError.unknownRiskDetector(plan.sensingRisk + ": \(error)")
+            }
         }
         var o = RecorderOptions(name: plan.name, outputPath: plan.outputPath, rigName: rigName)
         o.operatorName = plan.operatorName

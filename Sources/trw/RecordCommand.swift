@@ -59,7 +59,7 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .long, help: "A sensing policy program driving ir_fps, ae_threshold_db, bms_hz once per second (e.g. 'python3 -m trw_models mm-policy runs/mm'; protocol in docs/multimodal.md).")
     var sensingPolicy: String?
 
-    @Option(name: .long, help: "Detector whose score the sensing policy gets as risk (\(DetectorRegistry.builtIn.joined(separator: ", "))).")
+    @Option(name: .long, help: "Detector whose score the sensing policy gets as risk: \(DetectorRegistry.builtIn.joined(separator: ", ")) or dplstm:MODEL_DIR (any live detector).")
     var sensingRisk: String = "dtdt"
 
     func validate() throws {
@@ -73,8 +73,8 @@ struct RecordCommand: ParsableCommand {
         }
         if let n = name, n.isEmpty || n.contains("/") { throw ValidationError("--name must be a plain name without '/', got '\(n)'") }
         do { _ = try SensingChoice.parseList(sensing ?? "") } catch { throw ValidationError("\(error)") }
-        if sensingPolicy != nil && DetectorRegistry.make(sensingRisk) == nil {
-            throw ValidationError("\(RecordingSessionError.unknownRiskDetector(sensingRisk))")
+        if sensingPolicy != nil && (!DetectorRegistry.isKnown(sensingRisk) || sensingRisk.hasPrefix("exec:")) {
+            throw ValidationError("\(RecordingSessionError.unknownRiskDetector("'\(sensingRisk)': not a live detector"))")
         }
     }
 
