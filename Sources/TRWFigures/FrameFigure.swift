@@ -21,8 +21,12 @@ public enum FrameFigure {
         }
     }
 
+    /// What the bar beside the image explains: the temperature colours, the overlay's values (a
+    /// heat overlay: its colour from `threshold` to 1), or nothing (a figure in a row that already has one).
+    public enum ColorBar: Sendable { case temperature, overlay, none }
+
     public static func svg(_ img: ThermalImage, title: String, range: (Float, Float)? = nil, map: ColorMap = .inferno,
-                           overlay: Overlay? = nil, displayWidth: Int = 640) throws -> String {
+                           overlay: Overlay? = nil, displayWidth: Int = 640, colorBar: ColorBar = .temperature) throws -> String {
         let hs = img.hotspot
         let lo = range?.0 ?? (img.celsius.min() ?? 0)
         let hi = range?.1 ?? max(lo + 1, img.celsius.max() ?? 1)
@@ -63,19 +67,44 @@ public enum FrameFigure {
         // Hotspot crosshair.
         let hx = left + (Double(hs.x) + 0.5) * scale, hy = top + (Double(hs.y) + 0.5) * scale
         s += "<g stroke=\"#00e5ff\" stroke-width=\"1.5\" fill=\"none\"><circle cx=\"\(hx)\" cy=\"\(hy)\" r=\"9\"/><line x1=\"\(hx - 15)\" y1=\"\(hy)\" x2=\"\(hx - 5)\" y2=\"\(hy)\"/><line x1=\"\(hx + 5)\" y1=\"\(hy)\" x2=\"\(hx + 15)\" y2=\"\(hy)\"/><line x1=\"\(hx)\" y1=\"\(hy - 15)\" x2=\"\(hx)\" y2=\"\(hy - 5)\"/><line x1=\"\(hx)\" y1=\"\(hy + 5)\" x2=\"\(hx)\" y2=\"\(hy + 15)\"/></g>\n"
-        // Colour bar: a vertical gradient with ticks.
-        s += "<defs><linearGradient id=\"cbar\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">"
-        for i in 0...16 { s += "<stop offset=\"\(Double(i) / 16)\" stop-color=\"\(map.hex(Double(i) / 16))\"/>" }
-        s += "</linearGradient></defs>\n"
-        s += "<rect x=\"\(barX)\" y=\"\(top)\" width=\"\(barW)\" height=\"\(dh)\" fill=\"url(#cbar)\" stroke=\"#222\" stroke-width=\"0.8\"/>\n"
-        for v in Axis.niceTicks(Double(lo), Double(hi), count: 6) {
-            let y = top + dh * (1 - (v - Double(lo)) / Double(hi - lo))
-            s += "<line x1=\"\(barX + barW)\" y1=\"\(y)\" x2=\"\(barX + barW + 5)\" y2=\"\(y)\" stroke=\"#222\"/>"
-            s += "<text x=\"\(barX + barW + 8)\" y=\"\(y + 4)\" font-size=\"11\">\(Axis.formatTick(v))</text>\n"
+        // Colour bar: a vertical gradient with ticks (ids unique per bar: figures share one document in a row).
+        func bar(id: String, lo: Double, hi: Double, unit: String, stops: [(Double, String, Double)]) {
+            s += "<defs><linearGradient id=\"\(id)\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">"
+            for (o, c, a) in stops { s += "<stop offset=\"\(o)\" stop-color=\"\(c)\" stop-opacity=\"\(a)\"/>" }
+            s += "</linearGradient></defs>\n"
+            s += "<rect x=\"\(barX)\" y=\"\(top)\" width=\"\(barW)\" height=\"\(dh)\" fill=\"url(#\(id))\" stroke=\"#222\" stroke-width=\"0.8\"/>\n"
+            let step = Axis.niceStep((hi - lo) / 6)
+            for v in Axis.niceTicks(lo, hi, count: 6) {
+                let y = top + dh * (1 - (v - lo) / (hi - lo))
+                s += "<line x1=\"\(barX + barW)\" y1=\"\(y)\" x2=\"\(barX + barW + 5)\" y2=\"\(y)\" stroke=\"#222\"/>"
+                s += "<text x=\"\(barX + barW + 8)\" y=\"\(y + 4)\" font-size=\"11\">\(Axis.formatTick(v, step: step))</text>\n"
+            }
+            s += "<text x=\"\(barX + barW / 2)\" y=\"\(top - 8)\" font-size=\"12\" text-anchor=\"middle\">\(unit)</text>\n"
         }
-        s += "<text x=\"\(barX + barW / 2)\" y=\"\(top - 8)\" font-size=\"12\" text-anchor=\"middle\">°C</text>\n"
+        switch colorBar {
+        case .temperature:
+            bar(id: "cbar-c-\(stableID(title))", lo: Double(lo), hi: Double(hi), unit: "°C",
+                stops: (0...16).map { (Double($0) / 16, map.hex(Double($0) / 16), 1) })
+        case .overlay:
+            guard let o = overlay, o.style == .heat else { break }
+            // The heat overlay's own colours: below the threshold nothing is drawn.
+            let t = Double(max(0, min(1, o.threshold)))
+            var stops: [(Double, String, Double)] = [(0, "#ffffff", 0), (t, "#ffffff", 0)]
+            for i in 0...8 {
+                let v = t + (1 - t) * Double(i) / 8
+                stops.append((v, String(format: "#ff%02x00", Int((255 * (1 - v)).rounded())), (40 + 190 * v) / 255))
+            }
+            bar(id: "cbar-risk-\(stableID(title))", lo: 0, hi: 1, unit: "risk", stops: stops)
+        case .none:
+            break
+        }
         s += "</svg>\n"
         return s
+    }
+
+    /// A short id from `text` that is the same in every run (FNV-1a), for SVG element ids.
+    static func stableID(_ text: String) -> String {
+        String(text.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 }, radix: 16)
     }
 
     static func replicate(_ px: [UInt8], _ w: Int, _ h: Int, _ k: Int, _ bpp: Int) -> [UInt8] {

@@ -48,10 +48,10 @@ struct OverlayCommand: ParsableCommand {
             try FrameFigure.svg(img, title: "IR frame", displayWidth: 480),
             try FrameFigure.svg(img, title: "predicted risk map D̂ (DEGRA-GNN)",
                                 overlay: .init(width: w, height: h, values: risk, label: String(format: "risk %.2f at this tick", r), threshold: riskFloor, style: .heat),
-                                displayWidth: 480),
+                                displayWidth: 480, colorBar: .overlay),
             try FrameFigure.svg(img, title: "attribution mask C (CAUS-RUN)",
-                                overlay: .init(width: w, height: h, values: mask, label: "\(shown) of \(w * h) px attributed", threshold: 0.5, style: .mask),
-                                displayWidth: 480),
+                                overlay: .init(width: w, height: h, values: mask, label: "\(shown) of \(w * h) px attributed (cyan)", threshold: 0.5, style: .mask),
+                                displayWidth: 480, colorBar: .none),
         ]
         try SVGRaster.write(svg: FrameFigure.row(panels, title: String(format: "%@ at t = %.1f s", title, tS)), to: out)
         print(String(format: "wrote %@: t = %.1f s, risk %.3f, risk map max %.2f, attribution mask %d px", out, tS, r, risk.max() ?? 0, shown))
