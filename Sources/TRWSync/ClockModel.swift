@@ -41,6 +41,12 @@ public enum FitMethod: String, Sendable, Codable, CaseIterable {
     case offsetOnly = "offset_only"
     /// Device time already is host time (e.g. V4L2 monotonic timestamps): slope 1, offset 0.
     case identity
+    /// An imported file (`trw import`): offsets found by cross-correlating a signal the file
+    /// shares with a recorded stream, window by window, and a least-squares line through them.
+    case crossCorrelation = "cross_correlation"
+    /// An imported file (`trw import`): the file's absolute timestamps against the session's
+    /// realtime anchor; slope nominal (drift not measured), offset error as declared.
+    case timestamps
 }
 
 /// One piece of a clock model: a straight line host = f(device) valid over a
@@ -133,6 +139,9 @@ public struct ClockModel: Sendable, Codable, Equatable {
     /// Pairs seen and pairs left out of the fit as outliers (`ClockGuard`); nil for older files.
     public var pairsSeen: Int? = nil
     public var outliers: Int? = nil
+    /// A sentence the reports show under the stream's line: how an imported stream's clock was
+    /// found and what it means in session time (`trw import`); nil for recorded streams.
+    public var note: String? = nil
 
     public init(segments: [ClockSegment], fitter: String, version: Int = 1) {
         self.segments = segments

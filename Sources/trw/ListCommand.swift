@@ -13,6 +13,9 @@ struct ListCommand: ParsableCommand {
     @Argument(help: "Folder to list.")
     var directory: String = "sessions"
 
+    @Flag(name: .long, help: "Print the list as one JSON object (docs/json-reports.md).")
+    var json = false
+
     func run() throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
@@ -20,6 +23,23 @@ struct ListCommand: ParsableCommand {
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: directory)
             .filter { $0.hasSuffix(".sqlite") }.sorted()
+        if json {
+            let entries = files.map { f -> ListJSON.Entry in
+                do {
+                    let s = try SessionReader(path: directory + "/" + f).summary()
+                    return ListJSON.Entry(
+                        file: f, name: s.session.name, status: s.session.status.rawValue, startUtc: s.session.startUtc,
+                        durationS: Double(s.session.endTNs ?? s.streams.compactMap(\.lastTNs).max() ?? 0) / 1e9,
+                        frames: s.streams.filter { $0.stream.kind == "thermal" }.reduce(0) { $0 + $1.count },
+                        bmsSamples: s.streams.filter { $0.stream.kind == "bms" }.reduce(0) { $0 + $1.count },
+                        labels: s.labels.count, fileBytes: s.fileBytes, error: nil)
+                } catch {
+                    return ListJSON.Entry(file: f, error: "\(error)")
+                }
+            }
+            print(try ReportJSON.text(ListJSON(directory: directory, sessions: entries), pretty: false))
+            return
+        }
         if files.isEmpty {
             print("no sessions in \(directory)/ (record one: trw record --name NAME)")
             return
