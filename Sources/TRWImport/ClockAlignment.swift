@@ -64,7 +64,7 @@ public enum ClockAlignment {
         let fileSpan = f1 - f0, refSpan = r1 - r0
         guard fileSpan > 0, refSpan > 0 else { throw ImportError("\(describe): the file or the session's stream spans no time") }
         // Coarse: both signals on one uniform grid, correlation at every whole-step lag.
-        let h = max(medianStep(file.map(\.t)), medianStep(reference.map(\.t)), (fileSpan + refSpan) / 6000)
+        let h = max(medianStep(file.map { $0.t }), medianStep(reference.map { $0.t }), (fileSpan + refSpan) / 6000)
         let fg = resample(file, from: f0, step: h, count: Int(fileSpan / h) + 1)
         let rg = resample(reference, from: r0, step: h, count: Int(refSpan / h) + 1)
         let minOverlap = max(10, Int(settings.minOverlapFraction * Double(min(fg.count, rg.count))))
@@ -86,13 +86,24 @@ public enum ClockAlignment {
         let k = max(1, min(settings.windows, inside.count / 20))
         let halfSearch = max(2 * h, settings.maxDriftPpm * 1e-6 * (b - a))
         var centres: [Double] = [], offsets: [Double] = [], peaks: [Double] = []
+        // Both signals are compared as what the samples say of a continuous signal: their linear
+        // interpolants, on a grid a quarter of the finer sample interval (a sampled step is then
+        // a ramp in both, centred without bias, instead of a point against a ramp).
+        let g = min(medianStep(file.map { $0.t }), medianStep(reference.map { $0.t })) / 4
         for w in 0..<k {
             let lo = a + (b - a) * Double(w) / Double(k), hi = a + (b - a) * Double(w + 1) / Double(k)
-            let part = inside.filter { $0.t >= lo && (w == k - 1 ? $0.t <= hi : $0.t < hi) }
-            guard part.count >= 10, variance(part.map(\.v)) > 0 else { continue }
-            guard let best = refine(part, reference: reference, around: o0, halfWidth: halfSearch, step: h),
+            let n = Int((hi - lo) / g) + 1
+            guard n >= 10, file.filter({ $0.t >= lo && $0.t <= hi }).count >= 10 else { continue }
+            let grid = (0..<n).map { lo + Double($0) * g }
+            var hint = 0
+            let values = grid.map { t -> Double in
+                while hint + 1 < file.count && file[hint + 1].t < t { hint += 1 }
+                return interpolate(file, at: t, hint: hint)
+            }
+            guard variance(values) > 0 else { continue }
+            guard let best = refine(grid: grid, values: values, reference: reference, around: o0, halfWidth: halfSearch, step: h),
                   best.r >= settings.minCorrelation else { continue }
-            centres.append(part.map(\.t).reduce(0, +) / Double(part.count))
+            centres.append((lo + hi) / 2)
             offsets.append(best.offset)
             peaks.append(best.r)
         }
@@ -142,7 +153,7 @@ public enum ClockAlignment {
         let rms = (d.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(d.count)).squareRoot()
         let maxDev = d.map { abs($0 - mean) }.max() ?? 0
         return Fit(offsetS: mean, rateError: 0, offsetStdErrS: max(uncertaintyS, rms), rateStdErr: 0,
-                   referenceFileS: pairs.map(\.0).reduce(0, +) / Double(pairs.count), windowsUsed: pairs.count, windowsTried: pairs.count,
+                   referenceFileS: pairs.map { $0.0 }.reduce(0, +) / Double(pairs.count), windowsUsed: pairs.count, windowsTried: pairs.count,
                    residualRmsS: rms, residualMaxS: maxDev, minPeakCorrelation: 1, medianPeakCorrelation: 1, method: .timestamps)
     }
 
@@ -218,16 +229,17 @@ public enum ClockAlignment {
         return (lag, scores[bi])
     }
 
-    /// Pearson correlation of a window's values with the reference read at file time + offset.
-    static func correlation(_ part: [(t: Double, v: Double)], reference: [(t: Double, v: Double)], offset: Double, hint: inout Int) -> Double {
+    /// Pearson correlation of a window's interpolated values (at file times `grid`) with the
+    /// reference's interpolant read at file time + offset.
+    static func correlation(grid: [Double], values: [Double], reference: [(t: Double, v: Double)], offset: Double, hint start: Int) -> Double {
         var sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
-        let n = Double(part.count)
-        var j = hint
-        for p in part {
-            let t = p.t + offset
+        let n = Double(grid.count)
+        var j = start
+        for (t0, x) in zip(grid, values) {
+            let t = t0 + offset
             while j + 1 < reference.count && reference[j + 1].t < t { j += 1 }
             let y = interpolate(reference, at: t, hint: j)
-            sx += p.v; sy += y; sxx += p.v * p.v; syy += y * y; sxy += p.v * y
+            sx += x; sy += y; sxx += x * x; syy += y * y; sxy += x * y
         }
         let vx = sxx - sx * sx / n, vy = syy - sy * sy / n
         guard vx > 0, vy > 0 else { return -1 }
@@ -235,30 +247,37 @@ public enum ClockAlignment {
     }
 
     /// The offset (within `around` +- `halfWidth`) that best correlates one window: a grid of
-    /// half the coarse step, then four grids ten times finer around the best (to step/20000).
-    static func refine(_ part: [(t: Double, v: Double)], reference: [(t: Double, v: Double)], around: Double,
+    /// half the coarse step, then four grids ten times finer around the best (to step/20000),
+    /// and a parabola through the best and its two neighbours on the last grid.
+    static func refine(grid: [Double], values: [Double], reference: [(t: Double, v: Double)], around: Double,
                        halfWidth: Double, step: Double) -> (offset: Double, r: Double)? {
         var lo = around - halfWidth, hi = around + halfWidth
         var d = step / 2
         var best = (offset: around, r: -2.0)
         // The first reference point at the window's earliest possible start (binary search).
         var a = 0, b = reference.count - 1
-        let t0 = part[0].t + lo
+        let t0 = grid[0] + lo
         while a < b { let m = (a + b) / 2; if reference[m].t < t0 { a = m + 1 } else { b = m } }
         let startHint = max(0, a - 1)
+        var lastStep = d
         for _ in 0..<5 {
             var o = lo
             while o <= hi + d * 0.5 {
-                var hint = startHint
-                let r = correlation(part, reference: reference, offset: o, hint: &hint)
+                let r = correlation(grid: grid, values: values, reference: reference, offset: o, hint: startHint)
                 if r > best.r { best = (o, r) }
                 o += d
             }
+            lastStep = d
             lo = best.offset - d
             hi = best.offset + d
             d /= 10
         }
-        return best.r > -2 ? best : nil
+        guard best.r > -2 else { return nil }
+        let rm = correlation(grid: grid, values: values, reference: reference, offset: best.offset - lastStep, hint: startHint)
+        let rp = correlation(grid: grid, values: values, reference: reference, offset: best.offset + lastStep, hint: startHint)
+        let den = rm - 2 * best.r + rp
+        if den < 0 { best.offset += lastStep * max(-0.5, min(0.5, 0.5 * (rm - rp) / den)) }
+        return best
     }
 
     static func variance(_ v: [Double]) -> Double {

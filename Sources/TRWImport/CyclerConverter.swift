@@ -40,7 +40,7 @@ public enum CyclerConverter {
             line = try child.readLine(deadline: deadline)
         } catch {
             let exit = child.terminate(grace: 2)
-            if case .timedOut = error {
+            if case .timedOut? = error as? ChildProcessError {
                 throw ImportError("the \(format.rawValue) converter (\(python)) did not finish within \(timeoutS) s (--converter-timeout); it was ended (\(exit))")
             }
             throw ImportError("the \(format.rawValue) converter (\(python)) gave no answer: \(error) (\(exit)); is \(python) the project's venv (make deps)?")

@@ -130,21 +130,20 @@ public enum DelimitedParser {
         let used = Set(columns.map(\.index))
         let ignored = header.indices.filter { !used.contains($0) }.map { header[$0] }
         return parseRows(lines, header: header, columns: columns, ignored: ignored, delimiter: options.delimiter,
-                         path: path, source: path, format: .csv, firstLineOffset: options.skipLines)
+                         path: path, source: path, format: .csv)
     }
 
     // MARK: - rows
 
     static func parseRows(_ lines: [(number: Int, text: String)], header: [String], columns: [ColumnMapping], ignored: [String],
-                          delimiter: Character, path: String, source: String, format: ImportFormat,
-                          firstLineOffset: Int = 0) -> ImportedTable {
+                          delimiter: Character, path: String, source: String, format: ImportFormat) -> ImportedTable {
         var rows: [ImportedRow] = []
         var problems: [LineProblem] = []
         var dataLines = 0
         var lastTime = -Double.infinity
         rows.reserveCapacity(lines.count)
-        lineLoop: for (number0, text) in lines {
-            let number = number0 + firstLineOffset
+        // Line numbers are the file's own (splitLines numbers them before any are skipped).
+        lineLoop: for (number, text) in lines {
             if text.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             dataLines += 1
             let fields = splitFields(text, delimiter: delimiter)

@@ -84,8 +84,8 @@ public enum SessionImport {
             l.append("imported \(rows) rows of \(file) (\(format)) into \(session) as stream \(stream) (role \(role))")
             l.append("columns: " + columns.joined(separator: ", ") + (ignoredColumns.isEmpty ? "" : "; kept in raw only: " + ignoredColumns.joined(separator: ", ")))
             if clock == ClockMode.xcorr.rawValue {
-                l.append(String(format: "clock: cross-correlation of %@ with %@ over %d windows (median peak r %.4f)",
-                                signal ?? "?", reference ?? "?", windowsUsed, medianPeakCorrelation ?? .nan))
+                l.append("clock: cross-correlation of \(signal ?? "?") with \(reference ?? "?") over \(windowsUsed) windows"
+                         + String(format: " (median peak r %.4f)", medianPeakCorrelation ?? .nan))
             } else {
                 l.append("clock: timestamps (declared uncertainty \(fmt(offsetStdErrS)) s; drift not measured)")
             }
@@ -191,8 +191,8 @@ public enum SessionImport {
         }
         let firstTS = Double(samples.map(\.tNs).min()!) / 1e9, lastTS = Double(samples.map(\.tNs).max()!) / 1e9
         if let end = sessionEndS, lastTS < 0 || firstTS > end {
-            throw ImportError(String(format: "%@: the file does not cover the session: its rows fall at session t = %.3f .. %.3f s, the session spans 0 .. %.3f s",
-                                     describe, firstTS, lastTS, end)
+            throw ImportError("\(describe): the file does not cover the session: "
+                              + String(format: "its rows fall at session t = %.3f .. %.3f s, the session spans 0 .. %.3f s", firstTS, lastTS, end)
                               + (fit.method == .timestamps ? " (by timestamps: is the cycler's clock or --utc-offset wrong? try --clock xcorr)" : ""))
         }
         let goodLines = table.rows.map(\.line)
@@ -308,7 +308,7 @@ public enum SessionImport {
         let firstDevice = Int64((firstFileS * 1e9).rounded()), lastDevice = Int64((lastFileS * 1e9).rounded())
         let slope = 1 + f.rateError
         let seg = ClockSegment(
-            reason: .start, method: f.method, deviceStart: .min, firstPairDevice: firstDevice, lastPairDevice: lastDevice,
+            startReason: .start, method: f.method, deviceStart: .min, firstPairDevice: firstDevice, lastPairDevice: lastDevice,
             firstPairHost: startMonotonicNs &+ Int64((f.sessionTime(fileS: firstFileS) * 1e9).rounded()),
             lastPairHost: startMonotonicNs &+ Int64((f.sessionTime(fileS: lastFileS) * 1e9).rounded()),
             referenceDevice: refDevice, referenceHost: refHost, slope: slope, nominalSlope: 1, driftPpm: f.driftPpm,
@@ -325,8 +325,8 @@ public enum SessionImport {
         let name = (file as NSString).lastPathComponent
         var s = "imported from \(name) (\(format.rawValue)): "
         if f.method == .crossCorrelation {
-            s += String(format: "clock by cross-correlation of %@ with %@ (%d windows, median peak r %.4f): ",
-                        signal?.description ?? "?", reference ?? "?", f.windowsUsed, f.medianPeakCorrelation)
+            s += "clock by cross-correlation of \(signal?.description ?? "?") with \(reference ?? "?") ("
+                + String(format: "%ld windows, median peak r %.4f): ", f.windowsUsed, f.medianPeakCorrelation)
             s += String(format: "file t=0 at session t=%.6f s +- %.3f ms, drift %+.2f +- %.2f ppm", f.offsetS, f.stdErrS(fileS: 0) * 1e3,
                         f.driftPpm, f.driftStdErrPpm)
         } else {

@@ -37,13 +37,13 @@ extension SessionWriter {
                                   clockMethod: String, clockModelJSON: String) throws -> Int64 {
         let key = descriptor.key
         do {
-            return try write(descriptor, key: key, samples: samples, gaps: gaps, clockMethod: clockMethod, clockModelJSON: clockModelJSON)
+            return try insertImport(descriptor, key: key, samples: samples, gaps: gaps, clockMethod: clockMethod, clockModelJSON: clockModelJSON)
         } catch {
             throw SessionStoreError.wrap(error, path: path)
         }
     }
 
-    private func write(_ descriptor: StreamDescriptor, key: String, samples: [BMSSampleRecord], gaps: [GapRecord],
+    private func insertImport(_ descriptor: StreamDescriptor, key: String, samples: [BMSSampleRecord], gaps: [GapRecord],
                        clockMethod: String, clockModelJSON: String) throws -> Int64 {
         try dbQueue.write { db in
             if try StreamRecord.filter(StreamRecord.Columns.key == key).fetchCount(db) > 0 {

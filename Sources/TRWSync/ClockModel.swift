@@ -122,6 +122,37 @@ public struct ClockSegment: Sendable, Codable, Equatable {
     public var effectiveRateHz: Double { 1e9 / slope }
 }
 
+extension ClockSegment {
+    /// A segment fitted outside this module (`trw import`'s cross-correlation or timestamps).
+    public init(startReason reason: SegmentReason, method: FitMethod, deviceStart: Int64, firstPairDevice: Int64, lastPairDevice: Int64,
+                firstPairHost: Nanoseconds, lastPairHost: Nanoseconds, referenceDevice: Int64, referenceHost: Nanoseconds,
+                slope: Double, nominalSlope: Double, driftPpm: Double, offsetNs: Double, pairCount: Int, inlierCount: Int,
+                residualRmsNs: Double, residualMaxAbsNs: Double, residualMeanNs: Double, offsetStdErrNs: Double,
+                driftStdErrPpm: Double, slopeClamped: Bool? = nil) {
+        self.reason = reason
+        self.method = method
+        self.deviceStart = deviceStart
+        self.firstPairDevice = firstPairDevice
+        self.lastPairDevice = lastPairDevice
+        self.firstPairHost = firstPairHost
+        self.lastPairHost = lastPairHost
+        self.referenceDevice = referenceDevice
+        self.referenceHost = referenceHost
+        self.slope = slope
+        self.nominalSlope = nominalSlope
+        self.driftPpm = driftPpm
+        self.offsetNs = offsetNs
+        self.pairCount = pairCount
+        self.inlierCount = inlierCount
+        self.residualRmsNs = residualRmsNs
+        self.residualMaxAbsNs = residualMaxAbsNs
+        self.residualMeanNs = residualMeanNs
+        self.offsetStdErrNs = offsetStdErrNs
+        self.driftStdErrPpm = driftStdErrPpm
+        self.slopeClamped = slopeClamped
+    }
+}
+
 /// A stream's clock: the segments of its device clock mapped onto host CLOCK_MONOTONIC.
 ///
 /// Stored by the session file as JSON text (`JSONEncoder` of this value), once

@@ -24,17 +24,23 @@ struct ListCommand: ParsableCommand {
         let files = try FileManager.default.contentsOfDirectory(atPath: directory)
             .filter { $0.hasSuffix(".sqlite") }.sorted()
         if json {
-            let entries = files.map { f -> ListJSON.Entry in
+            var entries: [ListJSON.Entry] = []
+            for f in files {
                 do {
                     let s = try SessionReader(path: directory + "/" + f).summary()
-                    return ListJSON.Entry(
-                        file: f, name: s.session.name, status: s.session.status.rawValue, startUtc: s.session.startUtc,
-                        durationS: Double(s.session.endTNs ?? s.streams.compactMap(\.lastTNs).max() ?? 0) / 1e9,
-                        frames: s.streams.filter { $0.stream.kind == "thermal" }.reduce(0) { $0 + $1.count },
-                        bmsSamples: s.streams.filter { $0.stream.kind == "bms" }.reduce(0) { $0 + $1.count },
-                        labels: s.labels.count, fileBytes: s.fileBytes, error: nil)
+                    var e = ListJSON.Entry(file: f)
+                    e.name = s.session.name
+                    e.status = s.session.status.rawValue
+                    e.startUtc = s.session.startUtc
+                    let endNs: Int64 = s.session.endTNs ?? s.streams.compactMap(\.lastTNs).max() ?? 0
+                    e.durationS = Double(endNs) / 1e9
+                    e.frames = s.streams.filter { $0.stream.kind == "thermal" }.reduce(0) { $0 + $1.count }
+                    e.bmsSamples = s.streams.filter { $0.stream.kind == "bms" }.reduce(0) { $0 + $1.count }
+                    e.labels = s.labels.count
+                    e.fileBytes = s.fileBytes
+                    entries.append(e)
                 } catch {
-                    return ListJSON.Entry(file: f, error: "\(error)")
+                    entries.append(ListJSON.Entry(file: f, error: "\(error)"))
                 }
             }
             print(try ReportJSON.text(ListJSON(directory: directory, sessions: entries), pretty: false))

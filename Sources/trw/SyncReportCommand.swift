@@ -2,6 +2,7 @@ import TRWCore
 import ArgumentParser
 import Foundation
 import TRWDatasets
+import TRWSync
 
 struct SyncReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -98,7 +98,8 @@ import TRWTestSupport
         q.python = fake
         q.converterTimeoutS = 0.5
         let t0 = Date()
-        #expect { try SessionImport.run(q) } throws: { ($0 as? ImportError)?.description.contains("did not finish within 0.5 s") == true }
+        let e = #expect(throws: ImportError.self) { try SessionImport.run(q) }
+        #expect(e?.description.contains("did not finish within 0.5 s") == true, "\(String(describing: e))")
         #expect(Date().timeIntervalSince(t0) < 10)
     }
 
@@ -109,13 +110,11 @@ import TRWTestSupport
         try "not an EC-Lab file\n".write(toFile: file, atomically: true, encoding: .utf8)
         var q = SessionImport.Request(session: session, file: file, format: .biologic)
         q.python = try python()
-        #expect { try SessionImport.run(q) } throws: {
-            let m = ($0 as? ImportError)?.description ?? ""
-            return m.contains("broken.mpt: the biologic reader failed") && m.contains("Bad first line for EC-Lab file")
-        }
+        let e = #expect(throws: ImportError.self) { try SessionImport.run(q) }
+        let m = e?.description ?? ""
+        #expect(m.contains("broken.mpt: the biologic reader failed") && m.contains("Bad first line for EC-Lab file"), "\(m)")
         q.format = .maccor
-        #expect { try SessionImport.run(q) } throws: {
-            ($0 as? ImportError)?.description.contains("no established Python reader for maccor files") == true
-        }
+        let e2 = #expect(throws: ImportError.self) { try SessionImport.run(q) }
+        #expect(e2?.description.contains("no established Python reader for maccor files") == true, "\(String(describing: e2))")
     }
 }

@@ -12,28 +12,59 @@ enum ImportFixture {
     static let startUnixS: Double = 1_772_359_200
     static let sessionSpanS = 1200.0
 
-    /// The supply's current at session time t: a pulse pattern (rest, 1 A, 3 A pulses, rest)
-    /// with step times drawn once from a fixed seed, so every window holds edges.
+    /// The current at session time t: a pulse pattern (rest, 0.5 to 3 A) whose step times are
+    /// drawn once from a fixed seed at arbitrary (not whole-second) times, as a cycler's
+    /// schedule is unrelated to the supply's sampling.
     static let steps: [(t: Double, i: Double)] = {
         var rng = SplitMix64(seed: 21)
         var out: [(Double, Double)] = [(-400, 0)]
         var t = -400.0
         let levels = [0.0, 1.0, 3.0, 0.5, 2.0]
         while t < 1700 {
-            t += 8 + Double(rng.next() % 40)
+            t += 8 + Double(rng.next() % 40_000) / 1000
             out.append((t, levels[Int(rng.next() % UInt64(levels.count))]))
         }
         return out
     }()
 
-    static func current(_ t: Double) -> Double {
-        var i = steps[0].i
-        for s in steps where s.t <= t { i = s.i }
-        return i
+    static func stepIndex(_ t: Double) -> Int {
+        var lo = 0, hi = steps.count - 1
+        while lo < hi { let m = (lo + hi + 1) / 2; if steps[m].t <= t { lo = m } else { hi = m - 1 } }
+        return lo
     }
 
-    /// Cell voltage: a slow rise with charge plus the ohmic step (30 mOhm).
-    static func voltage(_ t: Double) -> Double { 3.6 + 0.0004 * t + 0.03 * current(t) }
+    /// The supply changes current at a programmed slew rate: each step is a 2 s ramp.
+    static let slewS = 2.0
+
+    static func current(_ t: Double) -> Double {
+        let k = stepIndex(t)
+        guard k > 0 else { return steps[0].i }
+        let f = min(1, (t - steps[k].t) / slewS)
+        return steps[k - 1].i + (steps[k].i - steps[k - 1].i) * f
+    }
+
+    /// Cell model: open-circuit voltage rising with charge, 15 mOhm ohmic, and a 30 mOhm / 15 s
+    /// RC branch (the polarisation that relaxes after each step), integrated once on a 10 ms grid.
+    static let r0 = 0.015, r1 = 0.03, tau = 15.0
+    static let gridStart = -400.0, gridStep = 0.01
+    static let rcTable: [Double] = {
+        let n = Int((1750 - gridStart) / gridStep) + 2
+        var v = [Double](repeating: 0, count: n)
+        let decay = exp(-gridStep / tau)
+        for j in 1..<n {
+            let target = r1 * current(gridStart + (Double(j) - 0.5) * gridStep)
+            v[j] = target + (v[j - 1] - target) * decay
+        }
+        return v
+    }()
+
+    static func voltage(_ t: Double) -> Double {
+        let x = (t - gridStart) / gridStep
+        let j = max(0, min(rcTable.count - 2, Int(x.rounded(.down))))
+        let f = x - Double(j)
+        let rc = rcTable[j] + (rcTable[j + 1] - rcTable[j]) * f
+        return 3.6 + 0.0004 * t + r0 * current(t) + rc
+    }
 
     /// Deterministic noise, +-amplitude.
     static func noise(_ rng: inout SplitMix64, _ amplitude: Double) -> Double {

@@ -10,15 +10,18 @@ import TRWTestSupport
 /// `trw import` of a cycler file into a simulated session: the clock recovered, the rows
 /// stored, the session backed up and still sound.
 @Suite struct SessionImportTests {
-    /// The cycler's clock: its t = 0 is 123.4567 s before the session's, and it runs 40 ppm
-    /// slow (session seconds per file second 1 + 40e-6; trw's drift convention: -40 ppm).
+    /// The cycler's clock: its t = 0 is 123.4567 s before the session's, and it runs 100 ppm
+    /// slow (session seconds per file second 1 + 100e-6; trw's drift convention: -100 ppm),
+    /// 0.12 s over the 20-minute session.
     static let trueOffsetS = -123.4567
-    static let trueRateError = 40e-6
+    static let trueRateError = 100e-6
 
-    /// Tolerances stated for the recovery (1 Hz cycler rows, 2 Hz supply rows, 1 mV / 3 mA noise):
-    /// the session time of every row within 5 ms, the drift within 5 ppm.
-    static let timeToleranceS = 0.005
-    static let driftTolerancePpm = 5.0
+    /// Tolerances stated for the recovery (docs/import.md): 1 Hz cycler rows against a 2 Hz supply,
+    /// 1 mV / 3 mA noise, current steps every 8-48 s slewed over 2 s, 20 minutes of overlap.
+    /// The session time of every row within 20 ms, the drift within 25 ppm; and the error within
+    /// three of the standard errors the import states.
+    static let timeToleranceS = 0.020
+    static let driftTolerancePpm = 25.0
 
     func setUp(_ dir: TemporaryDirectory, bdf: String) throws -> (session: String, file: String) {
         let session = dir.file("run.sqlite"), file = dir.file("cycler.bdf.csv")
@@ -38,11 +41,14 @@ import TRWTestSupport
         #expect(r.signal == "voltage")
         #expect(r.stream == "cycler0")
         let trueDriftPpm = (1 / (1 + Self.trueRateError) - 1) * 1e6
+        print(String(format: "import xcorr: offset error %.3f ms (stated s.e. %.3f ms), drift error %.3f ppm (stated s.e. %.3f ppm), %ld windows",
+                     (r.offsetS - Self.trueOffsetS) * 1e3, r.offsetStdErrS * 1e3, r.driftPpm - trueDriftPpm, r.driftStdErrPpm, r.windowsUsed))
         // Session time of file t = 0 and of the file's last row (1600 s later, where drift shows most).
         #expect(abs(r.offsetS - Self.trueOffsetS) < Self.timeToleranceS, "offset \(r.offsetS) vs \(Self.trueOffsetS)")
         #expect(abs(r.driftPpm - trueDriftPpm) < Self.driftTolerancePpm, "drift \(r.driftPpm) vs \(trueDriftPpm)")
         // The stated uncertainty is honest: the true offset lies within 5 standard errors (and the error is not zero).
-        #expect(r.offsetStdErrS > 0 && abs(r.offsetS - Self.trueOffsetS) < 5 * r.offsetStdErrS + 1e-4)
+        #expect(r.offsetStdErrS > 0 && abs(r.offsetS - Self.trueOffsetS) < 3 * r.offsetStdErrS)
+        #expect(r.driftStdErrPpm > 0 && abs(r.driftPpm - trueDriftPpm) < 3 * r.driftStdErrPpm)
 
         let reader = try SessionReader(path: session)
         let st = try #require(try reader.stream(key: "cycler0"))
@@ -100,8 +106,10 @@ import TRWTestSupport
         #expect(r.clock == "timestamps")
         #expect(abs(r.offsetS - -50) < 0.001)
         #expect(r.offsetStdErrS == 0.5)
-        let model = try ClockModel.fromJSONText(try #require(try SessionReader(path: session).clockModels(
-            streamId: try #require(try SessionReader(path: session).stream(key: "cycler0")).id!).last).modelJson)
+        let reader = try SessionReader(path: session)
+        let stream = try #require(try reader.stream(key: "cycler0"))
+        let record = try #require(try reader.clockModels(streamId: stream.id!).last)
+        let model = try ClockModel.fromJSONText(record.modelJson)
         #expect(model.segments[0].method == .timestamps)
         #expect(model.segments[0].offsetStdErrNs == 0.5e9)
     }
@@ -113,7 +121,10 @@ import TRWTestSupport
         let r = try SessionImport.run(SessionImport.Request(session: session, file: file, format: .bdf))
         #expect(r.clock == "xcorr")
         #expect(abs(r.offsetS - -10) < Self.timeToleranceS)
-        #expect(r.notes.contains { $0.contains("+2.500 s off the fitted times") })
+        // The note gives the file clock's error against the fit: 2.5 s, to the fit's precision.
+        let note = try #require(r.notes.first { $0.contains("s off the fitted times") })
+        let stated = try #require(Double(note.split(separator: " ").first { $0.hasPrefix("+") }.map { String($0.dropFirst()) } ?? ""))
+        #expect(abs(stated - 2.5) < Self.timeToleranceS, "\(note)")
     }
 
     @Test func aPlainCSVWithUnitsAndOptions() throws {
@@ -259,7 +270,7 @@ import TRWTestSupport
     }
 
     @Test(arguments: [(",", "a,\"b,c\",d", ["a", "b,c", "d"]), (";", "1;\"x\"\"y\";", ["1", "x\"y", ""]), ("\t", "1\t2", ["1", "2"])])
-    func fieldsSplitWithQuotes(delimiter: Character, line: String, fields: [String]) {
-        #expect(DelimitedParser.splitFields(line, delimiter: delimiter) == fields)
+    func fieldsSplitWithQuotes(delimiter: String, line: String, fields: [String]) {
+        #expect(DelimitedParser.splitFields(line, delimiter: Character(delimiter)) == fields)
     }
 }
