@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TRWCore
 import TRWStore
 import TRWTestSupport
 
@@ -111,7 +112,7 @@ import TRWTestSupport
     }
 
     @Test func verifyAndScore() throws {
-        let (dir, path) = try demoSession.get()
+        let (_, path) = try demoSession.get()
         let v = try trw(["verify", path, "--json"])
         #expect(v["ok"]?.bool == true)
         #expect(v["wal_bytes"]?.isNumber == true && v["integrity"]?.array?.compactMap(\.string) == ["ok"])
@@ -119,9 +120,25 @@ import TRWTestSupport
             #expect(s["rows"]?.isNumber == true && s["checksummed"]?.isNumber == true && s["unexplained"]?.isNumber == true && s["damaged_rows"]?.array != nil, "\(s)")
         }
 
-        let out = dir.file("score-\(UUID().uuidString.prefix(6)).json")
+        // score on a small run of its own (a cell BMS at 1 Hz heating up, onset labelled): fast.
+        let small = TemporaryDirectory("json-score")
+        let run0 = small.file("run.sqlite")
+        let w = try SessionWriter(creating: run0, session: NewSession(
+            name: "run", rigName: "test", clock: SessionClock(startMonotonicNs: 0, startRealtimeNs: 0)), softwareVersion: "test")
+        let id = try w.addStream(StreamDescriptor(key: "bms0", kind: .bms, device: "test", format: "kv", nominalRateHz: 1, role: .cellBMS))
+        var batch = WriteBatch()
+        for s in 0...300 {
+            let t = Int64(s) * 1_000_000_000
+            let temp = s < 200 ? 30 + 0.02 * Double(s) : 34 + 2 * Double(s - 200)
+            batch.bms.append(BMSSampleRecord(streamId: id, sample: BMSSample(hostArrivalNs: t, voltageV: 4.2, currentA: 1, cellTempsC: [temp], raw: ""), tNs: t))
+        }
+        try w.write(batch)
+        try w.addAnnotation(AnnotationRecord(label: "runaway_onset", startTNs: 200_000_000_000, endTNs: nil, author: "sim",
+                                             method: "simulator_ground_truth", labelSet: "trw-sim"))
+        try w.finalize(status: .complete, endTNs: 300_000_000_000)
+        let out = small.file("score.json")
         let exe = try #require(builtProduct("trw"))
-        let run = try CLIRun.run(exe, ["score", path, "--detectors", "gb38031", "--bootstrap", "0", "--json", out], in: dir.path, timeoutS: 300)
+        let run = try CLIRun.run(exe, ["score", run0, "--detectors", "gb38031", "--bootstrap", "0", "--json", out], in: small.path, timeoutS: 300)
         #expect(run.status == 0, "\(run)")
         let score = try decode(try String(contentsOfFile: out, encoding: .utf8))
         #expect(score["format_version"]?.number == 1)
