@@ -25,6 +25,9 @@ public enum ClockAlignment {
         public var minPeakCorrelation: Double
         public var medianPeakCorrelation: Double
         public var method: FitMethod
+        /// False when the fitted drift was within two standard errors of zero: the model then
+        /// assumes none (rate nominal) and keeps the drift's standard error as its uncertainty.
+        public var driftResolved: Bool = true
 
         /// Session time (s) of file time `t` (s).
         public func sessionTime(fileS t: Double) -> Double { offsetS + (1 + rateError) * t }
@@ -120,7 +123,7 @@ public enum ClockAlignment {
             return Fit(offsetS: o, rateError: 0, offsetStdErrS: max(spread, finest), rateStdErr: settings.maxDriftPpm * 1e-6,
                        referenceFileS: centres.reduce(0, +) / Double(centres.count), windowsUsed: offsets.count, windowsTried: k,
                        residualRmsS: 0, residualMaxS: 0, minPeakCorrelation: sorted.first!, medianPeakCorrelation: sorted[sorted.count / 2],
-                       method: .crossCorrelation)
+                       method: .crossCorrelation, driftResolved: false)
         }
         // Least squares: offset(t) = c + slope * (t - tc).
         let n = Double(offsets.count)
@@ -132,8 +135,21 @@ public enum ClockAlignment {
         let residuals = zip(centres, offsets).map { $1 - (oc + slope * ($0 - tc)) }
         let ss = residuals.reduce(0) { $0 + $1 * $1 }
         let sigma = max((ss / max(n - 2, 1)).squareRoot(), finest)
+        let rateSE = sxx > 0 ? sigma / sxx.squareRoot() : settings.maxDriftPpm * 1e-6
+        if abs(slope) < 2 * rateSE {
+            // The drift is not resolved (a smooth signal, a short file): fitting it would add more
+            // error than it removes. Offset only, the drift's standard error kept as its bound.
+            let dev = offsets.map { $0 - oc }
+            let sd = max((dev.reduce(0) { $0 + $1 * $1 } / max(n - 1, 1)).squareRoot(), finest)
+            var f = Fit(offsetS: oc, rateError: 0, offsetStdErrS: sd / n.squareRoot(), rateStdErr: rateSE, referenceFileS: tc,
+                        windowsUsed: offsets.count, windowsTried: k, residualRmsS: (dev.reduce(0) { $0 + $1 * $1 } / n).squareRoot(),
+                        residualMaxS: dev.map { abs($0) }.max() ?? 0, minPeakCorrelation: sorted.first!,
+                        medianPeakCorrelation: sorted[sorted.count / 2], method: .crossCorrelation)
+            f.driftResolved = false
+            return f
+        }
         return Fit(offsetS: oc - slope * tc, rateError: slope, offsetStdErrS: sigma / n.squareRoot(),
-                   rateStdErr: sxx > 0 ? sigma / sxx.squareRoot() : settings.maxDriftPpm * 1e-6, referenceFileS: tc,
+                   rateStdErr: rateSE, referenceFileS: tc,
                    windowsUsed: offsets.count, windowsTried: k,
                    residualRmsS: (ss / n).squareRoot(), residualMaxS: residuals.map { abs($0) }.max() ?? 0,
                    minPeakCorrelation: sorted.first!, medianPeakCorrelation: sorted[sorted.count / 2], method: .crossCorrelation)
@@ -154,7 +170,8 @@ public enum ClockAlignment {
         let maxDev = d.map { abs($0 - mean) }.max() ?? 0
         return Fit(offsetS: mean, rateError: 0, offsetStdErrS: max(uncertaintyS, rms), rateStdErr: 0,
                    referenceFileS: pairs.map { $0.0 }.reduce(0, +) / Double(pairs.count), windowsUsed: pairs.count, windowsTried: pairs.count,
-                   residualRmsS: rms, residualMaxS: maxDev, minPeakCorrelation: 1, medianPeakCorrelation: 1, method: .timestamps)
+                   residualRmsS: rms, residualMaxS: maxDev, minPeakCorrelation: 1, medianPeakCorrelation: 1, method: .timestamps,
+                   driftResolved: false)
     }
 
     // MARK: - pieces

@@ -70,6 +70,8 @@ public enum SessionImport {
         public var offsetStdErrS: Double
         public var driftPpm: Double
         public var driftStdErrPpm: Double
+        /// False: the drift was within two standard errors of zero and is not applied.
+        public var driftResolved: Bool
         public var windowsUsed: Int
         public var medianPeakCorrelation: Double?
         /// Session times of the first and last imported row, s, and the session's own span.
@@ -89,8 +91,9 @@ public enum SessionImport {
             } else {
                 l.append("clock: timestamps (declared uncertainty \(fmt(offsetStdErrS)) s; drift not measured)")
             }
-            l.append(String(format: "  file t=0 s at session t = %.6f s +- %.3f ms; drift %+.2f +- %.2f ppm",
-                            offsetS, offsetStdErrS * 1e3, driftPpm, driftStdErrPpm))
+            l.append(String(format: "  file t=0 s at session t = %.6f s +- %.3f ms; ", offsetS, offsetStdErrS * 1e3)
+                     + (driftResolved ? String(format: "drift %+.2f +- %.2f ppm", driftPpm, driftStdErrPpm)
+                        : String(format: "drift not resolved (within 2 s.e. of 0): none applied, +- %.2f ppm", driftStdErrPpm)))
             l.append(String(format: "  rows span session t = %.3f .. %.3f s", firstTS, lastTS) + (sessionEndS.map { String(format: " (session 0 .. %.3f s)", $0) } ?? ""))
             if badLines > 0 {
                 l.append("\(badLines) bad lines left out (stored as parse_error gaps):")
@@ -231,7 +234,7 @@ public enum SessionImport {
             columns: table.columns.map { "\($0.header) -> \($0.field)" + ($0.scale != 1 || $0.offset != 0 ? " (from \($0.unit))" : "") },
             ignoredColumns: table.ignoredColumns, clock: fit.method == .crossCorrelation ? ClockMode.xcorr.rawValue : ClockMode.timestamps.rawValue,
             reference: reference, signal: signal?.description, offsetS: fit.offsetS, offsetStdErrS: fit.stdErrS(fileS: 0),
-            driftPpm: fit.driftPpm, driftStdErrPpm: fit.driftStdErrPpm, windowsUsed: fit.windowsUsed,
+            driftPpm: fit.driftPpm, driftStdErrPpm: fit.driftStdErrPpm, driftResolved: fit.driftResolved, windowsUsed: fit.windowsUsed,
             medianPeakCorrelation: fit.method == .crossCorrelation ? fit.medianPeakCorrelation : nil,
             firstTS: firstTS, lastTS: lastTS, sessionEndS: sessionEndS, backup: backup, notes: notes)
     }
@@ -327,8 +330,9 @@ public enum SessionImport {
         if f.method == .crossCorrelation {
             s += "clock by cross-correlation of \(signal?.description ?? "?") with \(reference ?? "?") ("
                 + String(format: "%ld windows, median peak r %.4f): ", f.windowsUsed, f.medianPeakCorrelation)
-            s += String(format: "file t=0 at session t=%.6f s +- %.3f ms, drift %+.2f +- %.2f ppm", f.offsetS, f.stdErrS(fileS: 0) * 1e3,
-                        f.driftPpm, f.driftStdErrPpm)
+            s += String(format: "file t=0 at session t=%.6f s +- %.3f ms, ", f.offsetS, f.stdErrS(fileS: 0) * 1e3)
+                + (f.driftResolved ? String(format: "drift %+.2f +- %.2f ppm", f.driftPpm, f.driftStdErrPpm)
+                   : String(format: "drift not resolved, none applied (+- %.2f ppm)", f.driftStdErrPpm))
         } else {
             s += String(format: "clock by the file's timestamps: file t=0 at session t=%.3f s +- %g s (declared), drift not measured",
                         f.offsetS, f.offsetStdErrS)
