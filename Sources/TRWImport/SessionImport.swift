@@ -75,8 +75,8 @@ public enum SessionImport {
         public var windowsUsed: Int
         public var medianPeakCorrelation: Double?
         /// Session times of the first and last imported row, s, and the session's own span.
-        public var firstTS: Double
-        public var lastTS: Double
+        public var firstSessionS: Double
+        public var lastSessionS: Double
         public var sessionEndS: Double?
         public var backup: String
         public var notes: [String]
@@ -94,7 +94,7 @@ public enum SessionImport {
             l.append(String(format: "  file t=0 s at session t = %.6f s +- %.3f ms; ", offsetS, offsetStdErrS * 1e3)
                      + (driftResolved ? String(format: "drift %+.2f +- %.2f ppm", driftPpm, driftStdErrPpm)
                         : String(format: "drift not resolved (within 2 s.e. of 0): none applied, +- %.2f ppm", driftStdErrPpm)))
-            l.append(String(format: "  rows span session t = %.3f .. %.3f s", firstTS, lastTS) + (sessionEndS.map { String(format: " (session 0 .. %.3f s)", $0) } ?? ""))
+            l.append(String(format: "  rows span session t = %.3f .. %.3f s", firstSessionS, lastSessionS) + (sessionEndS.map { String(format: " (session 0 .. %.3f s)", $0) } ?? ""))
             if badLines > 0 {
                 l.append("\(badLines) bad lines left out (stored as parse_error gaps):")
                 l += problems.map { "  " + $0 }
@@ -236,7 +236,7 @@ public enum SessionImport {
             reference: reference, signal: signal?.description, offsetS: fit.offsetS, offsetStdErrS: fit.stdErrS(fileS: 0),
             driftPpm: fit.driftPpm, driftStdErrPpm: fit.driftStdErrPpm, driftResolved: fit.driftResolved, windowsUsed: fit.windowsUsed,
             medianPeakCorrelation: fit.method == .crossCorrelation ? fit.medianPeakCorrelation : nil,
-            firstTS: firstTS, lastTS: lastTS, sessionEndS: sessionEndS, backup: backup, notes: notes)
+            firstSessionS: firstTS, lastSessionS: lastTS, sessionEndS: sessionEndS, backup: backup, notes: notes)
     }
 
     // MARK: - pieces
