@@ -2,7 +2,7 @@
 // trw — Thermal Runaway Workbench.
 // Targets by layer; every dependency points down (see ../shared/DESIGN.md):
 //   5  CLI and tools      trw, trw-bench, trw-kernel-check, trw-fuzz-serial
-//   4  workflows          TRWRig, TRWLive, TRWFigures, TRWDatasets, TRWAnnotate, TRWSession (uses rig + live)
+//   4  workflows          TRWRig, TRWLive, TRWFigures, TRWDatasets, TRWAnnotate, TRWImport, TRWSession (uses rig + live)
 //   3  pipeline, analysis TRWRecorder, TRWAnalysis
 //   2  store, devices     TRWStore, TRWV4L2, TRWALSA, TRWSerial, TRWSimulator, TRWModels
 //   1  foundations        TRWCodec, TRWSync, TRWAcoustics, TRWIO (and the C shims)
@@ -128,6 +128,10 @@ let package = Package(
             name: "TRWSession",
             dependencies: ["TRWCore", "TRWStore", "TRWRecorder", "TRWRig", "TRWLive", "TRWAnalysis", .product(name: "Logging", package: "swift-log")]
         ),
+        // Cycler and logger files into a session (`trw import`): BDF and CSV parsed here, Arbin,
+        // Maccor, Neware, BioLogic through a Python reader in the venv; clock by timestamps or
+        // cross-correlation.
+        .target(name: "TRWImport", dependencies: ["TRWCore", "TRWStore", "TRWSync", "TRWIO"]),
         // The labelling screen (`trw annotate`).
         .target(name: "TRWAnnotate", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWFigures"]),
 
@@ -138,7 +142,7 @@ let package = Package(
             name: "trw",
             dependencies: [
                 "TRWCore", "TRWStore", "TRWRecorder", "TRWRig", "TRWLive", "TRWSession", "TRWFigures", "TRWSimulator", "TRWSync", "TRWCodec",
-                "TRWAnnotate", "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial", "TRWModels", "TRWIO",
+                "TRWAnnotate", "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial", "TRWModels", "TRWIO", "TRWImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -194,6 +198,7 @@ let package = Package(
             name: "TRWDatasetsTests",
             dependencies: ["TRWDatasets", "TRWLive", "TRWIO", "TRWAnalysis", "TRWRecorder", "TRWRig", "TRWStore", "TRWTestSupport", "TRWSessionFixtures"]
         ),
+        .testTarget(name: "TRWImportTests", dependencies: ["TRWImport", "TRWStore", "TRWSync", "TRWDatasets", "TRWTestSupport"]),
         .testTarget(name: "TRWFiguresTests", dependencies: ["TRWFigures", "TRWRecorder", "TRWStore", "TRWSessionFixtures", "TRWTestSupport"]),
         .testTarget(name: "TRWAnnotateTests", dependencies: ["TRWAnnotate", "TRWAnalysis", "TRWStore", "TRWRecorder", "TRWRig", "TRWSimulator", "TRWTestSupport"]),
     ],

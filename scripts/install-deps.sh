@@ -18,6 +18,7 @@ PKGS=(
   tmux               # terminal test of the live dashboard
   python3            # the project's venv (.venv, scripts/make-venv.sh) is made from it
   python3-venv       # python3 -m venv (Debian splits it out of python3)
+  mdbtools           # mdb-export: galvani reads Arbin .res files through it (trw import --format arbin)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -23,6 +23,9 @@ public enum InstrumentRole: String, Sendable, Codable, CaseIterable {
     case ambient
     /// Anything else; recorded, never used for features.
     case other
+    /// A battery cycler's or logger's own file, added after the run by `trw import`
+    /// (Arbin, Maccor, Neware, BioLogic, Battery Data Format, CSV); never used for features.
+    case cycler
 
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }

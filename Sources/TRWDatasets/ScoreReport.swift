@@ -190,28 +190,70 @@ public struct ScoreReport: Sendable {
         return out
     }
 
+    /// The `--json` report (docs/json-reports.md): one object with `format_version`, the label set
+    /// per run and one row per detector; numbers typed, a value that does not exist (a lead time
+    /// without a detection, an interval without replicates) is null.
     public var json: String {
-        let rows = scores.enumerated().map { i, s -> String in
-            var l = JSONLine()
-            l.add("protocol", options.window.scoringProtocol.rawValue); l.add("window", options.window.summary)
-            l.add("alarm_k", Double(options.alarm.k)); l.add("alarm_threshold", options.alarm.threshold)
-            l.add("lead_q1_s", s.leadQuartiles.q1); l.add("lead_q3_s", s.leadQuartiles.q3)
-            if i < intervals.count {
-                let ci = intervals[i]
-                func arr(_ r: ClosedRange<Double>?) -> String { r.map { "[\(JSONLine.number($0.lowerBound)),\(JSONLine.number($0.upperBound))]" } ?? "null" }
-                l.addRaw("recall_ci", arr(ci.recall)); l.addRaw("false_alarms_per_hour_ci", arr(ci.falseAlarmsPerHour))
-                l.addRaw("lead_median_ci_s", arr(ci.leadMedian)); l.add("bootstrap_replicates", Double(ci.replicates))
-            }
-            l.add("detector", s.detector); l.add("runs", Double(s.runs)); l.add("positives", Double(s.positives))
-            l.add("detected", Double(s.detected)); l.add("recall", s.recall); l.add("false_alarms", Double(s.falseAlarms))
-            l.add("false_alarms_per_run", s.falseAlarmsPerRun); l.add("false_alarms_per_hour", s.falseAlarmsPerHour)
-            l.add("negative_runs", Double(s.negativeRuns)); l.add("negative_runs_with_alarm", Double(s.negativeRunsWithAlarm))
-            l.add("lead_mean_s", s.leadMean); l.add("lead_std_s", s.leadStd); l.add("lead_median_s", s.leadMedian)
-            l.addRaw("lead_times_s", "[" + s.leadTimesS.map { JSONLine.number($0) }.joined(separator: ",") + "]")
-            l.add("latency_p50_us", s.latencyP50Us); l.add("latency_p99_us", s.latencyP99Us)
-            l.addRaw("label_sets", "{" + labelSets.map { "\(JSONLine.quote($0.session)):\(JSONLine.quote($0.choice.name))" }.joined(separator: ",") + "}")
-            return l.text
+        let rows = scores.enumerated().map { i, s in
+            ScoreJSON.Row(score: s, interval: i < intervals.count ? intervals[i] : nil, options: options)
         }
-        return "[\n" + rows.joined(separator: ",\n") + "\n]\n"
+        let report = ScoreJSON(scores: rows, labelSets: labelSets.map { ScoreJSON.RunLabelSet(session: $0.session, labelSet: $0.choice.name) },
+                               notes: notes, failures: failures)
+        return ((try? ReportJSON.text(report)) ?? "{}") + "\n"
     }
+}
+
+/// `trw score --json`.
+struct ScoreJSON: Encodable {
+    struct RunLabelSet: Encodable {
+        var session: String
+        var labelSet: String
+    }
+    struct Row: Encodable {
+        var score: DetectorScore
+        var interval: BootstrapIntervals?
+        var options: ScoreOptions
+
+        enum K: String, CodingKey {
+            case detector, `protocol`, window, alarmK, alarmThreshold, runs, positives, detected, recall, falseAlarms, falseAlarmsPerRun,
+                 falseAlarmsPerHour, negativeRuns, negativeRunsWithAlarm, leadMeanS, leadStdS, leadMedianS, leadQ1S, leadQ3S, leadTimesS,
+                 latencyP50Us, latencyP99Us, recallCi, falseAlarmsPerHourCi, leadMedianCiS, bootstrapReplicates
+        }
+        func encode(to encoder: Encoder) throws {
+            func v(_ x: Double) -> Double? { x.isFinite ? x : nil }
+            func r(_ x: ClosedRange<Double>?) -> [Double?]? { x.map { [v($0.lowerBound), v($0.upperBound)] } }
+            var c = encoder.container(keyedBy: K.self)
+            let s = score
+            try c.encode(s.detector, forKey: .detector)
+            try c.encode(options.window.scoringProtocol.rawValue, forKey: .protocol)
+            try c.encode(options.window.summary, forKey: .window)
+            try c.encode(options.alarm.k, forKey: .alarmK)
+            try c.encode(v(options.alarm.threshold), forKey: .alarmThreshold)
+            try c.encode(s.runs, forKey: .runs)
+            try c.encode(s.positives, forKey: .positives)
+            try c.encode(s.detected, forKey: .detected)
+            try c.encode(v(s.recall), forKey: .recall)
+            try c.encode(s.falseAlarms, forKey: .falseAlarms)
+            try c.encode(v(s.falseAlarmsPerRun), forKey: .falseAlarmsPerRun)
+            try c.encode(v(s.falseAlarmsPerHour), forKey: .falseAlarmsPerHour)
+            try c.encode(s.negativeRuns, forKey: .negativeRuns)
+            try c.encode(s.negativeRunsWithAlarm, forKey: .negativeRunsWithAlarm)
+            try c.encode(v(s.leadMean), forKey: .leadMeanS)
+            try c.encode(v(s.leadStd), forKey: .leadStdS)
+            try c.encode(v(s.leadMedian), forKey: .leadMedianS)
+            try c.encode(v(s.leadQuartiles.q1), forKey: .leadQ1S)
+            try c.encode(v(s.leadQuartiles.q3), forKey: .leadQ3S)
+            try c.encode(s.leadTimesS.map(v), forKey: .leadTimesS)
+            try c.encode(v(s.latencyP50Us), forKey: .latencyP50Us)
+            try c.encode(v(s.latencyP99Us), forKey: .latencyP99Us)
+            try c.encode(r(interval?.recall), forKey: .recallCi)
+            try c.encode(r(interval?.falseAlarmsPerHour), forKey: .falseAlarmsPerHourCi)
+            try c.encode(r(interval?.leadMedian), forKey: .leadMedianCiS)
+            try c.encode(interval?.replicates ?? 0, forKey: .bootstrapReplicates)
+        }
+    }
+    var scores: [Row]
+    var labelSets: [RunLabelSet]
+    var notes: [String]
+    var failures: [String]
 }

@@ -25,6 +25,9 @@ public enum SessionSync {
         let start = try r.session().startMonotonicNs
         var out: [StreamResult] = []
         for st in try r.streams() {
+            // An imported file (`trw import`) has no host arrival times to re-fit from: its
+            // clock model came from the import (cross-correlation or timestamps) and stays.
+            if st.isImported { continue }
             let id = st.id!
             let old = try r.clockModels(streamId: id).last.flatMap { try? ClockModel.fromJSONText($0.modelJson) }
             let gaps = try r.gaps(streamId: id)

@@ -152,6 +152,12 @@ public struct StreamRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
         role = d.role?.rawValue
     }
 
+    /// The property `trw import` sets on the stream it adds (the imported file's format).
+    public static let importFormatProperty = "import.format"
+    /// A stream added by `trw import` from a cycler or logger file: its times come from the
+    /// import's clock model, not from host arrivals (`trw resync` leaves it alone).
+    public var isImported: Bool { properties[Self.importFormatProperty] != nil }
+
     public var streamKind: StreamKind? { StreamKind(rawValue: kind) }
     public var instrumentRole: InstrumentRole? { role.flatMap(InstrumentRole.init(rawValue:)) }
     public var calibration: ThermalCalibration? { calibrationJson.flatMap { JSONText.decode(ThermalCalibration.self, $0) } }

@@ -41,6 +41,12 @@ public enum FitMethod: String, Sendable, Codable, CaseIterable {
     case offsetOnly = "offset_only"
     /// Device time already is host time (e.g. V4L2 monotonic timestamps): slope 1, offset 0.
     case identity
+    /// An imported file (`trw import`): offsets found by cross-correlating a signal the file
+    /// shares with a recorded stream, window by window, and a least-squares line through them.
+    case crossCorrelation = "cross_correlation"
+    /// An imported file (`trw import`): the file's absolute timestamps against the session's
+    /// realtime anchor; slope nominal (drift not measured), offset error as declared.
+    case timestamps
 }
 
 /// One piece of a clock model: a straight line host = f(device) valid over a
@@ -116,6 +122,37 @@ public struct ClockSegment: Sendable, Codable, Equatable {
     public var effectiveRateHz: Double { 1e9 / slope }
 }
 
+extension ClockSegment {
+    /// A segment fitted outside this module (`trw import`'s cross-correlation or timestamps).
+    public init(startReason reason: SegmentReason, method: FitMethod, deviceStart: Int64, firstPairDevice: Int64, lastPairDevice: Int64,
+                firstPairHost: Nanoseconds, lastPairHost: Nanoseconds, referenceDevice: Int64, referenceHost: Nanoseconds,
+                slope: Double, nominalSlope: Double, driftPpm: Double, offsetNs: Double, pairCount: Int, inlierCount: Int,
+                residualRmsNs: Double, residualMaxAbsNs: Double, residualMeanNs: Double, offsetStdErrNs: Double,
+                driftStdErrPpm: Double, slopeClamped: Bool? = nil) {
+        self.reason = reason
+        self.method = method
+        self.deviceStart = deviceStart
+        self.firstPairDevice = firstPairDevice
+        self.lastPairDevice = lastPairDevice
+        self.firstPairHost = firstPairHost
+        self.lastPairHost = lastPairHost
+        self.referenceDevice = referenceDevice
+        self.referenceHost = referenceHost
+        self.slope = slope
+        self.nominalSlope = nominalSlope
+        self.driftPpm = driftPpm
+        self.offsetNs = offsetNs
+        self.pairCount = pairCount
+        self.inlierCount = inlierCount
+        self.residualRmsNs = residualRmsNs
+        self.residualMaxAbsNs = residualMaxAbsNs
+        self.residualMeanNs = residualMeanNs
+        self.offsetStdErrNs = offsetStdErrNs
+        self.driftStdErrPpm = driftStdErrPpm
+        self.slopeClamped = slopeClamped
+    }
+}
+
 /// A stream's clock: the segments of its device clock mapped onto host CLOCK_MONOTONIC.
 ///
 /// Stored by the session file as JSON text (`JSONEncoder` of this value), once
@@ -133,6 +170,9 @@ public struct ClockModel: Sendable, Codable, Equatable {
     /// Pairs seen and pairs left out of the fit as outliers (`ClockGuard`); nil for older files.
     public var pairsSeen: Int? = nil
     public var outliers: Int? = nil
+    /// A sentence the reports show under the stream's line: how an imported stream's clock was
+    /// found and what it means in session time (`trw import`); nil for recorded streams.
+    public var note: String? = nil
 
     public init(segments: [ClockSegment], fitter: String, version: Int = 1) {
         self.segments = segments

@@ -25,6 +25,8 @@ public struct StreamSyncSummary: Sendable, Codable, Equatable {
     /// Device-time pairs seen, and those left out of the fit (nil: not recorded by this file's recorder).
     public var pairsSeen: Int? = nil
     public var outliers: Int? = nil
+    /// How an imported stream's clock was found (`ClockModel.note`); nil for recorded streams.
+    public var note: String? = nil
 }
 
 /// Per-stream summaries and the predicted cross-stream alignment error.
@@ -53,7 +55,7 @@ public struct SyncReport: Sendable, Codable, Equatable {
                 segmentReasons: m.segments.map(\.reason), pairs: n, timeStdErrNs: u.totalNs,
                 driftClamped: m.segments.contains { $0.slopeClamped == true },
                 fallback: m.fallback.map { $0.text(stream: key, nominalRateHz: units[key]?.1, kind: units[key]?.0 ?? .lines) },
-                pairsSeen: m.pairsSeen, outliers: m.outliers))
+                pairsSeen: m.pairsSeen, outliers: m.outliers, note: m.note))
         }
         streams = sums
         alignment = Alignment.estimate(unc)
@@ -80,6 +82,9 @@ public struct SyncReport: Sendable, Codable, Equatable {
                 if s.segments > 1 {
                     lines.append("        segments start at: " + s.segmentReasons.map(\.rawValue).joined(separator: ", "))
                 }
+            }
+            if let n = s.note {
+                lines.append("        " + n)
             }
             if let o = s.outliers, o > 0 {
                 lines.append("        \(o) of \(s.pairsSeen ?? o) device times left out of the fit (clock_outlier gaps; bound in docs/timebase.md)")

@@ -25,13 +25,6 @@ struct LabelCommand: ParsableCommand {
 
     static func seconds(_ ns: Int64?) -> String { ns.map { String(format: "%.3f", Double($0) / 1e9) } ?? "-" }
 
-    static func jsonRow(_ a: AnnotationRecord) -> [String: String] {
-        ["id": "\(a.id!)", "label": a.label, "start_s": String(format: "%.6f", Double(a.startTNs) / 1e9),
-         "end_s": a.endTNs.map { String(format: "%.6f", Double($0) / 1e9) } ?? "", "author": a.author, "set": a.labelSet,
-         "method": a.method, "parameters": a.parametersJson, "created_utc": a.createdUtc, "note": a.note,
-         "supersedes": a.supersedesId.map { "\($0)" } ?? "", "deleted": a.deleted ? "true" : "false", "forced": a.forced]
-    }
-
     static func table(_ labels: [AnnotationRecord], history: Bool = false) -> [String] {
         var out = ["   id  label                  start_s      end_s  set          author       method" + (history ? "                   created_utc           what" : "")]
         for a in labels {

@@ -12,13 +12,21 @@ extension LabelCommand {
         @Argument(help: "The session file.") var session: String
         @Option(name: .long, help: "Comma-separated detectors (default all).") var detectors: String?
         @Option(name: .long, help: "Tick rate for the detectors, Hz.") var rate: Double = 4
-        @Flag(name: .long, help: "JSON output.") var json = false
+        @Flag(name: .long, help: "Print the suggestions as one JSON object (docs/json-reports.md).") var json = false
         func validate() throws { try OptionCheck.tickRate(rate) }
         func run() throws {
             let r = try SessionReader(path: session)
             let names = detectors.map { $0.split(separator: ",").map(String.init) } ?? SuggestionEngine.detectors
             let s = try SuggestionEngine.suggest(r, detectors: names, rateHz: rate)
-            if json { print(JSONText.encode(s)); return }
+            if json {
+                let rows = s.map { x in
+                    SuggestionsJSON.Row(label: x.label, tS: x.tS, detectedS: x.detectedS, detector: x.detector, method: x.method,
+                                        parameters: x.parameters.sorted { $0.key < $1.key }.map { SuggestionsJSON.Parameter(name: $0.key, value: finite($0.value)) },
+                                        note: x.note)
+                }
+                print(try ReportJSON.text(SuggestionsJSON(session: session, detectors: names, rateHz: rate, suggestions: rows), pretty: false))
+                return
+            }
             if s.isEmpty { print("no suggestions from \(names.joined(separator: ", "))"); return }
             print("  #  label                  t_s  detector      confirmed_s  why")
             for (i, x) in s.enumerated() {

@@ -13,6 +13,9 @@ struct ListCommand: ParsableCommand {
     @Argument(help: "Folder to list.")
     var directory: String = "sessions"
 
+    @Flag(name: .long, help: "Print the list as one JSON object (docs/json-reports.md).")
+    var json = false
+
     func run() throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
@@ -20,6 +23,29 @@ struct ListCommand: ParsableCommand {
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: directory)
             .filter { $0.hasSuffix(".sqlite") }.sorted()
+        if json {
+            var entries: [ListJSON.Entry] = []
+            for f in files {
+                do {
+                    let s = try SessionReader(path: directory + "/" + f).summary()
+                    var e = ListJSON.Entry(file: f)
+                    e.name = s.session.name
+                    e.status = s.session.status.rawValue
+                    e.startUtc = s.session.startUtc
+                    let endNs: Int64 = s.session.endTNs ?? s.streams.compactMap(\.lastTNs).max() ?? 0
+                    e.durationS = Double(endNs) / 1e9
+                    e.frames = s.streams.filter { $0.stream.kind == "thermal" }.reduce(0) { $0 + $1.count }
+                    e.bmsSamples = s.streams.filter { $0.stream.kind == "bms" }.reduce(0) { $0 + $1.count }
+                    e.labels = s.labels.count
+                    e.fileBytes = s.fileBytes
+                    entries.append(e)
+                } catch {
+                    entries.append(ListJSON.Entry(file: f, error: "\(error)"))
+                }
+            }
+            print(try ReportJSON.text(ListJSON(directory: directory, sessions: entries), pretty: false))
+            return
+        }
         if files.isEmpty {
             print("no sessions in \(directory)/ (record one: trw record --name NAME)")
             return

@@ -18,7 +18,7 @@ struct VerifyCommand: ParsableCommand {
     @Argument(help: "The session file.")
     var session: String
 
-    @Flag(name: .long, help: "Print the result as one JSON object.")
+    @Flag(name: .long, help: "Print the result as one JSON object (docs/json-reports.md).")
     var json = false
 
     @Flag(name: .long, help: "Also decode every checksummed payload (slower).")
@@ -27,7 +27,7 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let r = try SessionVerifier.verify(path: session, fullDecode: decode)
         if json {
-            print(Self.json(r))
+            print(try Self.json(r))
         } else {
             print(Self.text(r))
         }
@@ -69,32 +69,7 @@ struct VerifyCommand: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    static func json(_ r: VerifyReport) -> String {
-        var o = JSONLine()
-        o.add("path", r.path)
-        o.addRaw("ok", r.isDamaged ? "false" : "true")
-        o.add("status", r.status?.rawValue ?? "unknown")
-        o.addRaw("live_recorder", r.liveRecorder ? "true" : "false")
-        o.addRaw("integrity", "[" + r.integrity.map { JSONLine.quote($0) }.joined(separator: ",") + "]")
-        o.add("journal_mode", r.journalMode)
-        o.add("wal_bytes", Double(r.walBytes))
-        let streams = r.streams.map { s -> String in
-            var l = JSONLine()
-            l.add("key", s.key); l.add("kind", s.kind); l.add("rows", Double(s.rows))
-            l.add("checksummed", Double(s.checksummed)); l.add("unchecksummed", Double(s.unchecksummed))
-            l.add("damaged", Double(s.damaged.count)); l.add("discontinuities", Double(s.discontinuities))
-            l.add("missing", Double(s.missing)); l.add("gap_lost", Double(s.recordedLost)); l.add("unexplained", Double(s.unexplained))
-            l.add("overlaps", Double(s.overlaps))
-            l.addRaw("damaged_rows", "[" + s.damaged.map { d -> String in
-                var x = JSONLine()
-                x.add("table", d.table); x.add("row", Double(d.rowId)); x.add("t", Double(d.tNs) / 1e9)
-                x.addRaw("checksum_mismatch", d.checksumMismatch ? "true" : "false"); x.add("reason", d.reason)
-                return x.text
-            }.joined(separator: ",") + "]")
-            return l.text
-        }
-        o.addRaw("streams", "[" + streams.joined(separator: ",") + "]")
-        o.addRaw("problems", "[" + r.problems.map { JSONLine.quote($0) }.joined(separator: ",") + "]")
-        return o.text
+    static func json(_ r: VerifyReport) throws -> String {
+        try ReportJSON.text(VerifyJSON(r), pretty: false)
     }
 }

@@ -60,7 +60,10 @@ import TRWTestSupport
         let report = try ScoreReport.run(sessions: [path], options: o)
         #expect(report.outcomes["gb38031"]?.first?.onsetS == 8)
         #expect(report.table.hasPrefix("labels: set trw-sim (simulator ground truth) on 1 run"))
-        #expect(report.json.contains("\"label_sets\":{\"\(path)\":\"trw-sim\"}"))
+        // score --json (format_version 1): the set per run as {session, label_set} objects.
+        let scoreJSON = try #require(try JSONSerialization.jsonObject(with: Data(report.json.utf8)) as? [String: Any])
+        #expect(scoreJSON["format_version"] as? Int == 1)
+        #expect((scoreJSON["label_sets"] as? [[String: String]]) == [["session": path, "label_set": "trw-sim"]])
         #expect(report.table1().text.contains("labels: set trw-sim"))
         // Two people's sets and no ground truth: refused, naming the sets; --label-set decides.
         let w = try SessionWriter(appendingTo: path)

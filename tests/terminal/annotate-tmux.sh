@@ -54,10 +54,12 @@ tmux -L "$SOCK" send-keys -t ann q
 label=$("$TRW" label list "$WORK/demo.sqlite" --set tester --json)
 python3 - "$label" <<'PY' || fail "label not stored as expected: $label"
 import json, sys
-rows = json.loads(sys.argv[1])
+doc = json.loads(sys.argv[1])
+assert doc["format_version"] == 1, doc
+rows = doc["labels"]
 assert len(rows) == 1, rows
 r = rows[0]
-assert r["label"] == "runaway_onset" and abs(float(r["start_s"]) - 450.0) < 1e-6, r
+assert r["label"] == "runaway_onset" and abs(r["start_s"] - 450.0) < 1e-6, r
 assert r["author"] == "tester" and r["method"] == "manual" and r["set"] == "tester", r
 PY
 echo "annotate terminal test: 1 passed, 0 failed (zoom, cursor, go-to, onset placed at 450 s and saved by tester)"
