@@ -11,7 +11,7 @@ import TRWTestSupport
 ///
 /// To write them (only when a codec is added; a shipped vector never changes):
 /// `TRW_WRITE_TEST_VECTORS=1 swift test --filter TestVectorTests`.
-@Suite struct TestVectorTests {
+@Suite(.serialized) struct TestVectorTests {
     enum Values {
         case frame(width: Int, height: Int, pixels: [UInt16])
         case pcm(channels: Int, samples: [Int32], note: String)

@@ -112,7 +112,7 @@ def test_supersede_semantics(session):
     exclude = int(ana[ana["label"] == "exclude"]["id"].iloc[0])
     copy = os.path.join(d, "edited.sqlite")
     shutil.copy(path, copy)
-    run_trw("label", "remove", copy, str(exclude), "--author", "ana", cwd=d)
+    run_trw("label", "rm", copy, str(exclude), "--author", "ana", cwd=d)
     with trw.open(copy) as s:
         assert s.labels(label_set="ana")["label"].tolist() == ["venting"]
         history = s.labels(label_set="ana", history=True)
