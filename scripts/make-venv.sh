@@ -59,9 +59,10 @@ $venv/bin/python3 -m pip install --quiet --disable-pip-version-check --upgrade p
 # models/trw_models is that package itself.
 PYTHONWARNINGS="ignore:Editable installation:UserWarning" \
   $venv/bin/python3 -m pip install --quiet --disable-pip-version-check "${reqs[@]/#/-r}" -e "./$pkg[test]"
-# Its own pip run: without build isolation, ./python is built with the setuptools and wheel
-# that the run above installed.
+# Its own pip runs: without build isolation, ./python is built with the setuptools and wheel
+# that the run above installed. The first brings its dependencies (pandas, jsonschema), the
+# second rebuilds it even when its version number is unchanged (its sources changed: the stamp).
+$venv/bin/python3 -m pip install --quiet --disable-pip-version-check --no-build-isolation "./$reader[test]"
 $venv/bin/python3 -m pip install --quiet --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps "./$reader"
-$venv/bin/python3 -m pip install --quiet --disable-pip-version-check "./$reader[test]"
 echo "$want" > "$stamp"
 echo "make-venv: $venv ready ($($venv/bin/python3 --version))"
