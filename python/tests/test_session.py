@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import trw
-from conftest import ROOT, run_trw
+from readerpaths import ROOT, run_trw
 
 W, H = 48, 36
 
@@ -54,6 +54,9 @@ def test_frames_equal_trws_decoder(session):
     assert np.array_equal(rows["max_counts"].to_numpy(), frames.max(axis=(1, 2)))
     assert np.allclose(rows["mean_counts"].to_numpy(), frames.mean(axis=(1, 2)), rtol=0, atol=1e-6)
     assert np.array_equal(t, rows["t_ns"].to_numpy()) and (np.diff(t) > 0).all()
+    streamed = list(trw.open(path).iter_frames(start_ns=int(t[2]), end_ns=int(t[5])))
+    assert [x[0] for x in streamed] == rows["id"].iloc[2:5].tolist()
+    assert all(np.array_equal(f, frames[2 + k]) for k, (_, _, f) in enumerate(streamed))
     rid = int(rows["id"].iloc[3])
     t3, f3 = trw.open(path).frame(rid)
     assert t3 == t[3] and np.array_equal(f3, frames[3])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import trw
-from conftest import VECTORS
+from readerpaths import VECTORS
 
 
 def load():

@@ -1,4 +1,4 @@
-"""Shared paths: the repository root, the trw binary the tests compare with (TRW_BIN, or
+"""Shared paths for the reader tests (not a conftest: models/tests has one, and both run in one pytest): the repository root, the trw binary the tests compare with (TRW_BIN, or
 .build/debug/trw from `swift build`), and the published test vectors."""
 import os
 import subprocess
