@@ -18,7 +18,7 @@ setup(
             sources=["src/trw/_codec.c", os.path.relpath(os.path.join(KERNELS, "kernels.c"), HERE)],
             include_dirs=[os.path.join(KERNELS, "include")],
             libraries=["zstd"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall"],
+            extra_compile_args=["-O3", "-std=c11", "-Wall"],
         )
     ]
 )

@@ -33,6 +33,7 @@ def main():
     ap.add_argument("--passes", type=int, default=2, help="decode passes per round (1...20)")
     ap.add_argument("--min-ratio", type=float, default=0.5, help="exit 1 below this Python/Swift ratio")
     a = ap.parse_args()
+    a.trw = os.path.abspath(a.trw)
     for name, v, lo, hi in (("--seconds", a.seconds, 1, 600), ("--rounds", a.rounds, 1, 20), ("--passes", a.passes, 1, 20)):
         if not lo <= v <= hi:
             ap.error(f"{name} must be {lo}...{hi}; got {v}")
