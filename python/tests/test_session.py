@@ -162,6 +162,10 @@ def test_not_a_session_is_refused(tmp_path):
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
     with pytest.raises(trw.TrwError, match="not a trw session"):
         trw.open(other)
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"not sqlite at all" * 100)
+    with pytest.raises(trw.TrwError, match="not an SQLite database"):
+        trw.open(garbage)
     with pytest.raises(trw.TrwError, match="no such session file"):
         trw.open(tmp_path / "missing.sqlite")
 
@@ -174,3 +178,39 @@ def test_replay_lines_follow_the_schema(session):
     assert lines[0]["type"] == "session" and lines[0]["format_version"] == 1
     for line in lines:
         jsonschema.validate(line, schema)
+
+
+def test_newer_schema_is_refused_with_both_versions(session, tmp_path):
+    d, path = session
+    copy = tmp_path / "newer.sqlite"
+    shutil.copy(path, copy)
+    con = sqlite3.connect(copy)
+    con.execute("PRAGMA user_version = 99")
+    con.commit()
+    con.close()
+    with pytest.raises(trw.TrwError, match=f"schema version 99; this reader understands 1...{trw.SUPPORTED_SCHEMA_VERSION}"):
+        trw.open(copy)
+
+
+def test_schema_one_file_reads_as_it_is(tmp_path):
+    # A file as the first trw wrote it: no label sets, no roles, no marker history, no views.
+    path = tmp_path / "one.sqlite"
+    con = sqlite3.connect(path)
+    with open(os.path.join(ROOT, "schemas", "migrations", "0001_initial.sql")) as f:
+        con.executescript(f.read())
+    con.executescript(f"""
+        PRAGMA application_id = {trw.APPLICATION_ID}; PRAGMA user_version = 1;
+        INSERT INTO session (id, uuid, name, rig_name, software_version, start_monotonic_ns, start_realtime_ns, start_utc, status)
+            VALUES (1, 'u', 'one', 'rig', 'old', 0, 0, '1970-01-01T00:00:00Z', 'complete');
+        INSERT INTO stream (id, key, kind, device, format, nominal_rate_hz) VALUES (1, 'bms0', 'bms', 'x', 'kv', 1);
+        INSERT INTO annotation (id, label, start_t_ns, author, method, created_utc) VALUES (1, 'venting', 5, 'ana', 'manual', 'x');
+        INSERT INTO annotation (id, label, start_t_ns, author, method, created_utc, supersedes_id) VALUES (2, 'venting', 7, 'ana', 'manual', 'x', 1);
+        INSERT INTO marker (t_ns, text, created_utc) VALUES (3, 'old marker', 'x');
+        """)
+    con.commit()
+    con.close()
+    with trw.open(path) as s:
+        assert s.schema_version == 1
+        assert s.labels()[["id", "label_set"]].values.tolist() == [[2, "ana"]]
+        assert s.markers()["text"].tolist() == ["old marker"]
+        assert s.streams["role"].isna().all() and len(s.sensing_events()) == 0

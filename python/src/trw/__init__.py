@@ -127,7 +127,11 @@ class Session:
             app_id = self._db.execute("PRAGMA application_id").fetchone()[0]
             self.schema_version = self._db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as e:
-            raise TrwError(f"{self.path} is not a trw session: it is not an SQLite database ({e})") from None
+            if "not a database" in str(e):
+                raise TrwError(f"{self.path} is not a trw session: it is not an SQLite database ({e})") from None
+            hint = (" (its unmerged write-ahead log cannot be read from a read-only folder: copy the .sqlite and -wal"
+                    " files to a writable folder and run `trw repair` there)") if os.path.exists(self.path + "-wal") else ""
+            raise TrwError(f"{self.path}: SQLite cannot read it: {e}{hint}") from None
         if app_id != APPLICATION_ID:
             self._db.close()
             raise TrwError(f"{self.path} is not a trw session (application_id 0x{app_id & 0xFFFFFFFF:08X}, expected 0x{APPLICATION_ID:08X})")
