@@ -33,7 +33,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	bash tests/terminal/dashboard-tmux.sh .build/debug/trw
 	bash tests/terminal/annotate-tmux.sh .build/debug/trw
-	python3 -m pytest -q tests/python models/tests
+	python3 -m pytest -q tests/python models/tests python/tests
 	$(SWIFT) test --skip-build
 
 # trw's drivers against a real Linux kernel (vivid, snd-aloop) in a qemu guest; tests/kernel/run.sh.
@@ -47,6 +47,8 @@ test-kernel: deps
 bench: deps
 	$(SWIFT) build -c release --product trw-bench
 	$(RELEASE_BIN)/trw-bench
+	$(SWIFT) build -c release --product trw
+	python3 python/bench/decode_speed.py --trw $(RELEASE_BIN)/trw
 
 clean-demo:
 	rm -f sessions/$(DEMO_SCENARIO).sqlite* sessions/$(DEMO_SCENARIO).svg

@@ -19,6 +19,8 @@ PKGS=(
   python3            # the project's venv (.venv, scripts/make-venv.sh) is made from it
   python3-venv       # python3 -m venv (Debian splits it out of python3)
   mdbtools           # mdb-export: galvani reads Arbin .res files through it (trw import --format arbin)
+  python3-dev        # Python.h: the C extension of the session reader (python/, trw._codec)
+  gcc                # compiles it (pip install ./python)
 )
 missing=()
 for p in "${PKGS[@]}"; do

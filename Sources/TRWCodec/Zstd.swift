@@ -143,3 +143,10 @@ final class ZstdDecompressor {
         }
     }
 }
+
+/// The libzstd this build runs (`ZSTD_versionString`). Decoding does not depend on it; the
+/// bytes an encoder writes may differ between libzstd versions (the published test vectors
+/// name the one that wrote them).
+public enum ZstdInfo {
+    public static var version: String { String(cString: ZSTD_versionString()) }
+}

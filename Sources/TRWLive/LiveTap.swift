@@ -66,7 +66,7 @@ public final class LiveTap: LiveTickSink, @unchecked Sendable {
 
     func setHeader(session: NewSession, uuid: String) {
         var h = JSONLine()
-        h.add("type", "session"); h.add("uuid", uuid); h.add("name", session.name); h.add("live", "true")
+        h.add("type", "session"); h.add("format_version", Double(ReplayFormat.version)); h.add("uuid", uuid); h.add("name", session.name); h.add("live", "true")
         h.add("rate_hz", rateHz)
         h.addRaw("feature_names", "[" + featureNames.map { JSONLine.quote($0) }.joined(separator: ",") + "]")
         lock.withLock { header = h.text }

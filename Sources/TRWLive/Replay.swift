@@ -4,6 +4,14 @@ import TRWCodec
 import TRWCore
 import TRWStore
 
+/// The version of the replay / live JSON Lines format (schemas/replay.schema.json), in
+/// the session line's `format_version`. Raised when a line's meaning or a required field
+/// changes; adding optional fields or line types keeps it. Lines without it were written
+/// before issue 21 (same content as version 1).
+public enum ReplayFormat {
+    public static let version = 1
+}
+
 /// One line of the replay stream (schemas/replay.schema.json).
 public struct ReplayEvent: Sendable {
     public enum Kind: Int, Sendable, Comparable {
@@ -35,7 +43,7 @@ public enum ReplayBuilder {
         var damaged = table.damaged
         var ev: [ReplayEvent] = []
         var head = JSONLine()
-        head.add("type", "session"); head.add("uuid", sess.uuid); head.add("name", sess.name)
+        head.add("type", "session"); head.add("format_version", Double(ReplayFormat.version)); head.add("uuid", sess.uuid); head.add("name", sess.name)
         head.add("start_utc", sess.startUtc); head.add("rate_hz", o.features.rateHz)
         head.addRaw("feature_names", "[" + table.names.map { JSONLine.quote($0) }.joined(separator: ",") + "]")
         if let c = sess.cell {

@@ -10,17 +10,24 @@ public final class SessionReader: Sendable {
     let dbQueue: DatabaseQueue
 
     /// Opens read-only. A file written by an older trw is first brought to the current
-    /// schema (additive migrations only) when it is writable; a read-only old file is an error
-    /// that says so.
+    /// schema (additive migrations only) when it is writable. A read-only file (read-only
+    /// media) of schema `SessionSchema.oldestReadableAsIs` or newer is read as it is; an
+    /// older read-only file is an error that says so.
     public init(path: String) throws {
         self.path = path
         let q = try SessionFile.openExisting(path: path, readonly: true)
         let version = try q.read { try Int.fetchOne($0, sql: "PRAGMA user_version") ?? 0 }
         if version < SessionSchema.currentVersion {
+            let writable = FileManager.default.isWritableFile(atPath: path)
+            if !writable && version >= SessionSchema.oldestReadableAsIs {
+                // Read-only media: the newer migrations add nothing the reader's queries use.
+                dbQueue = q
+                return
+            }
             try q.close()
-            guard FileManager.default.isWritableFile(atPath: path) else {
+            guard writable else {
                 throw SessionStoreError.notASession(
-                    path: path, reason: "it has schema version \(version) and is read-only; trw needs version \(SessionSchema.currentVersion) (make it writable once to upgrade it)")
+                    path: path, reason: "it has schema version \(version) and is read-only; trw needs version \(SessionSchema.oldestReadableAsIs) or newer (make it writable once to upgrade it)")
             }
             _ = try SessionFile.openExisting(path: path, readonly: false)
             dbQueue = try SessionFile.openExisting(path: path, readonly: true)

@@ -14,6 +14,12 @@ public enum SessionSchema {
     /// The newest schema version this software knows.
     public static var currentVersion: Int { embeddedMigrations.last?.version ?? 0 }
 
+    /// The oldest schema version `SessionReader` reads without migrating it (a read-only
+    /// file cannot be migrated): every table and column its queries use exists from this
+    /// version on. Migration 5 only adds views (`current_annotation`, `current_marker`) that
+    /// trw's own queries do not use. Raise this when a migration adds something the readers need.
+    public static let oldestReadableAsIs = 4
+
     /// Applies every migration newer than the file's `user_version`.
     static func migrate(_ db: Database) throws {
         let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0

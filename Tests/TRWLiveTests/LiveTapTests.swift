@@ -34,6 +34,7 @@ import TRWRig
         let objs = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(objs.count == lines.count, "every line is a JSON object")
         #expect(objs.first?["type"] as? String == "session")
+        #expect(objs.first?["format_version"] as? Int == ReplayFormat.version, "the live stream carries the replay format's version")
         #expect(objs.last?["type"] as? String == "end")
         let ticks = objs.filter { $0["type"] as? String == "tick" }
         #expect(ticks.map { $0["t"] as? Double ?? -1 } == [1, 2, 3])

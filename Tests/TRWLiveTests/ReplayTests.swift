@@ -32,6 +32,10 @@ import TRWRig
         #expect(m < tick2)
         // Every line is one JSON object.
         for e in ev { #expect((try? JSONSerialization.jsonObject(with: Data(e.json.utf8))) is [String: Any], "\(e.json)") }
+        // The session line names the format's version (schemas/replay.schema.json).
+        let head = try #require(try JSONSerialization.jsonObject(with: Data(ev[0].json.utf8)) as? [String: Any])
+        #expect(head["format_version"] as? Int == ReplayFormat.version)
+        #expect(ReplayFormat.version == 1)
     }
 
     @Test func pacingAt10xIsWithinOnePercentOverAMinute() throws {
