@@ -270,7 +270,7 @@ def test_refuses_existing_output_and_leaves_it(session):
 
 @pytest.mark.parametrize("args,needle", [
     (["--to", "99"], "lies outside the session"),
-    (["--from", "-5"], "lies outside the session"),
+    (["--from", "marker:vent seen-10"], "--from -8.000 s lies outside the session"),
     (["--from", "3", "--to", "2"], "must be before"),
 ])
 def test_window_outside_the_session_is_refused(session, args, needle):
