@@ -36,6 +36,9 @@ public struct SessionExportReport: Sendable {
     public var labels = 0
     public var ticks = 0
     public var predictions = 0
+    /// pridb: hit waveforms written to the tradb beside it.
+    public var waveforms = 0
+    public var tradbPath: String?
     /// Frames and audio chunks left out because their payload was damaged (counted, never wrong values).
     public var damaged = DamageTally()
     public var notes: [String] = []
@@ -45,6 +48,7 @@ public struct SessionExportReport: Sendable {
                      "\(labels) labels"]
         if format != .pridb { parts.append("\(ticks) feature ticks") }
         if format == .mcap { parts.append("\(predictions) predictions") }
+        if let t = tradbPath { parts.append("\(waveforms) hit waveforms in \(t)") }
         return "wrote \(path) (\(format.rawValue), \(bytes / 1024) KiB): " + parts.joined(separator: ", ")
             + String(format: "; session time %.3f–%.3f s", Double(range.lowerBound) / 1e9, Double(range.upperBound) / 1e9)
     }
@@ -61,7 +65,7 @@ public enum SessionExportError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .outputExists(let p):
-            "\(p) exists; trw export never overwrites an HDF5, MCAP or pridb file: remove it or choose another --out"
+            "\(p) exists; trw export never overwrites an HDF5, MCAP, pridb or tradb file: remove it or choose another --out"
         case .outsideSession(let o, let v, let s, let span):
             String(format: "%@ %.3f s lies outside the session %@, which spans %.3f–%.3f s of session time", o, v, s,
                    span.lowerBound, span.upperBound)
@@ -81,12 +85,26 @@ public enum SessionExport {
                               options o: SessionExportOptions = SessionExportOptions()) throws -> SessionExportReport {
         let r = try SessionReader(path: path)
         let range = try window(r, fromS: o.fromS, toS: o.toS)
+        if format == .pridb, FileManager.default.fileExists(atPath: TradbExport.path(forPridb: out)) {
+            throw SessionExportError.outputExists(TradbExport.path(forPridb: out))
+        }
         return try AtomicOutput.write(to: out) { tmp in
             var report: SessionExportReport
             switch format {
             case .hdf5: report = try HDF5Export.write(r, range: range, options: o, to: tmp)
             case .mcap: report = try MCAPExport.write(r, range: range, options: o, to: tmp)
-            case .pridb: report = try PridbExport.write(r, range: range, options: o, to: tmp)
+            case .pridb:
+                // The tradb (waveforms) beside it: NAME.tradb, written and linked first, equally never overwritten.
+                guard try !r.streams(kind: .ae).isEmpty else {
+                    report = try PridbExport.write(r, range: range, options: o, to: tmp)
+                    break
+                }
+                let tradb = TradbExport.path(forPridb: out)
+                if FileManager.default.fileExists(atPath: tradb) { throw SessionExportError.outputExists(tradb) }
+                report = try AtomicOutput.write(to: tradb) { tmpTradb in
+                    try PridbExport.write(r, range: range, options: o, to: tmp, tradb: tmpTradb)
+                }
+                report.tradbPath = tradb
             case .npz: throw SessionExportError.unsupported("NPZ datasets are written by DatasetExporter")
             }
             report.path = out
@@ -101,7 +119,9 @@ public enum SessionExport {
     /// The session-time window [from, to) in ns, checked against the session's span (from its
     /// first data or 0 to its end or last data).
     public static func window(_ r: SessionReader, fromS: Double?, toS: Double?) throws -> Range<Int64> {
-        let ext = try r.extentNs()
+        let labelExtent = try r.extentNs()
+        // The label extent stops at the last row's start; a hit late in the last audio chunk comes after it.
+        let ext = labelExtent.lowerBound...max(labelExtent.upperBound, try r.lastDataNs() ?? labelExtent.upperBound)
         let span = (Double(ext.lowerBound) / 1e9)...(Double(ext.upperBound) / 1e9)
         for (name, v) in [("--from", fromS), ("--to", toS)] {
             guard let v else { continue }
@@ -160,5 +180,12 @@ public enum AtomicOutput {
         done = true
         let bytes = (try? fm.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
         return finish(result, bytes)
+    }
+}
+
+extension TradbExport {
+    /// RUN.pridb -> RUN.tradb
+    static func path(forPridb p: String) -> String {
+        (p.lowercased().hasSuffix(".pridb") ? String(p.dropLast(6)) : p) + ".tradb"
     }
 }

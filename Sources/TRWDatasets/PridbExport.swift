@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TRWCodec
 import TRWCore
 import TRWStore
 
@@ -16,7 +17,7 @@ enum PridbExport {
     static let adcEnergyUnits = 1e-6
 
     static func write(_ r: SessionReader, range: Range<Int64>, options o: SessionExportOptions,
-                      to path: String) throws -> SessionExportReport {
+                      to path: String, tradb: String? = nil) throws -> SessionExportReport {
         var report = SessionExportReport(path: path, format: .pridb, range: range)
         let s = try r.session()
         let aeStreams = try r.streams(kind: .ae)
@@ -47,6 +48,19 @@ enum PridbExport {
         let labels = try SessionExport.labels(r, set: o.labelSet, range: range)
         for a in labels { rows.append((max(a.startTNs, range.lowerBound), .label(a))) }
         rows.sort { $0.t < $1.t }
+        // Waveforms first: a hit gets a TRAI only when its transient is in the tradb.
+        var trai: [Int64: Int64] = [:]
+        if let tradb {
+            var hits: [AEHitRecord] = []
+            for x in rows { if case .hit(let h) = x.row { hits.append(h) } }
+            let w = try TradbExport.write(r, hits: hits, streams: aeStreams, firstChan: firstChan, session: s, to: tradb)
+            trai = w.trai
+            report.damaged.merge(w.damaged)
+            report.waveforms = w.trai.count
+            if w.skipped > 0 {
+                report.notes.append("\(w.skipped) hits have no waveform in the tradb (their window crosses a gap, a damaged chunk or the window's edge; \(w.reason))")
+            }
+        }
 
         let q = try DatabaseQueue(path: path)
         try q.write { db in
@@ -67,12 +81,12 @@ enum PridbExport {
                     let chan = firstChan[h.streamId]! + h.channel
                     let thrDb = st.aeDetector?.thresholdDbAE
                     try db.execute(sql: """
-                        INSERT INTO ae_data (SetType, Time, Chan, Status, ParamID, Thr, Amp, RiseT, Dur, Eny, RMS, Counts)
-                        VALUES (2, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO ae_data (SetType, Time, Chan, Status, ParamID, Thr, Amp, RiseT, Dur, Eny, RMS, Counts, TRAI)
+                        VALUES (2, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """, arguments: [
                             ticks(t), chan, chan, thrDb.map { counts(microVolts(db: $0)) }, counts(microVolts(db: h.amplitudeDb)),
                             seconds(h.riseTimeS), seconds(h.durationS), Int64((h.energyV2s / 1e-14 / adcEnergyUnits).rounded()),
-                            Int64((h.rmsBeforeV * 1e6 / (0.0065536 * adcMicroVolt)).rounded()), h.counts,
+                            Int64((h.rmsBeforeV * 1e6 / (0.0065536 * adcMicroVolt)).rounded()), h.counts, trai[h.id!],
                         ])
                     report.hits += 1
                 case .label(let a):
@@ -87,10 +101,17 @@ enum PridbExport {
             let sets = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ae_data") ?? 0
             try db.execute(sql: "UPDATE ae_globalinfo SET Value = ? WHERE Key = 'ValidSets'", arguments: [sets])
             try db.execute(sql: "UPDATE ae_globalinfo SET Value = ? WHERE Key = 'FileID'", arguments: [s.uuid.uppercased()])
+            try db.execute(sql: "UPDATE ae_globalinfo SET Value = ? WHERE Key = 'TRAI'", arguments: [trai.values.max() ?? 0])
         }
         try q.close()
         if aeStreams.isEmpty { report.notes.append("the session has no AE stream: the pridb holds markers only") }
         return report
+    }
+
+    /// µV at the sensor per unit of the detector's ADC (`AEDetectorSettings`): full scale and preamp gain.
+    static func sensorMicroVoltsPerFullScale(_ d: AEDetectorSettings?) -> Double {
+        let d = d ?? AEDetectorSettings()
+        return d.adcFullScaleV * 1e6 / pow(10, d.preampGainDb / 20)
     }
 
     static func ticks(_ tNs: Int64) -> Int64 {
@@ -161,5 +182,120 @@ enum PridbExport {
         INSERT INTO ae_globalinfo (Key, Value) VALUES
             ('Version', 1), ('FileStatus', 0), ('TimeBase', \(timeBase)), ('WriterID', 'trw'), ('FileID', NULL),
             ('ValidSets', 0), ('TRAI', 0);
+        """
+}
+
+/// The tradb beside the pridb: for each hit, a fixed window of its channel's samples
+/// (`pretrigger` before the first threshold crossing, `samples` in all) as Vallen's
+/// 16-bit transient data, uncompressed (DataFormat 0). Layout: schemas/export-pridb.md.
+enum TradbExport {
+    static let pretrigger = 256
+    static let samples = 2048
+
+    struct Written {
+        var trai: [Int64: Int64] = [:]
+        var skipped = 0
+        var reason = ""
+        var damaged = DamageTally()
+    }
+
+    /// The int16 that holds a sample of `format` (S24 and S32 keep their top 16 bits, an
+    /// arithmetic shift; S16 as is).
+    static func int16(_ s: Int32, _ format: SampleFormat) -> Int16 {
+        switch format {
+        case .s16le: Int16(truncatingIfNeeded: s)
+        case .s24le: Int16(truncatingIfNeeded: s >> 8)
+        case .s32le, .floatle: Int16(truncatingIfNeeded: s >> 16)
+        }
+    }
+
+    static func write(_ r: SessionReader, hits: [AEHitRecord], streams: [StreamRecord], firstChan: [Int64: Int],
+                      session s: SessionRecord, to path: String) throws -> Written {
+        var out = Written()
+        var reasons = Set<String>()
+        let q = try DatabaseQueue(path: path)
+        try q.write { db in
+            try db.execute(sql: schema)
+            for st in streams {
+                guard let fmt = SampleFormat(rawValue: st.sampleFormat ?? ""), fmt != .floatle else { continue }
+                let trMilliVolt = PridbExport.sensorMicroVoltsPerFullScale(st.aeDetector) / 1000 / 32768
+                for c in 0..<(st.channels ?? 1) {
+                    let chan = firstChan[st.id!]! + c
+                    try db.execute(sql: #"INSERT INTO tr_params (ID, SetupID, Chan, "ADC_µV", TR_mV) VALUES (?, 1, ?, ?, ?)"#,
+                                   arguments: [chan, chan, PridbExport.adcMicroVolt, trMilliVolt])
+                }
+            }
+            let dec = try PCMDecoder()
+            var next: Int64 = 1
+            for h in hits {
+                guard let st = streams.first(where: { $0.id == h.streamId }), let fmt = SampleFormat(rawValue: st.sampleFormat ?? "") else { continue }
+                if fmt == .floatle { out.skipped += 1; reasons.insert("FLOAT_LE PCM has no 16-bit form"); continue }
+                let ch = st.channels ?? 1
+                let start = h.sampleIndex - Int64(pretrigger), end = start + Int64(samples)
+                let margin = Int64((Double(samples) / st.nominalRateHz + 0.5) * 1e9)
+                let chunks = try r.audioChunks(streamId: st.id!, range: (h.tNs - margin)..<(h.tNs + margin))
+                    .filter { $0.firstSampleIndex < end && $0.firstSampleIndex + Int64($0.frameCount) > start }
+                // The window must be covered without a hole.
+                var covered = start
+                for c in chunks where c.firstSampleIndex <= covered { covered = max(covered, c.firstSampleIndex + Int64(c.frameCount)) }
+                guard let first = chunks.first, first.firstSampleIndex <= start, covered >= end else {
+                    out.skipped += 1; reasons.insert("gap or edge"); continue
+                }
+                var wave = [Int16](repeating: 0, count: samples)
+                var ok = true
+                for c in chunks {
+                    let x: [Int32]
+                    do throws(DamagedPayload) { x = try r.samples(of: c, stream: st, decoder: dec) } catch {
+                        out.damaged.record(error); ok = false; break
+                    }
+                    for k in 0..<c.frameCount {
+                        let idx = c.firstSampleIndex + Int64(k)
+                        guard idx >= start, idx < end else { continue }
+                        wave[Int(idx - start)] = int16(x[k * ch + h.channel], fmt)
+                    }
+                }
+                guard ok else { out.skipped += 1; reasons.insert("damaged chunk"); continue }
+                let chan = firstChan[st.id!]! + h.channel
+                let blob = wave.withUnsafeBytes { Data($0) }  // little-endian int16 on every platform trw builds for
+                try db.execute(sql: """
+                    INSERT INTO tr_data (Time, TRAI, Status, ParamID, Chan, Pretrigger, Thr, SampleRate, Samples, DataFormat, Data)
+                    VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, 0, ?)
+                    """, arguments: [
+                        PridbExport.ticks(h.tNs), next, chan, chan, pretrigger,
+                        st.aeDetector.map { PridbExport.counts(PridbExport.microVolts(db: $0.thresholdDbAE)) },
+                        Int(st.nominalRateHz.rounded()), samples, blob,
+                    ])
+                out.trai[h.id!] = next
+                next += 1
+            }
+            try db.execute(sql: "UPDATE tr_globalinfo SET Value = ? WHERE Key = 'ValidSets'", arguments: [next - 1])
+            try db.execute(sql: "UPDATE tr_globalinfo SET Value = ? WHERE Key = 'TRAI'", arguments: [next - 1])
+            try db.execute(sql: "UPDATE tr_globalinfo SET Value = ? WHERE Key = 'FileID'", arguments: [s.uuid.uppercased() + "-TR"])
+            try db.execute(sql: "UPDATE tr_globalinfo SET Value = ? WHERE Key = 'ReferenceID'", arguments: [s.uuid.uppercased()])
+        }
+        try q.close()
+        out.reason = reasons.sorted().joined(separator: ", ")
+        return out
+    }
+
+    /// The tradb tables and view vallenae reads (version 1, TimeBase 10 MHz, 2 bytes per sample).
+    static let schema = """
+        CREATE TABLE tr_data (SetID INTEGER PRIMARY KEY, Time INT, TRAI INT, Status INT, ParamID INT, Chan INT,
+            Pretrigger INT, Thr INT, SampleRate INT, Samples INT, DataFormat INT, Data BLOB);
+        CREATE TABLE tr_fieldinfo (field, Unit, Parameter);
+        CREATE TABLE tr_globalinfo (Key UNIQUE, Value);
+        CREATE TABLE tr_params (ID INTEGER PRIMARY KEY, SetupID INT, Chan INT, "ADC_µV" REAL, TR_mV REAL);
+        CREATE INDEX idx_TRAI ON tr_data (TRAI);
+        CREATE INDEX idx_SetupID_Chan ON tr_params (SetupID, Chan);
+        CREATE VIEW view_tr_data AS SELECT
+            d.SetID AS SetID, (d.Time * 1.0 / \(PridbExport.timeBase)) AS Time, d.TRAI AS TRAI, d.Status AS Status,
+            d.Chan AS Chan, d.Pretrigger AS Pretrigger, (d.Thr * p."ADC_µV") AS Thr, d.SampleRate AS SampleRate,
+            d.Samples AS Samples, d.DataFormat AS DataFormat, p.TR_mV AS TR_mV, d.Data AS Data
+            FROM tr_data d LEFT JOIN tr_params p ON p.ID = d.ParamID;
+        INSERT INTO tr_fieldinfo VALUES ('Time', '[s]', NULL), ('Thr', '[µV]', 'ADC_µV'), ('SampleRate', '[Hz]', NULL),
+            ('Data', NULL, 'TR_mV');
+        INSERT INTO tr_globalinfo (Key, Value) VALUES
+            ('Version', 1), ('FileStatus', 0), ('TimeBase', \(PridbExport.timeBase)), ('BytesPerSample', 2), ('WriterID', 'trw'),
+            ('FileID', NULL), ('ReferenceID', NULL), ('ValidSets', 0), ('TRAI', 0);
         """
 }

@@ -13,9 +13,10 @@ import tempfile
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 from mcap.reader import make_reader
-from vallenae.io import PriDatabase
+from vallenae.io import PriDatabase, TraDatabase
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRW = os.environ.get("TRW_BIN", os.path.join(ROOT, ".build", "debug", "trw"))
@@ -257,6 +258,40 @@ def test_pridb_markers_and_settings(session):
     assert "sample_rate_hz=\"%s\"" % db["ae"][0] in setup and "threshold_db_ae" in setup
 
 
+def test_tradb_waveforms_are_the_pcm_around_each_hit(session):
+    _, _, out, db = session
+    tradb = out["pridb"][:-len(".pridb")] + ".tradb"
+    hits = PriDatabase(out["pridb"]).read_hits(show_progress=False)
+    tra = TraDatabase(tradb)
+    with h5py.File(out["hdf5"], "r") as f:
+        g = f["ae/ae0"]
+        pcm = g["pcm"][:]
+        first, rows, counts = g["chunk_first_sample_index"][:], g["chunk_row"][:], g["chunk_frames"][:]
+    shift = {"S16_LE": 0, "S24_LE": 8, "S32_LE": 16}[db["ae"][2]]
+    assert len(hits) == len(db["hits"])
+    assert np.array_equal(first[1:], first[:-1] + counts[:-1])  # no lost samples in this run
+    recorded = (first[0], first[-1] + counts[-1])
+    with_wave = 0
+    for (_, h), e in zip(hits.iterrows(), db["hits"]):
+        inside = recorded[0] <= e[2] - 256 and e[2] - 256 + 2048 <= recorded[1]
+        # A hit has its waveform exactly when its window lies inside the recording.
+        assert pd.isna(h["trai"]) == (not inside), (e, recorded)
+        if not inside:
+            continue
+        with_wave += 1
+        wave, rate = tra.read_wave(int(h["trai"]), time_axis=False, raw=True)
+        assert rate == db["ae"][0] and wave.dtype == np.int16 and len(wave) == 2048
+        start = e[2] - 256  # 256 samples of pretrigger before the hit's first crossing
+        k = np.searchsorted(first, start, side="right") - 1
+        r0 = rows[k] + (start - first[k])
+        assert first[k] <= start < first[k] + counts[k]
+        want = (pcm[r0:r0 + 2048, e[1]].astype(np.int64) >> shift).astype(np.int16)
+        assert np.array_equal(wave, want)
+    assert with_wave >= len(hits) - 2 and with_wave >= 5
+    rec = next(iter(tra.iread(trai=1)))
+    assert rec.pretrigger == 256 and rec.channel == db["hits"][0][1] + 1
+
+
 # Refusals
 
 def test_refuses_existing_output_and_leaves_it(session):
@@ -266,6 +301,13 @@ def test_refuses_existing_output_and_leaves_it(session):
     assert p.returncode == 1 and "exists" in p.stderr and "never overwrites" in p.stderr
     assert os.path.getsize(out["hdf5"]) == before
     assert not [x for x in os.listdir(d) if ".partial-" in x]
+    tradb = out["pridb"][:-len(".pridb")] + ".tradb"
+    p = run("export", path, "--format", "pridb", "--out", os.path.join(d, "other.pridb"), cwd=d)
+    assert p.returncode == 0, p.stderr
+    os.remove(os.path.join(d, "other.pridb"))  # its tradb stays: the next export must refuse
+    p = run("export", path, "--format", "pridb", "--out", os.path.join(d, "other.pridb"), cwd=d)
+    assert p.returncode == 1 and "other.tradb exists" in p.stderr
+    assert not os.path.exists(os.path.join(d, "other.pridb")) and os.path.exists(tradb)
 
 
 @pytest.mark.parametrize("args,needle", [
