@@ -124,7 +124,7 @@ let package = Package(
         // Stored sessions out: NPZ datasets, HDF5, MCAP, Vallen pridb, WAV, score reports (detectors
         // in process or over the line protocol), Table 1, resync.
         .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWSync", "TRWAnalysis", "TRWLive", "TRWCodec", "TRWAcoustics", "CZlib",
-                                                    "TRWHDF5", .product(name: "GRDB", package: "GRDB.swift")]),
+                                                    "CZstd", "TRWHDF5", .product(name: "GRDB", package: "GRDB.swift")]),
         // Figures and reports: session plots, IR frames (SVG/PNG), score and activity charts,
         // `trw info`, the recording dashboard.
         .target(name: "TRWFigures", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWDatasets", "TRWModels", "TRWRecorder", "CZlib"]),
@@ -197,7 +197,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TRWDatasetsTests",
-            dependencies: ["TRWDatasets", "TRWLive", "TRWIO", "TRWAnalysis", "TRWRecorder", "TRWRig", "TRWStore", "TRWTestSupport", "TRWSessionFixtures"]
+            dependencies: ["TRWDatasets", "TRWLive", "TRWIO", "TRWAnalysis", "TRWRecorder", "TRWRig", "TRWStore", "TRWTestSupport", "TRWSessionFixtures", "CZstd"]
         ),
         .testTarget(name: "TRWFiguresTests", dependencies: ["TRWFigures", "TRWRecorder", "TRWStore"]),
         .testTarget(name: "TRWAnnotateTests", dependencies: ["TRWAnnotate", "TRWAnalysis", "TRWStore", "TRWRecorder", "TRWRig", "TRWSimulator", "TRWTestSupport"]),

@@ -1,4 +1,5 @@
 import CZlib
+import CZstd
 import Foundation
 
 /// A writer of MCAP files (https://mcap.dev/spec, major version 0), written from the
@@ -44,6 +45,8 @@ public final class MCAPWriter {
     private var chunkStart = UInt64.max, chunkEnd = UInt64(0)
     /// A chunk is closed when its records pass this size.
     public var chunkBytes = 4 << 20
+    /// Chunk compression: "zstd" (level 3; every MCAP reader has it) or "" (none).
+    public var compression = "zstd"
     private var finished = false
 
     public init(path: String, profile: String = "", library: String) throws {
@@ -110,8 +113,11 @@ public final class MCAPWriter {
     private func closeChunk() throws {
         guard !chunk.isEmpty else { return }
         let crc = Self.crc(chunk, 0)
-        var r = Record(.chunk, reserve: 40 + chunk.count)
-        r.u64(chunkStart); r.u64(chunkEnd); r.u64(UInt64(chunk.count)); r.u32(crc); r.string(""); r.u64(UInt64(chunk.count)); r.raw(chunk)
+        var stored = chunk
+        if compression == "zstd" { stored = try Self.zstd(chunk, path: path) }
+        var r = Record(.chunk, reserve: 40 + stored.count)
+        r.u64(chunkStart); r.u64(chunkEnd); r.u64(UInt64(chunk.count)); r.u32(crc); r.string(compression)
+        r.u64(UInt64(stored.count)); r.raw(stored)
         let chunkOffset = offset
         try emit(r.bytes, data: true)
         let chunkLength = offset - chunkOffset
@@ -130,7 +136,7 @@ public final class MCAPWriter {
         ci.u64(chunkStart); ci.u64(chunkEnd); ci.u64(chunkOffset); ci.u64(chunkLength)
         ci.u32(UInt32(indexOffsets.count * 10))
         for (ch, o) in indexOffsets { ci.u16(ch); ci.u64(o) }
-        ci.u64(offset - indexStart); ci.string(""); ci.u64(UInt64(chunk.count)); ci.u64(UInt64(chunk.count))
+        ci.u64(offset - indexStart); ci.string(compression); ci.u64(UInt64(stored.count)); ci.u64(UInt64(chunk.count))
         chunkIndexes.append(ci.bytes)
         chunk.removeAll(keepingCapacity: true)
         chunkIndex = [:]
@@ -188,6 +194,16 @@ public final class MCAPWriter {
         do { try out.write(contentsOf: Data(bytes)) } catch { throw Failure.write(path, "\(error)") }
         if data { dataCRC = Self.crc(bytes, dataCRC) }
         offset += UInt64(bytes.count)
+    }
+
+    /// One zstd frame (level 3) holding `src`.
+    static func zstd(_ src: [UInt8], path: String) throws -> [UInt8] {
+        var dst = [UInt8](repeating: 0, count: ZSTD_compressBound(src.count))
+        let n = src.withUnsafeBytes { s in
+            dst.withUnsafeMutableBytes { d in ZSTD_compress(d.baseAddress, d.count, s.baseAddress, s.count, 3) }
+        }
+        if ZSTD_isError(n) != 0 { throw Failure.write(path, "zstd: " + String(cString: ZSTD_getErrorName(n))) }
+        return Array(dst.prefix(n))
     }
 
     static func crc(_ bytes: [UInt8], _ running: UInt32) -> UInt32 {

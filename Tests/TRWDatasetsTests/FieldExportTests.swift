@@ -1,4 +1,5 @@
 import Foundation
+import CZstd
 import Testing
 import TRWCore
 import TRWStore
@@ -78,6 +79,15 @@ import TRWTestSupport
         }
     }
 
+    @Test func zstdChunksDecompressToTheirRecords() throws {
+        let src = (0..<5000).map { UInt8(truncatingIfNeeded: $0 / 7) }
+        let z = try MCAPWriter.zstd(src, path: "t")
+        #expect(z.count < src.count / 4)
+        var back = [UInt8](repeating: 0, count: src.count)
+        let n = z.withUnsafeBytes { s in back.withUnsafeMutableBytes { d in ZSTD_decompress(d.baseAddress, d.count, s.baseAddress, s.count) } }
+        #expect(n == src.count && back == src)
+    }
+
     @Test func pridbTimesRoundToTheNearest100ns() {
         #expect(PridbExport.ticks(0) == 0)
         #expect(PridbExport.ticks(149) == 1)
@@ -95,6 +105,7 @@ import TRWTestSupport
         let s = try w.schema(name: "x", encoding: "jsonschema", data: Array("{}".utf8))
         let c = try w.channel(topic: "/x", schema: s, messageEncoding: "json")
         w.chunkBytes = 100
+        w.compression = ""
         for t in 0..<10 { try w.message(channel: c, logTime: UInt64(t) * 1000, data: Array("{\"i\":\(t)}".utf8)) }
         try w.finish()
         let b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: out)))
