@@ -5,7 +5,7 @@
 //   4  workflows          TRWRig, TRWLive, TRWFigures, TRWDatasets, TRWAnnotate, TRWImport, TRWSession (uses rig + live)
 //   3  pipeline, analysis TRWRecorder, TRWAnalysis
 //   2  store, devices     TRWStore, TRWV4L2, TRWALSA, TRWSerial, TRWSimulator, TRWModels
-//   1  foundations        TRWCodec, TRWSync, TRWAcoustics, TRWIO (and the C shims)
+//   1  foundations        TRWCodec, TRWSync, TRWAcoustics, TRWIO, TRWHDF5 (and the C shims)
 //   0  core types         TRWCore
 import PackageDescription
 
@@ -51,6 +51,10 @@ let package = Package(
         // (one internal function per syscall, EINTR retry, typed Errno, close-on-exec, deadlines).
         .systemLibrary(name: "CTRWIO", path: "Sources/CTRWIO"),
         .target(name: "TRWIO", dependencies: ["CTRWIO", .product(name: "SystemPackage", package: "swift-system")]),
+        // libhdf5 (Debian libhdf5-dev: headers and library under hdf5/serial, found by pkg-config `hdf5`).
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        // HDF5 files from Swift: exclusive create, groups, plain datasets (chunked, shuffle + deflate), attributes.
+        .target(name: "TRWHDF5", dependencies: ["CHDF5"]),
 
         // MARK: 2 — store, devices, simulator, model runtime
 
@@ -117,9 +121,10 @@ let package = Package(
             dependencies: ["TRWCore", "TRWStore", "TRWCodec", "TRWRecorder", "TRWAnalysis", "TRWIO",
                            .product(name: "Logging", package: "swift-log")]
         ),
-        // Stored sessions out: NPZ datasets, WAV, score reports (detectors in process or over the
-        // line protocol), Table 1, resync.
-        .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWSync", "TRWAnalysis", "TRWLive", "TRWCodec", "TRWAcoustics", "CZlib"]),
+        // Stored sessions out: NPZ datasets, HDF5, MCAP, Vallen pridb, WAV, score reports (detectors
+        // in process or over the line protocol), Table 1, resync.
+        .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWSync", "TRWAnalysis", "TRWLive", "TRWCodec", "TRWAcoustics", "CZlib",
+                                                    "CZstd", "TRWHDF5", .product(name: "GRDB", package: "GRDB.swift")]),
         // Figures and reports: session plots, IR frames (SVG/PNG), score and activity charts,
         // `trw info`, the recording dashboard.
         .target(name: "TRWFigures", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWDatasets", "TRWModels", "TRWRecorder", "CZlib"]),
@@ -196,7 +201,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TRWDatasetsTests",
-            dependencies: ["TRWDatasets", "TRWLive", "TRWIO", "TRWAnalysis", "TRWRecorder", "TRWRig", "TRWStore", "TRWTestSupport", "TRWSessionFixtures"]
+            dependencies: ["TRWDatasets", "TRWLive", "TRWIO", "TRWAnalysis", "TRWRecorder", "TRWRig", "TRWStore", "TRWTestSupport", "TRWSessionFixtures", "CZstd"]
         ),
         .testTarget(name: "TRWImportTests", dependencies: ["TRWImport", "TRWStore", "TRWSync", "TRWDatasets", "TRWTestSupport"]),
         .testTarget(name: "TRWFiguresTests", dependencies: ["TRWFigures", "TRWRecorder", "TRWStore", "TRWSessionFixtures", "TRWTestSupport"]),

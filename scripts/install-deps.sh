@@ -12,6 +12,7 @@ PKGS=(
   libv4l-dev         # V4L2 headers (linux/videodev2.h via linux-libc-dev)
   linux-libc-dev
   zlib1g-dev         # PNG output (deflate)
+  libhdf5-dev        # trw export --format hdf5 (headers and pkg-config `hdf5` under hdf5/serial)
   librsvg2-bin       # rsvg-convert: SVG figures to PNG (trw plot|frame -o X.png)
   ffmpeg             # FFV1 reference in `make bench`
   sox                # independent AE test signals
