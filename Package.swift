@@ -122,7 +122,7 @@ let package = Package(
         .target(name: "TRWDatasets", dependencies: ["TRWCore", "TRWStore", "TRWSync", "TRWAnalysis", "TRWLive", "TRWCodec", "TRWAcoustics", "CZlib"]),
         // Figures and reports: session plots, IR frames (SVG/PNG), score and activity charts,
         // `trw info`, the recording dashboard.
-        .target(name: "TRWFigures", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWDatasets", "TRWModels", "TRWRecorder", "CZlib"]),
+        .target(name: "TRWFigures", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWDatasets", "TRWModels", "TRWRecorder", "TRWIO", "CZlib"]),
         // A recording from plan to finalised file: validates everything, creates, runs, finalises.
         .target(
             name: "TRWSession",
@@ -138,7 +138,7 @@ let package = Package(
             name: "trw",
             dependencies: [
                 "TRWCore", "TRWStore", "TRWRecorder", "TRWRig", "TRWLive", "TRWSession", "TRWFigures", "TRWSimulator", "TRWSync", "TRWCodec",
-                "TRWAnnotate", "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial", "TRWModels", "TRWIO",
+                "TRWAnnotate", "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial", "TRWModels", "TRWIO", "TRWAcoustics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -13,7 +13,7 @@ PKGS=(
   linux-libc-dev
   zlib1g-dev         # PNG output (deflate)
   librsvg2-bin       # rsvg-convert: SVG figures to PNG (trw plot|frame -o X.png)
-  ffmpeg             # FFV1 reference in `make bench`
+  ffmpeg             # trw video (libx264 encoder, ffprobe in its test); FFV1 reference in `make bench`
   sox                # independent AE test signals
   tmux               # terminal test of the live dashboard
   python3            # the project's venv (.venv, scripts/make-venv.sh) is made from it

@@ -1,6 +1,6 @@
 // `make bench`: every benchmark prints ratios against a reference measured in
 // the same run (never pass/fail on absolute time alone).
-// `trw-bench NAME` runs one section: codec, ingest, simulator, sync, simsync, v4l2, alsa, overview, recording, dplstm.
+// `trw-bench NAME` runs one section: codec, ingest, simulator, sync, simsync, v4l2, alsa, overview, recording, dplstm, video.
 import Foundation
 
 let only = CommandLine.arguments.dropFirst().first
@@ -21,3 +21,4 @@ section("alsa") { try runALSABench() }
 section("overview") { try runOverviewBench() }
 section("recording") { try runRecordingBench() }
 section("dplstm") { try runDPLSTMBench() }
+section("video") { try runVideoBench() }
