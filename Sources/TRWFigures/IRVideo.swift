@@ -331,12 +331,18 @@ public enum IRVideo {
     struct Layout: Sendable {
         let iw: Int, ih: Int, W: Int, H: Int
         let lo: Float, hi: Float
-        let barX: Int, barW = 18, barTop = 30
-        var barBottom: Int { H - 30 }
+        let barX: Int, barW = 18
+        /// Font pixels per glyph pixel: 2 from 360 rows up (640x480 cameras), else 1.
+        let fs: Int
+        var barTop: Int { 14 + 9 * fs }
+        var barBottom: Int { H - 4 - 4 * fs }
+        /// Height of one line of text with its box.
+        var line: Int { 7 * fs + 4 * fs + 2 }
 
         init(iw: Int, ih: Int, W: Int, H: Int, lo: Float, hi: Float) {
             self.iw = iw; self.ih = ih; self.W = W; self.H = H; self.lo = lo; self.hi = hi
             barX = iw + 12
+            fs = ih >= 360 ? 2 : 1
         }
 
         /// Raw counts to RGB through the calibration and the map: one lookup per pixel.
@@ -359,11 +365,13 @@ public enum IRVideo {
                 let i = ColorMap.index(Double(barBottom - 1 - y) / Double(max(1, h - 1))) * 3
                 BitmapFont.fill(x: barX, y: y, w: barW, h: 1, color: (table[i], table[i + 1], table[i + 2]), into: &px, width: W, height: H)
             }
-            BitmapFont.draw("°C", x: barX + 2, y: 10, scale: 2, color: (230, 230, 230), into: &px, width: W, height: H)
-            for v in Axis.niceTicks(Double(lo), Double(hi), count: 8) where v >= Double(lo) && v <= Double(hi) {
+            BitmapFont.draw("°C", x: barX + 2, y: 4 + fs, scale: fs, color: (230, 230, 230), into: &px, width: W, height: H)
+            // Ticks at least two text lines apart.
+            let ticks = Axis.niceTicks(Double(lo), Double(hi), count: Swift.max(2, Swift.min(8, h / (2 * line))))
+            for v in ticks where v >= Double(lo) && v <= Double(hi) {
                 let y = barBottom - 1 - Int(((v - Double(lo)) / Double(hi - lo) * Double(h - 1)).rounded())
                 BitmapFont.fill(x: barX + barW, y: y, w: 5, h: 1, color: (230, 230, 230), into: &px, width: W, height: H)
-                BitmapFont.draw(Axis.formatTick(v), x: barX + barW + 8, y: y - 7, scale: 2, color: (230, 230, 230), into: &px, width: W, height: H)
+                BitmapFont.draw(Axis.formatTick(v), x: barX + barW + 8, y: y - 7 * fs / 2, scale: fs, color: (230, 230, 230), into: &px, width: W, height: H)
             }
             return px
         }
@@ -389,30 +397,34 @@ public enum IRVideo {
                 // Hotspot: a cyan cross and its temperature.
                 let hx = job.summary.hotspotX, hy = job.summary.hotspotY
                 let cyan: (UInt8, UInt8, UInt8) = (0, 229, 255)
-                BitmapFont.fill(x: hx - 12, y: hy, w: 8, h: 2, color: cyan, into: &px, width: W, height: H)
-                BitmapFont.fill(x: hx + 5, y: hy, w: 8, h: 2, color: cyan, into: &px, width: W, height: H)
-                BitmapFont.fill(x: hx, y: hy - 12, w: 2, h: 8, color: cyan, into: &px, width: W, height: H)
-                BitmapFont.fill(x: hx, y: hy + 5, w: 2, h: 8, color: cyan, into: &px, width: W, height: H)
+                let arm = 4 * fs, gap = 2 * fs + 1
+                BitmapFont.fill(x: hx - gap - arm, y: hy, w: arm, h: fs, color: cyan, into: &px, width: W, height: H)
+                BitmapFont.fill(x: hx + gap + 1, y: hy, w: arm, h: fs, color: cyan, into: &px, width: W, height: H)
+                BitmapFont.fill(x: hx, y: hy - gap - arm, w: fs, h: arm, color: cyan, into: &px, width: W, height: H)
+                BitmapFont.fill(x: hx, y: hy + gap + 1, w: fs, h: arm, color: cyan, into: &px, width: W, height: H)
                 let tMax = String(format: "%.1f°C", cal.celsius(UInt16(clamping: job.summary.maxCounts)))
-                let tx = min(max(0, hx + 14), iw - BitmapFont.width(tMax, scale: 2) - 2), ty = min(max(0, hy + 14), ih - 16)
-                BitmapFont.fill(x: tx - 2, y: ty - 2, w: BitmapFont.width(tMax, scale: 2) + 4, h: 18, color: (0, 0, 0), into: &px, width: W, height: H)
-                BitmapFont.draw(tMax, x: tx, y: ty, scale: 2, color: cyan, into: &px, width: W, height: H)
+                let tw = BitmapFont.width(tMax, scale: fs)
+                var tx = hx + gap + arm + 2, ty = hy + gap + 2
+                if tx + tw + 2 > iw { tx = hx - gap - arm - 2 - tw }
+                if ty + 7 * fs + 2 > ih { ty = hy - gap - 2 - 7 * fs }
+                BitmapFont.fill(x: tx - fs, y: ty - fs, w: tw + 2 * fs, h: 9 * fs, color: (0, 0, 0), into: &px, width: W, height: H)
+                BitmapFont.draw(tMax, x: tx, y: ty, scale: fs, color: cyan, into: &px, width: W, height: H)
             }
             // Session time, top left.
             let time = String(format: "T %.2f S", Double(job.tNs) / 1e9)
-            BitmapFont.fill(x: 4, y: 4, w: BitmapFont.width(time, scale: 2) + 8, h: 22, color: (0, 0, 0), into: &px, width: W, height: H)
-            BitmapFont.draw(time, x: 8, y: 8, scale: 2, color: (255, 255, 255), into: &px, width: W, height: H)
+            BitmapFont.fill(x: 2, y: 2, w: BitmapFont.width(time, scale: fs) + 4 * fs, h: 11 * fs, color: (0, 0, 0), into: &px, width: W, height: H)
+            BitmapFont.draw(time, x: 2 + 2 * fs, y: 2 + 2 * fs, scale: fs, color: (255, 255, 255), into: &px, width: W, height: H)
             if damaged {
                 let s = "DAMAGED FRAME"
-                BitmapFont.fill(x: 4, y: 30, w: BitmapFont.width(s, scale: 2) + 8, h: 22, color: (200, 0, 0), into: &px, width: W, height: H)
-                BitmapFont.draw(s, x: 8, y: 34, scale: 2, color: (255, 255, 255), into: &px, width: W, height: H)
+                BitmapFont.fill(x: 2, y: 4 + 11 * fs, w: BitmapFont.width(s, scale: fs) + 4 * fs, h: 11 * fs, color: (200, 0, 0), into: &px, width: W, height: H)
+                BitmapFont.draw(s, x: 2 + 2 * fs, y: 4 + 13 * fs, scale: fs, color: (255, 255, 255), into: &px, width: W, height: H)
             }
             // Label flashes, bottom left, newest last.
-            var y = ih - 26
+            var y = ih - 2 - 11 * fs
             for l in job.labels.reversed() {
-                BitmapFont.fill(x: 4, y: y, w: BitmapFont.width(l, scale: 2) + 8, h: 22, color: (255, 214, 0), into: &px, width: W, height: H)
-                BitmapFont.draw(l, x: 8, y: y + 4, scale: 2, color: (0, 0, 0), into: &px, width: W, height: H)
-                y -= 26
+                BitmapFont.fill(x: 2, y: y, w: BitmapFont.width(l, scale: fs) + 4 * fs, h: 11 * fs, color: (255, 214, 0), into: &px, width: W, height: H)
+                BitmapFont.draw(l, x: 2 + 2 * fs, y: y + 2 * fs, scale: fs, color: (0, 0, 0), into: &px, width: W, height: H)
+                y -= 12 * fs
             }
             px.withUnsafeBufferPointer { s in _ = dst.initialize(from: s) }
         }
