@@ -219,7 +219,8 @@ public enum IRVideo {
                         return abs(a.startTNs - t) <= flashNs
                     }
                     for a in flashes { if let id = a.id { shownLabels.insert(id) } }
-                    jobs.append(Job(record: try r.frame(id: s.id), summary: s, tNs: t,
+                    let repeated = k > k0 && pick[k - 1] == pick[k]
+                    jobs.append(Job(record: repeated ? nil : try r.frame(id: s.id), summary: s, tNs: t,
                                     labels: flashes.map { $0.label + ($0.endTNs == nil ? String(format: " %.1f S", Double($0.startTNs) / 1e9) : "") }))
                 }
                 let batch = Batch(count: n, frameBytes: frameBytes)
@@ -230,7 +231,8 @@ public enum IRVideo {
                     DispatchQueue.concurrentPerform(iterations: workers) { w in
                         var i = w
                         while i < n {
-                            if let rec = jobsCopy[i].record {
+                            // A frame shown again (source slower than the video) is decoded once.
+                            if let rec = jobsCopy[i].record, i == 0 || jobsCopy[i - 1].summary.id != jobsCopy[i].summary.id {
                                 do throws(DamagedPayload) { decoded.set(i, .success(try reader.pixels(of: rec, stream: stream, decoder: decoders.get(w)))) } catch {
                                     decoded.set(i, .failure(error))
                                 }
@@ -241,6 +243,10 @@ public enum IRVideo {
                     // In order: a damaged frame holds the last good one (never wrong pixels), counted.
                     var frames: [[UInt16]?] = [], marks: [Bool] = []
                     for i in 0..<n {
+                        if i > 0 && jobsCopy[i - 1].summary.id == jobsCopy[i].summary.id {
+                            frames.append(frames[i - 1]); marks.append(marks[i - 1])
+                            continue
+                        }
                         switch decoded.get(i) {
                         case .success(let px)?: state.lastGood = px; frames.append(px); marks.append(false)
                         case .failure(let e)?: state.damaged.record(e); frames.append(state.lastGood); marks.append(true)
