@@ -61,6 +61,19 @@ func runVideoBench() throws {
     print(String(format: "achieved %.1fx real time; goal >= %.0fx: ratio %.2f (%@)", res.realTimeFactor, goal, res.realTimeFactor / goal,
                  res.realTimeFactor >= goal ? "met" : "NOT met"))
 
+    // The same run with ffmpeg replaced by a sink that discards the frames: trw's own share
+    // (frame reads, decode, colour map, overlays, the pipe).
+    let sink = dir + "/sink/ffmpeg"
+    try FileManager.default.createDirectory(atPath: dir + "/sink", withIntermediateDirectories: true)
+    try "#!/bin/sh\ncase \"$*\" in *-encoders*) echo ' V....D libx264  H.264'; exit 0;; esac\nexec cat > /dev/null\n"
+        .write(toFile: sink, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: sink)
+    var os = o
+    os.ffmpeg = sink
+    let noEnc = try IRVideo.render(session: path, to: dir + "/sink.mp4", options: os)
+    print(String(format: "without the encoder (ffmpeg replaced by a sink): %.2f s -> %.1fx real time (%.0f frames/s); the encoder's share of the full run: %.0f%%",
+                 noEnc.wallS, noEnc.realTimeFactor, Double(noEnc.frames) / noEnc.wallS, 100 * max(0, res.wallS - noEnc.wallS) / res.wallS))
+
     // Reference: ffmpeg alone, the same encoder settings, frames already made (testsrc2 would
     // cost ffmpeg its own generation time; raw frames from a file do not).
     guard let ffmpeg = IRVideo.findExecutable("ffmpeg") else { print("reference skipped: no ffmpeg on PATH"); return }

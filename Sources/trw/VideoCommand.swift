@@ -28,6 +28,7 @@ struct VideoCommand: ParsableCommand {
     @Option(name: .long, help: "Top of the fixed scale, °C.") var max: Double = Double(IRVideo.defaultFixed.hi)
     @Option(name: .long, help: "Thermal stream key (default: the first).") var stream: String?
     @Option(name: .customLong("label-set"), help: "Label set whose labels flash (default: the precedence above).") var labelSet: String?
+    @Option(name: .customLong("ffmpeg-timeout"), help: "Longest wait, s, for ffmpeg to take frames or to finish; beyond it ffmpeg is ended and the error shows its stderr (0.5-3600).") var ffmpegTimeout: Double = 60
 
     func validate() throws {
         guard scale == "fixed" || scale == "auto" else { throw ValidationError("--scale: '\(scale)' is not fixed or auto") }
@@ -37,6 +38,9 @@ struct VideoCommand: ParsableCommand {
             throw ValidationError("\(name) \(v): expected a temperature from -273.15 to 10000 °C")
         }
         guard min < max else { throw ValidationError("--min \(min) must be below --max \(max)") }
+        guard ffmpegTimeout.isFinite, ffmpegTimeout >= 0.5, ffmpegTimeout <= 3600 else {
+            throw ValidationError("--ffmpeg-timeout \(ffmpegTimeout): expected 0.5 to 3600 s")
+        }
         guard out.lowercased().hasSuffix(".mp4") else { throw ValidationError("--out \(out): write an .mp4 file") }
     }
 
@@ -64,6 +68,7 @@ struct VideoCommand: ParsableCommand {
         o.scale = scale == "auto" ? .auto : .fixed(lo: Float(min), hi: Float(max))
         o.stream = stream
         o.labelSet = labelSet
+        o.stallTimeoutS = ffmpegTimeout
         let result: IRVideo.Result
         do {
             result = try IRVideo.render(session: session, to: out, options: o)

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -97,3 +98,43 @@ def test_failing_ffmpeg_is_reported_with_its_stderr(session):
             env={**os.environ, "PATH": bindir + ":" + os.environ["PATH"]})
     assert p.returncode == 1
     assert "Unknown encoder: simulated failure" in p.stderr and "ffmpeg" in p.stderr
+
+
+def test_stalled_ffmpeg_is_ended_within_its_timeout(session):
+    d, path = session
+    bindir = os.path.join(d, "stallbin")
+    os.makedirs(bindir, exist_ok=True)
+    fake = os.path.join(bindir, "ffmpeg")
+    # Lists libx264, then never reads its input (a hung encoder).
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\ncase \"$*\" in *-encoders*) echo ' V....D libx264  H.264'; exit 0;; esac\n"
+                "echo 'stuck on purpose' >&2\nexec sleep 300\n")
+    os.chmod(fake, 0o755)
+    t0 = time.monotonic()
+    p = trw("video", path, "-o", os.path.join(d, "stall.mp4"), "--ffmpeg-timeout", "1", cwd=d, check=False,
+            env={**os.environ, "PATH": bindir + ":" + os.environ["PATH"]})
+    took = time.monotonic() - t0
+    assert p.returncode == 1
+    assert "stalled" in p.stderr and "stuck on purpose" in p.stderr
+    assert took < 20, f"trw took {took:.1f} s with --ffmpeg-timeout 1"
+
+
+def test_damaged_frames_are_held_and_counted(session):
+    d, path = session
+    import shutil
+    import sqlite3
+    bad = os.path.join(d, "damaged.sqlite")
+    shutil.copy(path, bad)
+    con = sqlite3.connect(bad)
+    ids = [r[0] for r in con.execute("SELECT id FROM thermal_frame ORDER BY t_ns").fetchall()]
+    for fid in (ids[60], ids[61]):  # about 1.2 s in
+        payload = bytearray(con.execute("SELECT payload FROM thermal_frame WHERE id = ?", (fid,)).fetchone()[0])
+        payload[len(payload) // 2] ^= 0x10
+        con.execute("UPDATE thermal_frame SET payload = ? WHERE id = ?", (bytes(payload), fid))
+    con.commit()
+    con.close()
+    out = os.path.join(d, "damaged.mp4")
+    p = trw("video", bad, "-o", out, "--fps", "50", cwd=d)
+    s, _ = probe(out)
+    assert int(s["nb_read_frames"]) == int(p.stdout.split(": ", 1)[1].split(" frames")[0])
+    assert "skipped 2 thermal frames with damaged payloads" in p.stdout and "DAMAGED FRAME" in p.stdout
