@@ -127,7 +127,7 @@ let package = Package(
                                                     "CZstd", "TRWHDF5", .product(name: "GRDB", package: "GRDB.swift")]),
         // Figures and reports: session plots, IR frames (SVG/PNG), score and activity charts,
         // `trw info`, the recording dashboard.
-        .target(name: "TRWFigures", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWDatasets", "TRWModels", "TRWRecorder", "CZlib"]),
+        .target(name: "TRWFigures", dependencies: ["TRWCore", "TRWStore", "TRWAnalysis", "TRWDatasets", "TRWModels", "TRWRecorder", "TRWIO", "CZlib"]),
         // A recording from plan to finalised file: validates everything, creates, runs, finalises.
         .target(
             name: "TRWSession",
@@ -147,7 +147,7 @@ let package = Package(
             name: "trw",
             dependencies: [
                 "TRWCore", "TRWStore", "TRWRecorder", "TRWRig", "TRWLive", "TRWSession", "TRWFigures", "TRWSimulator", "TRWSync", "TRWCodec",
-                "TRWAnnotate", "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial", "TRWModels", "TRWIO", "TRWImport",
+                "TRWAnnotate", "TRWAnalysis", "TRWDatasets", "TRWV4L2", "TRWALSA", "TRWSerial", "TRWModels", "TRWIO", "TRWImport", "TRWAcoustics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -14,7 +14,7 @@ PKGS=(
   zlib1g-dev         # PNG output (deflate)
   libhdf5-dev        # trw export --format hdf5 (headers and pkg-config `hdf5` under hdf5/serial)
   librsvg2-bin       # rsvg-convert: SVG figures to PNG (trw plot|frame -o X.png)
-  ffmpeg             # FFV1 reference in `make bench`
+  ffmpeg             # trw video (libx264 encoder, ffprobe in its test); FFV1 reference in `make bench`
   sox                # independent AE test signals
   tmux               # terminal test of the live dashboard
   python3            # the project's venv (.venv, scripts/make-venv.sh) is made from it

@@ -1,6 +1,6 @@
 // `make bench`: every benchmark prints ratios against a reference measured in
 // the same run (never pass/fail on absolute time alone).
-// `trw-bench NAME` runs one section: codec, ingest, simulator, sync, simsync, v4l2, alsa, overview, recording, dplstm, alarm.
+// `trw-bench NAME` runs one section: codec, ingest, simulator, sync, simsync, v4l2, alsa, overview, recording, dplstm, alarm, video.
 import Foundation
 
 let only = CommandLine.arguments.dropFirst().first
@@ -22,3 +22,4 @@ section("overview") { try runOverviewBench() }
 section("recording") { try runRecordingBench() }
 section("dplstm") { try runDPLSTMBench() }
 section("alarm") { try runAlarmLatencyBench() }
+section("video") { try runVideoBench() }

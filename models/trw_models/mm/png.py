@@ -1,4 +1,4 @@
-"""A minimal PNG writer (zlib + struct, numpy only) and a colour map, so maps can be looked at
+"""A minimal PNG writer (zlib + struct, numpy only) and matplotlib's colour maps (tables in colormap_tables.py), so maps can be looked at
 without matplotlib."""
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import struct
 import zlib
 
 import numpy as np
+
+from .colormap_tables import TABLES
 
 
 def _chunk(tag: bytes, payload: bytes) -> bytes:
@@ -42,18 +44,21 @@ def read_png(path: str) -> np.ndarray:
     return raw[:, 1:].reshape(h, w, 3)
 
 
-def colormap(x: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
-    """Maps values to an 'inferno'-like ramp (black - purple - orange - yellow); returns (.., 3) uint8."""
+def colormap(x: np.ndarray, lo: float | None = None, hi: float | None = None, name: str = "inferno") -> np.ndarray:
+    """Maps values through matplotlib's 8-bit table `name` (inferno or gray; the same table trw's
+    Swift ColorMap uses, from schemas/colormaps/) over [lo, hi] (default: the data's range), with
+    matplotlib's rule: entry floor(256 u) of u = (x - lo) / (hi - lo), clamped to 0..255; NaN is
+    entry 0. Returns (.., 3) uint8, equal to `matplotlib.colormaps[name](u, bytes=True)[..., :3]`
+    for finite values."""
+    if name not in TABLES:
+        raise ValueError(f"colour map '{name}' is not one of {sorted(TABLES)}")
     x = np.asarray(x, np.float64)
     lo = float(np.nanmin(x)) if lo is None else lo
     hi = float(np.nanmax(x)) if hi is None else hi
-    u = np.clip((x - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-    u = np.nan_to_num(u)
-    stops = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], np.float64)
-    pos = u * (len(stops) - 1)
-    i = np.minimum(pos.astype(int), len(stops) - 2)
-    f = (pos - i)[..., None]
-    return (stops[i] * (1 - f) + stops[i + 1] * f).round().astype(np.uint8)
+    u = (x - lo) / (hi - lo if hi > lo else 1.0)
+    idx = np.nan_to_num(u * 256, nan=0.0, posinf=255.0, neginf=0.0)
+    idx = np.clip(idx, 0, 255).astype(np.intp)
+    return np.asarray(TABLES[name], np.uint8)[idx]
 
 
 def overlay(frame_c: np.ndarray, value: np.ndarray, mask: np.ndarray | None = None, scale: int = 4) -> np.ndarray:
