@@ -177,21 +177,8 @@ enum MCAPExport {
         mutating func bool(_ k: String, _ v: Bool) { key(k); text += v ? "true" : "false" }
         mutating func str(_ k: String, _ v: String) { key(k); text += Self.quote(v) }
         var bytes: [UInt8] { Array((text + "}").utf8) }
-        static func quote(_ s: String) -> String {
-            var o = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": o += "\\\""
-                case "\\": o += "\\\\"
-                case "\n": o += "\\n"
-                case "\r": o += "\\r"
-                case "\t": o += "\\t"
-                default:
-                    if u.value < 0x20 { o += String(format: "\\u%04x", u.value) } else { o.unicodeScalars.append(u) }
-                }
-            }
-            return o + "\""
-        }
+        /// JSON string escaping, as every JSON trw writes (TRWCore.JSONLine).
+        static func quote(_ s: String) -> String { JSONLine.quote(s) }
     }
 
     /// JSON schemas of the channels (Foxglove shows the fields; `foxglove.RawImage` is Foxglove's own).
