@@ -25,24 +25,22 @@ public enum LiveLatencyProbe {
                            logger: Logger = Logger(label: "trw.bench")) throws -> Result {
         let stream = StreamDescriptor(key: "bms0", kind: .bms, device: "probe", format: "probe", nominalRateHz: 2, role: .cellBMS)
         let feedStart = Atomic<Int64>(0)
-        let state = Mutex<(closedAt: [Int64: Int64], tickMs: [Double], actionMs: [Double])>(([:], [], []))
+        let state = Mutex<(tickMs: [Double], actionMs: [Double])>(([], []))
         let actionStarted = DispatchSemaphore(value: 0)
         let detection = try LiveDetection(
             specs: [spec], alarmK: alarmK, actions: [], runId: "probe", logger: logger,
             write: { batch in
                 let now = HostClock.monotonicNanoseconds(), fed = feedStart.load(ordering: .acquiring)
                 state.withLock { s in
-                    for p in batch.predictions {
-                        s.closedAt[p.tNs] = fed
-                        s.tickMs.append(Double(now - fed) / 1e6)
-                    }
+                    for _ in batch.predictions { s.tickMs.append(Double(now - fed) / 1e6) }
                 }
             },
-            act: { _, tNs, _ in
-                let now = HostClock.monotonicNanoseconds()
-                state.withLock { s in
-                    if let fed = s.closedAt[tNs] { s.actionMs.append(Double(now - fed) / 1e6) }
-                }
+            act: { _, _, _ in
+                // The feeding loop waits for this action before its next sample (below), so
+                // `feedStart` is still that of the sample that closed the alarm's tick. (The action
+                // may start before the tick's prediction batch is handed on: it is dispatched first.)
+                let now = HostClock.monotonicNanoseconds(), fed = feedStart.load(ordering: .acquiring)
+                state.withLock { $0.actionMs.append(Double(now - fed) / 1e6) }
                 actionStarted.signal()
             })
         let ticks = LiveTicks(rateHz: 1, stallS: 3600, streams: [stream], sinks: [detection])
