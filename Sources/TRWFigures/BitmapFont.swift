@@ -56,12 +56,20 @@ public enum BitmapFont {
     /// left at (x, y), each font pixel a `scale` x `scale` square; clipped to the image.
     public static func draw(_ text: String, x: Int, y: Int, scale: Int, color: (UInt8, UInt8, UInt8),
                             into px: inout [UInt8], width: Int, height: Int) {
+        draw(text, x: x, y: y, scale: scale) { fx, fy, fw, fh in
+            fill(x: fx, y: fy, w: fw, h: fh, color: color, into: &px, width: width, height: height)
+        }
+    }
+
+    /// Draws `text` through `fill(x, y, w, h)`, called once per lit font pixel (a `scale` x
+    /// `scale` square), for canvases other than packed RGB (the video's I420 frames).
+    public static func draw(_ text: String, x: Int, y: Int, scale: Int, fill: (Int, Int, Int, Int) -> Void) {
         var cx = x
         for ch in text {
             let g = rows(ch)
             for (ry, bits) in g.enumerated() where bits != 0 {
                 for rx in 0..<glyphWidth where bits & (0x10 >> UInt8(rx)) != 0 {
-                    fill(x: cx + rx * scale, y: y + ry * scale, w: scale, h: scale, color: color, into: &px, width: width, height: height)
+                    fill(cx + rx * scale, y + ry * scale, scale, scale)
                 }
             }
             cx += advance * scale

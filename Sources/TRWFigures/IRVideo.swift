@@ -14,7 +14,8 @@ import TRWStore
 /// and its temperature) and label flashes (the labels of one label set, shown while the
 /// video is within ~0.5 s of video time of an instant label, or inside an interval).
 ///
-/// Raw RGB frames go to ffmpeg's standard input (`TRWIO.ChildProcess`): every write is
+/// Frames are composed in RGB, converted to I420 (YUV 4:2:0, BT.601 limited range, what
+/// the encoder takes: ffmpeg then converts nothing) and go raw to ffmpeg's standard input (`TRWIO.ChildProcess`): every write is
 /// bounded by `stallTimeoutS`; a failed or stalled ffmpeg is ended and reported with its
 /// standard error. Damaged frame payloads are never shown: the previous frame is held with a
 /// "DAMAGED FRAME" mark, and they are counted in the result.
@@ -166,8 +167,10 @@ public enum IRVideo {
         let panel = 100
         let W = (iw + panel + 1) / 2 * 2, H = (ih + 1) / 2 * 2
         let layout = Layout(iw: iw, ih: ih, W: W, H: H, lo: lo, hi: hi)
-        let lut = layout.lut(cal: cal, map: .inferno)
-        let background = layout.background(map: .inferno)
+        let lut = layout.yuvLut(cal: cal, map: .inferno)
+        var backgroundI420 = [UInt8](repeating: 0, count: W * H * 3 / 2)
+        backgroundI420.withUnsafeMutableBufferPointer { Layout.i420(rgb: layout.background(map: .inferno), width: W, height: H, into: $0) }
+        let background = backgroundI420
 
         let encs = try encoders(ffmpeg)
         let codec = encs.contains("libx264")
@@ -177,10 +180,12 @@ public enum IRVideo {
         defer { try? FileManager.default.removeItem(atPath: errLog) }
         let comment = String(format: "trw video of session '%@' (uuid %@, started %@), stream %@, t = %.3f to %.3f s, speed %g, %d fps; inferno %.1f to %.1f °C",
                              sess.name, sess.uuid, sess.startUtc, st.key, Double(fromNs) / 1e9, Double(toNs) / 1e9, o.speed, o.fps, lo, hi)
-        let cmd = "exec \(shellQuote(ffmpeg)) -hide_banner -loglevel error -nostats -y -f rawvideo -pix_fmt rgb24 -s \(W)x\(H) -r \(o.fps) -i pipe:0 -an \(codec) "
-            + "-movflags +faststart -metadata comment=\(shellQuote(comment)) \(shellQuote(output)) 2>\(shellQuote(errLog))"
+        let cmd = "exec \(shellQuote(ffmpeg)) -hide_banner -loglevel error -nostats -y -f rawvideo -pix_fmt yuv420p -s \(W)x\(H) -r \(o.fps) -i pipe:0 -an \(codec) "
+            + "-color_range tv -colorspace smpte170m -color_primaries smpte170m -color_trc smpte170m -movflags +faststart -metadata comment=\(shellQuote(comment)) \(shellQuote(output)) 2>\(shellQuote(errLog))"
         let child: ChildProcess
         do { child = try ChildProcess(shellCommand: cmd) } catch { throw Failure.ffmpeg("could not start \(ffmpeg): \(error)") }
+        // A frame is ~0.5 MB: a 1 MB pipe lets ffmpeg take whole frames per wake-up.
+        child.enlargeInputPipe(to: 1 << 20)
         func stderrText() -> String {
             let s = (try? String(contentsOfFile: errLog, encoding: .utf8)) ?? ""
             return s.isEmpty ? "(ffmpeg wrote nothing to stderr)" : String(s.suffix(2000)).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -191,7 +196,10 @@ public enum IRVideo {
         let batchSize = 16
         let workers = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
         let decoders = try Decoders(count: workers)
-        let frameBytes = W * H * 3
+        let frameBytes = W * H * 3 / 2
+        // Two batch buffers, reused: one is composed while the other is written.
+        let buffers = [Batch(capacity: batchSize, frameBytes: frameBytes), Batch(capacity: batchSize, frameBytes: frameBytes)]
+        var batchIndex = 0
         let state = State()
         var shownLabels: Set<Int64> = []
         var k0 = 0
@@ -199,7 +207,7 @@ public enum IRVideo {
         let queue = DispatchQueue(label: "trw.video.compose")
         func writeBatch(_ b: Batch) throws {
             do {
-                try child.write(b.finalBytes(), deadline: .after(seconds: o.stallTimeoutS))
+                try b.withBytes { (p) throws(ChildProcessError) in try child.write(p, deadline: .after(seconds: o.stallTimeoutS)) }
             } catch {
                 let exit = error == .timedOut ? child.terminate(grace: 2) : child.finish(exitWithin: 5, grace: 2)
                 let why = error == .timedOut ? "took no frames for \(Int(o.stallTimeoutS)) s (stalled; ended it)" : "stopped reading frames"
@@ -223,7 +231,9 @@ public enum IRVideo {
                     jobs.append(Job(record: repeated ? nil : try r.frame(id: s.id), summary: s, tNs: t,
                                     labels: flashes.map { $0.label + ($0.endTNs == nil ? String(format: " %.1f S", Double($0.startTNs) / 1e9) : "") }))
                 }
-                let batch = Batch(count: n, frameBytes: frameBytes)
+                let batch = buffers[batchIndex % 2]
+                batch.count = n
+                batchIndex += 1
                 let group = DispatchGroup()
                 let jobsCopy = jobs
                 queue.async(group: group) {
@@ -315,22 +325,71 @@ public enum IRVideo {
         func get(_ i: Int) -> Swift.Result<[UInt16], DamagedPayload>? { lock.lock(); defer { lock.unlock() }; return items[i] }
     }
 
-    /// RGB frames of one batch, contiguous; each frame written by one worker.
+    /// I420 frames of one batch, contiguous; each frame written by one worker. Reused from
+    /// batch to batch (`count` frames of `capacity` in use).
     final class Batch: @unchecked Sendable {
         let frameBytes: Int
+        let capacity: Int
         private let base: UnsafeMutablePointer<UInt8>
-        init(count: Int, frameBytes: Int) {
+        var count = 0
+        init(capacity: Int, frameBytes: Int) {
             self.frameBytes = frameBytes
-            base = .allocate(capacity: count * frameBytes)
-            self.count = count
+            self.capacity = capacity
+            base = .allocate(capacity: capacity * frameBytes)
+            base.initialize(repeating: 0, count: capacity * frameBytes)
         }
-        let count: Int
         deinit { base.deallocate() }
         func withFrame(_ i: Int, _ body: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
+            precondition(i < capacity)
             body(UnsafeMutableBufferPointer(start: base + i * frameBytes, count: frameBytes))
         }
-        /// Called once all frames are composed.
-        func finalBytes() -> [UInt8] { Array(UnsafeBufferPointer(start: base, count: count * frameBytes)) }
+        /// The `count` composed frames, without a copy (called once they are all composed).
+        func withBytes<E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> Void) throws(E) {
+            try body(UnsafeRawBufferPointer(start: base, count: count * frameBytes))
+        }
+    }
+
+    /// Raw counts to I420 samples through the calibration and the colour map: Y per pixel, and
+    /// U and V before their final shift (a 2 x 2 block's chroma is the rounded mean of its four).
+    struct YUVLut: Sendable {
+        var y: [UInt8], u: [Int32], v: [Int32]
+    }
+
+    /// BT.601 limited-range luma of one RGB pixel.
+    @inline(__always) static func luma(_ r: Int, _ g: Int, _ b: Int) -> UInt8 {
+        UInt8(truncatingIfNeeded: ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16)
+    }
+    /// Chroma sums before the shift (`chroma(sum of n, n)` turns them into samples).
+    @inline(__always) static func uRaw(_ r: Int, _ g: Int, _ b: Int) -> Int { -38 * r - 74 * g + 112 * b }
+    @inline(__always) static func vRaw(_ r: Int, _ g: Int, _ b: Int) -> Int { 112 * r - 94 * g - 18 * b }
+    /// The mean of `n` raw chroma values as a sample.
+    @inline(__always) static func chroma(_ sum: Int, _ n: Int) -> UInt8 {
+        n == 4 ? UInt8(truncatingIfNeeded: ((sum + 512) >> 10) + 128)
+            : UInt8(truncatingIfNeeded: Int((Double(sum) / Double(256 * n)).rounded()) + 128)
+    }
+
+    /// An I420 frame being drawn on: rectangles and text in RGB colours. A rectangle's chroma
+    /// covers every 2 x 2 block it touches (text edges may tint half a pixel beside them).
+    struct I420Canvas {
+        let base: UnsafeMutablePointer<UInt8>
+        let W: Int, H: Int
+        func fill(x: Int, y: Int, w: Int, h: Int, color c: (UInt8, UInt8, UInt8)) {
+            let x0 = max(0, x), x1 = min(W, x + w), y0 = max(0, y), y1 = min(H, y + h)
+            guard x0 < x1, y0 < y1 else { return }
+            let (r, g, b) = (Int(c.0), Int(c.1), Int(c.2))
+            let yv = IRVideo.luma(r, g, b)
+            for yy in y0..<y1 { (base + yy * W + x0).update(repeating: yv, count: x1 - x0) }
+            let u = IRVideo.chroma(4 * IRVideo.uRaw(r, g, b), 4), v = IRVideo.chroma(4 * IRVideo.vRaw(r, g, b), 4)
+            let cw = W / 2, up = base + W * H, vp = up + cw * (H / 2)
+            let cx0 = x0 / 2, cx1 = (x1 + 1) / 2
+            for cy in (y0 / 2)..<((y1 + 1) / 2) {
+                (up + cy * cw + cx0).update(repeating: u, count: cx1 - cx0)
+                (vp + cy * cw + cx0).update(repeating: v, count: cx1 - cx0)
+            }
+        }
+        func draw(_ text: String, x: Int, y: Int, scale: Int, color: (UInt8, UInt8, UInt8)) {
+            BitmapFont.draw(text, x: x, y: y, scale: scale) { fx, fy, fw, fh in fill(x: fx, y: fy, w: fw, h: fh, color: color) }
+        }
     }
 
     /// Where things go in a video frame, and the static parts.
@@ -351,13 +410,15 @@ public enum IRVideo {
             fs = ih >= 360 ? 2 : 1
         }
 
-        /// Raw counts to RGB through the calibration and the map: one lookup per pixel.
-        func lut(cal: ThermalCalibration, map: ColorMap) -> [UInt8] {
-            var t = [UInt8](repeating: 0, count: 65536 * 3)
+        /// Raw counts to I420 samples through the calibration and the map: one lookup per pixel.
+        func yuvLut(cal: ThermalCalibration, map: ColorMap) -> YUVLut {
+            var t = YUVLut(y: [UInt8](repeating: 0, count: 65536), u: [Int32](repeating: 0, count: 65536), v: [Int32](repeating: 0, count: 65536))
             let table = map.table, span = Double(hi - lo)
             for c in 0..<65536 {
                 let i = ColorMap.index((cal.celsius(UInt16(c)) - Double(lo)) / span) * 3
-                t[c * 3] = table[i]; t[c * 3 + 1] = table[i + 1]; t[c * 3 + 2] = table[i + 2]
+                let (r, g, b) = (Int(table[i]), Int(table[i + 1]), Int(table[i + 2]))
+                t.y[c] = IRVideo.luma(r, g, b)
+                t.u[c] = Int32(IRVideo.uRaw(r, g, b)); t.v[c] = Int32(IRVideo.vRaw(r, g, b))
             }
             return t
         }
@@ -382,57 +443,109 @@ public enum IRVideo {
             return px
         }
 
-        func compose(into dst: UnsafeMutableBufferPointer<UInt8>, background: [UInt8], lut: [UInt8], pixels: [UInt16]?,
+        /// RGB (3 bytes per pixel, BT.601 limited range: what H.264 players assume for
+        /// standard-definition video) to I420: a full-size Y plane, then U and V at half size in
+        /// both directions, each from the mean of its 2 x 2 pixels. `width` and `height` are even.
+        static func i420(rgb: [UInt8], width W: Int, height H: Int, into dst: UnsafeMutableBufferPointer<UInt8>) {
+            precondition(W % 2 == 0 && H % 2 == 0 && rgb.count == W * H * 3 && dst.count == W * H * 3 / 2)
+            let cw = W / 2
+            rgb.withUnsafeBufferPointer { src in
+                let y0 = dst.baseAddress!, u0 = y0 + W * H, v0 = u0 + cw * (H / 2)
+                for cy in 0..<(H / 2) {
+                    let r0 = 2 * cy * W * 3, r1 = r0 + W * 3
+                    let ya = y0 + 2 * cy * W, yb = ya + W
+                    let uo = u0 + cy * cw, vo = v0 + cy * cw
+                    @inline(__always) func luma(_ i: Int, _ out: UnsafeMutablePointer<UInt8>, _ rs: inout Int, _ gs: inout Int, _ bs: inout Int) {
+                        let r = Int(src[i]), g = Int(src[i + 1]), b = Int(src[i + 2])
+                        out.pointee = IRVideo.luma(r, g, b)
+                        rs += r; gs += g; bs += b
+                    }
+                    for cx in 0..<cw {
+                        var rs = 0, gs = 0, bs = 0
+                        let i = 6 * cx
+                        luma(r0 + i, ya + 2 * cx, &rs, &gs, &bs)
+                        luma(r0 + i + 3, ya + 2 * cx + 1, &rs, &gs, &bs)
+                        luma(r1 + i, yb + 2 * cx, &rs, &gs, &bs)
+                        luma(r1 + i + 3, yb + 2 * cx + 1, &rs, &gs, &bs)
+                        uo[cx] = IRVideo.chroma(IRVideo.uRaw(rs, gs, bs), 4)
+                        vo[cx] = IRVideo.chroma(IRVideo.vRaw(rs, gs, bs), 4)
+                    }
+                }
+            }
+        }
+
+        /// One video frame in I420 into `dst`: the background (panel and colour bar), the
+        /// colour-mapped frame at the top left, then the overlays.
+        func compose(into dst: UnsafeMutableBufferPointer<UInt8>, background: [UInt8], lut: YUVLut, pixels: [UInt16]?,
                      job: Job, damaged: Bool, cal: ThermalCalibration) {
-            var px = background
+            precondition(dst.count == background.count && dst.count == W * H * 3 / 2)
+            _ = background.withUnsafeBufferPointer { dst.update(fromContentsOf: $0) }
+            let canvas = I420Canvas(base: dst.baseAddress!, W: W, H: H)
             if let pixels {
-                lut.withUnsafeBufferPointer { l in
-                    px.withUnsafeMutableBufferPointer { out in
-                        pixels.withUnsafeBufferPointer { src in
-                            for y in 0..<ih {
-                                var o = y * W * 3, s = y * iw
-                                for _ in 0..<iw {
-                                    let c = Int(src[s]) * 3
-                                    out[o] = l[c]; out[o + 1] = l[c + 1]; out[o + 2] = l[c + 2]
-                                    o += 3; s += 1
+                precondition(pixels.count == iw * ih)
+                let cw = W / 2, yp = canvas.base, up = yp + W * H, vp = up + cw * (H / 2)
+                lut.y.withUnsafeBufferPointer { ly in lut.u.withUnsafeBufferPointer { lu in lut.v.withUnsafeBufferPointer { lv in
+                    pixels.withUnsafeBufferPointer { src in
+                        let evenW = iw & ~1
+                        for cy in 0..<((ih + 1) / 2) {
+                            let ya = 2 * cy, yb = min(ya + 1, ih - 1), rows = yb > ya ? 2 : 1
+                            let sa = ya * iw, sb = yb * iw
+                            let da = yp + ya * W, db = yp + yb * W
+                            let uo = up + cy * cw, vo = vp + cy * cw
+                            var x = 0
+                            while x < evenW {
+                                let a0 = Int(src[sa + x]), a1 = Int(src[sa + x + 1]), b0 = Int(src[sb + x]), b1 = Int(src[sb + x + 1])
+                                da[x] = ly[a0]; da[x + 1] = ly[a1]; db[x] = ly[b0]; db[x + 1] = ly[b1]
+                                if rows == 2 {
+                                    uo[x >> 1] = IRVideo.chroma(Int(lu[a0]) + Int(lu[a1]) + Int(lu[b0]) + Int(lu[b1]), 4)
+                                    vo[x >> 1] = IRVideo.chroma(Int(lv[a0]) + Int(lv[a1]) + Int(lv[b0]) + Int(lv[b1]), 4)
+                                } else {
+                                    uo[x >> 1] = IRVideo.chroma(Int(lu[a0]) + Int(lu[a1]), 2)
+                                    vo[x >> 1] = IRVideo.chroma(Int(lv[a0]) + Int(lv[a1]), 2)
                                 }
+                                x += 2
+                            }
+                            if evenW < iw {  // an odd width: the last column's block is half frame, half panel
+                                let a = Int(src[sa + evenW]), b = Int(src[sb + evenW])
+                                da[evenW] = ly[a]; db[evenW] = ly[b]
+                                uo[evenW >> 1] = IRVideo.chroma(Int(lu[a]) + (rows == 2 ? Int(lu[b]) : 0), rows)
+                                vo[evenW >> 1] = IRVideo.chroma(Int(lv[a]) + (rows == 2 ? Int(lv[b]) : 0), rows)
                             }
                         }
                     }
-                }
+                } } }
                 // Hotspot: a cyan cross and its temperature.
                 let hx = job.summary.hotspotX, hy = job.summary.hotspotY
                 let cyan: (UInt8, UInt8, UInt8) = (0, 229, 255)
                 let arm = 4 * fs, gap = 2 * fs + 1
-                BitmapFont.fill(x: hx - gap - arm, y: hy, w: arm, h: fs, color: cyan, into: &px, width: W, height: H)
-                BitmapFont.fill(x: hx + gap + 1, y: hy, w: arm, h: fs, color: cyan, into: &px, width: W, height: H)
-                BitmapFont.fill(x: hx, y: hy - gap - arm, w: fs, h: arm, color: cyan, into: &px, width: W, height: H)
-                BitmapFont.fill(x: hx, y: hy + gap + 1, w: fs, h: arm, color: cyan, into: &px, width: W, height: H)
+                canvas.fill(x: hx - gap - arm, y: hy, w: arm, h: fs, color: cyan)
+                canvas.fill(x: hx + gap + 1, y: hy, w: arm, h: fs, color: cyan)
+                canvas.fill(x: hx, y: hy - gap - arm, w: fs, h: arm, color: cyan)
+                canvas.fill(x: hx, y: hy + gap + 1, w: fs, h: arm, color: cyan)
                 let tMax = String(format: "%.1f°C", cal.celsius(UInt16(clamping: job.summary.maxCounts)))
                 let tw = BitmapFont.width(tMax, scale: fs)
                 var tx = hx + gap + arm + 2, ty = hy + gap + 2
                 if tx + tw + 2 > iw { tx = hx - gap - arm - 2 - tw }
                 if ty + 7 * fs + 2 > ih { ty = hy - gap - 2 - 7 * fs }
-                BitmapFont.fill(x: tx - fs, y: ty - fs, w: tw + 2 * fs, h: 9 * fs, color: (0, 0, 0), into: &px, width: W, height: H)
-                BitmapFont.draw(tMax, x: tx, y: ty, scale: fs, color: cyan, into: &px, width: W, height: H)
+                canvas.fill(x: tx - fs, y: ty - fs, w: tw + 2 * fs, h: 9 * fs, color: (0, 0, 0))
+                canvas.draw(tMax, x: tx, y: ty, scale: fs, color: cyan)
             }
             // Session time, top left.
             let time = String(format: "T %.2f S", Double(job.tNs) / 1e9)
-            BitmapFont.fill(x: 2, y: 2, w: BitmapFont.width(time, scale: fs) + 4 * fs, h: 11 * fs, color: (0, 0, 0), into: &px, width: W, height: H)
-            BitmapFont.draw(time, x: 2 + 2 * fs, y: 2 + 2 * fs, scale: fs, color: (255, 255, 255), into: &px, width: W, height: H)
+            canvas.fill(x: 2, y: 2, w: BitmapFont.width(time, scale: fs) + 4 * fs, h: 11 * fs, color: (0, 0, 0))
+            canvas.draw(time, x: 2 + 2 * fs, y: 2 + 2 * fs, scale: fs, color: (255, 255, 255))
             if damaged {
                 let s = "DAMAGED FRAME"
-                BitmapFont.fill(x: 2, y: 4 + 11 * fs, w: BitmapFont.width(s, scale: fs) + 4 * fs, h: 11 * fs, color: (200, 0, 0), into: &px, width: W, height: H)
-                BitmapFont.draw(s, x: 2 + 2 * fs, y: 4 + 13 * fs, scale: fs, color: (255, 255, 255), into: &px, width: W, height: H)
+                canvas.fill(x: 2, y: 4 + 11 * fs, w: BitmapFont.width(s, scale: fs) + 4 * fs, h: 11 * fs, color: (200, 0, 0))
+                canvas.draw(s, x: 2 + 2 * fs, y: 4 + 13 * fs, scale: fs, color: (255, 255, 255))
             }
             // Label flashes, bottom left, newest last.
             var y = ih - 2 - 11 * fs
             for l in job.labels.reversed() {
-                BitmapFont.fill(x: 2, y: y, w: BitmapFont.width(l, scale: fs) + 4 * fs, h: 11 * fs, color: (255, 214, 0), into: &px, width: W, height: H)
-                BitmapFont.draw(l, x: 2 + 2 * fs, y: y + 2 * fs, scale: fs, color: (0, 0, 0), into: &px, width: W, height: H)
+                canvas.fill(x: 2, y: y, w: BitmapFont.width(l, scale: fs) + 4 * fs, h: 11 * fs, color: (255, 214, 0))
+                canvas.draw(l, x: 2 + 2 * fs, y: y + 2 * fs, scale: fs, color: (0, 0, 0))
                 y -= 12 * fs
             }
-            px.withUnsafeBufferPointer { s in _ = dst.initialize(from: s) }
         }
     }
 }

@@ -196,10 +196,18 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Writes all of `bytes` to the child's standard input, waiting at most until `deadline`.
     public func write(_ bytes: [UInt8], deadline: Deadline) throws(ChildProcessError) {
+        let failure: ChildProcessError? = bytes.withUnsafeBytes { p in
+            do throws(ChildProcessError) { try write(p, deadline: deadline); return nil } catch { return error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Writes all of `bytes` to the child's standard input (no copy: for large frames).
+    public func write(_ bytes: UnsafeRawBufferPointer, deadline: Deadline) throws(ChildProcessError) {
         guard inputFd >= 0 else { throw .inputClosed }
         var offset = 0
         while offset < bytes.count {
-            let r = bytes.withUnsafeBytes { p in system_write(inputFd, UnsafeRawBufferPointer(rebasing: p[offset...])) }
+            let r = system_write(inputFd, UnsafeRawBufferPointer(rebasing: bytes[offset...]))
             switch r {
             case .success(let n): offset += n
             case .failure(.wouldBlock):
@@ -216,6 +224,16 @@ public final class ChildProcess: @unchecked Sendable {
 
     public func write(_ text: String, deadline: Deadline) throws(ChildProcessError) {
         try write(Array(text.utf8), deadline: deadline)
+    }
+
+    /// Asks for a larger pipe to the child's standard input (fewer wake-ups when it takes
+    /// megabytes at a time, such as video frames); returns the size granted, or nil when the
+    /// kernel refused (the pipe keeps its size: slower, never wrong).
+    @discardableResult
+    public func enlargeInputPipe(to bytes: Int) -> Int? {
+        guard inputFd >= 0, bytes > 0 else { return nil }
+        if case .success(let n) = system_setPipeSize(inputFd, bytes) { return n }
+        return nil
     }
 
     /// The next line the child writes (without its newline), waiting at most until `deadline`.

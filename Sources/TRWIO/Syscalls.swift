@@ -85,6 +85,13 @@ internal func system_setNonBlocking(_ fd: CInt, _ on: Bool) -> Result<Void, Errn
     }
 }
 
+/// fcntl(F_SETPIPE_SZ) (Linux, 1031 in <fcntl.h> under _GNU_SOURCE, which Glibc's module
+/// does not export): asks for a pipe buffer of `bytes`; returns the size the kernel gave
+/// (rounded up to pages, at most /proc/sys/fs/pipe-max-size for an unprivileged process).
+internal func system_setPipeSize(_ fd: CInt, _ bytes: Int) -> Result<Int, Errno> {
+    retryingOnInterrupt { fcntl(fd, 1031, CInt(clamping: bytes)) }.map { Int($0) }
+}
+
 /// socket(2) with SOCK_CLOEXEC (and SOCK_NONBLOCK when asked).
 internal func system_socket(_ domain: CInt, _ type: CInt, nonBlocking: Bool) -> Result<CInt, Errno> {
     let flags = CInt(SOCK_CLOEXEC.rawValue) | (nonBlocking ? CInt(SOCK_NONBLOCK.rawValue) : 0)

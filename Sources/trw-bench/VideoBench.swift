@@ -8,8 +8,10 @@ import TRWStore
 /// hot cell face and sensor noise; 50 distinct frames cycled) rendered at the command's
 /// defaults (25 fps, speed 1, fixed scale): decode, colour map, overlays and libx264 encode.
 /// Goal: at least 10x real time (session seconds per wall second); printed as a ratio to the
-/// goal. Reference in the same run: ffmpeg alone encoding the same number of ready-made RGB
-/// frames of the same size (the encoder's ceiling on this machine now).
+/// goal. Reference in the same run: ffmpeg alone encoding the same frames, ready-made (the
+/// run's own video decoded back to raw I420), with the same settings: the encoder's ceiling
+/// on this machine now. CPU seconds (trw and ffmpeg) per session second are printed too:
+/// unlike wall time they hardly change with other load on the machine.
 func runVideoBench() throws {
     let seconds = Double(ProcessInfo.processInfo.environment["TRW_BENCH_VIDEO_S"] ?? "20") ?? 20
     let dir = NSTemporaryDirectory() + "trw-bench-video-\(getpid())"
@@ -54,12 +56,24 @@ func runVideoBench() throws {
 
     let o = IRVideo.Options()
     let out = dir + "/run.mp4"
+    func cpuSeconds() -> (own: Double, children: Double) {
+        var a = rusage(), b = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &a); getrusage(RUSAGE_CHILDREN.rawValue, &b)
+        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return (s(a.ru_utime) + s(a.ru_stime), s(b.ru_utime) + s(b.ru_stime))
+    }
+    let c0 = cpuSeconds()
     let res = try IRVideo.render(session: path, to: out, options: o)
+    let c1 = cpuSeconds()
     let goal = 10.0
     print(String(format: "trw video, %.0f s of 640x480 @ 50 Hz at the defaults (%d fps, speed %g, %@): %d frames %dx%d in %.2f s wall",
                  seconds, o.fps, o.speed, res.encoder, res.frames, res.width, res.height, res.wallS))
     print(String(format: "achieved %.1fx real time; goal >= %.0fx: ratio %.2f (%@)", res.realTimeFactor, goal, res.realTimeFactor / goal,
                  res.realTimeFactor >= goal ? "met" : "NOT met"))
+    let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+    let cpu = (c1.own - c0.own) + (c1.children - c0.children)
+    print(String(format: "CPU: trw %.2f s + ffmpeg %.2f s = %.3f CPU s per session s; all %.0f cores busy on it would give %.1fx real time",
+                 c1.own - c0.own, c1.children - c0.children, cpu / seconds, cores, seconds / (cpu / cores)))
 
     // The same run with ffmpeg replaced by a sink that discards the frames: trw's own share
     // (frame reads, decode, colour map, overlays, the pipe).
@@ -77,22 +91,21 @@ func runVideoBench() throws {
     // Reference: ffmpeg alone, the same encoder settings, frames already made (testsrc2 would
     // cost ffmpeg its own generation time; raw frames from a file do not).
     guard let ffmpeg = IRVideo.findExecutable("ffmpeg") else { print("reference skipped: no ffmpeg on PATH"); return }
-    let raw = dir + "/frames.rgb"
-    var one = [UInt8](repeating: 0, count: res.width * res.height * 3)
-    for i in 0..<one.count { one[i] = UInt8(truncatingIfNeeded: (i / 3) % res.width + (i % 3) * 40) }
-    FileManager.default.createFile(atPath: raw, contents: nil)
-    let fh = try FileHandle(forWritingTo: URL(fileURLWithPath: raw))
-    for _ in 0..<res.frames { fh.write(Data(one)) }
-    try fh.close()
+    let raw = dir + "/frames.yuv"
+    let dec = Process()
+    dec.executableURL = URL(fileURLWithPath: ffmpeg)
+    dec.arguments = ["-hide_banner", "-loglevel", "error", "-y", "-i", out, "-f", "rawvideo", "-pix_fmt", "yuv420p", raw]
+    try dec.run()
+    dec.waitUntilExit()
     let p = Process()
     p.executableURL = URL(fileURLWithPath: ffmpeg)
-    p.arguments = ["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "\(res.width)x\(res.height)", "-r", "\(o.fps)",
+    p.arguments = ["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "\(res.width)x\(res.height)", "-r", "\(o.fps)",
                    "-i", raw, "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-pix_fmt", "yuv420p", dir + "/ref.mp4"]
     let t0 = Date()
     try p.run()
     p.waitUntilExit()
     let refS = Date().timeIntervalSince(t0)
-    print(String(format: "reference, ffmpeg alone encoding %d ready RGB frames (same settings): %.2f s -> %.1fx real time; trw video reaches %.0f%% of it",
+    print(String(format: "reference, ffmpeg alone encoding the same %d frames ready in I420 (same settings): %.2f s -> %.1fx real time; trw video reaches %.0f%% of it",
                  res.frames, refS, seconds / refS, 100 * res.realTimeFactor / (seconds / refS)))
     print("(machine load makes these noisy; re-measure: swift build -c release --product trw-bench && .build/release/trw-bench video)")
 }

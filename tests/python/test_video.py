@@ -51,6 +51,36 @@ def test_frame_count_duration_and_size(session):
     assert "labels: ana (the only set), 1 shown" in p.stdout
 
 
+def test_colours_decode_to_inferno(session):
+    """A player's RGB from the video's samples (BT.601, tagged in the file) is matplotlib's
+    inferno: the colour bar's column, top (300 °C) to bottom (20 °C), within a few levels
+    (4:2:0 chroma and H.264 at crf 18)."""
+    import csv
+    d, path = session
+    out = os.path.join(d, "c.mp4")
+    trw("video", path, "-o", out, "--to", "1", cwd=d)
+    W, H = 260, 120
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", out, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         check=True, capture_output=True).stdout
+    assert len(raw) == W * H * 3
+    with open(os.path.join(ROOT, "schemas", "colormaps", "inferno.csv")) as f:
+        table = [(int(r["r"]), int(r["g"]), int(r["b"])) for r in csv.DictReader(f)]
+    # The layout of IRVideo.Layout at 120 rows (font scale 1): bar x 172...189, y 23...111.
+    bar_x, top, bottom = 172 + 9, 14 + 9, H - 4 - 4
+    worst = 0
+    for y in range(top + 2, bottom - 2, 6):
+        frac = (bottom - 1 - y) / (bottom - top - 1)
+        want = table[min(255, max(0, int(frac * 256)))]
+        i = (y * W + bar_x) * 3
+        got = raw[i:i + 3]
+        worst = max(worst, *(abs(a - b) for a, b in zip(got, want)))
+    assert worst <= 8, worst
+    s, _ = probe(out)
+    meta = json.loads(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=color_range,color_space", "-of", "json", out],
+                                     check=True, capture_output=True, text=True).stdout)["streams"][0]
+    assert meta == {"color_range": "tv", "color_space": "smpte170m"}
+
+
 def test_auto_scale_and_whole_session(session):
     d, path = session
     out = os.path.join(d, "b.mp4")
