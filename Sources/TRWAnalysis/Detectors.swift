@@ -116,13 +116,14 @@ public struct AEBurstDetector: OnlineDetector {
 }
 
 public enum DetectorRegistry {
-    public static let builtIn = ["gb38031", "dtdt", "vdrop", "ae_burst"]
+    public static let builtIn = ["gb38031", "dtdt", "vdrop", "ae_burst", "precursor"]
     public static func make(_ name: String) -> (any OnlineDetector)? {
         switch name {
         case "gb38031": GB38031Detector()
         case "dtdt": DTDTDetector()
         case "vdrop": VoltageDropDetector()
         case "ae_burst": AEBurstDetector()
+        case "precursor": PrecursorDetector()
         default: nil
         }
     }
