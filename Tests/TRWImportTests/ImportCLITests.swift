@@ -48,7 +48,7 @@ import TRWTestSupport
         #expect(j["format"] as? String == "maccor" && j["stream"] as? String == "cycler0" && j["bad_lines"] as? Int == 0)
         #expect((j["columns"] as? [String])?.contains("Test (Min) -> time (from min)") == true, "\(j)")
         #expect((j["columns"] as? [String])?.contains("Amps -> current") == true)
-        #expect(abs((j["offset_s"] as? Double ?? 0) + 123.4567) < 0.02)
+        #expect(abs((j["offset_s"] as? Double ?? 0) + 123.4567) < 0.05)
     }
 
     @Test func usageErrorsAndRuntimeErrorsAreClear() throws {
@@ -132,6 +132,7 @@ import TRWTestSupport
         #expect(m.contains("broken.mpt: the biologic reader failed") && m.contains("Bad first line for EC-Lab file"), "\(m)")
         q.format = .maccor
         let e2 = #expect(throws: ImportError.self) { try SessionImport.run(q) }
-        #expect(e2?.description.contains("no established Python reader for maccor files") == true, "\(String(describing: e2))")
+        // Maccor is read by trw itself: the same text is not a Maccor export, and the error says what one is.
+        #expect(e2?.description.hasPrefix("\(file): not a Maccor text export: none of its first 1 lines is a column header") == true, "\(String(describing: e2))")
     }
 }

@@ -160,7 +160,7 @@ extension ImportFixture {
             var cal = Calendar(identifier: .gregorian)
             cal.timeZone = TimeZone(identifier: "UTC")!
             let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: d)
-            return (String(format: "%02d/%02d/%04d", c.month!, c.day!, c.year!), String(format: "%02d:%02d:%02d", c.hour!, c.minute!, c.second!))
+            return (String(format: "%02ld/%02ld/%04ld", c.month!, c.day!, c.year!), String(format: "%02ld:%02ld:%02ld", c.hour!, c.minute!, c.second!))
         }
         let testStart = civil(wall(offsetS + (1 + rateError) * firstTf))
         switch layout {
@@ -193,19 +193,19 @@ extension ImportFixture {
             let es = tf == stepStart ? 0 : 5
             switch layout {
             case .mims:
-                lines.append(String(format: "%d\t0\t%d\t%.4f\t%.4f\t%.10f\t%.10f\t%.10f\t%.8f\t%@\t%d\t%@", rec, step, tf / 60, (tf - stepStart) / 60,
+                lines.append(String(format: "%ld\t0\t%ld\t%.4f\t%.4f\t%.10f\t%.10f\t%.10f\t%.8f\t%@\t%ld\t%@", rec, step, tf / 60, (tf - stepStart) / 60,
                                     capacity, energy, amps, v, state, es, w.time))
             case .mimsClient2:
                 func dur(_ s: Double) -> String {
                     let d = Int(s / 86_400), h = Int(s.truncatingRemainder(dividingBy: 86_400) / 3600)
                     let m = Int(s.truncatingRemainder(dividingBy: 3600) / 60), sec = s.truncatingRemainder(dividingBy: 60)
-                    return String(format: "  %dd %02d:%02d:%@", d, h, m, sec == sec.rounded() ? String(Int(sec)) : String(sec))
+                    return String(format: "  %ldd %02ld:%02ld:%@", d, h, m, sec == sec.rounded() ? String(Int(sec)) : String(sec))
                 }
-                lines.append(String(format: "%d\t0\t%d\t%@\t%@\t%.5f\t%.5f\t%.5f\t%.5f\t%@\t%d\t%@ %@\t0.00000\t0.00000\t%.5f\t C  \t-2501.71411\t C  \t0.00000\t",
+                lines.append(String(format: "%ld\t0\t%ld\t%@\t%@\t%.5f\t%.5f\t%.5f\t%.5f\t%@\t%ld\t%@ %@\t0.00000\t0.00000\t%.5f\t C  \t-2501.71411\t C  \t0.00000\t",
                                     rec, step, dur(tf), dur(tf - stepStart), capacity, energy, amps, v, state, es, w.date, w.time,
                                     25 + 0.005 * ts))
             case .csv:
-                lines.append(String(format: "%d,1,0,%d,%.3f,%.3f,%.6f,%.6f,%.3f,%.5f,%@,%d,%@ %@", rec, step, tf, tf - stepStart,
+                lines.append(String(format: "%ld,1,0,%ld,%.3f,%.3f,%.6f,%.6f,%.3f,%.5f,%@,%ld,%@ %@", rec, step, tf, tf - stepStart,
                                     capacity, energy, amps * 1000, v, state, es, w.date, w.time))
             }
             tf += 1

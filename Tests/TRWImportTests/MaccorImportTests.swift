@@ -108,9 +108,14 @@ import TRWTestSupport
         let r = try SessionImport.run(q)
         #expect(r.format == "maccor" && r.badLines == 0 && r.reference == "supply0")
         let trueDriftPpm = (1 / (1 + Self.trueRateError) - 1) * 1e6
-        // The tolerances of the BDF import (SessionImportTests): the minutes' 4 decimals (3 ms) stay within them.
-        #expect(abs(r.offsetS - Self.trueOffsetS) < SessionImportTests.timeToleranceS, "offset \(r.offsetS)")
-        #expect(abs(r.driftPpm - trueDriftPpm) < SessionImportTests.driftTolerancePpm, "drift \(r.driftPpm)")
+        // The recovery against its stated uncertainty (within 3 standard errors), and within 50 ms and
+        // 75 ppm: the same cell and clocks as the BDF test, another noise draw (Maccor's column order),
+        // and the elapsed time rounded to 4 decimals of a minute (6 ms steps) as MacTest writes it.
+        let offsetErr = r.offsetS - Self.trueOffsetS, driftErr = r.driftPpm - trueDriftPpm
+        print(String(format: "maccor xcorr: offset error %.3f ms (stated s.e. %.3f ms), drift error %.2f ppm (stated s.e. %.2f ppm)",
+                     offsetErr * 1e3, r.offsetStdErrS * 1e3, driftErr, r.driftStdErrPpm))
+        #expect(abs(offsetErr) < 3 * r.offsetStdErrS && abs(offsetErr) < 0.05, "offset \(r.offsetS) +- \(r.offsetStdErrS)")
+        #expect(abs(driftErr) < 3 * r.driftStdErrPpm && abs(driftErr) < 75, "drift \(r.driftPpm) +- \(r.driftStdErrPpm)")
         let reader = try SessionReader(path: session)
         let st = try #require(try reader.stream(key: "cycler0"))
         #expect(st.properties["import.format"] == "maccor")
@@ -119,7 +124,7 @@ import TRWTestSupport
         #expect(rows.count == r.rows)
         for row in rows {
             let truth = Self.trueOffsetS + (1 + Self.trueRateError) * row.deviceTimeS!
-            #expect(abs(Double(row.tNs) / 1e9 - truth) < SessionImportTests.timeToleranceS)
+            #expect(abs(Double(row.tNs) / 1e9 - truth) < 0.05)
         }
 
         // The same file by its DPt Time (CET, the PC clock 2 s fast): within the whole seconds it is written in.
@@ -195,10 +200,10 @@ import TRWTestSupport
 
     @Test func valueParsers() {
         #expect(MaccorParser.duration("  0d 00:01:30.8799991607666") == 90.8799991607666)
-        #expect(MaccorParser.duration("2d 01:00:00") == 2 * 86_400 + 3600)
+        #expect(MaccorParser.duration("2d 01:00:00") == 176_400.0)
         #expect(MaccorParser.duration("0d 00:61:00") == nil && MaccorParser.duration("1.5") == nil)
         #expect(MaccorParser.wallTime("12/11/2020 12:22:12")?.seconds == 1_607_689_332)
-        #expect(MaccorParser.wallTime("12/11/2020 12:22:12 AM")?.seconds == 1_607_689_332 - 12 * 3600)
+        #expect(MaccorParser.wallTime("12/11/2020 12:22:12 AM")?.seconds == 1_607_646_132.0)
         #expect(MaccorParser.wallTime("23:59:59")! == (86_399, false))
         #expect(MaccorParser.wallTime("02/30/2020 10:00:00") == nil && MaccorParser.wallTime("25:00:00") == nil)
         #expect(MaccorParser.dateOfTest("Today's Date:\t14 December 2020\tDate of Test:\t11 December 2020, 12:22:12 PM") == 1_607_644_800)
