@@ -197,23 +197,44 @@ public enum FeatureExtractor {
             let fmt = SampleFormat(rawValue: ae.sampleFormat ?? "")
             var windowing = fmt.map { AEWindowing(fftSize: o.fftSize, rateHz: ae.nominalRateHz, channels: ae.channels ?? 1, format: $0) }
             let dec = try PCMDecoder()
-            // A window starts its STFT windows at the last chunk that begins one FFT length before it.
+            // A window reads audio from the last chunk that begins one FFT length before it, and
+            // skips to the STFT window grid a read from the run's start has (windows every fftSize
+            // samples from the start of the chunk run, restarting at holes), so its band powers are
+            // the same (unless a damaged chunk, which also restarts the grid, lies before the window).
             let chunks: Range<Int64>? = try window.map { w in
                 let lead = Int64(Double(o.fftSize) / max(ae.nominalRateHz, 1) * 1e9)
                 return (try r.lastRowTime(.ae, streamId: sid, atOrBefore: w.lowerBound - lead) ?? Int64.min)..<(lastEnd + 1)
             }
+            var skip: Int64 = 0
+            if let from = chunks?.lowerBound, let run = try r.audioRun(streamId: sid, fromTNs: from) {
+                let size = Int64(max(1, o.fftSize))
+                skip = (size - (run.firstSampleIndex - run.runStart) % size) % size
+            }
+            let channels = max(1, ae.channels ?? 1), periodNs = 1e9 / max(ae.nominalRateHz, 1)
             try r.forEachAudioChunk(streamId: sid, range: chunks) { c in
                 if c.tNs > lastEnd { return }
                 acc.chunk(tNs: c.tNs, rms: c.rms)
                 guard o.decodePayloads, windowing != nil else { return }
-                let s: [Int32]
+                if skip >= Int64(c.frameCount) {
+                    skip -= Int64(c.frameCount)
+                    return
+                }
+                var s: [Int32]
                 do throws(DamagedPayload) { s = try r.samples(of: c, stream: ae, decoder: dec) } catch {
                     // Skip the damaged chunk; never splice windows across it.
                     damaged.record(error)
                     windowing!.restart()
                     return
                 }
-                windowing!.add(tNs: c.tNs, firstSampleIndex: c.firstSampleIndex, samples: s, frameCount: c.frameCount) { acc.window(endTNs: $0, power: $1) }
+                var t = c.tNs, first = c.firstSampleIndex, frames = c.frameCount
+                if skip > 0 {
+                    s.removeFirst(min(s.count, Int(skip) * channels))
+                    t += Int64(Double(skip) * periodNs)
+                    first += skip
+                    frames -= Int(skip)
+                    skip = 0
+                }
+                windowing!.add(tNs: t, firstSampleIndex: first, samples: s, frameCount: frames) { acc.window(endTNs: $0, power: $1) }
             }
         }
         var values = [Float](repeating: .nan, count: ticks * names.count)

@@ -262,6 +262,26 @@ public final class SessionReader: Sendable {
         }
     }
 
+    /// For an AE stream's chunks from session time `fromTNs` on: the first one's sample index, and
+    /// the sample index at which its contiguous run began (the first chunk after the last hole in
+    /// the sample indices before it, else the stream's first chunk). The STFT windows of the
+    /// features restart at each hole, so a reader starting mid-run keeps their phase with this.
+    public func audioRun(streamId: Int64, fromTNs: Int64) throws -> (firstSampleIndex: Int64, runStart: Int64)? {
+        try read { db in
+            guard let first = try Int64.fetchOne(
+                db, sql: "SELECT first_sample_index FROM audio_chunk WHERE stream_id = ? AND t_ns >= ? ORDER BY first_sample_index LIMIT 1",
+                arguments: [streamId, fromTNs]) else { return nil }
+            let start = try Int64.fetchOne(db, sql: """
+                SELECT first_sample_index FROM (
+                    SELECT first_sample_index, LAG(first_sample_index + frame_count) OVER (ORDER BY first_sample_index) AS expected
+                    FROM audio_chunk WHERE stream_id = ? AND first_sample_index <= ?)
+                WHERE expected IS NULL OR expected != first_sample_index
+                ORDER BY first_sample_index DESC LIMIT 1
+                """, arguments: [streamId, first])
+            return (first, start ?? first)
+        }
+    }
+
     // MARK: events
 
     public func gaps(streamId: Int64? = nil) throws -> [GapRecord] {
