@@ -203,7 +203,8 @@ let package = Package(
             name: "TRWDatasetsTests",
             dependencies: ["TRWDatasets", "TRWLive", "TRWIO", "TRWAnalysis", "TRWRecorder", "TRWRig", "TRWStore", "TRWTestSupport", "TRWSessionFixtures", "CZstd"]
         ),
-        .testTarget(name: "TRWImportTests", dependencies: ["TRWImport", "TRWStore", "TRWSync", "TRWDatasets", "TRWTestSupport"]),
+        .testTarget(name: "TRWImportTests", dependencies: ["TRWImport", "TRWStore", "TRWSync", "TRWDatasets", "TRWTestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "TRWFiguresTests", dependencies: ["TRWFigures", "TRWRecorder", "TRWStore", "TRWSessionFixtures", "TRWTestSupport"]),
         .testTarget(name: "TRWAnnotateTests", dependencies: ["TRWAnnotate", "TRWAnalysis", "TRWStore", "TRWRecorder", "TRWRig", "TRWSimulator", "TRWTestSupport"]),
     ],

@@ -132,20 +132,35 @@ public enum FeatureExtractor {
         let sess = try r.session()
         let roles = try SerialRoles.resolve(r)
         let bmsStreams = try r.streams(kind: .bms)
-        func samples(_ key: String?) throws -> [BMSSampleRecord] {
-            guard let key, let id = bmsStreams.first(where: { $0.key == key })?.id else { return [] }
-            return try r.bmsSamples(streamId: id)
-        }
-        let bms = try samples(roles.cell)
-        let amb = roles.ambient == roles.cell ? bms : try samples(roles.ambient)
-        let lastBMS = try bmsStreams.compactMap { try r.bmsSamples(streamId: $0.id!).last?.tNs }.max()
         let thermal = try r.streams(kind: .thermal).first
-        let frames = try thermal.map { try r.frameSummaries(streamId: $0.id!) } ?? []
         let ae = try r.streams(kind: .ae).first
-        let hits = try ae.map { try r.aeHits(streamId: $0.id!) } ?? []
-        let lastData = max(lastBMS ?? 0, frames.last?.tNs ?? 0, hits.last?.tNs ?? 0)
-        let endNs = o.toS.map { Int64($0 * 1e9) } ?? (sess.endTNs.map { max($0, lastData) } ?? lastData)
         let startNs = o.fromS.map { Int64($0 * 1e9) } ?? 0
+        // A window with both ends given (the field exports' --from/--to) reads only the rows it
+        // needs: those inside it, and before it only what the accumulator carries in (the latest
+        // value of each held BMS field, the latest frame, one FFT window of audio).
+        let window: ClosedRange<Int64>? = o.toS.flatMap { to in startNs > 0 ? startNs...Int64(to * 1e9) : nil }
+        func samples(_ key: String?, holds: [SessionReader.BMSHoldColumn]) throws -> [BMSSampleRecord] {
+            guard let key, let id = bmsStreams.first(where: { $0.key == key })?.id else { return [] }
+            guard let w = window else { return try r.bmsSamples(streamId: id) }
+            var before: [Int64: BMSSampleRecord] = [:]
+            for c in holds { if let b = try r.lastBMSSample(streamId: id, atOrBefore: w.lowerBound, nonNull: c) { before[b.id ?? b.tNs] = b } }
+            return before.values.sorted { ($0.tNs, $0.id ?? 0) < ($1.tNs, $1.id ?? 0) }
+                + (try r.bmsSamples(streamId: id, range: (w.lowerBound + 1)..<(w.upperBound + 1)))
+        }
+        let bms = try samples(roles.cell, holds: SessionReader.BMSHoldColumn.allCases)
+        let amb = roles.ambient == roles.cell ? bms : try samples(roles.ambient, holds: [.ambientC])
+        let frames: [ThermalFrameSummary] = try thermal.map { st -> [ThermalFrameSummary] in
+            guard let w = window else { return try r.frameSummaries(streamId: st.id!) }
+            let from = try r.lastRowTime(.thermal, streamId: st.id!, atOrBefore: w.lowerBound) ?? w.lowerBound
+            return try r.frameSummaries(streamId: st.id!, range: from..<(w.upperBound + 1))
+        } ?? []
+        let hits = try ae.map { try r.aeHits(streamId: $0.id!, range: window.map { ($0.lowerBound + 1)..<($0.upperBound + 1) }) } ?? []
+        let endNs: Int64
+        if let w = window { endNs = w.upperBound } else {
+            let lastBMS = try bmsStreams.compactMap { try r.bmsSamples(streamId: $0.id!).last?.tNs }.max()
+            let lastData = max(lastBMS ?? 0, frames.last?.tNs ?? 0, hits.last?.tNs ?? 0)
+            endNs = o.toS.map { Int64($0 * 1e9) } ?? (sess.endTNs.map { max($0, lastData) } ?? lastData)
+        }
         let periodNs = 1e9 / o.rateHz
         let ticks = Int((Double(endNs - startNs) / periodNs).rounded(.down))
         guard ticks > 0 else { throw FeatureExtractionError.emptySession(r.path) }
@@ -182,18 +197,44 @@ public enum FeatureExtractor {
             let fmt = SampleFormat(rawValue: ae.sampleFormat ?? "")
             var windowing = fmt.map { AEWindowing(fftSize: o.fftSize, rateHz: ae.nominalRateHz, channels: ae.channels ?? 1, format: $0) }
             let dec = try PCMDecoder()
-            try r.forEachAudioChunk(streamId: sid) { c in
+            // A window reads audio from the last chunk that begins one FFT length before it, and
+            // skips to the STFT window grid a read from the run's start has (windows every fftSize
+            // samples from the start of the chunk run, restarting at holes), so its band powers are
+            // the same (unless a damaged chunk, which also restarts the grid, lies before the window).
+            let chunks: Range<Int64>? = try window.map { w in
+                let lead = Int64(Double(o.fftSize) / max(ae.nominalRateHz, 1) * 1e9)
+                return (try r.lastRowTime(.ae, streamId: sid, atOrBefore: w.lowerBound - lead) ?? Int64.min)..<(lastEnd + 1)
+            }
+            var skip: Int64 = 0
+            if let from = chunks?.lowerBound, let run = try r.audioRun(streamId: sid, fromTNs: from) {
+                let size = Int64(max(1, o.fftSize))
+                skip = (size - (run.firstSampleIndex - run.runStart) % size) % size
+            }
+            let channels = max(1, ae.channels ?? 1), periodNs = 1e9 / max(ae.nominalRateHz, 1)
+            try r.forEachAudioChunk(streamId: sid, range: chunks) { c in
                 if c.tNs > lastEnd { return }
                 acc.chunk(tNs: c.tNs, rms: c.rms)
                 guard o.decodePayloads, windowing != nil else { return }
-                let s: [Int32]
+                if skip >= Int64(c.frameCount) {
+                    skip -= Int64(c.frameCount)
+                    return
+                }
+                var s: [Int32]
                 do throws(DamagedPayload) { s = try r.samples(of: c, stream: ae, decoder: dec) } catch {
                     // Skip the damaged chunk; never splice windows across it.
                     damaged.record(error)
                     windowing!.restart()
                     return
                 }
-                windowing!.add(tNs: c.tNs, firstSampleIndex: c.firstSampleIndex, samples: s, frameCount: c.frameCount) { acc.window(endTNs: $0, power: $1) }
+                var t = c.tNs, first = c.firstSampleIndex, frames = c.frameCount
+                if skip > 0 {
+                    s.removeFirst(min(s.count, Int(skip) * channels))
+                    t += Int64(Double(skip) * periodNs)
+                    first += skip
+                    frames -= Int(skip)
+                    skip = 0
+                }
+                windowing!.add(tNs: t, firstSampleIndex: first, samples: s, frameCount: frames) { acc.window(endTNs: $0, power: $1) }
             }
         }
         var values = [Float](repeating: .nan, count: ticks * names.count)

@@ -47,7 +47,7 @@ public struct SessionExportReport: Sendable {
         var parts = ["\(frames) frames", "\(pcmFrames) AE sample frames", "\(hits) AE hits", "\(bmsSamples) BMS samples",
                      "\(labels) labels"]
         if format != .pridb { parts.append("\(ticks) feature ticks") }
-        if format == .mcap { parts.append("\(predictions) predictions") }
+        if format == .mcap || format == .hdf5 { parts.append("\(predictions) predictions") }
         if let t = tradbPath { parts.append("\(waveforms) hit waveforms in \(t)") }
         return "wrote \(path) (\(format.rawValue), \(bytes / 1024) KiB): " + parts.joined(separator: ", ")
             + String(format: "; session time %.3f–%.3f s", Double(range.lowerBound) / 1e9, Double(range.upperBound) / 1e9)

@@ -60,6 +60,14 @@ enum HDF5Export {
             try mg.writeStrings("text", markers.map(\.text))
             try mg.writeStrings("author", markers.map(\.author))
 
+            let keyOf = Dictionary(uniqueKeysWithValues: streams.compactMap { st in st.id.map { ($0, st.key) } })
+            report.predictions = try writePredictions(try r.predictions(range: range), into: root.group("predictions"))
+            let gaps = try r.gaps().filter { ($0.endTNs ?? $0.startTNs) >= range.lowerBound && $0.startTNs < range.upperBound }
+            try writeGaps(gaps, streamKeys: keyOf, into: root.group("gaps"))
+            let events = try r.sensingEvents().filter { range.contains($0.tNs) }
+            try writeSensingEvents(events, streamKeys: keyOf, into: root.group("sensing_events"))
+            report.notes += gaps.isEmpty ? [] : ["\(gaps.count) recorded gaps (/gaps)"]
+
             let fg = try root.group("features")
             if let table = try SessionExport.features(r, range: range, options: o.features) {
                 report.damaged.merge(table.damaged)
@@ -199,6 +207,46 @@ enum HDF5Export {
         try g.setAttribute("device", st.device)
         try g.setAttribute("missing", "NaN: the line did not carry the field")
         return b.count
+    }
+
+    /// Every prediction in the window, one row each (model names are data, never group names).
+    static func writePredictions(_ p: [PredictionRecord], into g: HDF5Group) throws -> Int {
+        try g.write("t_ns", p.map(\.tNs))
+        try g.writeStrings("model", p.map(\.model))
+        try g.writeStrings("model_version", p.map(\.modelVersion))
+        try g.writeStrings("run_id", p.map(\.runId))
+        try g.write("score", p.map(\.score))
+        try g.write("alarm", p.map { Int8($0.alarm ? 1 : 0) })
+        try g.write("latency_ns", p.map { $0.latencyNs ?? -1 })
+        try g.writeStrings("parameters_json", p.map(\.parametersJson))
+        try g.setAttribute("which", "every prediction row with from_t_ns <= t_ns < to_t_ns, ordered by model, run_id, t_ns; latency_ns -1: not measured")
+        return p.count
+    }
+
+    /// The recorded gaps (dropped frames, xruns, parse errors, clock outliers, device loss,
+    /// damaged payloads) overlapping the window.
+    static func writeGaps(_ gaps: [GapRecord], streamKeys: [Int64: String], into g: HDF5Group) throws {
+        try g.write("start_t_ns", gaps.map(\.startTNs))
+        try g.write("end_t_ns", gaps.map { $0.endTNs ?? $0.startTNs })
+        try g.write("is_interval", gaps.map { Int8($0.endTNs == nil ? 0 : 1) })
+        try g.writeStrings("kind", gaps.map(\.kind))
+        try g.writeStrings("stream", gaps.map { $0.streamId.flatMap { streamKeys[$0] } ?? "" })
+        try g.write("lost_count", gaps.map(\.lostCount))
+        try g.writeStrings("detail", gaps.map(\.detail))
+        try g.setAttribute("which", "every gap row overlapping the window (end_t_ns >= from_t_ns and start_t_ns < to_t_ns); stream '' = the whole session")
+    }
+
+    /// Sensing-setting changes (AE threshold, gain, ...) in the window.
+    static func writeSensingEvents(_ e: [SensingEventRecord], streamKeys: [Int64: String], into g: HDF5Group) throws {
+        try g.write("t_ns", e.map(\.tNs))
+        try g.writeStrings("stream", e.map { $0.streamId.flatMap { streamKeys[$0] } ?? "" })
+        try g.writeStrings("setting", e.map(\.setting))
+        try g.write("value", e.map(\.value))
+        try g.write("previous", e.map { $0.previous ?? .nan })
+        try g.writeStrings("origin", e.map(\.origin))
+        try g.write("skipped", e.map(\.skipped))
+        try g.writeStrings("detail", e.map(\.detail))
+        try g.setAttribute("which", "every sensing event with from_t_ns <= t_ns < to_t_ns, in time order; previous NaN: none before")
     }
 
     static func writeLabels(_ labels: [AnnotationRecord], into g: HDF5Group, set: String?) throws {

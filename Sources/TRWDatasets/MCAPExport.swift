@@ -82,7 +82,7 @@ enum MCAPExport {
                 add(m.tNs, ch, j)
             }
         }
-        let preds = try r.predictions().filter { range.contains($0.tNs) }
+        let preds = try r.predictions(range: range)
         var predChannels: [String: UInt16] = [:]
         let predSchema = preds.isEmpty ? 0 : try w.schema(name: "trw.Prediction", encoding: "jsonschema", data: Schemas.prediction)
         for p in preds {

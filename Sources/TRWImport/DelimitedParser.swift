@@ -286,11 +286,12 @@ public enum DelimitedParser {
         return text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
     }
 
-    /// Lines with 1-based numbers, without their terminators (LF or CRLF).
+    /// Lines with 1-based numbers, without their terminators (LF or CRLF). A Swift `String`
+    /// holds CRLF as one Character, so both are split on explicitly (Windows software writes CRLF).
     static func splitLines(_ text: String) -> [(number: Int, text: String)] {
         var out: [(Int, String)] = []
         var n = 0
-        for sub in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for sub in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             n += 1
             var s = String(sub)
             if s.hasSuffix("\r") { s.removeLast() }

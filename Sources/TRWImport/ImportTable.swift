@@ -101,6 +101,8 @@ public struct ImportedTable: Sendable {
     public var problems: [LineProblem]
     /// Data lines read (good and bad), not counting the header and blank lines.
     public var dataLines: Int
+    /// Lines before the column header (a cycler's banner: date of test, file name, procedure), as read.
+    public var banner: [String] = []
 
     /// The values of `field` over the rows that have one: (file time s, value).
     public func series(_ field: ImportField) -> [(t: Double, v: Double)] {
@@ -126,12 +128,13 @@ public enum ImportFormat: String, Sendable, CaseIterable, Codable {
     case bdf
     /// Plain CSV with the columns named on the command line, read directly.
     case csv
-    /// Cycler files read by an established Python reader and converted to BDF CSV.
+    /// Cycler files read by an established Python reader and converted to BDF CSV (arbin,
+    /// neware, biologic), or Maccor's text export, read directly (`MaccorParser`).
     case arbin, maccor, neware, biologic
 
     public static var names: String { allCases.map(\.rawValue).joined(separator: "|") }
     /// Whether the file goes through the Python converter first.
-    public var needsConverter: Bool { ![.bdf, .csv].contains(self) }
+    public var needsConverter: Bool { ![.bdf, .csv, .maccor].contains(self) }
 }
 
 /// Why an import was refused.

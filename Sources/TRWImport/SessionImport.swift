@@ -113,6 +113,7 @@ public enum SessionImport {
         let table: ImportedTable = switch q.format {
         case .bdf: try DelimitedParser.parseBDF(path: q.file)
         case .csv: try DelimitedParser.parseCSV(path: q.file, options: q.csv)
+        case .maccor: try MaccorParser.parse(path: q.file, utcOffsetHours: q.utcOffsetHours)
         default: try CyclerConverter.convert(input: q.file, format: q.format, python: q.python,
                                              utcOffsetHours: q.utcOffsetHours, timeoutS: q.converterTimeoutS)
         }
@@ -125,6 +126,9 @@ public enum SessionImport {
         }
         guard !table.rows.isEmpty else {
             throw ImportError("\(q.file): no data lines after the header; nothing to import")
+        }
+        if q.format == .maccor && q.utcOffsetHours == nil && q.clock == .timestamps {
+            throw ImportError("\(q.file): --clock timestamps needs --utc-offset HOURS for a Maccor file (its DPt Time is the cycler PC's local wall time, without a zone)")
         }
 
         // 2. The session as it is.
@@ -220,7 +224,8 @@ public enum SessionImport {
             nominalRateHz: rate, units: units,
             properties: [StreamRecord.importFormatProperty: q.format.rawValue, "import.source": q.file, "import.clock": fit.method.rawValue,
                          "import.columns": table.columns.map { "\($0.header)->\($0.field)" }.joined(separator: "; "),
-                         "import.bad_lines": String(table.problems.count), "import.imported_utc": ISOTime.now()],
+                         "import.bad_lines": String(table.problems.count), "import.imported_utc": ISOTime.now()]
+                .merging(table.banner.isEmpty ? [:] : ["import.header": table.banner.joined(separator: "\n")]) { a, _ in a },
             role: q.role)
         let writer = try SessionWriter(appendingTo: q.session, refuseLive: true)
         try writer.backup(to: backup)

@@ -234,6 +234,54 @@ public final class SessionReader: Sendable {
         }
     }
 
+    /// A BMS column a feature hold carries (`lastBMSSample`).
+    public enum BMSHoldColumn: String, CaseIterable, Sendable {
+        case voltageV = "voltage_v", currentA = "current_a", cellTempC = "cell_temp_c", soc = "soc", ambientC = "ambient_c"
+    }
+
+    /// The latest row of a BMS stream at or before `tNs` whose `column` is not NULL: the value a
+    /// held feature carries into a window that starts at `tNs` (one indexed lookup, read backwards).
+    public func lastBMSSample(streamId: Int64, atOrBefore tNs: Int64, nonNull column: BMSHoldColumn) throws -> BMSSampleRecord? {
+        try read { db in
+            try BMSSampleRecord.fetchOne(
+                db, sql: "SELECT * FROM bms_sample WHERE stream_id = ? AND t_ns <= ? AND \(column.rawValue) IS NOT NULL ORDER BY t_ns DESC LIMIT 1",
+                arguments: [streamId, tNs])
+        }
+    }
+
+    /// Session time of the last row of `table` (thermal_frame, audio_chunk) of a stream at or before `tNs`.
+    public func lastRowTime(_ table: StreamKind, streamId: Int64, atOrBefore tNs: Int64) throws -> Int64? {
+        let name: String
+        switch table {
+        case .thermal: name = "thermal_frame"
+        case .ae: name = "audio_chunk"
+        case .bms: name = "bms_sample"
+        }
+        return try read { db in
+            try Int64.fetchOne(db, sql: "SELECT MAX(t_ns) FROM \(name) WHERE stream_id = ? AND t_ns <= ?", arguments: [streamId, tNs])
+        }
+    }
+
+    /// For an AE stream's chunks from session time `fromTNs` on: the first one's sample index, and
+    /// the sample index at which its contiguous run began (the first chunk after the last hole in
+    /// the sample indices before it, else the stream's first chunk). The STFT windows of the
+    /// features restart at each hole, so a reader starting mid-run keeps their phase with this.
+    public func audioRun(streamId: Int64, fromTNs: Int64) throws -> (firstSampleIndex: Int64, runStart: Int64)? {
+        try read { db in
+            guard let first = try Int64.fetchOne(
+                db, sql: "SELECT first_sample_index FROM audio_chunk WHERE stream_id = ? AND t_ns >= ? ORDER BY first_sample_index LIMIT 1",
+                arguments: [streamId, fromTNs]) else { return nil }
+            let start = try Int64.fetchOne(db, sql: """
+                SELECT first_sample_index FROM (
+                    SELECT first_sample_index, LAG(first_sample_index + frame_count) OVER (ORDER BY first_sample_index) AS expected
+                    FROM audio_chunk WHERE stream_id = ? AND first_sample_index <= ?)
+                WHERE expected IS NULL OR expected != first_sample_index
+                ORDER BY first_sample_index DESC LIMIT 1
+                """, arguments: [streamId, first])
+            return (first, start ?? first)
+        }
+    }
+
     // MARK: events
 
     public func gaps(streamId: Int64? = nil) throws -> [GapRecord] {
@@ -293,11 +341,12 @@ public final class SessionReader: Sendable {
         }
     }
 
-    public func predictions(model: String? = nil) throws -> [PredictionRecord] {
+    /// Predictions (only `model`'s when given; only those with `range.contains(t_ns)` when given).
+    public func predictions(model: String? = nil, range: Range<Int64>? = nil) throws -> [PredictionRecord] {
         try read { db in
             try PredictionRecord.fetchAll(
-                db, sql: "SELECT * FROM prediction WHERE (? IS NULL OR model = ?) ORDER BY model, run_id, t_ns",
-                arguments: [model, model])
+                db, sql: "SELECT * FROM prediction WHERE (? IS NULL OR model = ?) AND t_ns >= ? AND t_ns < ? ORDER BY model, run_id, t_ns",
+                arguments: [model, model, range?.lowerBound ?? Int64.min, range?.upperBound ?? Int64.max])
         }
     }
 

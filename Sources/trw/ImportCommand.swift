@@ -10,7 +10,8 @@ struct ImportCommand: ParsableCommand {
         discussion: """
             Formats: bdf (Battery Data Format CSV) and csv are read directly; arbin (.res), neware (.nda, .ndax) and \
             biologic (.mpr, .mpt) go through a Python reader (galvani, NewareNDA) in the project's venv and come back \
-            as BDF CSV; maccor has no established reader installed (export text and use --format csv). Every number is \
+            as BDF CSV; maccor reads MacTest/MIMS text exports (.txt, .001: Rec#, Cyc#, Test (Min), Amps, Volts, State, \
+            DPt Time ...) and the CSV export directly, the current signed by the State column. Every number is \
             range-checked; bad lines are listed (line, column, what was expected) and refuse the import unless \
             --max-bad-lines allows them (each is then stored as a parse_error gap).
 
@@ -46,7 +47,7 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .long, help: "Where to copy the session before the import (default SESSION.bak; never overwritten).") var backup: String?
     @Option(name: .long, help: "Python interpreter for arbin/neware/biologic (default $TRW_PYTHON, else ./.venv/bin/python3, else python3).")
     var python: String?
-    @Option(name: .long, help: "Converted formats: hours to subtract from the cycler's local wall-clock times to get UTC (e.g. 1 for CET); without it their times are not used.")
+    @Option(name: .long, help: "Cycler formats (arbin, neware, biologic, maccor): hours to subtract from the cycler's local wall-clock times to get UTC (e.g. 1 for CET); without it their times are not used.")
     var utcOffset: Double?
     @Option(name: .long, help: "Longest wait for the Python converter, s.") var converterTimeout: Double = 300
     @Flag(name: .long, help: "Print the result as one JSON object.") var json = false

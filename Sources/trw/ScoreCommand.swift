@@ -23,7 +23,8 @@ struct ScoreCommand: ParsableCommand {
     @Option(name: .long, help: "Bootstrap replicates for the confidence intervals over runs (0: none).") var bootstrap: Int = 1000
     @Option(name: .long, help: "Tick rate, Hz.") var rate: Double = 1
     @Option(name: .long, help: "Also write the table as CSV.") var csv: String?
-    @Option(name: .long, help: "Also write JSON (with every lead time).") var json: String?
+    @Flag(name: .long, help: "Print the report as one JSON object (with every lead time) on stdout instead of the table (docs/json-reports.md).") var json = false
+    @Option(name: .long, help: "Also write the JSON report to this file (the table stays on stdout).") var jsonOut: String?
     @Option(name: .long, help: "Also write the lead-time figure (SVG).") var svg: String?
     @Flag(name: .long, help: "Also print the DP-LSTM paper's Table 1 (per-tick accuracy, precision, recall, F1, AUC, false-alarm rate; lead time; time per step), mean ± std over NAME@SEED groups.") var table1 = false
     @Option(name: .long, help: "Table 1: a tick is positive when onset is at most this many seconds ahead (the export's horizon).") var horizon: Double = 60
@@ -42,6 +43,9 @@ struct ScoreCommand: ParsableCommand {
         try OptionCheck.integer(alarmK, "--alarm-k", 1...1_000_000, unit: "ticks")
         try OptionCheck.tickRate(rate)
         try OptionCheck.number(horizon, "--horizon", OptionCheck.secondsRange, openLower: true, unit: "seconds")
+        if let j = sessions.first(where: { $0.hasSuffix(".json") }) {
+            throw ValidationError("'\(j)' is not a session: --json is a flag that prints the report on stdout; write it to a file with --json-out \(j)")
+        }
         if frames != "none" && frames != "ref" && ExportCommand.size(frames) == nil { throw ValidationError("--frames must be none, ref or WxH (1x1 to 1024x1024), got '\(frames)'") }
     }
 
@@ -59,14 +63,16 @@ struct ScoreCommand: ParsableCommand {
         o.externalLimits = external.limits
         let report = try ScoreReport.run(sessions: sessions, options: o) { printErr("scoring \($0)") }
         for n in report.notes { printErr("note: \(n)") }
-        print(report.table)
-        if !report.damaged.isEmpty { print("warning: " + report.damaged.summary) }
+        // --json: stdout holds the one JSON object and nothing else; the text goes to stderr.
+        let say: (String) -> Void = json ? { printErr($0) } : { print($0) }
+        if json { print(report.json, terminator: "") } else { print(report.table) }
+        if !report.damaged.isEmpty { say("warning: " + report.damaged.summary) }
         if let csv { try report.csv.write(toFile: csv, atomically: true, encoding: .utf8) }
-        if let json { try report.json.write(toFile: json, atomically: true, encoding: .utf8) }
+        if let jsonOut { try report.json.write(toFile: jsonOut, atomically: true, encoding: .utf8) }
         if let svg { try report.svg.write(toFile: svg, atomically: true, encoding: .utf8) }
         if table1 || table1Csv != nil {
             let t = report.table1(horizonS: horizon)
-            if table1 { print("\n" + t.text) }
+            if table1 { say("\n" + t.text) }
             if let table1Csv { try t.csv.write(toFile: table1Csv, atomically: true, encoding: .utf8) }
         }
         for n in report.notes { printErr("warning: \(n)") }

@@ -138,9 +138,12 @@ import TRWTestSupport
         try w.finalize(status: .complete, endTNs: 300_000_000_000)
         let out = small.file("score.json")
         let exe = try #require(builtProduct("trw"))
-        let run = try CLIRun.run(exe, ["score", run0, "--detectors", "gb38031", "--bootstrap", "0", "--json", out], in: small.path, timeoutS: 300)
+        // --json: the report on stdout, one object on one line and nothing else; --json-out FILE: the same object in a file.
+        let run = try CLIRun.run(exe, ["score", run0, "--detectors", "gb38031", "--bootstrap", "0", "--json", "--json-out", out], in: small.path, timeoutS: 300)
         #expect(run.status == 0, "\(run)")
-        let score = try decode(try String(contentsOfFile: out, encoding: .utf8))
+        #expect(run.stdout.hasSuffix("}\n") && run.stdout.split(separator: "\n").count == 1, "\(run.stdout)")
+        #expect(run.stdout == (try String(contentsOfFile: out, encoding: .utf8)))
+        let score = try decode(run.stdout)
         #expect(score["format_version"]?.number == 1)
         checkSnakeCase(score, path: "score")
         let row = try #require(score["scores"]?.array?.first)
@@ -148,5 +151,11 @@ import TRWTestSupport
         #expect(row["runs"]?.isNumber == true && row["recall"]?.isNumber == true && row["alarm_k"]?.isNumber == true && row["lead_times_s"]?.array != nil, "\(row)")
         #expect(row["recall_ci"]?.isNull == true, "no bootstrap: no interval")
         #expect(score["label_sets"]?.array?.first?["label_set"]?.isString == true)
+        #expect(row["positives"]?.number == 1 && row["runs"]?.number == 1 && row["detected"]?.isNumber == true, "\(row)")
+        // Without --json the table is on stdout; the old form `--json FILE` is refused with the way to write a file.
+        let text = try CLIRun.run(exe, ["score", run0, "--detectors", "gb38031", "--bootstrap", "0"], in: small.path, timeoutS: 300)
+        #expect(text.status == 0 && text.stdout.contains("gb38031") && !text.stdout.hasPrefix("{"), "\(text)")
+        let old = try CLIRun.run(exe, ["score", run0, "--detectors", "gb38031", "--json", out], in: small.path, timeoutS: 60)
+        #expect(old.status == 64 && old.stderr.contains("--json is a flag that prints the report on stdout; write it to a file with --json-out \(out)"), "\(old)")
     }
 }

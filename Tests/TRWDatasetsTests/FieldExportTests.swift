@@ -1,6 +1,7 @@
 import Foundation
 import CZstd
 import Testing
+import TRWAnalysis
 import TRWCore
 import TRWStore
 import TRWSessionFixtures
@@ -34,6 +35,36 @@ import TRWTestSupport
             #expect(report.pcmFrames == total - Int64(chunks[5].frameCount))
         }
         #expect(report.bytes > 0 && FileManager.default.fileExists(atPath: out))
+    }
+
+    /// A --from/--to window reads only its own rows and, before it, what the ticks carry in
+    /// (the last value of each held BMS field, the last frame, one FFT length of audio on the
+    /// STFT window grid of the run): its ticks equal those computed with everything from the
+    /// run's start read, every feature, AE band powers included.
+    @Test func windowFeaturesEqualThoseReadFromTheStart() throws {
+        let dir = TemporaryDirectory()
+        let path = try syntheticSession(dir, seconds: 6)
+        let r = try SessionReader(path: path)
+        var o = FeatureOptions()
+        o.fromS = 2.25
+        o.toS = 5.25
+        let w = try FeatureExtractor.extract(r, options: o)
+        var whole = o
+        whole.toS = nil  // no window: every row from the start read, the same tick grid from 2.25 s
+        let full = try FeatureExtractor.extract(r, options: whole)
+        #expect(w.count == 3 && full.count >= 3)
+        #expect(Array(full.tickTimesS.prefix(3)) == w.tickTimesS)
+        var compared = 0
+        for k in 0..<3 {
+            for (i, n) in w.names.enumerated() {
+                let a = w.values[k * w.names.count + i], b = full.values[k * full.names.count + i]
+                #expect(a == b || (a.isNaN && b.isNaN), "\(n) tick \(k): window \(a), whole run \(b)")
+                if !a.isNaN { compared += 1 }
+            }
+        }
+        // Voltage, current, temperatures, IR, AE hit/RMS and band features are present, not all NaN.
+        #expect(compared >= 3 * 12, "only \(compared) values compared")
+        #expect(w.names.contains("ae_band_20_30khz_log10"))
     }
 
     @Test func anExistingOutputIsRefusedAndKept() throws {

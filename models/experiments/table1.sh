@@ -64,7 +64,7 @@ if [ "$STAGE" = all ] || [ "$STAGE" = score ]; then
       done
     fi
     cmd=("$TRW" score "${sessions[@]}" --detectors "$dets" --label-method simulator_ground_truth --table1 --horizon 60 --scoring-protocol fixed-window --alarm-k 1 --bootstrap 0
-         --table1-csv "$OUT/table1-$m.csv" --json "$OUT/score-$m.json")
+         --table1-csv "$OUT/table1-$m.csv" --json-out "$OUT/score-$m.json")
     { printf '%q ' "${cmd[@]}"; echo; } > "$OUT/score-$m.cmd"
     # RESCORE=0 keeps methods already scored (score-METHOD.txt).
     if [ "${RESCORE:-1}" = 0 ] && [ -s "$OUT/score-$m.txt" ]; then echo "have $OUT/score-$m.txt"; continue; fi

@@ -40,12 +40,26 @@ def session():
         trw("label", "add", path, "runaway_onset", "3.0", "--author", "ana", cwd=d)
         trw("label", "add", path, "exclude", "1.0", "--to", "1.5", "--author", "ana", cwd=d)
         trw("mark", path, "vent seen", "--at", "2.0", cwd=d)
+        # Predictions (a detector run stored in the session) and, written here by SQL as a sensing
+        # policy and the recorder would, sensing-setting changes and a gap: exported to HDF5.
+        trw("predict", path, "--detector", "gb38031", "--run-id", "r1", cwd=d)
+        con = sqlite3.connect(path)
+        with con:
+            con.execute("INSERT INTO sensing_event (t_ns, stream_id, setting, value, previous, origin, skipped, detail) "
+                        "VALUES (1200000000, (SELECT id FROM stream WHERE kind = 'ae'), 'ae_threshold_db', 45.0, NULL, 'cli', 0, 'raised')")
+            con.execute("INSERT INTO sensing_event (t_ns, stream_id, setting, value, previous, origin, skipped, detail) "
+                        "VALUES (3100000000, (SELECT id FROM stream WHERE kind = 'thermal'), 'ir_fps', 5.0, 10.0, 'policy:test', 7, '')")
+            con.execute("INSERT INTO gap (stream_id, kind, start_t_ns, end_t_ns, lost_count, detail) "
+                        "VALUES ((SELECT id FROM stream WHERE kind = 'bms'), 'parse_error', 2200000000, NULL, 1, 'bad line (test)')")
+        con.close()
         out = {}
         for fmt, ext in (("hdf5", "h5"), ("mcap", "mcap"), ("pridb", "pridb")):
             out[fmt] = os.path.join(d, "s." + ext)
             trw("export", path, "--format", fmt, "--out", out[fmt], cwd=d)
         out["hdf5_window"] = os.path.join(d, "w.h5")
         trw("export", path, "--format", "hdf5", "--out", out["hdf5_window"], "--from", "1", "--to", "2.5", cwd=d)
+        out["mcap_window"] = os.path.join(d, "w.mcap")
+        trw("export", path, "--format", "mcap", "--out", out["mcap_window"], "--from", "1", "--to", "2.5", cwd=d)
         con = sqlite3.connect(path)
         db = {
             "frames": con.execute("SELECT t_ns, sequence, min_counts, max_counts, mean_counts, hotspot_x, hotspot_y "
@@ -63,6 +77,12 @@ def session():
             "ae": con.execute("SELECT nominal_rate_hz, channels, sample_format FROM stream WHERE kind = 'ae'").fetchone(),
             "uuid": con.execute("SELECT uuid FROM session").fetchone()[0],
             "threshold_db": json.loads(con.execute("SELECT ae_detector_json FROM stream WHERE kind = 'ae'").fetchone()[0]),
+            "predictions": con.execute("SELECT t_ns, model, model_version, run_id, score, alarm, latency_ns, parameters_json "
+                                       "FROM prediction ORDER BY model, run_id, t_ns").fetchall(),
+            "gaps": con.execute("SELECT start_t_ns, end_t_ns, kind, (SELECT key FROM stream s WHERE s.id = g.stream_id), lost_count, detail "
+                                "FROM gap g ORDER BY start_t_ns, id").fetchall(),
+            "sensing": con.execute("SELECT t_ns, (SELECT key FROM stream s WHERE s.id = e.stream_id), setting, value, previous, origin, "
+                                   "skipped, detail FROM sensing_event e ORDER BY t_ns, id").fetchall(),
         }
         con.close()
         yield d, path, out, db
@@ -167,6 +187,35 @@ def test_hdf5_window(session):
         assert f["features/values"].shape[0] == 1  # (1, 2] s; (2, 3] s ends after the window
 
 
+def h5_table(g, columns):
+    """Rows of an HDF5 group's column datasets, strings decoded."""
+    cols = [[x.decode() if isinstance(x, bytes) else x.item() for x in g[c][:]] for c in columns]
+    return list(zip(*cols)) if cols and cols[0] else []
+
+
+def test_hdf5_predictions_gaps_and_sensing_events(session):
+    _, _, out, db = session
+    assert len(db["predictions"]) >= 4 and db["gaps"] and len(db["sensing"]) == 2
+    with h5py.File(out["hdf5"], "r") as f:
+        p = h5_table(f["predictions"], ["t_ns", "model", "model_version", "run_id", "score", "alarm", "latency_ns", "parameters_json"])
+        assert p == [(t, m, v, r, s, a, -1 if lat is None else lat, pj) for t, m, v, r, s, a, lat, pj in db["predictions"]]
+        assert {r[1] for r in p} == {"gb38031"} and {r[3] for r in p} == {"r1"}
+        g = h5_table(f["gaps"], ["start_t_ns", "end_t_ns", "kind", "stream", "lost_count", "detail"])
+        assert g == [(a, a if b is None else b, k, s or "", n, det) for a, b, k, s, n, det in db["gaps"]]
+        assert ("parse_error", "bms0", "bad line (test)") in [(r[2], r[3], r[5]) for r in g]
+        assert list(f["gaps/is_interval"][:]) == [0 if r[1] is None else 1 for r in db["gaps"]]
+        e = h5_table(f["sensing_events"], ["t_ns", "stream", "setting", "value", "previous", "origin", "skipped", "detail"])
+        assert len(e) == 2
+        assert e[0][:4] == (1200000000, "ae0", "ae_threshold_db", 45.0) and math.isnan(e[0][4]) and e[0][5:] == ("cli", 0, "raised")
+        assert e[1] == (3100000000, "ir0", "ir_fps", 5.0, 10.0, "policy:test", 7, "")
+    with h5py.File(out["hdf5_window"], "r") as f:
+        # The window [1, 2.5) s: predictions at ticks inside it, the gap at 2.2 s, the threshold change at 1.2 s.
+        want = [r for r in db["predictions"] if 1_000_000_000 <= r[0] < 2_500_000_000]
+        assert list(f["predictions/t_ns"][:]) == [r[0] for r in want] and len(want) >= 1
+        assert 2200000000 in list(f["gaps/start_t_ns"][:])
+        assert list(f["sensing_events/t_ns"][:]) == [1200000000]
+
+
 def test_hdf5_frames_equal_mcap_frames(session):
     _, _, out, db = session
     with h5py.File(out["hdf5"], "r") as f:
@@ -225,6 +274,34 @@ def test_mcap_hits_bms_labels(session):
         names = [x.decode() for x in f["features/names"][:]]
         values = f["features/values"][:]
     assert [t for t, _ in by["/features"]] == [round(t * 1e9) for t in ticks] and len(ticks) >= 4
+    for (_, j), row in zip(by["/features"], values):
+        for name, v in zip(names, row):
+            assert (j[name] is None and np.isnan(v)) or np.float32(j[name]) == v
+
+
+def test_mcap_window_holds_exactly_the_windowed_messages(session):
+    """--from 1 --to 2.5: every message with 1 s <= t < 2.5 s and no other (the export reads the
+    window by SQL on session time; labels overlapping it start at the window's start)."""
+    _, _, out, db = session
+    lo, hi = 1_000_000_000, 2_500_000_000
+    inside = lambda rows: [r[0] for r in rows if lo <= r[0] < hi]
+    with open(out["mcap_window"], "rb") as fh:
+        by = {}
+        for _, c, m in make_reader(fh).iter_messages():
+            by.setdefault(c.topic, []).append((m.log_time, json.loads(m.data)))
+    assert [t for t, _ in by["/thermal/ir0"]] == inside(db["frames"]) and len(by["/thermal/ir0"]) >= 2
+    assert [j["sequence"] for _, j in by["/thermal/ir0"]] == [r[1] for r in db["frames"] if lo <= r[0] < hi]
+    assert [t for t, _ in by["/bms/bms0"]] == inside(db["bms"]) and len(by["/bms/bms0"]) >= 2
+    assert [t for t, _ in by.get("/ae/ae0/hits", [])] == inside(db["hits"])
+    assert [t for t, _ in by.get("/predictions/gb38031", [])] == inside(db["predictions"]) and inside(db["predictions"])
+    assert [(j["label"], t) for t, j in by["/labels"]] == [("exclude", lo)]
+    assert [(j["text"], t) for t, j in by["/markers"]] == [("vent seen", 2_000_000_000)]
+    expected = {"/thermal/ir0", "/bms/bms0", "/predictions/gb38031", "/labels", "/markers", "/features"}
+    assert set(by) == expected | ({"/ae/ae0/hits"} if inside(db["hits"]) else set())
+    # The same feature ticks and values as the HDF5 export of the same window.
+    with h5py.File(out["hdf5_window"], "r") as f:
+        ticks, names, values = f["features/t_s"][:], [x.decode() for x in f["features/names"][:]], f["features/values"][:]
+    assert [t for t, _ in by["/features"]] == [round(t * 1e9) for t in ticks] == [2_000_000_000]
     for (_, j), row in zip(by["/features"], values):
         for name, v in zip(names, row):
             assert (j[name] is None and np.isnan(v)) or np.float32(j[name]) == v
