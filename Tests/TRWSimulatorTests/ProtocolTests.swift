@@ -158,7 +158,8 @@ func trace(_ sim: CellSimulation, until: Double, dt: Double = 0.5) -> [(t: Doubl
 
 @Suite struct ScenarioFormatTests {
     static let shipped = ["demo", "ncm_overcharge_05c", "lco_overcharge_1c", "lfp_overcharge_1c", "control_charge_rest",
-                          "control_mild_overcharge_stopped", "control_ambient_heating"]
+                          "control_mild_overcharge_stopped", "control_ambient_heating",
+                          "ess_lfp_280ah_05c", "cyl_18650_ncm_1c", "control_cccv_discharge_faults"]
 
     /// The single-step files mean what they meant: one cc_overcharge step (none at 0C),
     /// the old stop SOC / stop time as its end, the old ramp as one profile segment.
