@@ -8,9 +8,9 @@ import TRWCore
 /// Sensor imperfections a scenario can ask for: noise and offsets per channel
 /// (defaults: the simulator's instruments as before) and faults over time
 /// intervals. Every fault that is injected is also written into the session as
-/// a `sensor_fault` annotation (method `simulator_sensor_truth`, author
-/// `trw-sim-sensors`, on the faulty stream) with the number of samples it
-/// touched: nothing is changed silently.
+/// a `custom:sensor_fault` annotation (method `simulator_sensor_truth`, author
+/// and label set `trw-sim-sensors`, on the faulty stream) with the number of
+/// samples it touched: nothing is changed silently.
 
 /// A channel a fault or an offset can act on.
 public enum SensorChannel: String, Sendable, Codable, CaseIterable {
