@@ -172,6 +172,17 @@ struct SensorFaultInjector {
     /// Faults and the DC offset on one AE chunk (interleaved, `channels` per frame).
     mutating func applyAE(_ pcm: inout PCMSamples, startTime: Double, samplePeriod: Double, channels: Int, fullScale: Double, offset: Double) {
         guard hasAE || offset != 0 else { return }
+        let chunkEnd = startTime + Double(pcm.count / channels) * samplePeriod
+        let dc = Int64((offset * fullScale).rounded())
+        guard dc != 0 || faults.contains(where: { $0.channel == .ae && $0.startS < chunkEnd && $0.endS > startTime }) else {
+            if pcm.count >= channels {
+                switch pcm {
+                case let .int16(a): lastAESample = Int64(a[a.count - channels])
+                case let .int32(a): lastAESample = Int64(a[a.count - channels])
+                }
+            }
+            return
+        }
         var values: [Int64]
         switch pcm {
         case let .int16(a): values = a.map { Int64($0) }
@@ -180,7 +191,6 @@ struct SensorFaultInjector {
         let frames = values.count / channels
         let endTime = startTime + Double(frames) * samplePeriod
         let full = Int64(fullScale) - 1
-        let dc = Int64((offset * fullScale).rounded())
         if dc != 0 { for j in values.indices { values[j] = max(-full, min(full, values[j] + dc)) } }
         for (k, f) in faults.enumerated() where f.channel == .ae && f.startS < endTime && f.endS > startTime {
             started[k] = true
