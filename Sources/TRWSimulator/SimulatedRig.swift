@@ -78,7 +78,7 @@ public final class SimulatedRig: Source, SupplyControl {
     /// Annotation method and author of the ground truth.
     public static let truthMethod = "simulator_ground_truth", truthAuthor = "trw-sim"
     /// Annotation method and author (so: label set) of what the simulator did to its sensors:
-    /// injected faults (`sensor_fault`) and IR saturation (`ir_saturated`), on the stream concerned.
+    /// injected faults (`custom:sensor_fault`) and IR saturation (`custom:ir_saturated`), on the stream concerned.
     public static let sensorTruthMethod = "simulator_sensor_truth", sensorTruthAuthor = "trw-sim-sensors"
 
     /// The scenario with the options applied.
