@@ -48,4 +48,42 @@ import TRWTestSupport
         let bad = try CLIRun.run(trw, ["scenario", "upgrade", dir.file("missing.toml")], in: dir.path, timeoutS: 30)
         #expect(bad.status == 1 && bad.stderr.contains("missing.toml"), "\(bad)")
     }
+
+    /// A camera whose calibrated range ends at 60 degC (0.1 K mode) in a 90 degC chamber: every
+    /// frame saturates; the session says so (`custom:ir_saturated` in the sensor-truth set, the
+    /// stream's `saturation_counts`) and `trw plot` marks the frames and the limit.
+    @Test func saturationIsRecordedAndPlotted() throws {
+        let trw = try #require(builtProduct("trw"), "build the trw product first (swift build)")
+        let dir = TemporaryDirectory()
+        try """
+            name = "hot"
+            [cell]
+            capacity_ah = 2.0
+            [ambient]
+            temperature_c = 90
+            [protocol]
+            start_soc = 0.5
+            step = []
+            [grid]
+            nx = 8
+            ny = 5
+            [sensors.ir]
+            width = 16
+            height = 12
+            fps = 1
+            range = "0.1K"
+            range_max_c = 60
+            [sensors.ae]
+            rate_hz = 8000
+            [run]
+            duration_cap_s = 10
+            """.write(toFile: dir.file("hot.toml"), atomically: true, encoding: .utf8)
+        let sim = try CLIRun.run(trw, ["simulate", dir.file("hot.toml"), "--out", dir.file("hot.sqlite")], in: dir.path, timeoutS: 120)
+        #expect(sim.status == 0, "\(sim)")
+        #expect(sim.stdout.contains("custom:ir_saturated") && sim.stdout.contains("simulator_sensor_truth"), "\(sim.stdout)")
+        let plot = try CLIRun.run(trw, ["plot", dir.file("hot.sqlite"), "-o", dir.file("hot.svg")], in: dir.path, timeoutS: 120)
+        #expect(plot.status == 0, "\(plot)")
+        let svg = try String(contentsOfFile: dir.file("hot.svg"), encoding: .utf8)
+        #expect(svg.contains("ir0 saturates at 60") && svg.contains("IR frames at saturation"))
+    }
 }
