@@ -1,16 +1,34 @@
 #!/usr/bin/env python3
 """Builds a corpus of simulated runs for training and scoring the detectors.
 
-Each base scenario in scenarios/ is varied N times (charge rate, ambient, cooling,
-cell resistance, separator failure temperature, hotspot place and strength, noise
-seed) into scenario files under OUT/scenarios/, each is simulated with reduced
-sensor sizes (IR 64x48 at 2 Hz, AE 96 kHz: the models see downsampled data anyway),
-and everything is exported into OUT/corpus.npz (1 Hz ticks, IR 64x48, AE STFT 32 bins).
+Two sources of scenario files, both written under OUT/scenarios/:
 
-    python3 scripts/sim-corpus.py --out /tmp/corpus --variants 6 [--trw .build/release/trw]
+* variants: each base scenario in scenarios/ is varied N times (--variants; charge
+  rate, ambient, cooling, cell resistance, separator failure temperature, hotspot
+  place and strength, noise seed), drawn from --seed;
+* sampled: --sampled M files drawn by `trw scenario sample --n M --seed
+  --sample-seed` from the documented scenario-space distributions (chemistry,
+  format, capacity, protocol, chamber, cooling, defects, sensor quality, negative
+  controls of many kinds; docs/simulator.md, "Scenario sampler"), optionally with
+  --distributions FILE.
 
-The variant parameters are recorded in OUT/variants.json; splits by run happen in
-the models (trw_models.data.split_runs), never here.
+Each file is simulated with reduced sensor sizes (IR 64x48 at 2 Hz, AE 96 kHz:
+the models see downsampled data anyway), and everything is exported into
+OUT/corpus.npz (1 Hz ticks, IR 64x48, AE STFT 32 bins).
+
+The defaults rebuild the documented corpus (/work/corpus/main: 7 base scenarios x
+5 variants = 35 runs, seed 2026, no sampled runs; docs/multimodal.md):
+
+    python3 scripts/sim-corpus.py --out /tmp/corpus [--trw .build/release/trw]
+
+A corpus over the whole scenario space, e.g. 200 sampled runs and no variants:
+
+    python3 scripts/sim-corpus.py --out /tmp/corpus-s --variants 0 --sampled 200 --sample-seed 1
+
+--dry-run writes the scenario files and OUT/variants.json only. The variant
+parameters are recorded in OUT/variants.json (sampled runs: their kind and drawn
+parameters from OUT/scenarios/samples.json); splits by run happen in the models
+(trw_models.data.split_runs), never here.
 """
 import argparse
 import json
@@ -66,21 +84,40 @@ def vary(text: str, rng: random.Random, name: str, seed: int):
     return "\n".join(out) + "\n", chosen
 
 
+def simulate(trw, path, out):
+    if not os.path.exists(out):
+        t0 = time.time()
+        subprocess.run([trw, "simulate", path, "--out", out, "--ir-fps", "2", "--ir-width", "64",
+                        "--ir-height", "48", "--ae-rate", "96000"], check=True, stdout=subprocess.DEVNULL)
+        print(f"{os.path.basename(path)[:-5]}: {time.time() - t0:.1f} s", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True)
-    p.add_argument("--variants", type=int, default=6, help="variants per base scenario (default 6)")
+    p.add_argument("--variants", type=int, default=5,
+                   help="variants per base scenario (default 5: the documented 35-run corpus)")
     p.add_argument("--trw", default=os.path.join(ROOT, ".build", "release", "trw"))
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--scenarios", default="ncm_overcharge_05c,lco_overcharge_1c,lfp_overcharge_1c,demo,"
                    "control_charge_rest,control_mild_overcharge_stopped,control_ambient_heating")
+    p.add_argument("--sampled", type=int, default=0,
+                   help="scenario files drawn by `trw scenario sample` (default 0)")
+    p.add_argument("--sample-seed", type=int, default=1, help="seed of `trw scenario sample` (default 1)")
+    p.add_argument("--distributions", help="distributions file for `trw scenario sample`")
+    p.add_argument("--dry-run", action="store_true", help="write the scenario files only, simulate nothing")
     a = p.parse_args()
+    if a.variants < 0 or a.sampled < 0 or a.variants + a.sampled == 0:
+        p.error("--variants and --sampled must be >= 0 and give at least one run")
     rng = random.Random(a.seed)
     os.makedirs(os.path.join(a.out, "scenarios"), exist_ok=True)
     os.makedirs(os.path.join(a.out, "sessions"), exist_ok=True)
     variants, sessions = {}, []
     for base in a.scenarios.split(","):
         text = open(os.path.join(ROOT, "scenarios", base + ".toml")).read()
+        if a.variants > 0 and "[[protocol.step]]" in text:
+            sys.exit(f"{base}: --variants jitters the single-step [protocol] form; "
+                     "this file uses [[protocol.step]] (use --sampled for such scenarios)")
         for i in range(a.variants):
             name = f"{base}_v{i}"
             toml, chosen = vary(text, rng, name, rng.randrange(1, 1 << 30))
@@ -88,13 +125,27 @@ def main():
             open(path, "w").write(toml)
             out = os.path.join(a.out, "sessions", name + ".sqlite")
             variants[name] = {"base": base, **chosen}
-            if not os.path.exists(out):
-                t0 = time.time()
-                subprocess.run([a.trw, "simulate", path, "--out", out, "--ir-fps", "2", "--ir-width", "64",
-                                "--ir-height", "48", "--ae-rate", "96000"], check=True, stdout=subprocess.DEVNULL)
-                print(f"{name}: {time.time() - t0:.1f} s", flush=True)
+            if not a.dry_run:
+                simulate(a.trw, path, out)
+            sessions.append(out)
+    if a.sampled > 0:
+        cmd = [a.trw, "scenario", "sample", "--n", str(a.sampled), "--seed", str(a.sample_seed),
+               "--out", os.path.join(a.out, "scenarios")]
+        if a.distributions:
+            cmd += ["--distributions", a.distributions]
+        subprocess.run(cmd, check=True)
+        drawn = json.load(open(os.path.join(a.out, "scenarios", "samples.json")))
+        for d in drawn["scenarios"]:
+            name = d["name"]
+            variants[name] = {"base": "sampled", "sample_seed": a.sample_seed, **d}
+            out = os.path.join(a.out, "sessions", name + ".sqlite")
+            if not a.dry_run:
+                simulate(a.trw, os.path.join(a.out, "scenarios", name + ".toml"), out)
             sessions.append(out)
     json.dump(variants, open(os.path.join(a.out, "variants.json"), "w"), indent=1)
+    if a.dry_run:
+        print(f"wrote {len(sessions)} scenario files to {os.path.join(a.out, 'scenarios')} (dry run)")
+        return 0
     subprocess.run([a.trw, "export", *sessions, "--out", os.path.join(a.out, "corpus.npz"), "--rate", "1",
                     "--ir-frames", "64x48", "--ae-stft", "32", "--label-method", "simulator_ground_truth"], check=True)
     print(f"wrote {os.path.join(a.out, 'corpus.npz')} from {len(sessions)} runs")

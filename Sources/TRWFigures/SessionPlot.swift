@@ -116,9 +116,12 @@ public enum SessionPlot {
             let frames = try r.frameSummaries(streamId: s.id!)
             temp.append(Series(name: "\(s.key) IR max", quantity: "IR max", unit: "°C", color: "#d62728",
                                points: frames.map { (Double($0.tNs) / 1e9, cal.celsius(UInt16(clamping: $0.maxCounts))) }))
-            let saturated = frames.filter { $0.maxCounts >= Int(UInt16.max) }.map { Double($0.tNs) / 1e9 }
+            // A camera whose calibrated range ends below the 16-bit top says where (stream property
+            // `saturation_counts`, e.g. the simulator's 0.1 K mode clamped at 1500 °C).
+            let top = UInt16(clamping: Int(s.properties["saturation_counts"] ?? "") ?? Int(UInt16.max))
+            let saturated = frames.filter { $0.maxCounts >= Int(top) }.map { Double($0.tNs) / 1e9 }
             if !saturated.isEmpty {
-                limits.append(Limit(value: cal.celsius(UInt16.max), label: "\(s.key) saturates at \(fmt(cal.celsius(UInt16.max))) °C", color: "#d62728"))
+                limits.append(Limit(value: cal.celsius(top), label: "\(s.key) saturates at \(fmt(cal.celsius(top))) °C", color: "#d62728"))
                 marks += intervals(saturated, joinWithin: 1)
             }
         }

@@ -85,8 +85,13 @@ public final class CellSimulation {
     /// Ground truth so far.
     public private(set) var truth = GroundTruth()
 
-    /// Set true once charging has ended (stop SOC, stop time, the supply switched off, or runaway).
+    /// Set true once the supply is done for good (every protocol step ended, the supply
+    /// switched off, or the CID opened).
     public private(set) var chargeEnded = false
+    /// The test protocol (supply steps) being run.
+    public private(set) var supply: ProtocolRunner
+    /// When the current interrupt device opened (gas reached `CellSpec.cidGasMol`), s.
+    public private(set) var cidOpenS: Double?
     /// When the supply's output was switched off from outside (an alarm action), s.
     public private(set) var supplyOffS: Double?
 
@@ -146,6 +151,7 @@ public final class CellSimulation {
         q = [Double](repeating: 0, count: n)
         kSEI = q; kNE = q; kPE = q; kE = q; hPE = q
         soc = scenario.testProtocol.startSOC
+        supply = ProtocolRunner(spec: scenario.testProtocol, capacityAh: c.capacityAh, chemistry: c.chemistry)
         voltage = electro.ocv(soc: soc)
         // Current-density weight: 1 + s * Gaussian at the hotspot (sigma 8 % of the width), mean 1.
         let nx = scenario.grid.nx, ny = scenario.grid.ny
@@ -335,12 +341,9 @@ public final class CellSimulation {
         let tMean = heat.temperature.reduce(0, +) / Double(n)
         let tSpot = heat.temperature[hotspotIndex]
         let cell = scenario.cell
-        let p = scenario.testProtocol
-        if !chargeEnded {
-            if let s = p.stopSOC, soc >= s { chargeEnded = true }
-            if let s = p.stopAfterS, time >= s { chargeEnded = true }
-        }
-        let charging = !chargeEnded && p.cRate > 0
+        // The supply's set point from the protocol steps (signed current, compliance voltage).
+        let demand = supply.demand(time: time, soc: soc, voltage: voltage, currentA: current)
+        if supply.done || cidOpenS != nil { chargeEnded = true }
         // Separator failure: when the hottest point passes the melt-down temperature.
         let tMaxK = heat.temperature.max() ?? 0
         if !separatorFailed, tMaxK - 273.15 >= cell.separatorFailureC {
@@ -377,11 +380,12 @@ public final class CellSimulation {
             shortResistance = max(destroyed ? 0.01 : 0.1, min(shortResistance, r))
             rShort = shortResistance
         }
-        var iExt = charging ? p.cRate * cell.capacityAh : 0
+        var iExt = chargeEnded ? 0 : demand.currentA
+        if iExt < 0 { rInt = rBase }
         let g = rShort.isFinite ? rInt / rShort : 0
         var v = (voc + iExt * rInt) / (1 + g)
-        if v > p.supplyLimitV {
-            iExt = max(0, (p.supplyLimitV * (1 + g) - voc) / rInt)
+        if v > demand.limitV {
+            iExt = max(0, (demand.limitV * (1 + g) - voc) / rInt)
             v = (voc + iExt * rInt) / (1 + g)
         }
         if rShort.isFinite, v / rShort > iExt {
@@ -389,6 +393,11 @@ public final class CellSimulation {
             rInt = rBase
             let g2 = rInt / rShort
             v = (voc + iExt * rInt) / (1 + g2)
+        }
+        if v < 0 {
+            // A discharge cannot pull the terminals below 0 V.
+            iExt = -voc / rInt
+            v = 0
         }
         let iShort = rShort.isFinite ? v / rShort : 0
         let iCell = iExt - iShort
@@ -410,6 +419,11 @@ public final class CellSimulation {
         gasRateMolPerS = gas
         gasTotalMol += gas * dt
         if !vented { gasMol += gas * dt }
+        if cidOpenS == nil, let cid = cell.cidGasMol, gasTotalMol >= cid {
+            // The CID opens: the jelly roll is cut off from the terminals from the next step on.
+            cidOpenS = time + dt
+            chargeEnded = true
+        }
 
         // Venting.
         if !vented, gasMol >= cell.ventGasMol {
@@ -431,7 +445,9 @@ public final class CellSimulation {
             // Tab/contact transient at venting: a 150 mV dip relaxing in 0.4 s.
             glitch = -0.15 * exp(-(time + dt - tv) / 0.4)
         }
-        voltage = max(0, v + glitch)
+        // After the CID opened the terminals read the supply: its compliance voltage while a
+        // charge step is running (no current flows), 0 V otherwise.
+        voltage = cidOpenS != nil ? (demand.currentA > 0 && demand.limitV.isFinite && supplyOffS == nil ? demand.limitV : 0) : max(0, v + glitch)
 
         // Sources (W/m^3) per grid cell.
         let volAll = vCell * Double(n)

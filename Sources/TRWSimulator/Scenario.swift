@@ -51,8 +51,17 @@ public enum SensorLimits {
 public struct CellSpec: Sendable, Equatable, Codable {
     public var chemistry: Chemistry
     public var capacityAh: Double
-    /// "pouch" or "prismatic" (the face is modelled as a thin plate either way).
+    /// "pouch", "prismatic" or "cylindrical" (every cell is modelled as a thin plate: a
+    /// cylinder as its unrolled can, see `diameterM`).
     public var format: String
+    /// Cylindrical cells: can diameter and length, m. The solver's plate is the unrolled can,
+    /// width pi d / 2 (the half the camera sees) by the length, thickness d / 2 (the mass of
+    /// the cylinder; its two faces are the whole lateral surface).
+    public var diameterM: Double?
+    public var lengthM: Double?
+    /// Current interrupt device (cylindrical cells): opens when the gas generated reaches this
+    /// amount, mol, and cuts the supply current for good (nil = no CID).
+    public var cidGasMol: Double?
     /// Face width and height, thickness, m.
     public var widthM: Double
     public var heightM: Double
@@ -71,7 +80,7 @@ public struct CellSpec: Sendable, Equatable, Codable {
     public var separatorFailureC: Double
     /// Internal-short resistance right at separator failure, ohm; it falls as the spot heats.
     public var shortResistanceOhm: Double
-    /// Gas in the pouch/can at which it vents, mol.
+    /// Gas in the pouch/can at which it vents (a cylinder's vent disc bursts), mol.
     public var ventGasMol: Double
     /// Hotspot (defect) position as a fraction of width and height (0...1).
     public var hotspotX: Double
@@ -102,69 +111,49 @@ public struct CellSpec: Sendable, Equatable, Codable {
         self.hotspotY = hotspotY
         self.hotspotStrength = hotspotStrength
     }
+
+    /// Cell formats the simulator knows.
+    public static let formats = ["pouch", "prismatic", "cylindrical"]
+
+    /// Sets a cylindrical geometry: the plate is the unrolled can (see `diameterM`).
+    public mutating func setCylinder(diameterM d: Double, lengthM l: Double) {
+        format = "cylindrical"
+        diameterM = d
+        lengthM = l
+        widthM = Double.pi * d / 2
+        heightM = l
+        thicknessM = d / 2
+    }
+
+    /// Volume of the cell, m^3 (a cylinder's, not the plate's: the same by construction).
+    public var volumeM3: Double { widthM * heightM * thicknessM }
 }
 
-/// The chamber around the cell.
-public struct AmbientSpec: Sendable, Equatable, Codable {
-    /// Chamber temperature at start, degC.
-    public var temperatureC: Double
-    /// Convection coefficient h on each face, W/(m^2 K) (5-15 in still air).
-    public var convection: Double
-    /// Chamber set point reached by a ramp (oven / ambient-heating tests), degC; nil = constant.
-    public var rampToC: Double?
-    /// Ramp rate, degC/min (0 = step change at `rampStartS`).
-    public var rampCPerMin: Double
-    /// When the ramp starts, s.
-    public var rampStartS: Double
+/// Cylindrical cell presets (`[cell] preset = "18650"`): can size, a typical NCM
+/// capacity and resistance, mass density, and CID / vent-disc gas amounts (ideal gas
+/// in ~1.5 cm3 (18650) / ~2.2 cm3 (21700) of free volume at the CID's ~1 MPa and
+/// the vent disc's ~2 MPa opening pressures; estimates, see docs/simulator.md).
+public enum CylindricalPreset: String, Sendable, CaseIterable {
+    case c18650 = "18650"
+    case c21700 = "21700"
 
-    public init(temperatureC: Double = 25, convection: Double = 10, rampToC: Double? = nil,
-                rampCPerMin: Double = 0, rampStartS: Double = 0) {
-        self.temperatureC = temperatureC
-        self.convection = convection
-        self.rampToC = rampToC
-        self.rampCPerMin = rampCPerMin
-        self.rampStartS = rampStartS
-    }
+    // In the file's units divided as the parser divides them, so a written file reads back exactly.
+    public var diameterM: Double { (self == .c18650 ? 18.0 : 21.0) / 1000 }
+    public var lengthM: Double { (self == .c18650 ? 65.0 : 70.0) / 1000 }
+    public var capacityAh: Double { self == .c18650 ? 2.5 : 4.8 }
+    public var resistanceOhm: Double { (self == .c18650 ? 30.0 : 18.0) / 1000 }
+    /// ~45 g (18650) and ~68 g (21700) over the can volume.
+    public var density: Double { self == .c18650 ? 2720 : 2810 }
+    public var cidGasMol: Double { (self == .c18650 ? 0.6 : 0.9) / 1000 }
+    public var ventGasMol: Double { (self == .c18650 ? 1.2 : 1.8) / 1000 }
 
-    /// Chamber temperature at time `t` seconds, degC.
-    public func temperature(at t: Double) -> Double {
-        guard let target = rampToC, t > rampStartS else { return temperatureC }
-        if rampCPerMin <= 0 { return target }
-        let dt = t - rampStartS
-        let moved = rampCPerMin / 60 * dt
-        return target >= temperatureC ? min(target, temperatureC + moved) : max(target, temperatureC - moved)
-    }
-}
-
-/// What the supply does.
-public struct ProtocolSpec: Sendable, Equatable, Codable {
-    /// Constant charging current as a C-rate (0 = no current: oven / ambient tests).
-    public var cRate: Double
-    /// State of charge at start (fraction; 1 = 100 %).
-    public var startSOC: Double
-    /// Stop charging at this SOC, then rest (nil = never).
-    public var stopSOC: Double?
-    /// Stop charging after this many seconds, then rest (nil = never).
-    public var stopAfterS: Double?
-    /// Supply compliance voltage, V: constant current while the terminal voltage stays below it.
-    public var supplyLimitV: Double
-
-    public init(cRate: Double = 0.5, startSOC: Double = 1.0, stopSOC: Double? = nil, stopAfterS: Double? = nil,
-                supplyLimitV: Double = 12) {
-        self.cRate = cRate
-        self.startSOC = startSOC
-        self.stopSOC = stopSOC
-        self.stopAfterS = stopAfterS
-        self.supplyLimitV = supplyLimitV
-    }
-
-    /// Text for the session's protocol field.
-    public var summary: String {
-        if cRate <= 0 { return "no current (thermal abuse)" }
-        var s = "overcharge \(cRate)C CC from \(Int((startSOC * 100).rounded())) % SOC, supply limit \(supplyLimitV) V"
-        if let stopSOC { s += ", stop at \(Int((stopSOC * 100).rounded())) % SOC" }
-        if let stopAfterS { s += ", stop after \(Int(stopAfterS)) s" }
-        return s
+    public func apply(to c: inout CellSpec) {
+        c.setCylinder(diameterM: diameterM, lengthM: lengthM)
+        c.capacityAh = capacityAh
+        c.resistanceOhm = resistanceOhm
+        c.density = density
+        c.cidGasMol = cidGasMol
+        c.ventGasMol = ventGasMol
     }
 }
 
@@ -202,6 +191,19 @@ public struct SensorSpec: Sendable, Equatable, Codable {
     public var bmsRateHz: Double
     public var bmsClockOffsetS: Double
     public var bmsClockDriftPPM: Double
+    /// Radiometric range of the camera and the top of its calibrated range, degC (counts are
+    /// clamped there; clamped pixels are counted per frame and written as `ir_saturated` labels).
+    public var irRange: IRRangeMode = .highResolution
+    public var irRangeMaxC: Double = IRRangeMode.highResolution.defaultRangeMaxC
+    /// Camera offset error, K (added to every pixel's temperature).
+    public var irOffsetK: Double = 0
+    /// AE background noise RMS and DC offset, fractions of full scale.
+    public var aeBackgroundRMS: Double = 6e-4
+    public var aeOffset: Double = 0
+    /// BMS channel noise and offsets.
+    public var bmsNoise = BMSNoise()
+    /// Faults over time intervals, any sensor.
+    public var faults: [SensorFault] = []
 
     public init(irWidth: Int = 640, irHeight: Int = 480, irFPS: Double = 50, irNETDK: Double = 0.05,
                 irAssumedEmissivity: Double = 0.95, irClockOffsetMs: Double = 1234.5, irClockDriftPPM: Double = 35,
@@ -292,78 +294,16 @@ public struct Scenario: Sendable, Equatable, Codable {
         if let seed = try r.int("seed", min: 0) { s.seed = UInt64(seed) }
         s.expectRunaway = try r.bool("expect_runaway") ?? true
 
-        let c = try r.sub("cell")
-        if let chem = try c.string("chemistry") {
-            guard let v = Chemistry(rawValue: chem.uppercased()) else {
-                throw .invalidValue(file: file, key: "cell.chemistry", found: "\"\(chem)\"",
-                                    expected: "one of \(Chemistry.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            s.cell.chemistry = v
-        }
-        s.cell.capacityAh = try c.double("capacity_ah", range: 0.01...1000) ?? s.cell.capacityAh
-        s.cell.format = try c.string("format") ?? s.cell.format
-        if let v = try c.double("width_mm", range: 1...2000) { s.cell.widthM = v / 1000 }
-        if let v = try c.double("height_mm", range: 1...2000) { s.cell.heightM = v / 1000 }
-        if let v = try c.double("thickness_mm", range: 0.1...200) { s.cell.thicknessM = v / 1000 }
-        s.cell.density = try c.double("density_kg_m3", range: 500...10000) ?? s.cell.density
-        s.cell.heatCapacity = try c.double("heat_capacity_j_kg_k", range: 100...5000) ?? s.cell.heatCapacity
-        s.cell.conductivity = try c.double("conductivity_w_m_k", range: 0.01...1000) ?? s.cell.conductivity
-        s.cell.emissivity = try c.double("emissivity", range: 0...1) ?? s.cell.emissivity
-        if let v = try c.double("resistance_mohm", range: 0.01...10000) { s.cell.resistanceOhm = v / 1000 }
-        s.cell.separatorFailureC = try c.double("separator_failure_c", range: 50...500) ?? s.cell.separatorFailureC
-        s.cell.shortResistanceOhm = try c.double("short_resistance_ohm", range: 0.0001...1000) ?? s.cell.shortResistanceOhm
-        if let v = try c.double("vent_gas_mmol", range: 0.001...1e6) { s.cell.ventGasMol = v / 1000 }
-        if let hs = try c.doubles("hotspot", count: 2, range: 0...1) { s.cell.hotspotX = hs[0]; s.cell.hotspotY = hs[1] }
-        s.cell.hotspotStrength = try c.double("hotspot_strength", range: 0...100) ?? s.cell.hotspotStrength
-
-        let a = try r.sub("ambient")
-        s.ambient.temperatureC = try a.double("temperature_c", range: -60...400) ?? s.ambient.temperatureC
-        s.ambient.convection = try a.double("convection_w_m2_k", range: 0...10000) ?? s.ambient.convection
-        s.ambient.rampToC = try a.double("ramp_to_c", range: -60...400)
-        s.ambient.rampCPerMin = try a.double("ramp_c_per_min", range: 0...1000) ?? 0
-        s.ambient.rampStartS = try a.double("ramp_start_s", range: 0...1e7) ?? 0
-
-        let p = try r.sub("protocol")
-        s.testProtocol.cRate = try p.double("c_rate", range: 0...20) ?? s.testProtocol.cRate
-        s.testProtocol.startSOC = try p.double("start_soc", range: 0...3) ?? s.testProtocol.startSOC
-        s.testProtocol.stopSOC = try p.double("stop_soc", range: 0...3)
-        s.testProtocol.stopAfterS = try p.double("stop_after_s", range: 0...1e7)
-        s.testProtocol.supplyLimitV = try p.double("supply_limit_v", range: 1...1000) ?? s.testProtocol.supplyLimitV
+        try parseCell(try r.sub("cell"), into: &s.cell, file: file)
+        try parseAmbient(try r.sub("ambient"), into: &s.ambient, file: file)
+        try parseProtocol(try r.sub("protocol"), into: &s.testProtocol, cell: s.cell, file: file)
 
         let g = try r.sub("grid")
         s.grid.nx = try g.int("nx", min: 4, max: 1024) ?? s.grid.nx
         s.grid.ny = try g.int("ny", min: 4, max: 1024) ?? s.grid.ny
         s.grid.stepS = try g.double("step_s", range: 0.001...10) ?? s.grid.stepS
 
-        let sensors = try r.sub("sensors")
-        let ir = try sensors.sub("ir")
-        s.sensors.irWidth = try ir.int("width", min: SensorLimits.irWidth.lowerBound, max: SensorLimits.irWidth.upperBound) ?? s.sensors.irWidth
-        s.sensors.irHeight = try ir.int("height", min: SensorLimits.irHeight.lowerBound, max: SensorLimits.irHeight.upperBound) ?? s.sensors.irHeight
-        if s.sensors.irWidth * s.sensors.irHeight > SensorLimits.irMaxPixels {
-            throw .invalidValue(file: file, key: "sensors.ir.width", found: "\(s.sensors.irWidth)x\(s.sensors.irHeight)",
-                                expected: "at most \(SensorLimits.irMaxPixels) pixels (1280x1024)")
-        }
-        s.sensors.irFPS = try ir.double("fps", range: SensorLimits.irFPS) ?? s.sensors.irFPS
-        s.sensors.irNETDK = try ir.double("netd_k", range: 0...10) ?? s.sensors.irNETDK
-        s.sensors.irAssumedEmissivity = try ir.double("assumed_emissivity", range: 0.01...1) ?? s.sensors.irAssumedEmissivity
-        s.sensors.irClockOffsetMs = try ir.double("clock_offset_ms", range: -1e9...1e9) ?? s.sensors.irClockOffsetMs
-        s.sensors.irClockDriftPPM = try ir.double("clock_drift_ppm", range: -10000...10000) ?? s.sensors.irClockDriftPPM
-        s.sensors.irClockJitterUs = try ir.double("clock_jitter_us", range: 0...1e6) ?? s.sensors.irClockJitterUs
-        let ae = try sensors.sub("ae")
-        s.sensors.aeRateHz = try ae.int("rate_hz", min: SensorLimits.aeRateHz.lowerBound, max: SensorLimits.aeRateHz.upperBound) ?? s.sensors.aeRateHz
-        s.sensors.aeChannels = try ae.int("channels", min: 1, max: 16) ?? s.sensors.aeChannels
-        if let f = try ae.string("format") {
-            guard let v = SampleFormat(rawValue: f), v == .s16le || v == .s32le else {
-                throw .invalidValue(file: file, key: "sensors.ae.format", found: "\"\(f)\"", expected: "\"S16_LE\" or \"S32_LE\"")
-            }
-            s.sensors.aeFormat = v
-        }
-        s.sensors.aeClockPPM = try ae.double("clock_ppm", range: -10000...10000) ?? s.sensors.aeClockPPM
-        let bms = try sensors.sub("bms")
-        s.sensors.bmsRateHz = try bms.double("rate_hz", range: 0.01...1000) ?? s.sensors.bmsRateHz
-        s.sensors.bmsClockOffsetS = try bms.double("clock_offset_s", range: -1e9...1e9) ?? s.sensors.bmsClockOffsetS
-        s.sensors.bmsClockDriftPPM = try bms.double("clock_drift_ppm", range: -10000...10000) ?? s.sensors.bmsClockDriftPPM
-
+        try parseSensors(try r.sub("sensors"), into: &s.sensors, file: file)
         let run = try r.sub("run")
         s.run.durationCapS = try run.double("duration_cap_s", range: 1...1e7) ?? s.run.durationCapS
         s.run.stopAfterPeakS = try run.double("stop_after_peak_s", range: 0...1e6) ?? s.run.stopAfterPeakS
@@ -453,6 +393,13 @@ struct TOMLReader {
             }
             if let t = table[k]?.table, log.asked[key(k)] != nil {
                 try TOMLReader(file: file, table: t, prefix: key(k), log: log).rejectUnknownKeys(text: text)
+            } else if let arr = table[k]?.array {
+                for i in 0..<arr.count {
+                    let p = "\(key(k))[\(i)]"
+                    if let t = arr[i].table, log.asked[p] != nil {
+                        try TOMLReader(file: file, table: t, prefix: p, log: log).rejectUnknownKeys(text: text)
+                    }
+                }
             }
         }
     }

@@ -108,6 +108,12 @@ public struct IRRenderer: Sendable {
     public let netdK: Double
     /// Cell rectangle in the image, pixels (x0, y0, w, h).
     public let cellRect: (x: Int, y: Int, w: Int, h: Int)
+    /// Highest count the camera reports (the top of its calibrated range); pixels there are saturated.
+    public let saturationCounts: UInt16
+    /// Camera offset error, K.
+    public let offsetK: Double
+    /// Saturated pixels in the last rendered frame.
+    public private(set) var lastSaturatedPixels = 0
 
     private let ix0: [Int32]
     private let ix1: [Int32]
@@ -121,7 +127,8 @@ public struct IRRenderer: Sendable {
     private var rowBuf: [Float]
 
     public init(width: Int, height: Int, gridNX: Int, gridNY: Int, cellAspect: Double, trueEmissivity: Double,
-                assumedEmissivity: Double, netdK: Double, calibration: ThermalCalibration = .tLinear10mK, seed: UInt64) {
+                assumedEmissivity: Double, netdK: Double, calibration: ThermalCalibration = .tLinear10mK,
+                saturationCounts: UInt16 = .max, offsetK: Double = 0, seed: UInt64) {
         precondition(width >= 8 && height >= 8 && width < NormalTable.size / 2, "IR frame \(width)x\(height) out of range (8...65535 wide)")
         precondition(gridNX >= 2 && gridNY >= 2, "grid \(gridNX)x\(gridNY) must be at least 2x2")
         self.width = width
@@ -132,6 +139,8 @@ public struct IRRenderer: Sendable {
         self.trueEmissivity = trueEmissivity
         self.assumedEmissivity = assumedEmissivity
         self.netdK = netdK
+        self.saturationCounts = saturationCounts
+        self.offsetK = offsetK
         // The cell fills 75 % of the view in its limiting direction.
         var cw = Double(width) * 0.75, ch = cw / cellAspect
         if ch > Double(height) * 0.75 { ch = Double(height) * 0.75; cw = ch * cellAspect }
@@ -171,7 +180,7 @@ public struct IRRenderer: Sendable {
     /// every image row is a blend of two of those rows plus a slice of the noise table.
     public mutating func render(fieldK: [Double], ambientK: Double) -> [UInt16] {
         precondition(fieldK.count == gridNX * gridNY, "field has \(fieldK.count) cells, renderer expects \(gridNX)x\(gridNY)")
-        let inv = 1 / calibration.kelvinPerCount, off = calibration.offsetKelvin
+        let inv = 1 / calibration.kelvinPerCount, off = calibration.offsetKelvin - offsetK
         let exact = abs(trueEmissivity - assumedEmissivity) < 1e-12
         for k in 0..<fieldK.count {
             let t = exact ? fieldK[k] : apparentKelvin(fieldK[k], reflected: ambientK)
@@ -183,6 +192,7 @@ public struct IRRenderer: Sendable {
         let rect = cellRect
         let cw = rect.w
         let size = NormalTable.size
+        let top = Float(saturationCounts)
         if rowBuf.count != ny * cw { rowBuf = [Float](repeating: 0, count: ny * cw) }
         // Pass 1: horizontal interpolation of every grid row.
         apparent.withUnsafeBufferPointer { A in
@@ -212,7 +222,7 @@ public struct IRRenderer: Sendable {
                     let inside = cy >= 0 && cy < rect.h
                     let left = inside ? rect.x : W
                     for x in 0..<left {
-                        buf[base + x] = UInt16(Int32(max(0, min(65535, bg + N[nb + x] + 0.5))))
+                        buf[base + x] = UInt16(Int32(max(0, min(top, bg + N[nb + x] + 0.5))))
                     }
                     guard inside else { continue }
                     let r0 = Int(iy0[cy]) * cw, r1 = Int(iy1[cy]) * cw
@@ -221,15 +231,19 @@ public struct IRRenderer: Sendable {
                     for x in 0..<cw {
                         let a = R[r0 + x], b = R[r1 + x]
                         let v = a + fy * (b - a) + N[nn + x]
-                        buf[px + x] = UInt16(Int32(max(0, min(65535, v + 0.5))))
+                        buf[px + x] = UInt16(Int32(max(0, min(top, v + 0.5))))
                     }
                     for x in (rect.x + cw)..<W {
-                        buf[base + x] = UInt16(Int32(max(0, min(65535, bg + N[nb + x] + 0.5))))
+                        buf[base + x] = UInt16(Int32(max(0, min(top, bg + N[nb + x] + 0.5))))
                     }
                 }
             }}
             count = W * H
         }
+        var saturated = 0
+        let sat = saturationCounts
+        out.withUnsafeBufferPointer { p in for v in p { saturated &+= v >= sat ? 1 : 0 } }
+        lastSaturatedPixels = saturated
         return out
     }
 }

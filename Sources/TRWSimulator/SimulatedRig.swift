@@ -77,6 +77,9 @@ public final class SimulatedRig: Source, SupplyControl {
     public static let irKey = "ir0", aeKey = "ae0", bmsKey = "bms0"
     /// Annotation method and author of the ground truth.
     public static let truthMethod = "simulator_ground_truth", truthAuthor = "trw-sim"
+    /// Annotation method and author (so: label set) of what the simulator did to its sensors:
+    /// injected faults (`custom:sensor_fault`) and IR saturation (`custom:ir_saturated`), on the stream concerned.
+    public static let sensorTruthMethod = "simulator_sensor_truth", sensorTruthAuthor = "trw-sim-sensors"
 
     /// The scenario with the options applied.
     public let scenario: Scenario
@@ -125,23 +128,45 @@ public final class SimulatedRig: Source, SupplyControl {
         bmsClock = SensorClock(offsetNs: Int64((sen.bmsClockOffsetS * 1e9).rounded()), driftPPM: sen.bmsClockDriftPPM, jitterNs: 0)
         let common = ["sim.scenario": s.name, "sim.seed": "\(s.seed)", "sim.simulated": "true"]
         var irProps = common.merging(irClock.properties()) { a, _ in a }
+        var aeProps = common
+        var bmsProps = common.merging(bmsClock.properties()) { a, _ in a }
         irProps["sim.netd_k"] = "\(sen.irNETDK)"
         irProps["sim.true_emissivity"] = "\(s.cell.emissivity)"
         irProps["sim.assumed_emissivity"] = "\(sen.irAssumedEmissivity)"
         irProps["sim.transport_latency_ns"] = "2000000 + exponential(mean 500000)"
-        var aeProps = common
+        if sen.irRange != .highResolution || sen.irRangeMaxC < IRRangeMode.highResolution.defaultRangeMaxC {
+            // Where the calibrated range ends (trw plot marks frames reaching it).
+            irProps["saturation_counts"] = "\(Self.saturationCounts(sen))"
+            irProps["sim.range"] = sen.irRange.rawValue
+            irProps["sim.range_max_c"] = "\(sen.irRangeMaxC)"
+        }
+        if sen.irOffsetK != 0 { irProps["sim.offset_k"] = "\(sen.irOffsetK)" }
+        if sen.aeBackgroundRMS != SensorSpec().aeBackgroundRMS || sen.aeOffset != 0 {
+            aeProps["sim.noise_rms_fs"] = "\(sen.aeBackgroundRMS)"
+            aeProps["sim.offset_fs"] = "\(sen.aeOffset)"
+        }
+        if sen.bmsNoise != BMSNoise() {
+            let n = sen.bmsNoise
+            bmsProps["sim.noise"] = "V \(n.voltageNoiseV) V, I \(n.currentNoiseA) A, T1 \(n.cellTempNoiseC) degC, Tamb \(n.ambientNoiseC) degC RMS"
+            bmsProps["sim.offset"] = "V \(n.voltageOffsetV) V, I \(n.currentOffsetA) A, T1 \(n.cellTempOffsetC) degC, Tamb \(n.ambientOffsetC) degC"
+        }
+        for key in [Self.irKey, Self.aeKey, Self.bmsKey] {
+            let n = sen.faults.filter { $0.channel.streamKey == key }.count
+            guard n > 0 else { continue }
+            let v = "\(n) (sensor_fault labels, set \(Self.sensorTruthAuthor))"
+            if key == Self.irKey { irProps["sim.faults"] = v } else if key == Self.aeKey { aeProps["sim.faults"] = v } else { bmsProps["sim.faults"] = v }
+        }
         aeProps["sim.clock_drift_ppm"] = "\(aeClockPPM)"
         aeProps["sim.clock_offset_ns"] = "\(Int64(aeStartOffsetS * 1e9))"
         aeProps["sim.true_rate_hz"] = "\(Double(sen.aeRateHz) * (1 + aeClockPPM * 1e-6))"
         aeProps["sim.htstamp_jitter_ns"] = "10000"
-        var bmsProps = common.merging(bmsClock.properties()) { a, _ in a }
         bmsProps["sim.line_format"] = "t=<device s> V=<V> I=<A> T1=<degC> Tamb=<degC>"
         bmsProps["sim.baud"] = "115200"
         streams = [
             StreamDescriptor(key: Self.irKey, kind: .thermal, device: "sim:ir", format: "Y16", nominalRateHz: sen.irFPS,
                              width: sen.irWidth, height: sen.irHeight, calibration: ThermalCalibration(
-                                 kelvinPerCount: 0.01, offsetKelvin: 0, emissivity: sen.irAssumedEmissivity),
-                             units: ["counts": "0.01 K"], properties: irProps),
+                                 kelvinPerCount: sen.irRange.kelvinPerCount, offsetKelvin: 0, emissivity: sen.irAssumedEmissivity),
+                             units: ["counts": sen.irRange == .highResolution ? "0.01 K" : "0.1 K"], properties: irProps),
             StreamDescriptor(key: Self.aeKey, kind: .ae, device: "sim:ae", format: sen.aeFormat.rawValue,
                              nominalRateHz: Double(sen.aeRateHz), channels: sen.aeChannels, sampleFormat: sen.aeFormat,
                              units: ["sample": "ADC counts"], properties: aeProps),
@@ -152,6 +177,11 @@ public final class SimulatedRig: Source, SupplyControl {
     }
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
+
+    /// The top count of the camera's calibrated range.
+    public static func saturationCounts(_ sen: SensorSpec) -> UInt16 {
+        UInt16(clamping: Int(((sen.irRangeMaxC + 273.15) / sen.irRange.kelvinPerCount + 1e-6).rounded(.down)))
+    }
 
     private let supplyOffRequested = Atomic<Bool>(false)
 
@@ -172,11 +202,17 @@ public final class SimulatedRig: Source, SupplyControl {
         let sim = CellSimulation(scenario: s)
         var master = SimRandom(seed: s.seed)
         var irRNG = master.fork(), aeRNG = master.fork(), bmsRNG = master.fork()
+        var faults = SensorFaultInjector(faults: s.sensors.faults, rng: master.fork())
         var renderer = IRRenderer(width: s.sensors.irWidth, height: s.sensors.irHeight, gridNX: s.grid.nx, gridNY: s.grid.ny,
                                   cellAspect: s.cell.widthM / s.cell.heightM, trueEmissivity: s.cell.emissivity,
-                                  assumedEmissivity: s.sensors.irAssumedEmissivity, netdK: s.sensors.irNETDK, seed: irRNG.next())
+                                  assumedEmissivity: s.sensors.irAssumedEmissivity, netdK: s.sensors.irNETDK,
+                                  calibration: ThermalCalibration(kelvinPerCount: s.sensors.irRange.kelvinPerCount),
+                                  saturationCounts: Self.saturationCounts(s.sensors), offsetK: s.sensors.irOffsetK, seed: irRNG.next())
+        var saturation = SaturationLog(sensors: s.sensors)
         var ae = AESynthesizer(sampleRate: s.sensors.aeRateHz, channels: s.sensors.aeChannels, format: s.sensors.aeFormat,
                                seed: aeRNG.next())
+        ae.backgroundRMS = s.sensors.aeBackgroundRMS
+        let noise = s.sensors.bmsNoise
         let aeTrueRate = Double(s.sensors.aeRateHz) * (1 + aeClockPPM * 1e-6)
         let aeChunk = max(1, Int((Double(s.sensors.aeRateHz) * options.aeChunkS).rounded()))
         var aeNext: Int64 = 0
@@ -190,6 +226,15 @@ public final class SimulatedRig: Source, SupplyControl {
         let dt = s.grid.stepS
         var lastImpulseCheck = 0.0
         defer { result.withLock { $0 = sim.truth } }
+        func sensorLabel(_ label: String, stream: String, from: Double, to: Double, _ params: String) {
+            pending.append((host(to), stream, .annotation(AnnotationEvent(
+                label: label, startHostNs: host(from), endHostNs: host(to), method: Self.sensorTruthMethod,
+                parametersJSON: params, author: Self.sensorTruthAuthor))))
+        }
+        func closeSensorLabels(at t: Double, final: Bool) {
+            for e in faults.close(at: t, final: final) { sensorLabel("custom:sensor_fault", stream: e.stream, from: e.from, to: e.to, e.params) }
+            if let e = saturation.close(at: t, final: final) { sensorLabel("custom:ir_saturated", stream: Self.irKey, from: e.from, to: e.to, e.params) }
+        }
 
         @inline(__always) func host(_ t: Double) -> Nanoseconds { base + Nanoseconds.fromSeconds(t) }
 
@@ -212,18 +257,26 @@ public final class SimulatedRig: Source, SupplyControl {
                   "{\"definition\":\"cell-mean heating rate of the abuse reactions alone first >= threshold (ARC detection threshold)\",\"threshold_C_per_min\":\(CellSimulation.selfHeatingThresholdCPerMin)}")
             truth("venting", tr.ventingS, "{\"definition\":\"gas generated reached the vent threshold\",\"vent_gas_mol\":\(s.cell.ventGasMol)}")
             truth("runaway_onset", tr.runawayOnsetS, sim.runawayCriterionJSON)
+            truth("custom:cid_open", sim.cidOpenS,
+                  "{\"definition\":\"gas generated reached the current interrupt device's opening amount; the supply current is cut\",\"cid_gas_mol\":\(s.cell.cidGasMol ?? 0)}")
 
             // IR frames captured in (t0, t].
             while true {
                 let camNs = irClock.offsetNs + irK * irPeriodNs
                 let tf = irClock.trueTime(atDevice: camNs)
                 if tf > t { break }
-                let pixels = renderer.render(fieldK: sim.heat.temperature, ambientK: sim.ambientC + 273.15)
+                var pixels = renderer.render(fieldK: sim.heat.temperature, ambientK: sim.ambientC + 273.15)
                 let jitter = Int64((irRNG.gaussian() * irClock.jitterNs).rounded())
                 let latency = 2_000_000 + Int64(-log(max(1e-12, irRNG.uniform())) * 500_000)
-                pending.append((host(tf) + latency, Self.irKey, .thermal(ThermalFrame(
-                    width: renderer.width, height: renderer.height, pixels: pixels, sequence: irK,
-                    deviceTimestampNs: camNs + jitter, hostArrivalNs: host(tf) + latency))))
+                var saturated = renderer.lastSaturatedPixels
+                let deliver = faults.applyIR(&pixels, at: tf, fps: s.sensors.irFPS, kelvinPerCount: renderer.calibration.kelvinPerCount,
+                                             top: renderer.saturationCounts, saturated: &saturated)
+                if deliver {
+                    saturation.frame(at: tf, sequence: irK, saturated: saturated)
+                    pending.append((host(tf) + latency, Self.irKey, .thermal(ThermalFrame(
+                        width: renderer.width, height: renderer.height, pixels: pixels, sequence: irK,
+                        deviceTimestampNs: camNs + jitter, hostArrivalNs: host(tf) + latency))))
+                }
                 irK += 1
             }
 
@@ -245,7 +298,9 @@ public final class SimulatedRig: Source, SupplyControl {
                 }
                 let drivers = AESynthesizer.Drivers(gasRateMolPerS: sim.gasRateMolPerS, reactionPowerW: sim.reactionPowerW,
                                                     hissStart: hiss(tStart), hissEnd: hiss(tEnd), impulses: impulses)
-                let samples = ae.synthesizePCM(frames: aeChunk, startTime: tStart, samplePeriod: 1 / aeTrueRate, drivers: drivers)
+                var samples = ae.synthesizePCM(frames: aeChunk, startTime: tStart, samplePeriod: 1 / aeTrueRate, drivers: drivers)
+                faults.applyAE(&samples, startTime: tStart, samplePeriod: 1 / aeTrueRate, channels: s.sensors.aeChannels,
+                               fullScale: s.sensors.aeFormat.fullScale, offset: s.sensors.aeOffset)
                 let pairHost = host(tEnd) + Int64((aeRNG.gaussian() * 10_000).rounded())
                 let arrival = host(tEnd) + 1_000_000 + Int64(aeRNG.uniform() * 500_000)
                 pending.append((arrival, Self.aeKey, .audio(AudioChunk(
@@ -259,10 +314,14 @@ public final class SimulatedRig: Source, SupplyControl {
                 let devS = Double(bmsClock.offsetNs) / 1e9 + Double(bmsJ) * bmsPeriod
                 let tb = bmsClock.trueTime(atDevice: bmsClock.offsetNs + Int64((Double(bmsJ) * bmsPeriod * 1e9).rounded()))
                 if tb > t { break }
-                let v = sim.voltage + bmsRNG.gaussian() * 0.0003
-                let i = sim.current + bmsRNG.gaussian() * 0.0005
-                let tc = thermocouple + bmsRNG.gaussian() * 0.05
-                let amb = sim.ambientC + bmsRNG.gaussian() * 0.05
+                var v = sim.voltage + bmsRNG.gaussian() * noise.voltageNoiseV + noise.voltageOffsetV
+                var i = sim.current + bmsRNG.gaussian() * noise.currentNoiseA + noise.currentOffsetA
+                var tc = thermocouple + bmsRNG.gaussian() * noise.cellTempNoiseC + noise.cellTempOffsetC
+                var amb = sim.ambientC + bmsRNG.gaussian() * noise.ambientNoiseC + noise.ambientOffsetC
+                guard faults.applyBMS(v: &v, i: &i, cellC: &tc, ambientC: &amb, at: tb, rateHz: s.sensors.bmsRateHz) else {
+                    bmsJ += 1
+                    continue
+                }
                 let line = BMSLine.format(deviceTimeS: devS, voltageV: v, currentA: i, cellC: tc, ambientC: amb)
                 // Line complete after its transmission at 115200 baud (10 bits per byte) plus USB-serial latency.
                 let txNs = Int64(Double(line.utf8.count + 1) * 10 / 115_200 * 1e9)
@@ -273,6 +332,8 @@ public final class SimulatedRig: Source, SupplyControl {
                 }
                 bmsJ += 1
             }
+
+            closeSensorLabels(at: t, final: false)
 
             // Emit in host-time order (stable for ties).
             if !pending.isEmpty {
@@ -289,6 +350,9 @@ public final class SimulatedRig: Source, SupplyControl {
             if t >= s.run.durationCapS - 1e-9 { break }
             if tr.runawayOnsetS != nil, t - tr.peakS >= s.run.stopAfterPeakS { break }
         }
+        // Sensor labels still open when the run ends.
+        closeSensorLabels(at: sim.time, final: true)
+        for (_, stream, e) in pending { sink.emit(e, stream: stream, mode: mode) }
     }
 
     private func sleepNs(_ ns: Int64) {

@@ -15,7 +15,8 @@ struct SimulateCommand: ParsableCommand {
         abstract: "Record a simulated overcharge run (physics-based cell, IR camera, AE sensor, BMS) into a session.",
         discussion: """
             SCENARIO is a name from scenarios/ (demo, ncm_overcharge_05c, lco_overcharge_1c, lfp_overcharge_1c, \
-            control_charge_rest, control_mild_overcharge_stopped, control_ambient_heating) or a .toml file. \
+            control_charge_rest, control_mild_overcharge_stopped, control_ambient_heating, ess_lfp_280ah_05c, \
+            cyl_18650_ncm_1c, control_cccv_discharge_faults) or a .toml file (`trw scenario sample` draws more). \
             The simulator's ground truth (runaway onset by GB 38031, venting, self-heating onset) is stored as \
             labels with method simulator_ground_truth. Model and sources: docs/simulator.md.
             """)

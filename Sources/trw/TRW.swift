@@ -40,6 +40,6 @@ struct TRW: ParsableCommand {
               trw ls                                     every session in sessions/
             """,
         version: TRWVersion.string,
-        subcommands: [RecordCommand.self, SimulateCommand.self, InfoCommand.self, ListCommand.self, MarkCommand.self, AnnotateCommand.self, PlotCommand.self, FrameCommand.self, VideoCommand.self, OverlayCommand.self, RepairCommand.self, VerifyCommand.self, LabelCommand.self, ExportCommand.self, ReplayCommand.self, PredictCommand.self, ScoreCommand.self, ResyncCommand.self, SyncReportCommand.self, ImportCommand.self, RigCommand.self, DevicesCommand.self, ExportWAVCommand.self, DPLSTMActivityCommand.self, RawFramesCommand.self]
+        subcommands: [RecordCommand.self, SimulateCommand.self, InfoCommand.self, ListCommand.self, MarkCommand.self, AnnotateCommand.self, PlotCommand.self, FrameCommand.self, VideoCommand.self, OverlayCommand.self, RepairCommand.self, VerifyCommand.self, LabelCommand.self, ExportCommand.self, ReplayCommand.self, PredictCommand.self, ScoreCommand.self, ResyncCommand.self, SyncReportCommand.self, ImportCommand.self, RigCommand.self, DevicesCommand.self, ExportWAVCommand.self, DPLSTMActivityCommand.self, RawFramesCommand.self, ScenarioCommand.self]
     )
 }

@@ -134,13 +134,14 @@ func quickRig(seed: UInt64 = 7, capS: Double = 40, startSOC: Double = 1.55) thro
         try rig.run(into: sink)
         let truth = try #require(rig.groundTruth)
         let onset = try #require(truth.runawayOnsetS)
-        let ann = Dictionary(uniqueKeysWithValues: sink.annotations.map { ($0.label, $0) })
+        // Ground truth only (the sensor-truth set, e.g. IR saturation, is on the streams concerned).
+        let ann = Dictionary(uniqueKeysWithValues: sink.annotations.filter { $0.method == SimulatedRig.truthMethod }.map { ($0.label, $0) })
         let r = try #require(ann["runaway_onset"])
         #expect(r.method == "simulator_ground_truth" && r.author == "trw-sim")
         #expect(r.startHostNs == 1_000_000_000 + Nanoseconds.fromSeconds(onset))
         #expect(r.parametersJSON.contains("GB 38031") && r.parametersJSON.contains("\"sustain_s\":3.0"))
         #expect(ann["venting"] != nil && ann["self_heating_onset"] != nil)
-        #expect(sink.events.filter { if case .annotation = $0.1 { true } else { false } }.allSatisfy { $0.0 == "bms0" })
+        #expect(sink.events.filter { if case let .annotation(a) = $0.1 { a.method == SimulatedRig.truthMethod } else { false } }.allSatisfy { $0.0 == "bms0" })
         // Stopped by itself: within stopAfterPeak (+ one step) of the peak, well before the cap.
         let lastFrame = try #require(sink.frames.last)
         let endS = Double(lastFrame.hostArrivalNs - 1_000_000_000) / 1e9
