@@ -105,3 +105,30 @@ def test_within_and_rows():
     rows = calcheck.rows_for(e, {"peak_voltage_v": 5.1})
     assert rows == ["| `x` | peak_voltage_v | 4.80 V (text) | 5.10 V | ± 0.10 V | **no** |",
                     "| `x` | cid_open | yes (text) | not an output yet | — | — |"]
+
+
+spec_gen = importlib.util.spec_from_file_location("calscen", os.path.join(ROOT, "scripts", "calibration-scenarios.py"))
+calscen = importlib.util.module_from_spec(spec_gen)
+spec_gen.loader.exec_module(calscen)
+
+
+def test_scenario_files_are_generated_from_the_table():
+    generated = calscen.all_scenarios()
+    on_disk = {f[:-5] for f in os.listdir(calcheck.SCENARIOS) if f.endswith(".toml")}
+    assert set(generated) == on_disk
+    for eid, text in generated.items():
+        assert open(os.path.join(calcheck.SCENARIOS, f"{eid}.toml")).read() == text, eid
+
+
+def test_cylinder_maps_to_equal_volume_and_surface_ratio_plate():
+    e = {"id": "cyl", "kind": "overcharge", "citation": "c", "observable": [{"name": "runaway", "value": False}],
+         "conditions": {"chemistry": "NCM", "format": "cylindrical", "capacity_ah": 3.0, "c_rate": 1.0,
+                        "geometry_mm": [18, 65]}}
+    text = calscen.scenario_text(e, 0)
+    import tomllib
+    cell = tomllib.loads(text)["cell"]
+    w, h, t = cell["width_mm"], cell["height_mm"], cell["thickness_mm"]
+    volume, radius = 3.141592653589793 * 9 ** 2 * 65, 9
+    assert w * h * t == pytest.approx(volume, rel=2e-3)   # same volume (width rounded to 0.1 mm)
+    assert t / 2 == pytest.approx(radius / 2)              # plate V/A = t/2, cylinder V/A (lateral) = r/2
+    assert tomllib.loads(text)["run"]["duration_cap_s"] == 7200  # until 300 % SOC at 1C from 100 %
