@@ -43,6 +43,8 @@ GEOMETRY_MM = {
     "es_ncm523_external_heating": (200, 130, 36),
     "mao2023_arc_overcharged_165soc": (120, 70, 8),
     "mao2023_arc_overcharged_120soc": (120, 70, 8),
+    "jps2008_lco_pouch_1ah_1c": (60, 45, 4),
+    "jps2008_lco_pouch_1ah_3c": (60, 45, 4),
 }
 # expect_runaway where the table has no runaway/rupture observable, with the reason
 EXPECT = {
