@@ -26,6 +26,8 @@ How the observables are read from a session:
   voltage_drop_before_onset   V at onset is more than 50 mV below its max of the 120 s before
   supply_limit_reached  max voltage within 0.1 V of the scenario's supply_limit_v
   rupture, vent         a venting annotation exists (the simulator has one vent event)
+  self_heating_onset_c  T1 at the self_heating_onset annotation (0.02 degC/min from the reactions)
+An observable of an event that did not happen in the run is printed as "event not reached".
 """
 import argparse
 import bisect
@@ -202,6 +204,12 @@ def observe(session, scenario):
     o["peak_surface_c"] = max(temp)
     o["time_to_peak_s"] = t[max(range(len(t)), key=lambda k: temp[k])]
     o["self_heating_onset_s"] = ann.get("self_heating_onset")
+    if "self_heating_onset" in ann:
+        o["self_heating_onset_c"] = temp[at(ann["self_heating_onset"])]
+    # observables of events that did not happen in this run (printed as such, not as unsupported)
+    o["not_reached"] = ({f"vent_{x}" for x in ("time_s", "soc", "surface_c")} if "venting" not in ann else set()) \
+        | ({f"onset_{x}" for x in ("time_s", "soc", "surface_c")} if "runaway_onset" not in ann else set()) \
+        | ({"self_heating_onset_c"} if "self_heating_onset" not in ann else set())
     o["duration_s"] = t[-1]
     return o
 
@@ -230,7 +238,12 @@ def rows_for(e, o):
         prefix = {"ge": ">= ", "le": "<= "}.get(ref["relation"], "")
         tol = "—" if isinstance(ref["value"], bool) else "± " + fmt(ref["tolerance"], ref["unit"])
         value = o.get(ref["name"])
-        sim, ok = ("not an output yet", "—") if value is None else (fmt(value, ref["unit"]), "yes" if within(ref, value) else "**no**")
+        if value is None and ref["name"] in o.get("not_reached", ()):
+            sim, ok = "event not reached", "**no**"
+        elif value is None:
+            sim, ok = "not an output yet", "—"
+        else:
+            sim, ok = fmt(value, ref["unit"]), "yes" if within(ref, value) else "**no**"
         out.append(f"| `{e['id']}` | {ref['name']} | {prefix}{fmt(ref['value'], ref['unit'])} ({ref['source']}) | {sim} | {tol} | {ok} |")
     return out
 

@@ -94,6 +94,10 @@ def test_observe_reads_soc_events_and_voltage():
     assert o["voltage_drop_before_onset"] is True
     assert o["supply_limit_reached"] is False
     assert o["peak_surface_c"] == pytest.approx(25 + 0.05 * 3000) and o["time_to_peak_s"] == 3000
+    assert o["not_reached"] == {"self_heating_onset_c"}
+    ref = {"name": "self_heating_onset_c", "value": 31.7, "relation": "eq", "tolerance": 10, "unit": "C", "source": "text"}
+    assert calcheck.rows_for({"id": "y", "observable": [ref]}, o) == \
+        ["| `y` | self_heating_onset_c | 31.70 °C (text) | event not reached | ± 10 °C | **no** |"]
 
 
 def test_within_and_rows():
