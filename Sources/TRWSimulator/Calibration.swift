@@ -117,7 +117,7 @@ public struct CalibrationTable: Sendable {
     /// stated in docs/simulator.md): 8 cm3/Ah (NCM, LCO) or 11 cm3/Ah (LFP) at 2500 kg/m3, or the
     /// stated mass; pouches 2:1 faces 4-15 mm thick, prismatic cans 2:1.3 faces with thickness
     /// 0.35 x cube root of the volume. DC resistance 60 mOhm Ah / capacity. Vent threshold 2.5 mmol
-    /// gas per Ah for pouches, four times that for hard cases (hermetic cans hold ~10 bar).
+    /// gas per Ah for pouches, eight times that for hard cases (a can's vent opens near 10 bar, a pouch near 1-2 bar).
     public static func scenario(for e: Experiment, grid: GridSpec = GridSpec(nx: 8, ny: 6, stepS: 0.5)) -> Result<Scenario, Unsupported> {
         guard e.kind == "overcharge" else { return .failure(Unsupported(id: e.id, reason: "kind '\(e.kind)': heater plugs/plates and unknown heater powers are not simulator protocols yet")) }
         let format = e.strings["format"] ?? "pouch"
@@ -148,7 +148,7 @@ public struct CalibrationTable: Sendable {
             }
         }
         cell.resistanceOhm = 0.06 / ah
-        cell.ventGasMol = 0.0025 * ah * (format == "pouch" ? 1 : 4)
+        cell.ventGasMol = 0.0025 * ah * (format == "pouch" ? 1 : 8)
         s.cell = cell
         s.ambient = AmbientSpec(temperatureC: e.numbers["ambient_c"] ?? 25, convection: 10)
         let start = e.numbers["start_soc"] ?? 1
@@ -172,7 +172,10 @@ public struct CalibrationOutcome: Sendable {
 
     /// Runs `scenario`'s physics (no sensors) to the end of its runaway or its duration cap and
     /// measures the standard observables. Surface temperatures are the face centre (the lumped plate
-    /// has no through-thickness gradient); `internal_before_rupture_c` is the true maximum at venting.
+    /// has no through-thickness gradient); `internal_before_rupture_c` is the true maximum at venting;
+    /// `plateau_voltage_v` the median terminal voltage while electrolyte oxidation carries most of the
+    /// current (before shutdown and onset); `oxidation_acceleration_c` the cell temperature at which the
+    /// over-delithiated cathode's reaction with the electrolyte first self-heats at the ARC threshold.
     public static func run(_ scenario: Scenario) -> CalibrationOutcome {
         let sim = CellSimulation(scenario: scenario)
         let dt = scenario.grid.stepS
@@ -186,8 +189,10 @@ public struct CalibrationOutcome: Sendable {
             hist.append((sim.time, sim.voltage, tc))
             maxV = max(maxV, sim.voltage)
             if ventTC == nil, let tv = sim.truth.ventingS, sim.time >= tv { ventTC = tc; ventTmax = sim.maxTemperatureC }
-            if oxT == nil, sim.current > 0, sim.oxidationCurrentA > 0.5 * sim.current { oxT = sim.meanTemperatureC }
-            if sim.truth.runawayOnsetS == nil, sim.truth.separatorShutdownS == nil, sim.truth.platingOnsetS != nil, sim.voltage > 4.5 {
+            if oxT == nil, sim.overchargedPowerW / (sim.massKg * scenario.cell.heatCapacity) * 60 >= CellSimulation.selfHeatingThresholdCPerMin {
+                oxT = sim.meanTemperatureC
+            }
+            if sim.truth.runawayOnsetS == nil, sim.truth.separatorShutdownS == nil, sim.current > 0, sim.oxidationCurrentA > 0.5 * sim.current {
                 plateau.append(sim.voltage)
             }
             if let on = sim.truth.runawayOnsetS, sim.time > on + 60, sim.time > sim.truth.peakS + scenario.run.stopAfterPeakS || sim.time > on + 600 { break }

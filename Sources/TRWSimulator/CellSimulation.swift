@@ -112,6 +112,8 @@ public final class CellSimulation {
     public private(set) var ventFlowMolPerS: Double = 0
     /// Total abuse-reaction heat (SEI+NE+PE+E, plated lithium, over-delithiated cathode), W (last step).
     public private(set) var reactionPowerW: Double = 0
+    /// Heat of the over-delithiated cathode's reaction alone (part of `reactionPowerW`), W (last step).
+    public private(set) var overchargedPowerW: Double = 0
     /// Electrochemical heat (Joule + interface overpotentials + electrolyte oxidation), W (last step).
     public private(set) var electricalHeatW: Double = 0
     /// Internal-short heat, W (last step).
@@ -169,8 +171,8 @@ public final class CellSimulation {
     /// Separator pores close over this width around the shutdown temperature (logistic), K.
     public static let shutdownWidthK = 1.5
     /// Share of the ionic conductance left through a shut-down separator (resistance x ~500;
-    /// PE shutdown raises the separator resistance by 2-3 orders of magnitude). Estimate.
-    public static let shutdownResidual = 0.002
+    /// PE shutdown raises the separator resistance by about 3 orders of magnitude). Estimate.
+    public static let shutdownResidual = 0.001
 
     /// PE shutdown temperature, degC: 135 degC (polyethylene pores close near 130-135 degC), or
     /// 15 K below a separator melting earlier. Coated separators rated for 180 degC still shut
@@ -423,7 +425,7 @@ public final class CellSimulation {
         dt = min(dt, maxDt)
 
         // Reactions: exact integrators for frozen rate constants over dt.
-        var reactJ = 0.0, gas = 0.0
+        var reactJ = 0.0, gas = 0.0, odJ = 0.0
         let gS = GasModel.seiMolPerKg * r.sei.content, gN = GasModel.negativeMolPerKg * r.negative.content
         let gE = GasModel.electrolyteMolPerKg * r.electrolyte.content
         let gPL = GasModel.platedMolPerKg, gOD = GasModel.overchargedMolPerKg * (r.overcharged?.content ?? 0)
@@ -465,10 +467,12 @@ public final class CellSimulation {
                 let qv = (hS * dS + hN * dN + HP[k] * dA + hE * dE + hPL * dPL + hOD * dOD) * invDt
                 Q[k] = qv
                 reactJ += qv
+                odJ += hOD * dOD
                 gas += gS * dS + gN * dN + gE * dE + gPL * dPL + gOD * dOD
             }
         }}}}}}}}}}}}}}}
         reactionPowerW = reactJ * vCell
+        overchargedPowerW = odJ * vCell / dt
         gas *= vCell / dt
 
         // Electrochemistry (lumped over the face).

@@ -117,11 +117,14 @@ public struct ReactionSet: Sendable, Equatable, Codable {
     /// at ~400 kJ/mol O2: 400-800 J/g; the lower end is used (DSC of charged layered oxides with
     /// electrolyte reports several hundred J/g; the regular cathode channel adds its own heat).
     static let overchargedH = 400.0
-    /// Frequency factors of the over-delithiated channel: with the first cathode channel's Ea, they put its
-    /// rate at ~3e-4 1/s near 140 degC (oxygen release of deeply delithiated layered oxides from
-    /// ~120-150 degC; e.g. Bak et al. 2014, ACS Appl. Mater. Interfaces 6:22594). Estimates.
+    /// Frequency factors of the over-delithiated channel, with the first cathode channel's Ea. LCO:
+    /// 1.6e16 1/s puts the channel's ARC onset (0.02 degC/min, fully over-delithiated) at ~60 degC,
+    /// where Ohsaki et al. 2005 report the exothermic oxidation of the electrolyte by the overcharged
+    /// cathode accelerating (calibration table `ohsaki2005_lco_650mah`). NCM: 1.0e11 1/s (rate
+    /// ~3e-4 1/s near 140 degC; layered NCM releases oxygen later than LCO, e.g. Bak et al. 2014,
+    /// ACS Appl. Mater. Interfaces 6:22594). Estimates.
     static let overchargedNCMA = 1.0e11
-    static let overchargedLCOA = 1.2e14
+    static let overchargedLCOA = 1.6e16
 
     /// NCM / graphite after Hu et al. 2020 (ACS Omega, doi 10.1021/acsomega.0c01862): SEI,
     /// anode and electrolyte as Kim 2007; the NCM cathode as two parallel channels sharing
@@ -175,7 +178,7 @@ public enum Chemistry: String, Sendable, Codable, CaseIterable {
         // NCM/graphite: 3.0-4.2 V; ~0.65 C of lithium left in the cathode at 4.2 V (Li ~0.4 in
         // NCM111), graphite full ~20 % past 100 % (N/P ~1.1-1.2): plating from ~120 % SOC.
         case .ncm: Electrochemistry(shape: .layered, v0: 3.0, v100: 4.20, cathodeReserveSOC: 0.65, overchargeRiseV: 0.45,
-                                    anodeHeadroomSOC: 0.20, oxidationV: 5.05)
+                                    anodeHeadroomSOC: 0.20, oxidationV: 5.12)
         case .lco: Electrochemistry(shape: .layered, v0: 3.0, v100: 4.20, cathodeReserveSOC: 0.55, overchargeRiseV: 0.45,
                                     anodeHeadroomSOC: 0.20, oxidationV: 5.0)
         // LFP/graphite: flat ~3.3 V, 3.6 V at full charge; FePO4 holds no lithium past 100 %

@@ -108,3 +108,28 @@ import Testing
         #expect(t.peakMaxC < 150, "peak \(t.peakMaxC)")
     }
 }
+
+/// Issue 19: the venting ground-truth instant is the physical event, and the acoustic signature
+/// follows it at once: the loudest AE sample within +-20 s of the `venting` annotation lies within
+/// 50 ms after it and is a vent-opening impulse (>= 0.5 full scale).
+@Test func aeVentBurstFollowsTheVentingInstant() throws {
+    var s = try loadScenario("demo")
+    s.run.durationCapS = 900
+    let rig = SimulatedRig(scenario: s, options: SimulatedRig.Options(
+        pacing: .max, irWidth: 16, irHeight: 12, irFPS: 0.2, aeRateHz: 20_000, aeChannels: 1, bmsRateHz: 1, durationCapS: 900,
+        gridNX: 8, gridNY: 6, seed: 3, startMonotonicNs: 0))
+    let sink = CollectingSink()
+    try rig.run(into: sink)
+    let vent = try #require(sink.annotations.first { $0.label == "venting" }, "no venting annotation")
+    let tv = Double(vent.startHostNs) / 1e9
+    let rate = 20_000.0 * (1 - 42e-6)
+    var best = (t: 0.0, a: Int32(0))
+    for c in sink.chunks {
+        for (i, v) in c.samples.enumerated() {
+            let t = 0.0025 + Double(c.firstSampleIndex + Int64(i)) / rate
+            if abs(t - tv) <= 20, abs(v) > best.a { best = (t, abs(v)) }
+        }
+    }
+    #expect(Double(best.a) >= 0.5 * 32767, "loudest AE sample near venting \(best.a)")
+    #expect(best.t >= tv - 0.001 && best.t <= tv + 0.05, "loudest AE sample at \(best.t) s, venting at \(tv) s")
+}

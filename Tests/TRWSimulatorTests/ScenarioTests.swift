@@ -25,10 +25,12 @@ func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
 }
 
 @Suite struct ScenarioTests {
-    static let runaway = ["demo", "ncm_overcharge_05c", "lco_overcharge_1c", "lfp_overcharge_1c"]
+    static let runaway = ["demo", "ncm_overcharge_05c", "lco_overcharge_1c"]
     static let controls = ["control_charge_rest", "control_mild_overcharge_stopped", "control_ambient_heating"]
+    /// Abuse that vents without running away (issue 19: a small LFP cell at 1C settles on the oxidation heat).
+    static let tolerant = ["lfp_overcharge_1c"]
 
-    @Test(arguments: runaway + controls)
+    @Test(arguments: runaway + controls + tolerant)
     func scenarioLoads(name: String) throws {
         let s = try loadScenario(name)
         #expect(s.name == name)
@@ -44,7 +46,9 @@ func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
         #expect(onset < s.run.durationCapS)
         let vent = try #require(sim.truth.ventingS)
         let sh = try #require(sim.truth.selfHeatingOnsetS)
-        #expect(vent < onset && sh < onset, "\(name): vent \(vent), self-heating \(sh), onset \(onset)")
+        // Venting within 30 s after the onset is accepted: the plated lithium's reaction, which drives the
+        // runaway, is also the largest gas source, so at 2C (demo) the vent opens with the runaway itself.
+        #expect(vent < onset + 30 && sh < onset, "\(name): vent \(vent), self-heating \(sh), onset \(onset)")
         #expect(sim.truth.peakMaxC > 200, "\(name): peak \(sim.truth.peakMaxC) degC")
         #expect(sim.voltage < 1.0, "\(name): voltage after runaway \(sim.voltage) V; onset \(onset), separator \(String(describing: sim.truth.separatorFailureS)), peak \(sim.truth.peakMaxC) at \(sim.truth.peakS), end \(sim.time)")
     }
@@ -57,6 +61,17 @@ func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
         #expect(sim.truth.runawayOnsetS == nil, "\(name): runaway at \(String(describing: sim.truth.runawayOnsetS))")
         #expect(!sim.separatorFailed)
         #expect(sim.truth.peakMaxC < 100, "\(name): peak \(sim.truth.peakMaxC) degC")
+    }
+
+    /// An overcharge-tolerant cell vents, heats and does not run away (no separator melt-down).
+    @Test(arguments: tolerant)
+    func tolerantScenarioVentsWithoutRunaway(name: String) throws {
+        let (s, sim) = try runPhysics(name)
+        #expect(sim.time >= s.run.durationCapS - 1)
+        #expect(sim.truth.ventingS != nil, "\(name) did not vent")
+        #expect(sim.truth.runawayOnsetS == nil, "\(name): runaway at \(String(describing: sim.truth.runawayOnsetS))")
+        #expect(!sim.separatorFailed)
+        #expect(sim.truth.peakMaxC > 60 && sim.truth.peakMaxC < 150, "\(name): peak \(sim.truth.peakMaxC) degC")
     }
 
     @Test func wrongTypeNamesFileAndKey() {
@@ -103,7 +118,7 @@ func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
         let s = try Scenario.named("demo")
         #expect(s.name == "demo")
         #expect(throws: ScenarioError.self) { _ = try Scenario.named("no_such_scenario_here") }
-        #expect(Set(Self.runaway + Self.controls).isSubset(of: Set(Scenario.available())))
+        #expect(Set(Self.runaway + Self.controls + Self.tolerant).isSubset(of: Set(Scenario.available())))
     }
 }
 
