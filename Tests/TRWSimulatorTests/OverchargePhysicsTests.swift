@@ -110,26 +110,27 @@ import Testing
 }
 
 /// Issue 19: the venting ground-truth instant is the physical event, and the acoustic signature
-/// follows it at once: the loudest AE sample within +-20 s of the `venting` annotation lies within
-/// 50 ms after it and is a vent-opening impulse (>= 0.5 full scale).
+/// follows it at once: the vent-opening impulse (0.95 full scale, 20-43 kHz at 96 kHz sampling)
+/// starts within 1 ms of the `venting` annotation, and the hiss of the escaping gas follows.
 @Test func aeVentBurstFollowsTheVentingInstant() throws {
     var s = try loadScenario("demo")
-    s.run.durationCapS = 900
+    s.run.durationCapS = 260
     let rig = SimulatedRig(scenario: s, options: SimulatedRig.Options(
-        pacing: .max, irWidth: 16, irHeight: 12, irFPS: 0.2, aeRateHz: 20_000, aeChannels: 1, bmsRateHz: 1, durationCapS: 900,
+        pacing: .max, irWidth: 16, irHeight: 12, irFPS: 0.2, aeRateHz: 96_000, aeChannels: 1, bmsRateHz: 1, durationCapS: 260,
         gridNX: 8, gridNY: 6, seed: 3, startMonotonicNs: 0))
     let sink = CollectingSink()
     try rig.run(into: sink)
-    let vent = try #require(sink.annotations.first { $0.label == "venting" }, "no venting annotation")
+    let vent = try #require(sink.annotations.first { $0.label == "venting" }, "no venting annotation within 260 s")
     let tv = Double(vent.startHostNs) / 1e9
-    let rate = 20_000.0 * (1 - 42e-6)
-    var best = (t: 0.0, a: Int32(0))
+    let rate = 96_000.0 * (1 - 42e-6)
+    var peakAt = (t: 0.0, a: Int32(0)), before = Int32(0)
     for c in sink.chunks {
         for (i, v) in c.samples.enumerated() {
             let t = 0.0025 + Double(c.firstSampleIndex + Int64(i)) / rate
-            if abs(t - tv) <= 20, abs(v) > best.a { best = (t, abs(v)) }
+            if t >= tv - 0.001, t <= tv + 0.002, abs(v) > peakAt.a { peakAt = (t, abs(v)) }
+            if t >= tv - 0.5, t < tv - 0.001 { before = max(before, abs(v)) }
         }
     }
-    #expect(Double(best.a) >= 0.5 * 32767, "loudest AE sample near venting \(best.a)")
-    #expect(best.t >= tv - 0.001 && best.t <= tv + 0.05, "loudest AE sample at \(best.t) s, venting at \(tv) s")
+    #expect(Double(peakAt.a) >= 0.5 * 32767, "loudest AE sample within 2 ms after venting: \(peakAt.a) at \(peakAt.t) s (venting \(tv) s)")
+    #expect(peakAt.a > before, "AE before venting reached \(before), at venting \(peakAt.a)")
 }
