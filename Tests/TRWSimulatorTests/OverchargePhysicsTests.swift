@@ -114,13 +114,13 @@ import Testing
 /// starts within 1 ms of the `venting` annotation, and the hiss of the escaping gas follows.
 @Test func aeVentBurstFollowsTheVentingInstant() throws {
     var s = try loadScenario("demo")
-    s.run.durationCapS = 260
+    s.run.durationCapS = 330
     let rig = SimulatedRig(scenario: s, options: SimulatedRig.Options(
-        pacing: .max, irWidth: 16, irHeight: 12, irFPS: 0.2, aeRateHz: 96_000, aeChannels: 1, bmsRateHz: 1, durationCapS: 260,
+        pacing: .max, irWidth: 16, irHeight: 12, irFPS: 0.2, aeRateHz: 96_000, aeChannels: 1, bmsRateHz: 1, durationCapS: 330,
         gridNX: 8, gridNY: 6, seed: 3, startMonotonicNs: 0))
     let sink = CollectingSink()
     try rig.run(into: sink)
-    let vent = try #require(sink.annotations.first { $0.label == "venting" }, "no venting annotation within 260 s")
+    let vent = try #require(sink.annotations.first { $0.label == "venting" }, "no venting annotation within 330 s")
     let tv = Double(vent.startHostNs) / 1e9
     let rate = 96_000.0 * (1 - 42e-6)
     var peakAt = (t: 0.0, a: Int32(0)), before = Int32(0)
