@@ -17,6 +17,15 @@ public enum GasModel {
     public static let electrolyteMolPerKg = 10.0
     /// mol gas per mol of electrons in electrolyte oxidation (EC -> CO2 + ..., ~2 e- per CO2).
     public static let oxidationMolPerElectron = 0.5
+    /// mol gas per kg of plated lithium reacted (2 Li + EC -> Li2CO3 + C2H4: 0.5 mol per 6.94 g).
+    public static let platedMolPerKg = 72.0
+    /// mol gas per kg of over-delithiated cathode decomposed (O2 released, burnt to CO2 with the electrolyte).
+    public static let overchargedMolPerKg = 3.0
+    /// Time constant of the gas escaping once the vent has opened, s.
+    public static let ventReleaseS = 1.0
+    /// Relative rise of the ohmic resistance with the gas held in the cell at the vent threshold
+    /// (gas pockets between the layers take electrode area out of contact; released at venting). Estimate.
+    public static let gasResistanceRise = 0.1
     /// Share of the electrolyte ejected as vapour at venting.
     public static let ventElectrolyteFraction = 0.2
     /// Latent heat of the ejected solvent, J/kg (DMC ~ 38 kJ/mol / 90 g/mol).
@@ -30,22 +39,35 @@ public struct GroundTruth: Sendable, Equatable {
     /// Runaway onset by GB 38031-2020: true max temperature rising at >= 1 degC/s for >= 3 s;
     /// the onset is the start of the first such window, s.
     public var runawayOnsetS: Double?
-    /// Venting (gas reached the vent threshold), s.
+    /// Venting: the instant the vent opens (gas held in the cell reached the vent threshold), s.
     public var ventingS: Double?
     /// Self-heating onset: the cell-mean heating rate from the abuse reactions alone
     /// first exceeds 0.02 degC/min (the ARC detection threshold), s.
     public var selfHeatingOnsetS: Double?
     /// Separator failure (internal short starts at the hotspot), s.
     public var separatorFailureS: Double?
+    /// Separator shutdown: the first instant half of the face's separator has closed its pores, s.
+    public var separatorShutdownS: Double?
+    /// Lithium plating begins (stored charge past the graphite's headroom), s.
+    public var platingOnsetS: Double?
+    /// Peak of the terminal voltage before runaway onset, V, and the charge passed (SOC) there.
+    public var peakVoltageV: Double = 0
+    public var peakVoltageSOC: Double = 0
+    /// Charge passed (SOC) at venting and at runaway onset.
+    public var ventingSOC: Double?
+    public var runawayOnsetSOC: Double?
     /// Peak of the true max temperature, degC, and when.
     public var peakMaxC: Double = -.infinity
     public var peakS: Double = 0
 }
 
 /// The physics of one cell under abuse: heat equation over the face, Arrhenius
-/// abuse reactions per grid cell (Kim et al. 2007 after Hatchard et al. 2001),
-/// lumped overcharge electrochemistry, gas and venting, separator failure and
-/// internal short at the hotspot, and the ground-truth detectors.
+/// abuse reactions per grid cell (Kim et al. 2007 after Hatchard et al. 2001, Hu et al.
+/// 2020), lumped overcharge electrochemistry (cathode delithiation, electrolyte oxidation,
+/// lithium plating; `Electrochemistry`), the plated lithium's and the over-delithiated
+/// cathode's reactions, gas and venting, separator shutdown and melt-down with an internal
+/// short at the hotspot, and the ground-truth detectors. Runaway is whatever the heat
+/// balance makes of these: no single switch triggers it.
 public final class CellSimulation {
     public let scenario: Scenario
     public let reactions: ReactionSet
@@ -61,22 +83,38 @@ public final class CellSimulation {
     public private(set) var tSEI: [Double]
     public private(set) var alpha: [Double]
     public private(set) var cE: [Double]
+    /// Plated lithium per grid cell, kg/m^3.
+    public private(set) var platedLi: [Double]
+    /// Over-delithiated cathode fraction per grid cell (0...1), not yet decomposed.
+    public private(set) var cOD: [Double]
 
-    /// State of charge (fraction, may exceed 1 under overcharge).
+    /// State of charge as charge passed (fraction, may exceed 1 under overcharge), as labs report it.
     public private(set) var soc: Double
+    /// Charge stored by (de)intercalation (fraction of nominal): what the cathode has given up.
+    public private(set) var storedSOC: Double
     /// Supply current into the cell, A (positive = charging).
     public private(set) var current: Double = 0
-    /// Terminal voltage, V (includes the vent glitch).
+    /// Terminal voltage, V.
     public private(set) var voltage: Double
-    /// Gas accumulated inside the cell since the last vent, mol.
+    /// Electrolyte-oxidation current, A (last step).
+    public private(set) var oxidationCurrentA: Double = 0
+    /// Share of the separator still open to ions (1 = no shutdown), area mean.
+    public private(set) var separatorOpenFraction: Double = 1
+    /// Plated lithium charge charged so far, Ah (not what has reacted since).
+    public private(set) var platedAh: Double = 0
+    /// Gas held inside the cell, mol (released through the vent once it has opened).
     public private(set) var gasMol: Double = 0
     /// Gas generated since the start, mol.
     public private(set) var gasTotalMol: Double = 0
     /// Gas generation rate, mol/s (last step).
     public private(set) var gasRateMolPerS: Double = 0
-    /// Total abuse-reaction heat (SEI+NE+PE+E), W (last step).
+    /// Gas leaving through the opened vent, mol/s (last step; 0 while closed).
+    public private(set) var ventFlowMolPerS: Double = 0
+    /// Total abuse-reaction heat (SEI+NE+PE+E, plated lithium, over-delithiated cathode), W (last step).
     public private(set) var reactionPowerW: Double = 0
-    /// Electrochemical heat (Joule + electrolyte oxidation), W (last step).
+    /// Heat of the over-delithiated cathode's reaction alone (part of `reactionPowerW`), W (last step).
+    public private(set) var overchargedPowerW: Double = 0
+    /// Electrochemical heat (Joule + interface overpotentials + electrolyte oxidation), W (last step).
     public private(set) var electricalHeatW: Double = 0
     /// Internal-short heat, W (last step).
     public private(set) var shortHeatW: Double = 0
@@ -117,20 +155,34 @@ public final class CellSimulation {
     /// Effective cathode enthalpy per cell (channels weighted by their rates), J/m3.
     private var hPE: [Double]
     private var kE: [Double]
+    private var kPL: [Double]
+    private var kOD: [Double]
+    /// Current weight including the separator shutdown (mean 1).
+    private var liveWeight: [Double]
     private let hotspotIndex: Int
     private var ventCoolingW: Double = 0
     private var ventCoolingUntil: Double = 0
-    private var plating: Double = 0
     private var destroyed = false
-    private var softShortStartS: Double?
     private var shortResistance = Double.infinity
+    /// Interface potential of the last solve, V (Newton start).
+    private var lastE: Double
     /// Time of the last physics sample fed to the GB 38031 detector.
     private var lastSampleT: Double = -1
 
-    /// Width of the soft-short band below the separator melt-down, K.
-    public static let softShortSpanK = 15.0
     /// The self-heating threshold, degC/min (ARC detection threshold).
     public static let selfHeatingThresholdCPerMin = 0.02
+    /// kg of lithium per Ah (3600 C / F x 6.941 g/mol).
+    public static let lithiumKgPerAh = 3600 / faradayConstant * 6.941e-3
+    /// Separator pores close over this width around the shutdown temperature (logistic), K.
+    public static let shutdownWidthK = 1.5
+    /// Share of the ionic conductance left through a shut-down separator (resistance x ~500;
+    /// PE shutdown raises the separator resistance by about 3 orders of magnitude). Estimate.
+    public static let shutdownResidual = 0.001
+
+    /// PE shutdown temperature, degC: 135 degC (polyethylene pores close near 130-135 degC), or
+    /// 15 K below a separator melting earlier. Coated separators rated for 180 degC still shut
+    /// down with their PE layer.
+    public var separatorShutdownC: Double { min(135, scenario.cell.separatorFailureC - 15) }
 
     public init(scenario: Scenario) {
         self.scenario = scenario
@@ -149,10 +201,23 @@ public final class CellSimulation {
         alpha = [Double](repeating: reactions.alpha0, count: n)
         cE = [Double](repeating: reactions.cE0, count: n)
         q = [Double](repeating: 0, count: n)
-        kSEI = q; kNE = q; kPE = q; kE = q; hPE = q
+        kSEI = q; kNE = q; kPE = q; kE = q; hPE = q; kPL = q; kOD = q
         soc = scenario.testProtocol.startSOC
         supply = ProtocolRunner(spec: scenario.testProtocol, capacityAh: c.capacityAh, chemistry: c.chemistry)
-        voltage = electro.ocv(soc: soc)
+        // A cell starting past 100 % was charged there slowly: its cathode has given that charge up,
+        // and what the graphite could not take is plated.
+        let e = c.chemistry.electrochemistry
+        // (Capped at 97 % of the cathode reserve: beyond it the cathode would sit above the
+        // electrolyte's oxidation potential, which a real cell never reaches at rest.)
+        storedSOC = min(soc, 1 + 0.97 * e.cathodeReserveSOC)
+        let plated0 = max(0, storedSOC - 1 - e.anodeHeadroomSOC) * c.capacityAh
+        platedAh = plated0
+        let volume = c.widthM * c.heightM * c.thicknessM
+        platedLi = [Double](repeating: plated0 * Self.lithiumKgPerAh / volume, count: n)
+        cOD = [Double](repeating: min(1, max(0, storedSOC - 1) / e.cathodeReserveSOC), count: n)
+        let u0 = e.ocv(stored: storedSOC)
+        voltage = u0
+        lastE = u0
         // Current-density weight: 1 + s * Gaussian at the hotspot (sigma 8 % of the width), mean 1.
         let nx = scenario.grid.nx, ny = scenario.grid.ny
         let hx = c.hotspotX * c.widthM, hy = c.hotspotY * c.heightM
@@ -168,6 +233,7 @@ public final class CellSimulation {
         }
         let wm = w.reduce(0, +) / Double(n), wsSum = ws.reduce(0, +)
         weight = w.map { $0 / wm }
+        liveWeight = weight
         shortWeight = ws.map { $0 / wsSum * Double(n) }
         hotspotIndex = min(ny - 1, Int(c.hotspotY * Double(ny))) * nx + min(nx - 1, Int(c.hotspotX * Double(nx)))
     }
@@ -225,7 +291,14 @@ public final class CellSimulation {
         let tick = (time / Self.gbSampleIntervalS + 1e-6).rounded(.down)
         if truth.runawayOnsetS == nil, tick > lastGBTick {
             lastGBTick = tick
-            if let onset = gb.feed(t: time, celsius: tmax) { truth.runawayOnsetS = onset }
+            if let onset = gb.feed(t: time, celsius: tmax) {
+                truth.runawayOnsetS = onset
+                truth.runawayOnsetSOC = soc - current * (time - onset) / (3600 * scenario.cell.capacityAh)
+            }
+        }
+        if truth.runawayOnsetS == nil, truth.separatorFailureS == nil, voltage > truth.peakVoltageV {
+            truth.peakVoltageV = voltage
+            truth.peakVoltageSOC = soc
         }
         if truth.selfHeatingOnsetS == nil, selfHeatRateCPerMin >= Self.selfHeatingThresholdCPerMin {
             truth.selfHeatingOnsetS = time
@@ -237,6 +310,49 @@ public final class CellSimulation {
         "{\"criterion\":\"\(gb.summary)\",\"dTdt_min_C_per_s\":\(gb.rateCPerS),\"sustain_s\":\(gb.sustainS),\"window_s\":\(gb.windowS),\"sample_interval_s\":\(Self.gbSampleIntervalS),\"signal\":\"true max cell temperature (simulator field)\"}"
     }
 
+    /// What the supply asks for at time `t`: the current it drives into the cell (A, positive =
+    /// charging) and its compliance voltage (V). The one place the test protocol is read.
+    /// `requestedA` is the step's set point even once the cell takes no current (an open CID).
+    func supplyDemand(at t: Double) -> (currentA: Double, limitV: Double, requestedA: Double) {
+        let d = supply.demand(time: t, soc: soc, voltage: voltage, currentA: current)
+        if supply.done || cidOpenS != nil { chargeEnded = true }
+        return (chargeEnded ? 0 : d.currentA, d.limitV, d.currentA)
+    }
+
+    /// The cell's electrical state for an interface potential E: (de)intercalation current
+    /// (E - U)/R_ct, electrolyte oxidation (Tafel), the cell current through R_ohm, the terminal
+    /// voltage and the supply current (cell + short), with d(supply current)/dE and dV/dE.
+    struct Circuit {
+        var u: Double, rct: Double, rOhm: Double, gShort: Double, kelvin: Double, capacityAh: Double
+        var electro: Electrochemistry
+        func eval(_ e: Double) -> (iInt: Double, iOx: Double, v: Double, iExt: Double, dI: Double, dV: Double) {
+            let iInt = (e - u) / rct
+            let iOx = electro.oxidationCurrent(e: min(e, electro.oxidationV + 2), kelvin: kelvin, capacityAh: capacityAh)
+            let ic = iInt + iOx
+            let v = e + ic * rOhm
+            let dIc = 1 / rct + iOx / electro.tafelV
+            let dV = 1 + dIc * rOhm
+            return (iInt, iOx, v, ic + v * gShort, dIc + dV * gShort, dV)
+        }
+        /// Solves `target(e) = value` for E (monotone increasing), safeguarded Newton from `start`.
+        func solve(start: Double, value: Double, voltage: Bool) -> Double {
+            var lo = u - 20 - abs(value) * (rct + rOhm) * 2, hi = max(u, electro.oxidationV) + 2
+            var e = min(max(start, lo), hi)
+            for _ in 0..<80 {
+                let r = eval(e)
+                let f = (voltage ? r.v : r.iExt) - value
+                let d = voltage ? r.dV : r.dI
+                if f > 0 { hi = e } else { lo = e }
+                if abs(f) < 1e-10 * max(1, abs(value)) { break }
+                var next = e - f / d
+                if !(next > lo && next < hi) { next = 0.5 * (lo + hi) }
+                if abs(next - e) < 1e-12 { e = next; break }
+                e = next
+            }
+            return e
+        }
+    }
+
     private func substep(maxDt: Double) -> Double {
         let n = q.count
         let r = reactions
@@ -246,74 +362,94 @@ public final class CellSimulation {
         // unsafe buffers without per-access exclusivity checks.
         var S = [Double](), N = [Double](), Z = [Double](), A = [Double](), E = [Double](), Q = [Double]()
         var KS = [Double](), KN = [Double](), KP = [Double](), KE = [Double](), HP = [Double]()
+        var PL = [Double](), OD = [Double](), KPL = [Double](), KOD = [Double]()
         swap(&S, &cSEI); swap(&N, &cNE); swap(&Z, &tSEI); swap(&A, &alpha); swap(&E, &cE); swap(&Q, &q)
         swap(&KS, &kSEI); swap(&KN, &kNE); swap(&KP, &kPE); swap(&KE, &kE); swap(&HP, &hPE)
+        swap(&PL, &platedLi); swap(&OD, &cOD); swap(&KPL, &kPL); swap(&KOD, &kOD)
         defer {
             swap(&S, &cSEI); swap(&N, &cNE); swap(&Z, &tSEI); swap(&A, &alpha); swap(&E, &cE); swap(&Q, &q)
             swap(&KS, &kSEI); swap(&KN, &kNE); swap(&KP, &kPE); swap(&KE, &kE); swap(&HP, &hPE)
+            swap(&PL, &platedLi); swap(&OD, &cOD); swap(&KPL, &kPL); swap(&KOD, &kOD)
         }
         var maxRate = 0.0 // K/s
-        // Over-delithiated cathodes react with electrolyte at lower temperature
-        // (MacNeil & Dahn 2001; modelled as a rate factor growing e-fold per 0.12 SOC past 100 %, capped at e^3).
-        let cathodeFactor = exp(min(3, max(0, soc - 1) / 0.12))
         let hS = r.sei.enthalpy * r.sei.content, hN = r.negative.enthalpy * r.negative.content
         let hP = r.positive.enthalpy * r.positive.content, hE = r.electrolyte.enthalpy * r.electrolyte.content
         let aS = r.sei.frequencyFactor, eS = r.sei.activationEnergy / gasConstant
         let aN = r.negative.frequencyFactor, eN = r.negative.activationEnergy / gasConstant
-        let aP = r.positive.frequencyFactor * cathodeFactor, eP = r.positive.activationEnergy / gasConstant
+        let aP = r.positive.frequencyFactor, eP = r.positive.activationEnergy / gasConstant
         let aE = r.electrolyte.frequencyFactor, eE = r.electrolyte.activationEnergy / gasConstant
         // Second cathode channel (Hu 2020 NCM), same conversion alpha; zero when absent.
-        let aP2 = (r.positive2?.frequencyFactor ?? 0) * cathodeFactor
+        let aP2 = r.positive2?.frequencyFactor ?? 0
         let eP2 = (r.positive2?.activationEnergy ?? 0) / gasConstant
         let hP2 = (r.positive2?.enthalpy ?? 0) * (r.positive2?.content ?? 0)
+        // Plated lithium (shares the SEI's exponential when its Ea is the same).
+        let aPL = r.plated.frequencyFactor, ePL = r.plated.activationEnergy / gasConstant, hPL = r.plated.enthalpy
+        let samePL = ePL == eS
+        // Over-delithiated cathode (shares the first cathode channel's exponential when its Ea is the same).
+        let aOD = r.overcharged?.frequencyFactor ?? 0
+        let eOD = (r.overcharged?.activationEnergy ?? 0) / gasConstant
+        let hOD = (r.overcharged?.enthalpy ?? 0) * (r.overcharged?.content ?? 0)
+        let sameOD = eOD == eP
         let pMinK = r.positiveMinK
         let sameSN = eS == eN
         let invT0 = 1 / r.tSEI0
         heat.temperature.withUnsafeBufferPointer { T in
             S.withUnsafeBufferPointer { S in N.withUnsafeBufferPointer { N in Z.withUnsafeBufferPointer { Z in
             A.withUnsafeBufferPointer { A in E.withUnsafeBufferPointer { E in
+            PL.withUnsafeBufferPointer { PL in OD.withUnsafeBufferPointer { OD in
             KS.withUnsafeMutableBufferPointer { KS in KN.withUnsafeMutableBufferPointer { KN in
             KP.withUnsafeMutableBufferPointer { KP in KE.withUnsafeMutableBufferPointer { KE in
             HP.withUnsafeMutableBufferPointer { HP in
+            KPL.withUnsafeMutableBufferPointer { KPL in KOD.withUnsafeMutableBufferPointer { KOD in
                 for k in 0..<n {
                     let i = 1 / T[k]
                     let es = exp(-eS * i)
                     let ks = aS * es
                     let kn = aN * (sameSN ? es : exp(-eN * i)) * exp(-Z[k] * invT0)
                     let active = T[k] >= pMinK
-                    let kp1 = active ? aP * exp(-eP * i) : 0
+                    let needP = active || (aOD > 0 && sameOD && OD[k] > 0)
+                    let ep = needP ? exp(-eP * i) : 0
+                    let kp1 = active ? aP * ep : 0
                     let kp2 = active && aP2 > 0 ? aP2 * exp(-eP2 * i) : 0
                     let kp = kp1 + kp2
                     let hp = kp > 0 ? (hP * kp1 + hP2 * kp2) / kp : hP
                     let ke = aE * exp(-eE * i)
-                    KS[k] = ks; KN[k] = kn; KP[k] = kp; KE[k] = ke; HP[k] = hp
+                    let kpl = PL[k] > 0 ? aPL * (samePL ? es : exp(-ePL * i)) : 0
+                    let kod = aOD > 0 && OD[k] > 0 ? aOD * (sameOD ? ep : exp(-eOD * i)) : 0
+                    KS[k] = ks; KN[k] = kn; KP[k] = kp; KE[k] = ke; HP[k] = hp; KPL[k] = kpl; KOD[k] = kod
                     let qr = hS * ks * S[k] + hN * kn * N[k] + hp * kp * A[k] * (1 - A[k]) + hE * ke * E[k]
+                        + hPL * kpl * PL[k] + hOD * kod * OD[k]
                     maxRate = max(maxRate, qr / rc)
                 }
-            }}}}}}}}}}
+            }}}}}}}}}}}}}}
         }
         var dt = maxDt
         if maxRate * dt > maxRisePerSubstepK { dt = max(minSubstepS, maxRisePerSubstepK / maxRate) }
         dt = min(dt, maxDt)
 
         // Reactions: exact integrators for frozen rate constants over dt.
-        var reactJ = 0.0, gas = 0.0
+        var reactJ = 0.0, gas = 0.0, odJ = 0.0
         let gS = GasModel.seiMolPerKg * r.sei.content, gN = GasModel.negativeMolPerKg * r.negative.content
         let gE = GasModel.electrolyteMolPerKg * r.electrolyte.content
+        let gPL = GasModel.platedMolPerKg, gOD = GasModel.overchargedMolPerKg * (r.overcharged?.content ?? 0)
         let invDt = 1 / dt
+        @inline(__always) func decay(_ x: Double) -> Double {
+            // exp(-x) ~ 1 - x + x^2/2 for tiny x (saves an exp in cold cells; error < x^3/6).
+            x < 1e-6 ? 1 - x + 0.5 * x * x : exp(-x)
+        }
         S.withUnsafeMutableBufferPointer { S in N.withUnsafeMutableBufferPointer { N in Z.withUnsafeMutableBufferPointer { Z in
         A.withUnsafeMutableBufferPointer { A in E.withUnsafeMutableBufferPointer { E in Q.withUnsafeMutableBufferPointer { Q in
+        PL.withUnsafeMutableBufferPointer { PL in OD.withUnsafeMutableBufferPointer { OD in
         KS.withUnsafeBufferPointer { KS in KN.withUnsafeBufferPointer { KN in
         KP.withUnsafeBufferPointer { KP in KE.withUnsafeBufferPointer { KE in
         HP.withUnsafeBufferPointer { HP in
+        KPL.withUnsafeBufferPointer { KPL in KOD.withUnsafeBufferPointer { KOD in
             for k in 0..<n {
                 let s0 = S[k]
-                let xs = KS[k] * dt
-                // exp(-x) ~ 1 - x + x^2/2 for tiny x (saves an exp in cold cells; error < x^3/6).
-                let s1 = s0 * (xs < 1e-6 ? 1 - xs + 0.5 * xs * xs : exp(-xs))
+                let s1 = s0 * decay(KS[k] * dt)
                 let dS = s0 - s1
-                let n0 = N[k], xn = KN[k] * dt
-                let n1 = n0 * (xn < 1e-6 ? 1 - xn + 0.5 * xn * xn : exp(-xn))
+                let n0 = N[k]
+                let n1 = n0 * decay(KN[k] * dt)
                 let dN = n0 - n1
                 let a0 = A[k], xp = KP[k] * dt
                 let a1: Double
@@ -324,144 +460,175 @@ public final class CellSimulation {
                     a1 = a0 * g / (1 - a0 + a0 * g)
                 }
                 let dA = a1 - a0
-                let e0 = E[k], xe = KE[k] * dt
-                let e1 = e0 * (xe < 1e-6 ? 1 - xe + 0.5 * xe * xe : exp(-xe))
+                let e0 = E[k]
+                let e1 = e0 * decay(KE[k] * dt)
                 let dE = e0 - e1
+                var dPL = 0.0, dOD = 0.0
+                if KPL[k] > 0 { let p0 = PL[k]; let p1 = p0 * decay(KPL[k] * dt); dPL = p0 - p1; PL[k] = p1 }
+                if KOD[k] > 0 { let o0 = OD[k]; let o1 = o0 * decay(KOD[k] * dt); dOD = o0 - o1; OD[k] = o1 }
                 S[k] = s1; N[k] = n1; Z[k] += dN; A[k] = a1; E[k] = e1
-                let qv = (hS * dS + hN * dN + HP[k] * dA + hE * dE) * invDt
+                let qv = (hS * dS + hN * dN + HP[k] * dA + hE * dE + hPL * dPL + hOD * dOD) * invDt
                 Q[k] = qv
                 reactJ += qv
-                gas += gS * dS + gN * dN + gE * dE
+                odJ += hOD * dOD
+                gas += gS * dS + gN * dN + gE * dE + gPL * dPL + gOD * dOD
             }
-        }}}}}}}}}}}
+        }}}}}}}}}}}}}}}
         reactionPowerW = reactJ * vCell
+        overchargedPowerW = odJ * vCell / dt
         gas *= vCell / dt
 
-        // Electrochemistry (lumped): CC supply with compliance, internal short across the EMF.
+        // Electrochemistry (lumped over the face).
         let tMean = heat.temperature.reduce(0, +) / Double(n)
         let tSpot = heat.temperature[hotspotIndex]
         let cell = scenario.cell
         // The supply's set point from the protocol steps (signed current, compliance voltage).
-        let demand = supply.demand(time: time, soc: soc, voltage: voltage, currentA: current)
-        if supply.done || cidOpenS != nil { chargeEnded = true }
-        // Separator failure: when the hottest point passes the melt-down temperature.
+        let demand = supplyDemand(at: time)
         let tMaxK = heat.temperature.max() ?? 0
+        // Separator melt-down at the hottest point: the internal short starts at the hotspot.
         if !separatorFailed, tMaxK - 273.15 >= cell.separatorFailureC {
             separatorFailed = true
             truth.separatorFailureS = time
         }
-        // Resistance: Arrhenius in T (Ea 20 kJ/mol, typical of the electrolyte), rising with lithium plating.
+        // Separator shutdown: pores close where the separator passes its shutdown temperature; the
+        // ions (and the current, and its heat) crowd into the part still open.
+        let tsdK = separatorShutdownC + 273.15
+        if tMaxK > tsdK - 8 * Self.shutdownWidthK {
+            var open = 0.0
+            let eps = Self.shutdownResidual
+            heat.temperature.withUnsafeBufferPointer { T in weight.withUnsafeBufferPointer { W in
+                liveWeight.withUnsafeMutableBufferPointer { L in
+                    for k in 0..<n {
+                        let o = eps + (1 - eps) / (1 + exp((T[k] - tsdK) / Self.shutdownWidthK))
+                        L[k] = W[k] * o
+                        open += o
+                    }
+                }
+            }}
+            separatorOpenFraction = open / Double(n)
+            let lm = liveWeight.reduce(0, +) / Double(n)
+            for k in 0..<n { liveWeight[k] /= lm }
+            if truth.separatorShutdownS == nil, separatorOpenFraction < 0.5 { truth.separatorShutdownS = time }
+        } else if separatorOpenFraction != 1 {
+            separatorOpenFraction = 1
+            liveWeight = weight
+        }
+        // Ohmic resistance: Arrhenius in T (Ea 20 kJ/mol, typical of the electrolyte), through the
+        // open separator, raised by gas held between the layers.
         let tR = min(353.15, max(253.15, tMean))
-        let rBase = cell.resistanceOhm * exp(20_000 / gasConstant * (1 / tR - 1 / 298.15)) * (1 + 3 * plating)
-        // The depleted cathode's polarisation opposes further charging only; discharge through a short does not see it.
-        var rInt = rBase + electro.delithiationResistance(soc: soc, capacityAh: cell.capacityAh)
-        let socEff = max(0, soc)
+        let gasFill = min(1, gasMol / cell.ventGasMol)
+        let rOhm = cell.resistanceOhm * exp(20_000 / gasConstant * (1 / tR - 1 / 298.15))
+            * (1 + GasModel.gasResistanceRise * gasFill) / separatorOpenFraction
         // Once the whole separator has collapsed (mean above 200 degC, beyond PE/PP melting)
         // the electrodes are in hard contact: no EMF left at the terminals.
         if !destroyed, tMean > 473.15 { destroyed = true }
-        let voc = destroyed ? 0 : electro.ocv(soc: socEff) * min(1, socEff / 0.02)
-        var rShort = Double.infinity
-        let tHot = tMaxK - 273.15
-        if !separatorFailed, tHot >= cell.separatorFailureC - Self.softShortSpanK {
-            // Soft short before the melt-down: the separator shrinks (PE shuts down near 130-135 degC)
-            // and micro-shorts form at the hotspot: 50 ohm at (melt-down - 15 K), falling e-fold per 4 K.
-            // This is the voltage sag that precedes runaway.
-            // The shrinkage goes on at temperature: the resistance also falls e-fold per 30 s.
-            if softShortStartS == nil { softShortStartS = time }
-            let r = 50 * exp(-(tHot - (cell.separatorFailureC - Self.softShortSpanK)) / 4) * exp(-(time - (softShortStartS ?? time)) / 30)
-            shortResistance = min(shortResistance, max(cell.shortResistanceOhm, r))
-            rShort = shortResistance
-        }
+        let xs = max(0, storedSOC)
+        let u = destroyed ? 0 : electro.ocv(stored: xs) * min(1, xs / 0.02)
+        var gShort = 0.0
         if separatorFailed, let tf = truth.separatorFailureS {
             // Hard short from the melt-down: resistance falls from `shortResistanceOhm` e-fold per 5 s and
-            // per 20 K of the spot past the melt-down, to a 100 mOhm floor (current constriction around
-            // the short), 10 mOhm once the whole separator has collapsed. It never recovers.
-            let r = cell.shortResistanceOhm * exp(-(time - tf) / 5) * exp(-max(0, tSpot - 273.15 - cell.separatorFailureC) / 20)
-            shortResistance = max(destroyed ? 0.01 : 0.1, min(shortResistance, r))
-            rShort = shortResistance
+            // per 20 K of the spot past the melt-down, to a floor of 100 mOhm x (2 Ah / capacity) (current
+            // constriction around the short; a larger cell has more electrode layers in contact), a tenth
+            // of that once the whole separator has collapsed. It never recovers.
+            let floor = 0.1 * min(1, 2 / cell.capacityAh)
+            let rs = cell.shortResistanceOhm * exp(-(time - tf) / 5) * exp(-max(0, tSpot - 273.15 - cell.separatorFailureC) / 20)
+            shortResistance = max(destroyed ? 0.1 * floor : floor, min(shortResistance, rs))
+            gShort = 1 / shortResistance
         }
-        var iExt = chargeEnded ? 0 : demand.currentA
-        if iExt < 0 { rInt = rBase }
-        let g = rShort.isFinite ? rInt / rShort : 0
-        var v = (voc + iExt * rInt) / (1 + g)
-        if v > demand.limitV {
-            iExt = max(0, (demand.limitV * (1 + g) - voc) / rInt)
-            v = (voc + iExt * rInt) / (1 + g)
+        let circuit = Circuit(u: u, rct: electro.chargeTransferOhmAh / cell.capacityAh, rOhm: rOhm, gShort: gShort,
+                              kelvin: tMean, capacityAh: cell.capacityAh, electro: electro)
+        var e = circuit.solve(start: lastE, value: demand.currentA, voltage: false)
+        var st = circuit.eval(e)
+        if st.v > demand.limitV {
+            // Compliance: the supply holds its limit voltage and the current falls.
+            e = circuit.solve(start: e, value: demand.limitV, voltage: true)
+            st = circuit.eval(e)
         }
-        if rShort.isFinite, v / rShort > iExt {
-            // The cell discharges into the short: solve again with the discharge resistance.
-            rInt = rBase
-            let g2 = rInt / rShort
-            v = (voc + iExt * rInt) / (1 + g2)
+        lastE = e
+        let iCell = st.iInt + st.iOx
+        let iShort = st.v * gShort
+        // Heat: everything the cell takes electrically that (de)intercalation does not store:
+        // I_cell V - I_int U = I_cell^2 R_ohm + I_int (E - U) + I_ox E. Discharge into the short crowds
+        // around it, so that Joule heat is released there with the short's own V^2/R_short.
+        let bodyW = iCell * st.v - st.iInt * u
+        let elecW = iCell >= 0 ? bodyW : st.iInt * (e - u)
+        let shortW = st.v * iShort + (iCell < 0 ? iCell * iCell * rOhm : 0)
+        // Charge bookkeeping: SOC = charge passed; stored charge moves with intercalation only.
+        let dSOC = iCell * dt / (3600 * cell.capacityAh)
+        let dStored = st.iInt * dt / (3600 * cell.capacityAh)
+        soc += dSOC
+        let x0 = storedSOC
+        storedSOC = min(storedSOC + dStored, 1 + electro.cathodeReserveSOC * (1 - 1e-6))
+        // Past 100 % the cathode gives up its reserve (over-delithiated share c_od grows) and the
+        // graphite, once full, plates what it receives. Both follow the local current density.
+        let lim = 1 + electro.anodeHeadroomSOC
+        let newPlatedSOC = max(0, storedSOC - max(lim, x0))
+        let newOD = max(0, storedSOC - max(1, x0)) / electro.cathodeReserveSOC
+        if newPlatedSOC > 0 || newOD > 0 {
+            if newPlatedSOC > 0, truth.platingOnsetS == nil { truth.platingOnsetS = time }
+            platedAh += newPlatedSOC * cell.capacityAh
+            let volume = cell.widthM * cell.heightM * cell.thicknessM
+            let dLi = newPlatedSOC * cell.capacityAh * Self.lithiumKgPerAh / volume
+            PL.withUnsafeMutableBufferPointer { PL in OD.withUnsafeMutableBufferPointer { OD in
+                liveWeight.withUnsafeBufferPointer { W in
+                    for k in 0..<n {
+                        PL[k] += dLi * W[k]
+                        OD[k] = min(1, OD[k] + newOD * W[k])
+                    }
+                }
+            }}
         }
-        if v < 0 {
-            // A discharge cannot pull the terminals below 0 V.
-            iExt = -voc / rInt
-            v = 0
-        }
-        let iShort = rShort.isFinite ? v / rShort : 0
-        let iCell = iExt - iShort
-        let fOx = iCell > 0 ? electro.oxidationFraction(soc: soc) : 0
-        let storedW = iCell > 0 ? (1 - fOx) * iCell * voc : iCell * voc
-        // Discharge into the short: the current crowds through the electrodes around the
-        // short, so its Joule heat is released there, not over the whole face.
-        let elecW = iCell > 0 ? iCell * iCell * rInt + fOx * iCell * voc : 0
-        let shortW = (rShort.isFinite ? v * v / rShort : 0) + (iCell < 0 ? iCell * iCell * rInt : 0)
-        // SOC is coulomb counting (charge passed, as labs report overcharge SOC);
-        // the oxidised share heats instead of storing energy.
-        soc += iCell * dt / (3600 * cell.capacityAh)
-        if soc > 1, iCell > 0 { plating += (1 - fOx) * iCell * dt / (3600 * cell.capacityAh) }
-        _ = storedW
-        gas += fOx * max(0, iCell) / faradayConstant * GasModel.oxidationMolPerElectron
-        current = iExt
+        gas += max(0, st.iOx) / faradayConstant * GasModel.oxidationMolPerElectron
+        current = st.iExt
+        oxidationCurrentA = st.iOx
         electricalHeatW = elecW
         shortHeatW = shortW
         gasRateMolPerS = gas
         gasTotalMol += gas * dt
-        if !vented { gasMol += gas * dt }
         if cidOpenS == nil, let cid = cell.cidGasMol, gasTotalMol >= cid {
             // The CID opens: the jelly roll is cut off from the terminals from the next step on.
             cidOpenS = time + dt
             chargeEnded = true
         }
 
-        // Venting.
-        if !vented, gasMol >= cell.ventGasMol {
-            vented = true
-            truth.ventingS = time + dt
-            let vol = cell.widthM * cell.heightM * cell.thicknessM
-            var ejected = 0.0
-            for k in 0..<n {
-                let d = E[k] * GasModel.ventElectrolyteFraction
-                E[k] -= d
-                ejected += d
+        // Gas held in the cell; once the vent has opened it escapes with time constant `ventReleaseS`.
+        if !vented {
+            gasMol += gas * dt
+            ventFlowMolPerS = 0
+            if gasMol >= cell.ventGasMol {
+                vented = true
+                truth.ventingS = time + dt
+                truth.ventingSOC = soc
+                let vol = cell.widthM * cell.heightM * cell.thicknessM
+                var ejected = 0.0
+                for k in 0..<n {
+                    let d = E[k] * GasModel.ventElectrolyteFraction
+                    E[k] -= d
+                    ejected += d
+                }
+                let massE = ejected / Double(n) * r.electrolyte.content * vol
+                ventCoolingW = massE * GasModel.solventLatentHeat / GasModel.ventCoolingS
+                ventCoolingUntil = time + dt + GasModel.ventCoolingS
             }
-            let massE = ejected / Double(n) * r.electrolyte.content * vol
-            ventCoolingW = massE * GasModel.solventLatentHeat / GasModel.ventCoolingS
-            ventCoolingUntil = time + GasModel.ventCoolingS
-        }
-        var glitch = 0.0
-        if let tv = truth.ventingS, time + dt >= tv {
-            // Tab/contact transient at venting: a 150 mV dip relaxing in 0.4 s.
-            glitch = -0.15 * exp(-(time + dt - tv) / 0.4)
+        } else {
+            let keep = exp(-dt / GasModel.ventReleaseS)
+            let held = gasMol * keep + gas * GasModel.ventReleaseS * (1 - keep)
+            ventFlowMolPerS = (gasMol - held) / dt + gas
+            gasMol = held
         }
         // After the CID opened the terminals read the supply: its compliance voltage while a
         // charge step is running (no current flows), 0 V otherwise.
-        voltage = cidOpenS != nil ? (demand.currentA > 0 && demand.limitV.isFinite && supplyOffS == nil ? demand.limitV : 0) : max(0, v + glitch)
+        voltage = cidOpenS != nil ? (demand.requestedA > 0 && demand.limitV.isFinite && supplyOffS == nil ? demand.limitV : 0) : max(0, st.v)
 
         // Sources (W/m^3) per grid cell.
         let volAll = vCell * Double(n)
         let elecQ = elecW / volAll, shortQ = shortW / volAll
         let coolQ = (time < ventCoolingUntil ? ventCoolingW : 0) / volAll
-        weight.withUnsafeBufferPointer { W in shortWeight.withUnsafeBufferPointer { SW in
+        liveWeight.withUnsafeBufferPointer { W in shortWeight.withUnsafeBufferPointer { SW in
             for k in 0..<n { Q[k] += elecQ * W[k] + shortQ * SW[k] - coolQ }
         }}
         heat.convection = scenario.ambient.convection
         heat.step(dt: dt, sources: Q, ambientKelvin: scenario.ambient.temperature(at: time + dt) + 273.15)
         return dt
     }
-}
-
-extension Double {
-    fileprivate var nonZero: Double { self == 0 ? 1 : self }
 }

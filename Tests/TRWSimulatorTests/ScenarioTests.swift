@@ -25,10 +25,12 @@ func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
 }
 
 @Suite struct ScenarioTests {
-    static let runaway = ["demo", "ncm_overcharge_05c", "lco_overcharge_1c", "lfp_overcharge_1c"]
+    static let runaway = ["demo", "ncm_overcharge_05c", "lco_overcharge_1c"]
     static let controls = ["control_charge_rest", "control_mild_overcharge_stopped", "control_ambient_heating"]
+    /// Abuse that vents without running away (issue 19: a small LFP cell at 1C settles on the oxidation heat).
+    static let tolerant = ["lfp_overcharge_1c"]
 
-    @Test(arguments: runaway + controls)
+    @Test(arguments: runaway + controls + tolerant)
     func scenarioLoads(name: String) throws {
         let s = try loadScenario(name)
         #expect(s.name == name)
@@ -44,7 +46,9 @@ func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
         #expect(onset < s.run.durationCapS)
         let vent = try #require(sim.truth.ventingS)
         let sh = try #require(sim.truth.selfHeatingOnsetS)
-        #expect(vent < onset && sh < onset, "\(name): vent \(vent), self-heating \(sh), onset \(onset)")
+        // Venting within 30 s after the onset is accepted: the plated lithium's reaction, which drives the
+        // runaway, is also the largest gas source, so at 2C (demo) the vent opens with the runaway itself.
+        #expect(vent < onset + 30 && sh < onset, "\(name): vent \(vent), self-heating \(sh), onset \(onset)")
         #expect(sim.truth.peakMaxC > 200, "\(name): peak \(sim.truth.peakMaxC) degC")
         #expect(sim.voltage < 1.0, "\(name): voltage after runaway \(sim.voltage) V; onset \(onset), separator \(String(describing: sim.truth.separatorFailureS)), peak \(sim.truth.peakMaxC) at \(sim.truth.peakS), end \(sim.time)")
     }
@@ -57,6 +61,17 @@ func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
         #expect(sim.truth.runawayOnsetS == nil, "\(name): runaway at \(String(describing: sim.truth.runawayOnsetS))")
         #expect(!sim.separatorFailed)
         #expect(sim.truth.peakMaxC < 100, "\(name): peak \(sim.truth.peakMaxC) degC")
+    }
+
+    /// An overcharge-tolerant cell vents, heats and does not run away (no separator melt-down).
+    @Test(arguments: tolerant)
+    func tolerantScenarioVentsWithoutRunaway(name: String) throws {
+        let (s, sim) = try runPhysics(name)
+        #expect(sim.time >= s.run.durationCapS - 1)
+        #expect(sim.truth.ventingS != nil, "\(name) did not vent")
+        #expect(sim.truth.runawayOnsetS == nil, "\(name): runaway at \(String(describing: sim.truth.runawayOnsetS))")
+        #expect(!sim.separatorFailed)
+        #expect(sim.truth.peakMaxC > 60 && sim.truth.peakMaxC < 150, "\(name): peak \(sim.truth.peakMaxC) degC")
     }
 
     @Test func wrongTypeNamesFileAndKey() {
@@ -103,30 +118,39 @@ func runPhysics(_ name: String) throws -> (Scenario, CellSimulation) {
         let s = try Scenario.named("demo")
         #expect(s.name == "demo")
         #expect(throws: ScenarioError.self) { _ = try Scenario.named("no_such_scenario_here") }
-        #expect(Set(Self.runaway + Self.controls).isSubset(of: Set(Scenario.available())))
+        #expect(Set(Self.runaway + Self.controls + Self.tolerant).isSubset(of: Set(Scenario.available())))
     }
 }
 
-/// Venting: when the gas reaches the threshold the cell ejects electrolyte vapour
-/// (surface cooling: the heating rate over the next 5 s falls below half of the
-/// 5 s before) and the terminal voltage glitches by ~150 mV.
-@Test func ventingCoolsTheSurfaceAndGlitchesTheVoltage() throws {
+/// Venting: when the gas held in the cell reaches the threshold the vent opens (the ground-truth
+/// instant), the cell ejects electrolyte vapour (surface cooling: the heating rate over the next 5 s
+/// falls below half of the 5 s before), the gas escapes within seconds, and the only electrical
+/// signature is the release of the gas-filled layers' extra resistance: the terminal voltage steps
+/// down by I x 10 % of R_ohm at most (issue 19 removed a fixed 150 mV, 0.4 s "contact glitch" that
+/// a detector could learn instead of the physics).
+@Test func ventingCoolsTheSurfaceAndReleasesTheGas() throws {
     var s = try loadScenario("demo")
     s.grid = GridSpec(nx: 16, ny: 10, stepS: 0.1)
     let sim = CellSimulation(scenario: s)
-    var history: [(t: Double, mean: Double, v: Double)] = []
-    while sim.time < 400 {
+    var history: [(t: Double, mean: Double, v: Double, gas: Double, flow: Double)] = []
+    while sim.time < 1200 {
         sim.step(dt: 0.1)
-        history.append((sim.time, sim.meanTemperatureC, sim.voltage))
+        history.append((sim.time, sim.meanTemperatureC, sim.voltage, sim.gasMol, sim.ventFlowMolPerS))
         if let tv = sim.truth.ventingS, sim.time > tv + 6 { break }
     }
-    let tv = try #require(sim.truth.ventingS, "demo did not vent within 400 s")
-    func mean(at t: Double) -> Double { history.min { abs($0.t - t) < abs($1.t - t) }!.mean }
-    let before = (mean(at: tv) - mean(at: tv - 5)) / 5
-    let during = (mean(at: tv + 5) - mean(at: tv)) / 5
+    let tv = try #require(sim.truth.ventingS, "demo did not vent within 1200 s")
+    func at(_ t: Double) -> (t: Double, mean: Double, v: Double, gas: Double, flow: Double) { history.min { abs($0.t - t) < abs($1.t - t) }! }
+    let before = (at(tv).mean - at(tv - 5).mean) / 5
+    let during = (at(tv + 5).mean - at(tv).mean) / 5
     #expect(before > 0.05, "heating before the vent \(before) K/s")
     #expect(during < 0.5 * before, "heating rate \(before) K/s before the vent, \(during) K/s during")
+    // The gas reached the threshold at the instant, then escapes (time constant 1 s).
+    #expect(history.last { $0.t < tv - 0.05 }!.gas >= s.cell.ventGasMol * 0.95)
+    #expect(at(tv + 5).gas < 0.05 * s.cell.ventGasMol, "gas held 5 s after venting: \(at(tv + 5).gas) mol")
+    #expect(at(tv + 0.2).flow > s.cell.ventGasMol / 2, "vent flow at opening \(at(tv + 0.2).flow) mol/s")
+    // Electrical signature: at most I x 0.1 R_ohm (plus the trend), no fixed glitch.
     let vBefore = history.last { $0.t < tv - 0.05 }!.v
-    let vMin = history.filter { $0.t >= tv && $0.t <= tv + 1 }.map(\.v).min()!
-    #expect(vBefore - vMin > 0.08 && vBefore - vMin < 0.3, "glitch \(vBefore) -> \(vMin) V")
+    let vAfter = history.filter { $0.t >= tv && $0.t <= tv + 2 }.map(\.v)
+    let bound = 0.1 * s.testProtocol.cRate * s.cell.capacityAh * s.cell.resistanceOhm + 0.01
+    #expect(vAfter.allSatisfy { abs($0 - vBefore) <= bound }, "voltage \(vBefore) -> \(vAfter.min()!)...\(vAfter.max()!) V, bound \(bound) V")
 }
