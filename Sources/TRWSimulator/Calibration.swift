@@ -206,7 +206,7 @@ public struct CalibrationOutcome: Sendable {
         o.values["peak_voltage_v"] = t.peakVoltageV
         o.values["peak_voltage_soc"] = t.peakVoltageSOC
         if !plateau.isEmpty { o.values["plateau_voltage_v"] = plateau.sorted()[plateau.count / 2] }
-        o.values["supply_limit_reached"] = maxV >= scenario.testProtocol.supplyLimitV - 0.05 ? 1 : 0
+        if let limit = scenario.testProtocol.supplyLimitV { o.values["supply_limit_reached"] = maxV >= limit - 0.05 ? 1 : 0 }
         if let v = t.ventingS { o.values["vent_time_s"] = v; o.values["vent_soc"] = t.ventingSOC }
         if let v = ventTC { o.values["vent_surface_c"] = v }
         if let v = ventTmax { o.values["internal_before_rupture_c"] = v }

@@ -111,6 +111,18 @@ public struct ProtocolSpec: Sendable, Equatable, Codable {
         steps = cRate > 0 ? [.ccOvercharge(cRate: cRate, supplyLimitV: supplyLimitV, untilSOC: stopSOC, durationS: stopAfterS)] : []
     }
 
+    /// The C-rate of the first CC overcharge step (0 without one). Setting it sets every CC
+    /// overcharge step's rate (calibration sweeps over one-step overcharges).
+    public var cRate: Double {
+        get { steps.first { $0.kind == .ccOvercharge }?.cRate ?? 0 }
+        set { for i in steps.indices where steps[i].kind == .ccOvercharge { steps[i].cRate = newValue } }
+    }
+
+    /// The highest compliance voltage of any charging step (nil without one).
+    public var supplyLimitV: Double? {
+        steps.filter { $0.cRate > 0 && $0.kind != .discharge && $0.kind != .rest }.map(\.limitV).max()
+    }
+
     /// Text for the session's protocol field. The one-step overcharge keeps the wording
     /// sessions recorded before protocol steps carry.
     public var summary: String {

@@ -42,7 +42,7 @@ func trace(_ sim: CellSimulation, until: Double, dt: Double = 0.5) -> [(t: Doubl
         #expect(last.i <= 0.1 + 1e-9 && last.i > 0.05, "taper current \(last.i) A")
         #expect(last.soc > 0.93 && last.soc <= 1.0, "SOC at the end of CC-CV \(last.soc)")
         let rest = tr.filter { $0.step == 1 }
-        #expect(!rest.isEmpty && rest.allSatisfy { $0.i == 0 })
+        #expect(!rest.isEmpty && rest.allSatisfy { abs($0.i) < 1e-9 })
         #expect(sim.truth.runawayOnsetS == nil && sim.maxTemperatureC < 40)
     }
 
@@ -58,7 +58,7 @@ func trace(_ sim: CellSimulation, until: Double, dt: Double = 0.5) -> [(t: Doubl
         #expect(abs(end.endS - 1800) < 2, "1C from 100 % to 50 % takes 1800 s, took \(end.endS)")
         #expect(abs(sim.soc - 0.5) < 2e-4, "SOC \(sim.soc)")
         let mid = d[d.count / 2]
-        #expect(mid.v < sim.electro.ocv(soc: mid.soc) - 0.02)
+        #expect(mid.v < sim.electro.ocv(stored: mid.soc) - 0.02)
     }
 
     /// A discharge without an end condition stops at the chemistry's cut-off voltage (2.75 V).
@@ -68,7 +68,7 @@ func trace(_ sim: CellSimulation, until: Double, dt: Double = 0.5) -> [(t: Doubl
         let end = try! #require(sim.supply.finished.first)
         #expect(end.endS < 800)
         #expect(sim.soc > -0.01 && sim.soc < 0.05, "SOC at cut-off \(sim.soc)")
-        #expect(sim.current == 0)
+        #expect(abs(sim.current) < 1e-9)
     }
 
     /// Rest: no current, the SOC holds exactly, the voltage relaxes to the OCV.
@@ -77,8 +77,8 @@ func trace(_ sim: CellSimulation, until: Double, dt: Double = 0.5) -> [(t: Doubl
         let tr = trace(sim, until: 320)
         let rest = tr.filter { $0.step == 0 }
         #expect(rest.count >= 590)
-        #expect(rest.allSatisfy { $0.i == 0 && $0.soc == 0.6 })
-        #expect(abs(rest.last!.v - sim.electro.ocv(soc: 0.6)) < 1e-9)
+        #expect(rest.allSatisfy { abs($0.i) < 1e-9 && abs($0.soc - 0.6) < 1e-6 })
+        #expect(abs(rest.last!.v - sim.electro.ocv(stored: 0.6)) < 1e-9)
         // Then the charge step runs at 2 A.
         #expect(tr.filter { $0.step == 1 }.allSatisfy { abs($0.i - 2) < 1e-9 })
     }
@@ -92,19 +92,21 @@ func trace(_ sim: CellSimulation, until: Double, dt: Double = 0.5) -> [(t: Doubl
         #expect(ends.count == 3)
         #expect(abs(ends[0].endS - 360) < 1, "0.1 of 2 Ah at 2 A: 360 s, took \(ends[0].endS)")
         #expect(abs(ends[1].endS - ends[0].endS - 120) < 0.6)
-        #expect(tr.filter { $0.step == 1 }.allSatisfy { $0.i == 0 })
+        #expect(tr.filter { $0.step == 1 }.allSatisfy { abs($0.i) < 1e-9 })
         #expect(tr.filter { $0.step == 2 }.allSatisfy { abs($0.i - 2) < 1e-9 })
         #expect(abs(sim.soc - (1.1 + 2 * 60 / 7200.0)) < 1e-3, "SOC after resume \(sim.soc)")
-        #expect(sim.chargeEnded && sim.current == 0)
+        #expect(sim.chargeEnded && abs(sim.current) < 1e-9)
     }
 
     /// The compliance limit: "raise the voltage to hold the current" up to `supply_limit_v`,
     /// then the supply holds that voltage and the current falls below the set point.
     @Test func ccOverchargeHoldsCurrentUpToCompliance() {
+        // 1C from 100 %: the crest of ~5.1 V comes near 165 % SOC (docs/simulator.md); a 4.6 V
+        // limit is reached on the way.
         let sim = protocolSim([.ccOvercharge(cRate: 1, supplyLimitV: 4.6)], startSOC: 1.0)
-        let tr = trace(sim, until: 900)
+        let tr = trace(sim, until: 2400)
         #expect(tr.allSatisfy { $0.v <= 4.6 + 1e-6 })
-        #expect(tr.first!.i == 2)
+        #expect(abs(tr.first!.i - 2) < 1e-9)
         #expect(tr.last!.i < 1.9 && tr.last!.v > 4.6 - 1e-6, "at compliance: \(tr.last!.i) A, \(tr.last!.v) V")
     }
 
@@ -148,7 +150,7 @@ func trace(_ sim: CellSimulation, until: Double, dt: Double = 0.5) -> [(t: Doubl
         #expect(sawCurrent)
         #expect(sim.gasTotalMol >= 0.00005)
         _ = trace(sim, until: cid + 60)
-        #expect(sim.current == 0)
+        #expect(abs(sim.current) < 1e-9)
         #expect(sim.voltage == 10)
         let soc = sim.soc
         _ = trace(sim, until: cid + 120)
@@ -165,9 +167,9 @@ func trace(_ sim: CellSimulation, until: Double, dt: Double = 0.5) -> [(t: Doubl
     /// the old stop SOC / stop time as its end, the old ramp as one profile segment.
     @Test func oldFormatFilesLoadAsBefore() throws {
         let demo = try loadScenario("demo")
-        #expect(demo.testProtocol == ProtocolSpec(startSOC: 1.35, steps: [.ccOvercharge(cRate: 2, supplyLimitV: 12)]))
-        #expect(demo.testProtocol == ProtocolSpec(cRate: 2, startSOC: 1.35, supplyLimitV: 12))
-        #expect(demo.testProtocol.summary == "overcharge 2.0C CC from 135 % SOC, supply limit 12.0 V")
+        #expect(demo.testProtocol == ProtocolSpec(startSOC: 1.53, steps: [.ccOvercharge(cRate: 2, supplyLimitV: 12)]))
+        #expect(demo.testProtocol == ProtocolSpec(cRate: 2, startSOC: 1.53, supplyLimitV: 12))
+        #expect(demo.testProtocol.summary == "overcharge 2.0C CC from 153 % SOC, supply limit 12.0 V")
         let rest = try loadScenario("control_charge_rest")
         #expect(rest.testProtocol == ProtocolSpec(startSOC: 0.5, steps: [.ccOvercharge(cRate: 0.5, supplyLimitV: 12, untilSOC: 1.0)]))
         #expect(rest.testProtocol.summary == "overcharge 0.5C CC from 50 % SOC, supply limit 12.0 V, stop at 100 % SOC")
