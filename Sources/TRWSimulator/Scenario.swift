@@ -282,13 +282,7 @@ public struct Scenario: Sendable, Equatable, Codable {
 
     /// Parses scenario TOML text; `file` is used in error messages.
     public static func parse(toml text: String, file: String, defaultName: String = "scenario") throws(ScenarioError) -> Scenario {
-        let root: TOMLTable
-        do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
-            throw .syntax(file: file, line: e.source.begin.line, column: e.source.begin.column, reason: e.description)
-        } catch {
-            throw .syntax(file: file, line: 0, column: 0, reason: "\(error)")
-        }
-        let r = TOMLReader(file: file, table: root, prefix: "", log: TOMLKeyLog())
+        let r = try TOMLReader.root(toml: text, file: file)
         var s = Scenario(name: try r.string("name") ?? defaultName)
         s.description = try r.string("description") ?? ""
         if let seed = try r.int("seed", min: 0) { s.seed = UInt64(seed) }
@@ -366,6 +360,18 @@ struct TOMLReader {
     let table: TOMLTable?
     let prefix: String
     let log: TOMLKeyLog
+
+    /// A reader over a whole TOML document (scenario files, sampler distributions): a syntax
+    /// error names the file, line and column.
+    static func root(toml text: String, file: String) throws(ScenarioError) -> TOMLReader {
+        let root: TOMLTable
+        do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
+            throw .syntax(file: file, line: e.source.begin.line, column: e.source.begin.column, reason: e.description)
+        } catch {
+            throw .syntax(file: file, line: 0, column: 0, reason: "\(error)")
+        }
+        return TOMLReader(file: file, table: root, prefix: "", log: TOMLKeyLog())
+    }
 
     func key(_ k: String) -> String { prefix.isEmpty ? k : "\(prefix).\(k)" }
 

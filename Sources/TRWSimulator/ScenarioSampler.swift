@@ -47,13 +47,7 @@ public struct SamplerDistributions: Sendable, Equatable {
     /// Reads overrides from TOML text; unknown keys and out-of-range values are refused
     /// like a scenario file's.
     public static func parse(toml text: String, file: String) throws(ScenarioError) -> SamplerDistributions {
-        let root: TOMLTable
-        do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
-            throw .syntax(file: file, line: e.source.begin.line, column: e.source.begin.column, reason: e.description)
-        } catch {
-            throw .syntax(file: file, line: 0, column: 0, reason: "\(error)")
-        }
-        let r = TOMLReader(file: file, table: root, prefix: "", log: TOMLKeyLog())
+        let r = try TOMLReader.root(toml: text, file: file)
         var d = SamplerDistributions()
         func fraction(_ k: String, _ v: inout Double) throws(ScenarioError) { v = try r.double(k, range: 0...1) ?? v }
         func range(_ k: String, _ v: inout ClosedRange<Double>, _ limits: ClosedRange<Double>) throws(ScenarioError) {
