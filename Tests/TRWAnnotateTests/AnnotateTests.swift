@@ -241,13 +241,13 @@ func truth(_ r: SessionReader, _ label: String) throws -> Double? {
         try w.dbQueue.write { db in for var p in preds { try p.insert(db) } }
         let m = try AnnotateModel(reader: try SessionReader(path: path), author: "ana")
         #expect(m.labels.isEmpty, "ana's set is empty: nothing of another set is editable")
-        #expect(Set(m.otherLabels.map(\.labelSet)) == ["ben", "trw-sim"])
+        #expect(Set(m.otherLabels.map(\.labelSet)) == ["ben", "trw-sim", "trw-sim-sensors"])  // + the IR saturation sensor truth
         m.cursor = 50
         let lines = AnnotateScreen(color: false).render(m, width: 100, height: 30)
         let text = lines.joined(separator: "\n")
         #expect(text.contains("║"), "ground-truth labels are drawn as double lines")
         #expect(text.contains("┆"), "another person's set is drawn dotted")
-        #expect(text.contains("other sets 2"), "\(lines[28])")
+        #expect(text.contains("other sets 3"), "\(lines[28])")
         #expect(text.contains("risk"), "no predictions panel")
         // n visits another set's label and names it; deleting at the cursor leaves it alone.
         m.cursor = 230
@@ -288,7 +288,7 @@ func truth(_ r: SessionReader, _ label: String) throws -> Double? {
         _ = try w.addAnnotation(AnnotationRecord(label: "exclude", startTNs: 10_000_000_000, endTNs: 20_000_000_000, author: "ana", method: "manual"))
         _ = try w.addAnnotation(AnnotationRecord(label: "exclude", startTNs: 15_000_000_000, endTNs: 25_000_000_000, author: "ben", method: "manual", labelSet: "ben"))
         let r = try SessionReader(path: path)
-        #expect(try r.labelSets().map(\.set) == ["ana", "ben", "trw-sim"])
+        #expect(try r.labelSets().map(\.set) == ["ana", "ben", "trw-sim", "trw-sim-sensors"])  // + the IR saturation sensor truth
         #expect(try r.annotations(set: "ana").map(\.startTNs) == [10_000_000_000, 449_000_000_000])
         #expect(try r.annotations(includeHistory: true, set: "ana").count == 3)
         let ag = LabelAgreement.compute(sessions: [("demo", try r.annotations())], setA: "ana", setB: "ben")

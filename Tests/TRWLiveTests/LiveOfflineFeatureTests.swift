@@ -16,7 +16,7 @@ import TRWRecorder
         let dir = TemporaryDirectory()
         var so = SimulatedRig.Options()
         so.pacing = .realTime(speed: 100)  // paced, so one reading client keeps up with the lines
-        so.irWidth = 32; so.irHeight = 24; so.aeRateHz = 48_000; so.durationCapS = 300  // past self-heating and venting
+        so.irWidth = 32; so.irHeight = 24; so.aeRateHz = 48_000; so.durationCapS = 440  // past self-heating, venting and the onset (423 s): the IR area above 60 °C is non-zero
         let rig = SimulatedRig(scenario: try Scenario.named("demo"), options: so)
         var o = RecorderOptions(name: "eq", outputPath: dir.file("eq.sqlite"), rigName: "sim:demo")
         o.realTime = false
