@@ -13,7 +13,8 @@ import TRWStore
 /// on this machine now. CPU seconds (trw and ffmpeg) per session second are printed too:
 /// unlike wall time they hardly change with other load on the machine.
 func runVideoBench() throws {
-    let seconds = Double(ProcessInfo.processInfo.environment["TRW_BENCH_VIDEO_S"] ?? "20") ?? 20
+    // TRW_BENCH_VIDEO_S: 1 to 600 s of session; anything else (NaN, inf, 0, negative) is the default 20.
+    let seconds = Double(ProcessInfo.processInfo.environment["TRW_BENCH_VIDEO_S"] ?? "20").flatMap { $0 >= 1 && $0 <= 600 ? $0 : nil } ?? 20
     let dir = NSTemporaryDirectory() + "trw-bench-video-\(getpid())"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
